@@ -1,0 +1,375 @@
+"""The HTTP layer: one pooled ``httpx.AsyncClient``, retries, timeouts, errors.
+
+Resources hand this module a method, an absolute URL and an optional JSON
+body; it sends the request with the SDK's headers, applies the retry policy of
+:mod:`._retry` and returns the decoded JSON answer or raises a typed error.
+Nothing here knows about PHLOs.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import logging
+import platform
+import time
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import anyio
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from ._exceptions import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ConnectionOutcomeUnknownError,
+    InternalServerError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeoutError,
+    ServerOutcomeUnknownError,
+    StatusOutcomeUnknownError,
+    TimeoutOutcomeUnknownError,
+)
+from ._retry import (
+    IDEMPOTENT_METHODS,
+    RetryPolicy,
+    may_have_been_sent,
+    parse_retry_after,
+    retryable_error,
+    retryable_status,
+)
+from ._validation import validate_path_id
+from ._version import __version__
+
+logger = logging.getLogger("plivo_phlo_async")
+
+#: Bounded by default: a hung connection must not hold a bulk run forever.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_CONNECTIONS = 100
+USER_AGENT = (
+    f"plivo-phlo-async/{__version__} python/{platform.python_version()} httpx/{httpx.__version__}"
+)
+
+_STATUS_ERRORS: Mapping[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    405: MethodNotAllowedError,
+    408: RequestTimeoutError,
+    429: RateLimitError,
+}
+
+# Indirection so tests can observe the waits without sleeping.
+_sleep = anyio.sleep
+
+TimeoutTypes = float | httpx.Timeout
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class _RedactedHeaders(dict[str, str]):
+    """Request headers whose repr never shows the credentials."""
+
+    def __repr__(self) -> str:
+        shown = {k: ("[redacted]" if k.lower() == "authorization" else v) for k, v in self.items()}
+        return repr(shown)
+
+
+def check_base_url(name: str, url: str) -> str:
+    """Require https, except for a loopback host (the local emulator)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigurationError(f"{name} is not a valid URL: {url!r}") from exc
+    if parsed.scheme not in ("https", "http") or not parsed.host:
+        raise ConfigurationError(f"{name} must be an absolute http(s) URL, got {url!r}")
+    if parsed.userinfo or parsed.query or parsed.fragment:
+        raise ConfigurationError(f"{name} must not carry credentials, a query or a fragment")
+    if parsed.scheme == "http" and not _is_loopback(parsed.host):
+        raise ConfigurationError(
+            f"{name} must use https (plain http is only allowed for a loopback host), got {url!r}"
+        )
+    return url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def coerce_timeout(timeout: TimeoutTypes) -> httpx.Timeout:
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ConfigurationError(
+            f"timeout must be a positive number or an httpx.Timeout, not {timeout!r}"
+        )
+    return httpx.Timeout(timeout)
+
+
+class HTTPTransport:
+    """Sends the SDK's requests through one ``httpx.AsyncClient``.
+
+    Shared by a client and every copy made with ``with_options``; only the
+    owner (the client that created the ``httpx.AsyncClient``) closes it.
+    """
+
+    def __init__(
+        self,
+        *,
+        auth_id: str,
+        auth_token: str,
+        http_client: httpx.AsyncClient | None,
+        max_connections: int,
+        proxy: str | httpx.URL | httpx.Proxy | None,
+    ) -> None:
+        credentials = base64.b64encode(f"{auth_id}:{auth_token}".encode()).decode("ascii")
+        # Built once: every request reuses the same header objects.
+        self.get_headers = _RedactedHeaders(
+            {
+                "Authorization": f"Basic {credentials}",
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+            }
+        )
+        self.post_headers = _RedactedHeaders(
+            {**self.get_headers, "Content-Type": "application/json"}
+        )
+        self.owns_client = http_client is None
+        if http_client is None:
+            http_client = httpx.AsyncClient(
+                limits=httpx.Limits(
+                    max_connections=max_connections,
+                    max_keepalive_connections=max_connections,
+                ),
+                proxy=proxy,
+                timeout=DEFAULT_TIMEOUT,
+                follow_redirects=False,
+            )
+        self.http_client = http_client
+
+    @property
+    def is_closed(self) -> bool:
+        return self.http_client.is_closed
+
+    async def aclose(self) -> None:
+        if self.owns_client:
+            await self.http_client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        timeout: httpx.Timeout,
+        retry: RetryPolicy,
+    ) -> httpx.Response:
+        """Send one logical request, retrying only where that is safe."""
+        if self.http_client.is_closed:
+            raise APIConnectionError("the client is closed; create a new PhloClient")
+        if body is None:
+            request = self.http_client.build_request(
+                method, url, headers=self.get_headers, timeout=timeout
+            )
+        else:
+            content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+            request = self.http_client.build_request(
+                method, url, headers=self.post_headers, content=content, timeout=timeout
+            )
+        attempts = retry.max_retries + 1
+        debug = logger.isEnabledFor(logging.DEBUG)
+        for attempt in range(1, attempts + 1):
+            started = time.perf_counter()
+            try:
+                response = await self.http_client.send(request)
+            except httpx.TransportError as exc:
+                if attempt == attempts or not retryable_error(exc, method):
+                    if debug:
+                        _log_attempt(method, url, attempt, attempts, repr(exc), started, None)
+                    raise _transport_error(exc, method, url, attempt) from exc
+                delay = retry.backoff(attempt)
+                if debug:
+                    _log_attempt(method, url, attempt, attempts, repr(exc), started, delay)
+                await _sleep(delay)
+                continue
+
+            status = response.status_code
+            if 200 <= status < 300:
+                if debug:
+                    _log_attempt(method, url, attempt, attempts, str(status), started, None)
+                return response
+
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if attempt == attempts or not retryable_status(status, method):
+                if debug:
+                    _log_attempt(method, url, attempt, attempts, str(status), started, None)
+                raise _status_error(response, method, retry_after, attempt)
+            if status == 429:
+                delay = retry.rate_limit_delay(retry_after, attempt)
+            else:
+                delay = retry.backoff(attempt)
+            if debug:
+                _log_attempt(method, url, attempt, attempts, str(status), started, delay)
+            await _sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+class BaseClient:
+    """What every resource needs: where to send, how long to wait, how often
+    to retry, and the transport that does it."""
+
+    def __init__(
+        self,
+        *,
+        transport: HTTPTransport,
+        auth_id: str,
+        base_url: str,
+        voice_base_url: str,
+        timeout: httpx.Timeout,
+        retry: RetryPolicy,
+    ) -> None:
+        self._transport = transport
+        self._auth_id = auth_id
+        self._base_url = base_url
+        self._voice_base_url = voice_base_url
+        self._timeout = timeout
+        self._retry = retry
+        account = validate_path_id("auth_id", auth_id)
+        # The URLs that embed the account are built once, not per request.
+        self._account_url = f"{base_url}/account/{account}"
+        self._voice_call_url = f"{voice_base_url}/Account/{account}/Call/"
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        cast_to: type[ModelT],
+        *,
+        body: Mapping[str, Any] | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> ModelT:
+        response = await self._transport.request(
+            method,
+            url,
+            body=body,
+            timeout=self._timeout if timeout is None else coerce_timeout(timeout),
+            retry=self._retry,
+        )
+        return _parse_success(response, cast_to)
+
+
+def _log_attempt(
+    method: str,
+    url: str,
+    attempt: int,
+    attempts: int,
+    outcome: str,
+    started: float,
+    retry_in: float | None,
+) -> None:
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    suffix = "" if retry_in is None else f"; retrying in {retry_in:.2f} s"
+    logger.debug(
+        "%s %s attempt %d/%d: %s in %.1f ms%s",
+        method, url, attempt, attempts, outcome, elapsed_ms, suffix,
+    )
+
+
+def _parse_success(response: httpx.Response, cast_to: type[ModelT]) -> ModelT:
+    """Decode a 2xx answer into its model; the request did succeed either way."""
+    try:
+        data = json.loads(response.content) if response.content else {}
+        return cast_to.model_validate(data)
+    except ValueError as exc:  # json.JSONDecodeError and pydantic's ValidationError
+        problem = (
+            f"does not match {cast_to.__name__} ({exc.errors(include_url=False)[0]['msg']})"
+            if isinstance(exc, ValidationError)
+            else "is not JSON"
+        )
+        raise APIResponseValidationError(
+            f"{response.request.method} {response.request.url} answered "
+            f"{response.status_code} with a body that {problem}; "
+            "the request succeeded, do not send it again",
+            response=response,
+        ) from exc
+
+
+def _decode_error_body(response: httpx.Response) -> Any:
+    try:
+        return json.loads(response.content) if response.content else None
+    except ValueError:
+        return None
+
+
+def _status_error(
+    response: httpx.Response, method: str, retry_after: float | None, attempts: int
+) -> APIStatusError:
+    status = response.status_code
+    body = _decode_error_body(response)
+    detail = ""
+    if isinstance(body, dict):
+        detail = str(body.get("error") or body.get("message") or "")
+    elif response.content:
+        detail = response.text[:200]
+    summary = f"{status} {response.reason_phrase}".strip()
+    text = f"{method} {response.request.url} failed with {summary}"
+    if detail:
+        text += f": {detail}"
+    if attempts > 1:
+        text += f" (after {attempts} attempts)"
+
+    unknown = method not in IDEMPOTENT_METHODS and (status == 408 or status >= 500)
+    if unknown:
+        text += "; outcome unknown: Plivo may have executed it, so it was not retried"
+        cls: type[APIStatusError] = (
+            StatusOutcomeUnknownError if status == 408 else ServerOutcomeUnknownError
+        )
+        return cls(text, response=response, body=body)
+    if status == 429:
+        return RateLimitError(text, response=response, body=body, retry_after=retry_after)
+    cls = _STATUS_ERRORS.get(status) or (
+        InternalServerError if status >= 500 else APIStatusError
+    )
+    return cls(text, response=response, body=body)
+
+
+def _transport_error(
+    error: httpx.TransportError, method: str, url: str, attempts: int
+) -> APIConnectionError:
+    reason = str(error) or type(error).__name__
+    text = f"{method} {url} failed: {reason}"
+    if attempts > 1:
+        text += f" (after {attempts} attempts)"
+    request = _request_of(error)
+    timed_out = isinstance(error, httpx.TimeoutException)
+    if method not in IDEMPOTENT_METHODS and may_have_been_sent(error):
+        text += "; outcome unknown: Plivo may have executed it, so it was not retried"
+        if timed_out:
+            return TimeoutOutcomeUnknownError(text, request=request)
+        return ConnectionOutcomeUnknownError(text, request=request)
+    if timed_out:
+        return APITimeoutError(text, request=request)
+    return APIConnectionError(text, request=request)
+
+
+def _request_of(error: httpx.TransportError) -> httpx.Request | None:
+    try:
+        return error.request
+    except RuntimeError:  # httpx raises when the error carries no request
+        return None

@@ -1,0 +1,173 @@
+"""``PhloClient``: credentials, configuration, and the resources."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from types import TracebackType
+
+import httpx
+
+from ._base_client import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    BaseClient,
+    HTTPTransport,
+    TimeoutTypes,
+    check_base_url,
+    coerce_timeout,
+)
+from ._exceptions import ConfigurationError
+from ._retry import RetryPolicy
+from ._validation import check_path_id
+from .resources import Calls, PhloResource
+
+DEFAULT_BASE_URL = "https://phlorunner.plivo.com/v1"
+DEFAULT_VOICE_BASE_URL = "https://api.plivo.com/v1"
+
+
+class PhloClient(BaseClient):
+    """An asyncio (and trio) client for Plivo's PHLO API and outbound calls.
+
+    Credentials default to ``PLIVO_AUTH_ID`` and ``PLIVO_AUTH_TOKEN``. One
+    client owns one connection pool: create it once, share it, and close it
+    with ``await client.aclose()`` or ``async with``. An ``http_client`` you
+    pass in is used as is and left open for you to close.
+    """
+
+    phlo: PhloResource
+    calls: Calls
+
+    def __init__(
+        self,
+        auth_id: str | None = None,
+        auth_token: str | None = None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        voice_base_url: str = DEFAULT_VOICE_BASE_URL,
+        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        proxy: str | httpx.URL | httpx.Proxy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        auth_id = auth_id if auth_id is not None else os.environ.get("PLIVO_AUTH_ID")
+        auth_token = auth_token if auth_token is not None else os.environ.get("PLIVO_AUTH_TOKEN")
+        if not auth_id:
+            raise ConfigurationError("no auth id: pass auth_id or set PLIVO_AUTH_ID")
+        if not auth_token:
+            raise ConfigurationError("no auth token: pass auth_token or set PLIVO_AUTH_TOKEN")
+        try:
+            check_path_id(auth_id)
+        except ValueError as exc:
+            raise ConfigurationError(f"auth id is not valid: {exc}") from None
+        _check_retries(max_retries)
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or (
+            max_connections < 1
+        ):
+            raise ConfigurationError(f"max_connections must be >= 1, not {max_connections!r}")
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise ConfigurationError("http_client must be an httpx.AsyncClient")
+        super().__init__(
+            transport=HTTPTransport(
+                auth_id=auth_id,
+                auth_token=auth_token,
+                http_client=http_client,
+                max_connections=max_connections,
+                proxy=proxy,
+            ),
+            auth_id=auth_id,
+            base_url=check_base_url("base_url", base_url),
+            voice_base_url=check_base_url("voice_base_url", voice_base_url),
+            timeout=coerce_timeout(timeout),
+            retry=RetryPolicy(max_retries=max_retries),
+        )
+        self._owns_pool = True
+        self._attach_resources()
+
+    def _attach_resources(self) -> None:
+        self.phlo = PhloResource(self)
+        self.calls = Calls(self)
+
+    @property
+    def auth_id(self) -> str:
+        return self._auth_id
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @property
+    def voice_base_url(self) -> str:
+        return self._voice_base_url
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        return self._timeout
+
+    @property
+    def max_retries(self) -> int:
+        return self._retry.max_retries
+
+    @property
+    def is_closed(self) -> bool:
+        return self._transport.is_closed
+
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        max_retries: int | None = None,
+    ) -> PhloClient:
+        """A client with other defaults that shares this one's connection pool.
+
+        Closing the copy leaves the pool open; the original client owns it.
+        """
+        if max_retries is not None:
+            _check_retries(max_retries)
+        copy = object.__new__(PhloClient)
+        BaseClient.__init__(
+            copy,
+            transport=self._transport,
+            auth_id=self._auth_id,
+            base_url=self._base_url,
+            voice_base_url=self._voice_base_url,
+            timeout=self._timeout if timeout is None else coerce_timeout(timeout),
+            retry=self._retry
+            if max_retries is None
+            else dataclasses.replace(self._retry, max_retries=max_retries),
+        )
+        copy._owns_pool = False
+        copy._attach_resources()
+        return copy
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless it was passed in or is shared)."""
+        if self._owns_pool:
+            await self._transport.aclose()
+
+    async def __aenter__(self) -> PhloClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return (
+            f"PhloClient(auth_id={self._auth_id!r}, base_url={self._base_url!r}, "
+            f"voice_base_url={self._voice_base_url!r}, max_retries={self.max_retries})"
+        )
+
+
+def _check_retries(max_retries: object) -> None:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigurationError(f"max_retries must be an integer >= 0, not {max_retries!r}")
+
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_VOICE_BASE_URL", "PhloClient"]

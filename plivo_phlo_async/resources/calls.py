@@ -1,0 +1,91 @@
+"""The Voice API's outbound call."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from .._base_client import BaseClient, TimeoutTypes
+from .._validation import validate_model
+from ..types import CallCreateResult
+from ..types._params import CallCreateParams
+
+HttpMethodName = Literal["GET", "POST"]
+
+
+class Calls:
+    """``client.calls``: start outbound calls through the Voice API."""
+
+    def __init__(self, client: BaseClient) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        from_: str,
+        to: str | Sequence[str],
+        answer_url: str,
+        *,
+        answer_method: HttpMethodName | None = None,
+        ring_url: str | None = None,
+        ring_method: HttpMethodName | None = None,
+        hangup_url: str | None = None,
+        hangup_method: HttpMethodName | None = None,
+        fallback_url: str | None = None,
+        fallback_method: HttpMethodName | None = None,
+        caller_name: str | None = None,
+        send_digits: str | None = None,
+        send_on_preanswer: bool | None = None,
+        time_limit: int | None = None,
+        hangup_on_ring: int | None = None,
+        machine_detection: bool | Literal["true", "false", "hangup"] | None = None,
+        machine_detection_time: int | None = None,
+        machine_detection_url: str | None = None,
+        machine_detection_method: HttpMethodName | None = None,
+        sip_headers: str | Mapping[str, str] | None = None,
+        ring_timeout: int | None = None,
+        parent_call_uuid: str | None = None,
+        error_if_parent_not_found: bool | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> CallCreateResult:
+        """``POST {voice_base}/Account/{auth_id}/Call/``: start a call.
+
+        ``to`` may be a list of destinations: Plivo calls them all at once
+        (sent joined with ``<``). Arguments left as ``None`` are not sent, so
+        Plivo's defaults apply. Plivo queues calls beyond the account's
+        calls-per-second limit (answer ``message`` "call queued").
+        """
+        params = validate_model(
+            CallCreateParams,
+            {
+                "from": from_,
+                "to": to,
+                "answer_url": answer_url,
+                "answer_method": answer_method,
+                "ring_url": ring_url,
+                "ring_method": ring_method,
+                "hangup_url": hangup_url,
+                "hangup_method": hangup_method,
+                "fallback_url": fallback_url,
+                "fallback_method": fallback_method,
+                "caller_name": caller_name,
+                "send_digits": send_digits,
+                "send_on_preanswer": send_on_preanswer,
+                "time_limit": time_limit,
+                "hangup_on_ring": hangup_on_ring,
+                "machine_detection": machine_detection,
+                "machine_detection_time": machine_detection_time,
+                "machine_detection_url": machine_detection_url,
+                "machine_detection_method": machine_detection_method,
+                "sip_headers": sip_headers,
+                "ring_timeout": ring_timeout,
+                "parent_call_uuid": parent_call_uuid,
+                "error_if_parent_not_found": error_if_parent_not_found,
+            },
+        )
+        return await self._client._request(
+            "POST",
+            self._client._voice_call_url,
+            CallCreateResult,
+            body=params.to_body(),
+            timeout=timeout,
+        )

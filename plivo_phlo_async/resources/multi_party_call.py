@@ -1,0 +1,124 @@
+"""Multi-party-call nodes and their members."""
+
+from __future__ import annotations
+
+from .._base_client import BaseClient, TimeoutTypes
+from .._validation import validate_address, validate_model, validate_path_id
+from ..types import ActionResult, MultiPartyCallDetails
+from ..types._params import MemberAction, MemberActionParams, NodeAction, NodeActionParams, Role
+
+
+class MultiPartyCall:
+    """A handle on one multi-party-call node. Creating it sends nothing."""
+
+    __slots__ = ("_client", "_url", "node_id")
+
+    def __init__(self, client: BaseClient, phlo_url: str, node_id: str) -> None:
+        self._client = client
+        self.node_id = node_id
+        self._url = f"{phlo_url}/multi_party_call/{validate_path_id('node_id', node_id)}"
+
+    def __repr__(self) -> str:
+        return f"MultiPartyCall(node_id={self.node_id!r})"
+
+    async def get(self, *, timeout: TimeoutTypes | None = None) -> MultiPartyCallDetails:
+        """``GET .../multi_party_call/{node_id}``."""
+        return await self._client._request("GET", self._url, MultiPartyCallDetails, timeout=timeout)
+
+    async def call(
+        self,
+        trigger_source: str,
+        to: str,
+        role: Role = "agent",
+        *,
+        timeout: TimeoutTypes | None = None,
+    ) -> ActionResult:
+        """Dial ``to`` and add them to the call as ``role``."""
+        return await self._act("call", trigger_source, to, role, timeout)
+
+    async def warm_transfer(
+        self,
+        trigger_source: str,
+        to: str,
+        role: Role = "agent",
+        *,
+        timeout: TimeoutTypes | None = None,
+    ) -> ActionResult:
+        """Transfer to ``to`` after ``trigger_source`` has spoken with them privately."""
+        return await self._act("warm_transfer", trigger_source, to, role, timeout)
+
+    async def cold_transfer(
+        self,
+        trigger_source: str,
+        to: str,
+        role: Role = "agent",
+        *,
+        timeout: TimeoutTypes | None = None,
+    ) -> ActionResult:
+        """Transfer to ``to`` directly; ``trigger_source`` leaves the call."""
+        return await self._act("cold_transfer", trigger_source, to, role, timeout)
+
+    def member(self, member_address: str) -> Member:
+        """A handle on one member (phone number or SIP URI); no request is made."""
+        return Member(self._client, self._url, member_address)
+
+    async def _act(
+        self,
+        action: NodeAction,
+        trigger_source: str,
+        to: str,
+        role: Role,
+        timeout: TimeoutTypes | None,
+    ) -> ActionResult:
+        params = validate_model(
+            NodeActionParams,
+            {"action": action, "to": to, "role": role, "trigger_source": trigger_source},
+        )
+        return await self._client._request(
+            "POST", self._url, ActionResult, body=params.model_dump(), timeout=timeout
+        )
+
+
+class Member:
+    """A handle on one member of a multi-party call. Creating it sends nothing."""
+
+    __slots__ = ("_client", "_url", "member_address")
+
+    def __init__(self, client: BaseClient, node_url: str, member_address: str) -> None:
+        validate_address("member_address", member_address)
+        self._client = client
+        self.member_address = member_address
+        self._url = f"{node_url}/members/{validate_path_id('member_address', member_address)}"
+
+    def __repr__(self) -> str:
+        return f"Member(member_address={self.member_address!r})"
+
+    async def hold(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+        """Put the member on hold: muted, hearing the node's hold music."""
+        return await self._act("hold", timeout)
+
+    async def unhold(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+        """Take the member off hold."""
+        return await self._act("unhold", timeout)
+
+    async def hangup(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+        """Disconnect the member from the call."""
+        return await self._act("hangup", timeout)
+
+    async def resume_call(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+        """Return to the call after a warm transfer (initiator or recipient)."""
+        return await self._act("resume_call", timeout)
+
+    async def abort_transfer(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+        """Abort a transfer this member initiated."""
+        return await self._act("abort_transfer", timeout)
+
+    async def voicemail_drop(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+        """Play the node's voicemail message to an answering machine."""
+        return await self._act("voicemail_drop", timeout)
+
+    async def _act(self, action: MemberAction, timeout: TimeoutTypes | None) -> ActionResult:
+        params = validate_model(MemberActionParams, {"action": action})
+        return await self._client._request(
+            "POST", self._url, ActionResult, body=params.model_dump(), timeout=timeout
+        )

@@ -1,0 +1,96 @@
+"""PHLOs: retrieve, run, and look up runs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .._base_client import BaseClient, TimeoutTypes
+from .._exceptions import InvalidParameterError
+from .._validation import validate_path_id
+from ..types import PhloDetails, PhloRun, PhloRunResult
+from .multi_party_call import MultiPartyCall
+
+
+class PhloResource:
+    """``client.phlo``: fetch a PHLO, or call it to get a handle on one."""
+
+    def __init__(self, client: BaseClient) -> None:
+        self._client = client
+
+    def __call__(self, phlo_id: str) -> Phlo:
+        """A handle on one PHLO; no request is made."""
+        return Phlo(self._client, phlo_id)
+
+    async def get(self, phlo_id: str, *, timeout: TimeoutTypes | None = None) -> PhloDetails:
+        """``GET {base}/phlo/{phlo_id}``."""
+        return await Phlo(self._client, phlo_id).get(timeout=timeout)
+
+
+class Phlo:
+    """A handle on one PHLO. Creating it checks the id and sends nothing."""
+
+    __slots__ = ("_client", "_run_url", "_url", "phlo_id")
+
+    def __init__(self, client: BaseClient, phlo_id: str) -> None:
+        encoded = validate_path_id("phlo_id", phlo_id)
+        self._client = client
+        self.phlo_id = phlo_id
+        self._url = f"{client._base_url}/phlo/{encoded}"
+        self._run_url = f"{client._account_url}/phlo/{encoded}"
+
+    def __repr__(self) -> str:
+        return f"Phlo(phlo_id={self.phlo_id!r})"
+
+    async def get(self, *, timeout: TimeoutTypes | None = None) -> PhloDetails:
+        """``GET {base}/phlo/{phlo_id}``: the PHLO's name and creation time."""
+        return await self._client._request("GET", self._url, PhloDetails, timeout=timeout)
+
+    async def run(
+        self, payload: Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> PhloRunResult:
+        """``POST {base}/account/{auth_id}/phlo/{phlo_id}``: trigger the PHLO.
+
+        Pass the Start node's keys as keyword arguments or as one mapping (or
+        both); they are sent exactly as given, never renamed. Every keyword is
+        payload, so a per-call timeout is set with ``client.with_options``.
+        The result's ``run_id`` identifies the run for ``get_run``.
+        """
+        body = _run_payload(payload, fields)
+        return await self._client._request("POST", self._run_url, PhloRunResult, body=body)
+
+    async def get_run(self, run_id: str, *, timeout: TimeoutTypes | None = None) -> PhloRun:
+        """``GET {base}/phlo/{phlo_id}/runs/{run_id}``: what a run started."""
+        url = f"{self._url}/runs/{validate_path_id('run_id', run_id)}"
+        return await self._client._request("GET", url, PhloRun, timeout=timeout)
+
+    def multi_party_call(self, node_id: str) -> MultiPartyCall:
+        """A handle on a multi-party-call node of this PHLO; no request is made."""
+        return MultiPartyCall(self._client, self._url, node_id)
+
+
+def _run_payload(payload: Mapping[str, Any] | None, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge the two ways of passing a payload and check it is JSON."""
+    if payload is None:
+        body = dict(fields)
+    elif not isinstance(payload, Mapping):
+        raise InvalidParameterError(
+            "payload", f"must be a mapping of the Start node's keys, not {type(payload).__name__}"
+        )
+    else:
+        body = dict(payload)
+        clashes = body.keys() & fields.keys()
+        if clashes:
+            raise InvalidParameterError(
+                "payload", f"keys given both in the mapping and as keywords: {sorted(clashes)}"
+            )
+        body.update(fields)
+    for key in body:
+        if not isinstance(key, str) or not key:
+            raise InvalidParameterError("payload", f"keys must be non-empty strings, got {key!r}")
+    try:
+        json.dumps(body, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError("payload", f"must be JSON-serialisable: {exc}") from None
+    return body

@@ -1,0 +1,25 @@
+"""The base of every response model."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from pydantic import BaseModel, ConfigDict
+
+
+class PlivoObject(BaseModel):
+    """A JSON object returned by Plivo.
+
+    Unknown fields are kept (read them as attributes or through
+    ``model_extra``) so that a field Plivo adds tomorrow is not lost today.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    #: Plivo's identifier of the request that produced this answer.
+    api_id: str | None = None
+
+
+def as_aware(value: datetime) -> datetime:
+    """Plivo's timestamps are UTC; make a naive one say so."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)

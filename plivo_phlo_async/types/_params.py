@@ -1,0 +1,126 @@
+"""Request bodies, validated by pydantic before anything is sent."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from .._validation import Address, HttpUrl, check_address
+
+NodeAction = Literal["call", "warm_transfer", "cold_transfer"]
+MemberAction = Literal[
+    "hold", "unhold", "hangup", "resume_call", "abort_transfer", "voicemail_drop"
+]
+Role = Literal["agent", "customer"]
+
+# Keys and values of Plivo's SIP headers: letters and digits only.
+_SIP_HEADERS = re.compile(r"[A-Za-z0-9]+=[A-Za-z0-9]+(?:,[A-Za-z0-9]+=[A-Za-z0-9]+)*")
+# DTMF digits, 'w' (0.5 s) and 'W' (1 s) pauses, then an optional '@<ms>' tone length.
+_SEND_DIGITS = re.compile(r"[0-9A-Da-d*#wW]+(?:@[0-9]+)?")
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class NodeActionParams(_Params):
+    """Body of ``POST .../multi_party_call/{node_id}``; field order is wire order."""
+
+    action: NodeAction
+    to: Address
+    role: Role = "agent"
+    trigger_source: Address
+
+
+class MemberActionParams(_Params):
+    """Body of ``POST .../multi_party_call/{node_id}/members/{member_address}``."""
+
+    action: MemberAction
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+def _bool_to_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+HttpMethod = Annotated[Literal["GET", "POST"], BeforeValidator(_upper)]
+PositiveSeconds = Annotated[int, Field(gt=0)]
+
+
+class CallCreateParams(_Params):
+    """Body of the Voice API's ``POST /Account/{auth_id}/Call/``."""
+
+    from_: Address = Field(alias="from")
+    to: str
+    answer_url: HttpUrl
+    answer_method: HttpMethod | None = None
+    ring_url: HttpUrl | None = None
+    ring_method: HttpMethod | None = None
+    hangup_url: HttpUrl | None = None
+    hangup_method: HttpMethod | None = None
+    fallback_url: HttpUrl | None = None
+    fallback_method: HttpMethod | None = None
+    caller_name: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    send_digits: Annotated[str, StringConstraints(pattern=_SEND_DIGITS.pattern)] | None = None
+    send_on_preanswer: bool | None = None
+    time_limit: PositiveSeconds | None = None
+    hangup_on_ring: PositiveSeconds | None = None
+    machine_detection: (
+        Annotated[Literal["true", "false", "hangup"], BeforeValidator(_bool_to_text)] | None
+    ) = None
+    machine_detection_time: Annotated[int, Field(ge=2000, le=10000)] | None = None
+    machine_detection_url: HttpUrl | None = None
+    machine_detection_method: HttpMethod | None = None
+    sip_headers: str | None = None
+    ring_timeout: PositiveSeconds | None = None
+    parent_call_uuid: Annotated[str, StringConstraints(min_length=1)] | None = None
+    error_if_parent_not_found: bool | None = None
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _join_destinations(cls, value: Any) -> Any:
+        """Accept one destination, a list of them, or a '<'-joined string."""
+        if isinstance(value, str):
+            parts = value.split("<")
+        elif isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+            parts = list(value)
+            if not parts:
+                raise ValueError("must name at least one destination")
+        else:
+            raise ValueError("must be a phone number, a SIP URI, or a list of them")
+        for part in parts:
+            if not isinstance(part, str):
+                raise ValueError("every destination must be a string")
+            check_address(part)
+        return "<".join(parts)
+
+    @field_validator("sip_headers", mode="before")
+    @classmethod
+    def _format_sip_headers(cls, value: Any) -> Any:
+        """Accept 'k=v,k2=v2' or a mapping; letters and digits only."""
+        if isinstance(value, Mapping):
+            value = ",".join(f"{key}={val}" for key, val in value.items())
+        if isinstance(value, str) and not _SIP_HEADERS.fullmatch(value):
+            raise ValueError(
+                "must be 'key=value' pairs separated by commas, letters and digits only"
+            )
+        return value
+
+    def to_body(self) -> dict[str, Any]:
+        """The JSON body: Plivo's names, unset arguments left out."""
+        return self.model_dump(by_alias=True, exclude_none=True)
