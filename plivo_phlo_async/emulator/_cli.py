@@ -1,0 +1,98 @@
+"""Command-line options of the emulator, shared with ``plivo-phlo emulator``.
+
+The CLI can reuse :func:`add_arguments` on its own subparser and call
+:func:`run_from_args`; ``python -m plivo_phlo_async.emulator`` uses :func:`main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Sequence
+
+from ._config import ConfigError, EmulatorConfig
+from ._faults import FaultConfig, RateLimit
+from ._server import serve
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=0, help="port to listen on (0: let the OS choose; printed)"
+    )
+    parser.add_argument("--config", help="seed file (.json or .toml); default: the built-in seed")
+    parser.add_argument("--auth-id", help="accept this auth id instead of the configured one")
+    parser.add_argument("--auth-token", help="accept this auth token instead of the configured one")
+    limits = parser.add_mutually_exclusive_group()
+    limits.add_argument(
+        "--rate-limit", metavar="N/SECONDS", help="requests allowed per window, e.g. 300/5"
+    )
+    limits.add_argument("--no-rate-limit", action="store_true", help="turn the rate limit off")
+    faults = parser.add_argument_group("fault injection (reproducible from --seed)")
+    faults.add_argument("--seed", type=int, default=0, help="fault generator seed (0)")
+    faults.add_argument("--error-rate", type=float, default=0.0, help="share answered 500/503")
+    faults.add_argument(
+        "--drop-before-rate", type=float, default=0.0,
+        help="share of connections closed before processing",
+    )
+    faults.add_argument(
+        "--drop-after-rate", type=float, default=0.0,
+        help="share of connections closed after processing",
+    )
+    faults.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
+    faults.add_argument(
+        "--fault-methods", default=None, help="only fault these methods, e.g. POST or GET,POST"
+    )
+    parser.add_argument("--log-level", default="info", help="uvicorn log level (info)")
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    config = EmulatorConfig.load(args.config)
+    changes: dict[str, object] = {}
+    if args.auth_id:
+        changes["auth_id"] = args.auth_id
+    if args.auth_token:
+        changes["auth_token"] = args.auth_token
+    if args.no_rate_limit:
+        changes["rate_limit"] = None
+    elif args.rate_limit:
+        requests, _, window = args.rate_limit.partition("/")
+        try:
+            changes["rate_limit"] = RateLimit(int(requests), float(window or 5))
+        except ValueError as exc:
+            raise ConfigError(f"--rate-limit must look like 300/5: {exc}") from None
+    if args.error_rate or args.drop_before_rate or args.drop_after_rate or args.latency:
+        methods = args.fault_methods.split(",") if args.fault_methods else None
+        changes["faults"] = FaultConfig(
+            seed=args.seed,
+            error_rate=args.error_rate,
+            drop_before_rate=args.drop_before_rate,
+            drop_after_rate=args.drop_after_rate,
+            latency=args.latency,
+            methods=methods,
+        )
+    return dataclasses.replace(config, **changes) if changes else config  # type: ignore[arg-type]
+
+
+def run_from_args(args: argparse.Namespace) -> None:
+    serve(args.host, args.port, config_from_args(args), log_level=args.log_level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m plivo_phlo_async.emulator",
+        description="Run a local emulator of Plivo's PHLO and Voice APIs.",
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except (ConfigError, ValueError) as exc:
+        parser.error(str(exc))
+    try:
+        serve(args.host, args.port, config, log_level=args.log_level)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        parser.exit(1, f"cannot start the emulator: {exc}\n")
+    return 0

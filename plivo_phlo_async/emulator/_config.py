@@ -1,0 +1,322 @@
+"""What the emulator starts with: credentials, PHLOs, nodes, limits, faults.
+
+A config is an :class:`EmulatorConfig` built in Python, or loaded from a
+mapping, a JSON file or a TOML file with :meth:`EmulatorConfig.load`. The
+file format mirrors the dataclasses::
+
+    auth_id = "MAEMULATORAUTHID0001"
+    auth_token = "emulator-auth-token"
+    rate_limit = { requests = 300, window = 5.0 }   # or: rate_limit = false
+
+    [[phlos]]
+    phlo_id = "00000000-0000-4000-8000-00000000a001"
+    name = "Multi-party_Outbound"
+    dial_keys = ["to"]
+
+    [[phlos.nodes]]
+    node_id = "00000000-0000-4000-8000-00000000b001"
+    name = "Multi-Party Call_1"
+    members = [{ address = "+14155550100", role = "agent" }]
+
+Unknown keys are errors, so a typo in a seed file fails loudly instead of
+silently seeding something else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ._faults import FaultConfig, RateLimit
+
+#: The default account. Plivo auth ids are "MA" or "SA" and 18 more characters.
+DEFAULT_AUTH_ID = "MAEMULATORAUTHID0001"
+DEFAULT_AUTH_TOKEN = "emulator-auth-token"  # noqa: S105 - a public test credential
+#: The default seed's PHLOs and their multi-party-call nodes.
+DEFAULT_PHLO_ID = "00000000-0000-4000-8000-00000000a001"
+DEFAULT_NODE_ID = "00000000-0000-4000-8000-00000000b001"
+SECOND_PHLO_ID = "00000000-0000-4000-8000-00000000a002"
+SECOND_NODE_ID = "00000000-0000-4000-8000-00000000b002"
+
+#: Plivo's timestamp format: "2020-08-01 09:04:40.632232+00:00".
+_PLIVO_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}[+-]\d{2}:\d{2}")
+_ROLES = ("agent", "customer")
+
+
+class ConfigError(ValueError):
+    """The emulator's configuration is not valid."""
+
+
+@dataclass(frozen=True)
+class MemberSeed:
+    """A member already on a multi-party call when the emulator starts."""
+
+    address: str
+    role: str = "agent"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.address, str) or not self.address:
+            raise ConfigError(f"member address must be a non-empty string, not {self.address!r}")
+        if self.role not in _ROLES:
+            raise ConfigError(f"member role must be 'agent' or 'customer', not {self.role!r}")
+
+
+@dataclass(frozen=True)
+class NodeSeed:
+    """A multi-party-call node of a PHLO."""
+
+    node_id: str
+    name: str = "Multi-Party Call_1"
+    created_on: str = "2024-05-01 09:05:11.846982+00:00"
+    members: tuple[MemberSeed, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_id("node_id", self.node_id)
+        _check_time(self.created_on)
+        object.__setattr__(self, "members", tuple(self.members))
+        addresses = [member.address for member in self.members]
+        if len(set(addresses)) != len(addresses):
+            raise ConfigError(f"node {self.node_id}: a member address is listed twice")
+
+
+@dataclass(frozen=True)
+class PhloSeed:
+    """A PHLO of the account.
+
+    ``dial_keys`` name the payload keys whose values a run dials (one call per
+    destination; several may be joined with ``<``). ``required_keys`` are the
+    Start node's keys: a run without one of them "stops" like a real PHLO
+    (201, a ``stopped`` message, no call).
+    """
+
+    phlo_id: str
+    name: str = "PHLO"
+    created_on: str = "2024-05-01 09:04:40.632232+00:00"
+    nodes: tuple[NodeSeed, ...] = ()
+    dial_keys: tuple[str, ...] = ("to",)
+    required_keys: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_id("phlo_id", self.phlo_id)
+        _check_time(self.created_on)
+        for name in ("nodes", "dial_keys", "required_keys"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        node_ids = [node.node_id for node in self.nodes]
+        if len(set(node_ids)) != len(node_ids):
+            raise ConfigError(f"PHLO {self.phlo_id}: a node id is listed twice")
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Everything the emulator is seeded with.
+
+    ``rate_limit=None`` turns the limit off. ``calls_per_second`` (off by
+    default, so tests stay deterministic) makes Voice calls beyond that rate
+    answer ``200 "call queued"`` like a real account.
+    """
+
+    auth_id: str = DEFAULT_AUTH_ID
+    auth_token: str = DEFAULT_AUTH_TOKEN
+    phlos: tuple[PhloSeed, ...] = field(default_factory=lambda: default_phlos())
+    rate_limit: RateLimit | None = field(default_factory=RateLimit)
+    faults: FaultConfig | None = None
+    calls_per_second: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_id("auth_id", self.auth_id)
+        if not isinstance(self.auth_token, str) or not self.auth_token:
+            raise ConfigError("auth_token must be a non-empty string")
+        object.__setattr__(self, "phlos", tuple(self.phlos))
+        phlo_ids = [phlo.phlo_id for phlo in self.phlos]
+        if len(set(phlo_ids)) != len(phlo_ids):
+            raise ConfigError("a PHLO id is listed twice")
+        if self.calls_per_second is not None and (
+            isinstance(self.calls_per_second, bool)
+            or not isinstance(self.calls_per_second, int)
+            or self.calls_per_second < 1
+        ):
+            raise ConfigError("calls_per_second must be a positive integer or None")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> EmulatorConfig:
+        """Build a config from plain data (what a JSON or TOML file holds)."""
+        values = _take(data, cls, "config")
+        if "phlos" in values:
+            values["phlos"] = tuple(
+                _phlo_from(item, f"phlos[{index}]")
+                for index, item in enumerate(_list(values["phlos"], "phlos"))
+            )
+        if "rate_limit" in values:
+            limit = values["rate_limit"]
+            if limit is False or limit is None:
+                values["rate_limit"] = None
+            else:
+                values["rate_limit"] = _build(RateLimit, limit, "rate_limit")
+        if values.get("faults") is not None and not isinstance(values["faults"], FaultConfig):
+            faults = dict(_mapping(values["faults"], "faults"))
+            for key in ("error_statuses", "methods"):
+                if key in faults:
+                    faults[key] = tuple(_list(faults[key], f"faults.{key}"))
+            if isinstance(faults.get("latency"), list):
+                faults["latency"] = tuple(faults["latency"])
+            values["faults"] = _build(FaultConfig, faults, "faults")
+        try:
+            return cls(**values)
+        except ConfigError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"config: {exc}") from exc
+
+    @classmethod
+    def load(cls, source: EmulatorConfig | Mapping[str, Any] | str | Path | None) -> EmulatorConfig:
+        """Accept a config, a mapping, a ``.json``/``.toml`` path, or None (defaults)."""
+        if source is None:
+            return cls()
+        if isinstance(source, EmulatorConfig):
+            return source
+        if isinstance(source, Mapping):
+            return cls.from_mapping(source)
+        if isinstance(source, (str, Path)):
+            return cls.from_mapping(_read_file(Path(source)))
+        raise ConfigError(f"cannot build a config from {type(source).__name__}")
+
+
+def default_phlos() -> tuple[PhloSeed, ...]:
+    """Two PHLOs with one multi-party-call node each: enough for the demo."""
+    return (
+        PhloSeed(
+            phlo_id=DEFAULT_PHLO_ID,
+            name="Multi-party_Outbound",
+            created_on="2024-05-01 09:04:40.632232+00:00",
+            nodes=(
+                NodeSeed(
+                    node_id=DEFAULT_NODE_ID,
+                    name="Multi-Party Call_1",
+                    created_on="2024-05-01 09:05:11.846982+00:00",
+                ),
+            ),
+        ),
+        PhloSeed(
+            phlo_id=SECOND_PHLO_ID,
+            name="Support Escalation",
+            created_on="2024-06-12 14:30:02.118204+00:00",
+            nodes=(
+                NodeSeed(
+                    node_id=SECOND_NODE_ID,
+                    name="Multi-Party Call_1",
+                    created_on="2024-06-12 14:31:47.503917+00:00",
+                ),
+            ),
+        ),
+    )
+
+
+def _read_file(path: Path) -> Mapping[str, Any]:
+    suffix = path.suffix.lower()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    if suffix == ".json":
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+    elif suffix == ".toml":
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover - Python 3.10 takes tomli from the emulator extra
+            try:
+                tomllib = importlib.import_module("tomli")
+            except ImportError as exc:
+                raise ConfigError(
+                    "reading TOML on Python 3.10 needs tomli: "
+                    "pip install 'plivo-phlo-async[emulator]'"
+                ) from exc
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    else:
+        raise ConfigError(f"{path}: a config file must end in .json or .toml")
+    return _mapping(data, str(path))
+
+
+def _phlo_from(data: Any, where: str) -> PhloSeed:
+    if isinstance(data, PhloSeed):
+        return data
+    values = _take(_mapping(data, where), PhloSeed, where)
+    if "nodes" in values:
+        values["nodes"] = tuple(
+            _node_from(item, f"{where}.nodes[{index}]")
+            for index, item in enumerate(_list(values["nodes"], f"{where}.nodes"))
+        )
+    for key in ("dial_keys", "required_keys"):
+        if key in values:
+            values[key] = tuple(_list(values[key], f"{where}.{key}"))
+    seed: PhloSeed = _build(PhloSeed, values, where)
+    return seed
+
+
+def _node_from(data: Any, where: str) -> NodeSeed:
+    if isinstance(data, NodeSeed):
+        return data
+    values = _take(_mapping(data, where), NodeSeed, where)
+    if "members" in values:
+        values["members"] = tuple(
+            _build(MemberSeed, item, f"{where}.members[{index}]")
+            for index, item in enumerate(_list(values["members"], f"{where}.members"))
+        )
+    node: NodeSeed = _build(NodeSeed, values, where)
+    return node
+
+
+def _take(data: Mapping[str, Any], cls: type, where: str) -> dict[str, Any]:
+    data = _mapping(data, where)
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; expected some of {sorted(known)}")
+    return dict(data)
+
+
+def _build(cls: Any, data: Any, where: str) -> Any:
+    if isinstance(data, cls):
+        return data
+    values = _take(_mapping(data, where), cls, where)
+    try:
+        return cls(**values)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _mapping(data: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where} must be a table/object, not {type(data).__name__}")
+    return data
+
+
+def _list(data: Any, where: str) -> Sequence[Any]:
+    if isinstance(data, (str, bytes)) or not isinstance(data, Sequence):
+        raise ConfigError(f"{where} must be a list, not {type(data).__name__}")
+    return data
+
+
+def _check_id(name: str, value: object) -> None:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9._~-]+", value):
+        raise ConfigError(f"{name} must be letters, digits, '-', '_', '.' or '~', not {value!r}")
+
+
+def _check_time(value: object) -> None:
+    if not isinstance(value, str) or not _PLIVO_TIME.fullmatch(value):
+        raise ConfigError(
+            f"created_on must look like '2024-05-01 09:04:40.632232+00:00', not {value!r}"
+        )

@@ -1,0 +1,287 @@
+"""``PhloEmulator``: the state, the records and the knobs a test reaches for.
+
+The ASGI application itself lives in :mod:`._app` and is built on first use
+of :attr:`PhloEmulator.app`, so this module (and the pytest plugin that
+imports it) loads even where Starlette is not installed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from ._config import EmulatorConfig
+from ._faults import FaultConfig, FaultInjector, FaultKind, RateLimit, RateLimiter
+from ._state import AccountState, Call, Run
+
+if TYPE_CHECKING:
+    from .._client import PhloClient
+    from ._app import ASGIApp
+
+#: Host of the in-process client's URLs (loopback, so the SDK allows http).
+IN_PROCESS_URL = "http://127.0.0.1"
+_MISSING_EXTRA = (
+    "the PHLO emulator needs its extra dependencies: pip install 'plivo-phlo-async[emulator]'"
+)
+
+
+class ConnectionDropped(httpx.RemoteProtocolError):
+    """Raised in-process where a real server would close the socket.
+
+    A subclass of httpx's own error for a connection closed without an
+    answer, so ``httpx.ASGITransport`` hands the SDK exactly what it would
+    see over a socket.
+    """
+
+
+@dataclass
+class ReceivedRequest:
+    """One request as the emulator received it.
+
+    ``status`` is the status answered, or None when the connection was
+    dropped; ``fault`` names the injected fault, if any. The token of the
+    Basic credentials is never kept, only the auth id.
+    """
+
+    seq: int
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    json: Any
+    auth_id: str | None
+    api_id: str
+    received_at: float
+    status: int | None = None
+    fault: str | None = None
+    latency: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExecutedAction:
+    """A side effect the emulator carried out (a run, a call, a member action...).
+
+    ``kind`` is ``"run"``, ``"create_call"``, a node action (``"call"``,
+    ``"warm_transfer"``, ``"cold_transfer"``) or a member action (``"hold"``,
+    ``"unhold"``, ``"hangup"``, ``"resume_call"``, ``"abort_transfer"``,
+    ``"voicemail_drop"``). ``request_seq`` links it to its request; whether
+    the client saw the answer is on that request (``status``/``fault``).
+    """
+
+    kind: str
+    api_id: str
+    request_seq: int
+    phlo_id: str | None = None
+    node_id: str | None = None
+    member: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    run_id: str | None = None
+    call_uuids: tuple[str, ...] = ()
+
+
+class PhloEmulator:
+    """A stateful stand-in for Plivo's PHLO and Voice APIs.
+
+    ``config`` is an :class:`EmulatorConfig`, a mapping, a ``.json`` or
+    ``.toml`` path, or None for the default seed. ``clock`` (seconds,
+    monotonic) drives the rate limit; tests can pass a fake one.
+
+    The same emulator can answer in-process (:meth:`client`, :attr:`app`) and
+    over a socket (:func:`run_emulator`) at once: its state is guarded by a
+    lock, so reading :attr:`requests` from a test while a server thread
+    answers is safe.
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig | Mapping[str, Any] | str | Path | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._config = EmulatorConfig.load(config)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._app: ASGIApp | None = None
+        self._setup()
+
+    def _setup(self) -> None:
+        config = self._config
+        self._state = AccountState(config)
+        self._faults = FaultInjector(config.faults)
+        self._limiter = RateLimiter(config.rate_limit, self._clock)
+        self._requests: list[ReceivedRequest] = []
+        self._executed: list[ExecutedAction] = []
+        self._call_times: list[float] = []
+
+    # -- configuration -------------------------------------------------------
+    @property
+    def config(self) -> EmulatorConfig:
+        return self._config
+
+    @property
+    def auth_id(self) -> str:
+        return self._config.auth_id
+
+    @property
+    def auth_token(self) -> str:
+        return self._config.auth_token
+
+    def reset(self) -> None:
+        """Back to the seed: state, records, faults and rate limit as configured."""
+        with self._lock:
+            self._setup()
+
+    def set_faults(self, faults: FaultConfig | None) -> None:
+        """Replace the random faults (the generator restarts from the seed)."""
+        with self._lock:
+            self._faults.configure(faults)
+
+    def set_rate_limit(self, limit: RateLimit | None) -> None:
+        """Replace the rate limit (None turns it off) and forget past requests."""
+        with self._lock:
+            self._limiter.configure(limit)
+
+    def inject(
+        self,
+        kind: FaultKind,
+        *,
+        times: int = 1,
+        method: str | Collection[str] | None = None,
+        path: str | None = None,
+        status: int = 503,
+        retry_after: int = 1,
+    ) -> None:
+        """Make the next ``times`` matching requests fail with ``kind``.
+
+        ``kind`` is ``"error"`` (``status``, not processed), ``"error_after"``
+        (processed, then 500), ``"drop_before"``, ``"drop_after"`` or
+        ``"rate_limit"`` (429 with ``Retry-After: retry_after``). ``method``
+        and ``path`` (a regular expression) pick the requests. Scripted faults
+        come before random ones.
+        """
+        with self._lock:
+            self._faults.inject(
+                kind, times=times, method=method, path=path, status=status,
+                retry_after=retry_after,
+            )
+
+    @property
+    def pending_faults(self) -> int:
+        with self._lock:
+            return self._faults.pending
+
+    # -- introspection -------------------------------------------------------
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        """Every request received (admin endpoints excluded), oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def executed(self) -> list[ExecutedAction]:
+        """Every action carried out, oldest first."""
+        with self._lock:
+            return list(self._executed)
+
+    def executions(
+        self,
+        kind: str | None = None,
+        *,
+        phlo_id: str | None = None,
+        node_id: str | None = None,
+        member: str | None = None,
+    ) -> list[ExecutedAction]:
+        """The executed actions that match every given filter."""
+        return [
+            action
+            for action in self.executed
+            if (kind is None or action.kind == kind)
+            and (phlo_id is None or action.phlo_id == phlo_id)
+            and (node_id is None or action.node_id == node_id)
+            and (member is None or action.member == member)
+        ]
+
+    @property
+    def runs(self) -> list[Run]:
+        with self._lock:
+            return list(self._state.runs.values())
+
+    @property
+    def calls(self) -> list[Call]:
+        """Every call leg dialled: by the Voice API, by runs, by multi-party calls."""
+        with self._lock:
+            return list(self._state.calls)
+
+    def members(self, phlo_id: str, node_id: str) -> dict[str, str]:
+        """``{address: state}`` of a multi-party call's current members."""
+        with self._lock:
+            node = self._state.node(phlo_id, node_id)
+            return {address: m.state for address, m in node.members.items()}
+
+    def roles(self, phlo_id: str, node_id: str) -> dict[str, str]:
+        """``{address: role}`` of a multi-party call's current members."""
+        with self._lock:
+            node = self._state.node(phlo_id, node_id)
+            return {address: m.role for address, m in node.members.items()}
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as plain data (what ``GET /_emulator/state`` answers)."""
+        with self._lock:
+            return self._state.snapshot()
+
+    def peak_requests(self, auth_id: str | None = None) -> int:
+        """Most requests that arrived within one rate-limit window (per auth id)."""
+        with self._lock:
+            return self._limiter.peak(auth_id)
+
+    def rate_limited(self, auth_id: str | None = None) -> int:
+        """How many requests were answered 429 by the rate limit."""
+        with self._lock:
+            return self._limiter.rejected(auth_id)
+
+    # -- serving -------------------------------------------------------------
+    @property
+    def app(self) -> ASGIApp:
+        """The ASGI application (needs the ``emulator`` extra)."""
+        if self._app is None:
+            try:
+                from ._app import build_app
+            except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+                raise ImportError(_MISSING_EXTRA) from exc
+            self._app = build_app(self)
+        return self._app
+
+    def transport(self) -> httpx.ASGITransport:
+        """An httpx transport that calls the application in-process (no socket)."""
+        return httpx.ASGITransport(app=self.app)
+
+    def client(self, **kwargs: Any) -> PhloClient:
+        """A ``PhloClient`` wired to this emulator in-process.
+
+        Keyword arguments go to ``PhloClient`` (``max_retries``, ``timeout``...).
+        There is no socket, so nothing needs closing; timeouts are not
+        enforced in-process (use :func:`run_emulator` to test them).
+        """
+        from .._client import PhloClient
+
+        kwargs.setdefault("base_url", f"{IN_PROCESS_URL}/v1")
+        kwargs.setdefault("voice_base_url", f"{IN_PROCESS_URL}/v1")
+        return PhloClient(
+            self.auth_id,
+            self.auth_token,
+            http_client=httpx.AsyncClient(transport=self.transport()),
+            **kwargs,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"PhloEmulator(auth_id={self.auth_id!r}, phlos={len(self._config.phlos)}, "
+            f"requests={len(self._requests)}, executed={len(self._executed)})"
+        )
