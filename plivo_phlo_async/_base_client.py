@@ -1,4 +1,4 @@
-"""The HTTP layer: one pooled ``httpx.AsyncClient``, retries, timeouts, errors.
+"""The HTTP layer: one connection pool, retries, timeouts, errors.
 
 Resources hand this module a method, an absolute URL and an optional JSON
 body; it sends the request with the SDK's headers, applies the retry policy of
@@ -48,6 +48,7 @@ from ._retry import (
     retryable_error,
     retryable_status,
 )
+from ._transport import Answer, Sender, as_httpx_response
 from ._validation import validate_path_id
 from ._version import __version__
 
@@ -123,7 +124,8 @@ def coerce_timeout(timeout: TimeoutTypes) -> httpx.Timeout:
 
 
 class HTTPTransport:
-    """Sends the SDK's requests through one ``httpx.AsyncClient``.
+    """Sends the SDK's requests through one pool: the fast path of
+    :mod:`._transport` under asyncio, else one ``httpx.AsyncClient``.
 
     Shared by a client and every copy made with ``with_options``; only the
     owner (the client that created the ``httpx.AsyncClient``) closes it.
@@ -162,6 +164,15 @@ class HTTPTransport:
                 follow_redirects=False,
             )
         self.http_client = http_client
+        # The seam (see _transport): under asyncio the client's own pool is the
+        # fast path; an injected client, a proxy or trio go through httpx.
+        self.sender = Sender(
+            http_client=http_client,
+            fast_allowed=self.owns_client and proxy is None,
+            max_connections=max_connections,
+            get_headers=self.get_headers,
+            post_headers=self.post_headers,
+        )
 
     @property
     def is_closed(self) -> bool:
@@ -169,7 +180,10 @@ class HTTPTransport:
 
     async def aclose(self) -> None:
         if self.owns_client:
-            await self.http_client.aclose()
+            try:
+                await self.sender.aclose()
+            finally:
+                await self.http_client.aclose()
 
     async def request(
         self,
@@ -179,25 +193,22 @@ class HTTPTransport:
         body: Mapping[str, Any] | None = None,
         timeout: httpx.Timeout,
         retry: RetryPolicy,
-    ) -> httpx.Response:
+    ) -> httpx.Response | Answer:
         """Send one logical request, retrying only where that is safe."""
         if self.http_client.is_closed:
             raise APIConnectionError("the client is closed; create a new PhloClient")
-        if body is None:
-            request = self.http_client.build_request(
-                method, url, headers=self.get_headers, timeout=timeout
-            )
-        else:
-            content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-            request = self.http_client.build_request(
-                method, url, headers=self.post_headers, content=content, timeout=timeout
-            )
+        content = (
+            None
+            if body is None
+            else json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        )
+        send = self.sender.send
         attempts = retry.max_retries + 1
         debug = logger.isEnabledFor(logging.DEBUG)
         for attempt in range(1, attempts + 1):
             started = time.perf_counter()
             try:
-                response = await self.http_client.send(request)
+                response = await send(method, url, content, timeout)
             except httpx.TransportError as exc:
                 if attempt == attempts or not retryable_error(exc, method):
                     if debug:
@@ -215,6 +226,7 @@ class HTTPTransport:
                     _log_attempt(method, url, attempt, attempts, str(status), started, None)
                 return response
 
+            response = as_httpx_response(response)  # errors carry the full httpx.Response
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             if attempt == attempts or not retryable_status(status, method):
                 if debug:
@@ -291,12 +303,13 @@ def _log_attempt(
     )
 
 
-def _parse_success(response: httpx.Response, cast_to: type[ModelT]) -> ModelT:
+def _parse_success(response: httpx.Response | Answer, cast_to: type[ModelT]) -> ModelT:
     """Decode a 2xx answer into its model; the request did succeed either way."""
     try:
         data = json.loads(response.content) if response.content else {}
         return cast_to.model_validate(data)
     except ValueError as exc:  # json.JSONDecodeError and pydantic's ValidationError
+        response = as_httpx_response(response)
         problem = (
             f"does not match {cast_to.__name__} ({exc.errors(include_url=False)[0]['msg']})"
             if isinstance(exc, ValidationError)
