@@ -121,6 +121,35 @@ class EmulatorApp:
             await _too_many(send, record, fault.retry_after or 1)
             return
 
+        captured = _Captured()
+        await self._process(scope, receive, body, record, claimed_id, token, captured.send)
+
+        if fault.kind == "drop_after":
+            with emulator._lock:
+                record.status = None  # processed, but nothing was answered
+            await _drop(scope, receive)
+            return
+        if fault.kind == "error_after":
+            status = fault.status or 500
+            await _answer(send, record, status, _fault_text(status))
+            return
+        with emulator._lock:
+            record.status = captured.status
+        for message in captured.messages:
+            await send(message)
+
+    async def _process(
+        self,
+        scope: Scope,
+        receive: Receive,
+        body: bytes,
+        record: ReceivedRequest,
+        claimed_id: str | None,
+        token: str | None,
+        send: Send,
+    ) -> None:
+        """Auth, rate limit, then the routed endpoint."""
+        emulator = self.emulator
         if claimed_id != emulator.auth_id or not hmac.compare_digest(
             (token or "").encode(), emulator.auth_token.encode()
         ):
@@ -134,22 +163,8 @@ class EmulatorApp:
         if wait is not None:
             await _too_many(send, record, wait)
             return
-
-        captured = _Captured()
         inner = {**scope, _CONTEXT: (emulator, record)}
-        await self.router(inner, _replay(body, receive), captured.send)
-
-        if fault.kind == "drop_after":
-            await _drop(scope, receive)
-            return
-        if fault.kind == "error_after":
-            status = fault.status or 500
-            await _answer(send, record, status, _fault_text(status))
-            return
-        with emulator._lock:
-            record.status = captured.status
-        for message in captured.messages:
-            await send(message)
+        await self.router(inner, _replay(body, receive), send)
 
 
 # -- plumbing ---------------------------------------------------------------

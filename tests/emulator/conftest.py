@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from plivo_phlo_async import PhloClient, _base_client
@@ -35,7 +36,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
     async def record(delay: float) -> None:
         waits.append(delay)
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
 
     monkeypatch.setattr(_base_client, "_sleep", record)
     return waits

@@ -17,7 +17,11 @@ NODE = f"/v1/phlo/{DEFAULT_PHLO_ID}/multi_party_call/{DEFAULT_NODE_ID}"
 
 @pytest.mark.parametrize(
     "auth",
-    [None, ("MAEMULATORAUTHID0001", "wrong-token"), ("MAUNKNOWNACCOUNT0001", "emulator-auth-token")],
+    [
+        None,
+        ("MAEMULATORAUTHID0001", "wrong-token"),
+        ("MAUNKNOWNACCOUNT0001", "emulator-auth-token"),
+    ],
 )
 async def test_bad_credentials_are_401(raw: Any, emulator: PhloEmulator, auth: Any) -> None:
     response = await raw.get(f"/v1/phlo/{DEFAULT_PHLO_ID}", auth=auth)
@@ -145,7 +149,9 @@ async def test_invalid_member_actions_are_400(
 
 
 async def test_role_defaults_to_agent(raw: Any, emulator: PhloEmulator) -> None:
-    response = await raw.post(NODE, json={"action": "call", "to": "+1415", "trigger_source": "+1416"})
+    body = {"action": "call", "to": "+1415", "trigger_source": "+1416"}
+
+    response = await raw.post(NODE, json=body)
 
     assert response.status_code == 201
     assert response.json() == {"api_id": response.json()["api_id"], "error": ""}

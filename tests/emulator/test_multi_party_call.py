@@ -62,9 +62,11 @@ async def test_first_call_brings_the_agent_and_dials_the_customer(
 ) -> None:
     result = await mpc.call(AGENT, CUSTOMER, role="customer")
 
-    assert result.error == "" and result.api_id
+    assert result.error == ""
+    assert result.api_id
     assert members(emulator) == {AGENT: ON_CALL, CUSTOMER: ON_CALL}
-    assert emulator.roles(DEFAULT_PHLO_ID, DEFAULT_NODE_ID) == {AGENT: "agent", CUSTOMER: "customer"}
+    roles = emulator.roles(DEFAULT_PHLO_ID, DEFAULT_NODE_ID)
+    assert roles == {AGENT: "agent", CUSTOMER: "customer"}
     [action] = emulator.executed
     assert (action.kind, action.member) == ("call", CUSTOMER)
     assert action.payload == {

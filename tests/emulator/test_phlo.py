@@ -42,7 +42,8 @@ async def test_run_answers_201_and_records_the_payload_as_sent(
 
     assert result.phlo_id == DEFAULT_PHLO_ID
     assert result.run_id == result.api_id
-    assert result.message is not None and "executed" in result.message
+    assert result.message is not None
+    assert "executed" in result.message
     [request] = emulator.requests
     assert request.method == "POST"
     assert request.path == f"/v1/account/{emulator.auth_id}/phlo/{DEFAULT_PHLO_ID}"
@@ -67,8 +68,10 @@ async def test_get_run_returns_the_calls_the_run_started(
     dialled = {call.call_uuid: call.to for call in emulator.calls if call.run_id == run.run_id}
     assert len(run.call_uuids) == 2
     assert [dialled[uuid] for uuid in run.call_uuids] == ["+14155550111", "sip:alice@example.com"]
-    assert run.message_uuids == [] and run.recording_ids == []
-    assert run.api_id and run.api_id != run.run_id
+    assert run.message_uuids == []
+    assert run.recording_ids == []
+    assert run.api_id
+    assert run.api_id != run.run_id
 
 
 async def test_run_without_a_destination_starts_no_call(client: PhloClient) -> None:
@@ -89,7 +92,9 @@ async def test_run_missing_a_start_node_key_stops_with_201(connect: Connect) -> 
 
     result = await client.phlo("p-1").run(to="+14155550111")
 
-    assert result.message is not None and "stopped" in result.message and "body" in result.message
+    assert result.message is not None
+    assert "stopped" in result.message
+    assert "body" in result.message
     assert result.run_id is not None
     assert (await client.phlo("p-1").get_run(result.run_id)).call_uuids == []
 

@@ -43,7 +43,8 @@ async def test_several_destinations_give_a_list_of_request_uuids(
         "+14155550100", ["+14155550111", "sip:bob@example.com"], ANSWER
     )
 
-    assert isinstance(result.request_uuid, list) and len(result.request_uuid) == 2
+    assert isinstance(result.request_uuid, list)
+    assert len(result.request_uuid) == 2
     assert emulator.requests[0].json["to"] == "+14155550111<sip:bob@example.com"
     assert [c.to for c in emulator.calls] == ["+14155550111", "sip:bob@example.com"]
 
@@ -88,7 +89,8 @@ async def test_invalid_call_bodies_are_400(
     assert response.status_code == 400
     assert error in response.json()["error"]
     assert response.json()["api_id"]
-    assert emulator.executed == [] and emulator.calls == []
+    assert emulator.executed == []
+    assert emulator.calls == []
 
 
 async def test_parent_call_must_exist_when_asked(raw: Any, emulator: PhloEmulator) -> None:
@@ -104,7 +106,8 @@ async def test_parent_call_must_exist_when_asked(raw: Any, emulator: PhloEmulato
         json={**BASE, "parent_call_uuid": parent, "error_if_parent_not_found": True},
     )
 
-    assert missing.status_code == 404 and "parent call nope" in missing.json()["error"]
+    assert missing.status_code == 404
+    assert "parent call nope" in missing.json()["error"]
     assert found.status_code == 201
 
 
