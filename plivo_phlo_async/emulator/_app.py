@@ -13,6 +13,25 @@ refuse instead of agreeing with its mistakes.
 
 ``/_emulator/...`` is the unauthenticated admin API (requests, executed
 actions, state, reset, inject) for tests that drive the emulator over HTTP.
+
+Choices where the reference is silent (chosen as the real service plausibly
+behaves, and strict where strictness catches client bugs):
+
+* A run or a call under another account's URL (``/account/{auth_id}/...``
+  not matching the Basic-auth id) is 401, like any credential mismatch.
+* Unknown body parameters are 400: a misspelt key must not pass silently.
+* ``role`` defaults to ``agent``; ``to``/``trigger_source``/``from`` must be
+  a phone number (optional ``+``, up to 15 digits) or a SIP URI.
+* ``trigger_source`` must be an agent who is ``on_call``, except for the
+  first ``call`` on an empty multi-party call, which brings that agent in.
+  A bad ``trigger_source`` is 400 (it is a body field); an unknown member in
+  the URL is 404.
+* Member addresses match exactly as written (``+1415...`` is not ``1415...``).
+* Voice calls accept numbers and booleans as strings and methods in any case
+  (the reference's own example sends ``"300"``, ``"true"`` and ``"POSt"``).
+  ``error_if_parent_not_found`` with an unknown ``parent_call_uuid`` is 404.
+* Both ``/phlo/{id}`` and ``/phlo/{id}/`` are served (Plivo's Python SDK
+  sends the trailing slash), with no redirects.
 """
 
 from __future__ import annotations
