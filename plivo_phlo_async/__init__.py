@@ -32,6 +32,17 @@ from ._exceptions import (
     TimeoutOutcomeUnknownError,
 )
 from ._version import __version__
+from .bulk import (
+    BulkReport,
+    BulkRunner,
+    MemberActionJob,
+    NodeActionJob,
+    Outcome,
+    OutcomeStatus,
+    RateLimit,
+    RunJob,
+    run_chunk,
+)
 from .resources import Calls, Member, MultiPartyCall, Phlo, PhloResource
 from .types import (
     ActionResult,
@@ -58,6 +69,8 @@ __all__ = [
     "ActionResult",
     "AuthenticationError",
     "BadRequestError",
+    "BulkReport",
+    "BulkRunner",
     "CallCreateResult",
     "Calls",
     "ConfigurationError",
@@ -66,11 +79,15 @@ __all__ = [
     "InvalidParameterError",
     "Member",
     "MemberAction",
+    "MemberActionJob",
     "MethodNotAllowedError",
     "MultiPartyCall",
     "MultiPartyCallDetails",
     "NodeAction",
+    "NodeActionJob",
     "NotFoundError",
+    "Outcome",
+    "OutcomeStatus",
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "Phlo",
@@ -81,11 +98,14 @@ __all__ = [
     "PhloRunResult",
     "PlivoError",
     "PlivoObject",
+    "RateLimit",
     "RateLimitError",
     "RequestTimeoutError",
     "Role",
+    "RunJob",
     "ServerOutcomeUnknownError",
     "StatusOutcomeUnknownError",
     "TimeoutOutcomeUnknownError",
     "__version__",
+    "run_chunk",
 ]

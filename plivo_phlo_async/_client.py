@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import os
+from collections.abc import AsyncIterable, Iterable
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -23,8 +26,20 @@ from ._retry import RetryPolicy
 from ._validation import check_path_id
 from .resources import Calls, PhloResource
 
+if TYPE_CHECKING:  # the bulk package is imported lazily, in PhloClient.bulk
+    from .bulk import BulkRunner, OutcomeCallback, RateLimit
+
 DEFAULT_BASE_URL = "https://phlorunner.plivo.com/v1"
 DEFAULT_VOICE_BASE_URL = "https://api.plivo.com/v1"
+
+
+class _Default(enum.Enum):
+    """Marks a default that lives in the lazily imported bulk package."""
+
+    RATE_LIMIT = "RateLimit(300, per=5.0)"
+
+    def __repr__(self) -> str:
+        return self.value
 
 
 class PhloClient(BaseClient):
@@ -141,6 +156,43 @@ class PhloClient(BaseClient):
         copy._owns_pool = False
         copy._attach_resources()
         return copy
+
+    def bulk(
+        self,
+        jobs: Iterable[Any] | AsyncIterable[Any],
+        *,
+        phlo_id: str | None = None,
+        concurrency: int = 64,
+        rate_limit: RateLimit | _Default | None = _Default.RATE_LIMIT,
+        journal: str | os.PathLike[str] | None = None,
+        max_retries: int | None = None,
+        on_outcome: OutcomeCallback | None = None,
+        retry_failed: bool = False,
+    ) -> BulkRunner:
+        """A :class:`~plivo_phlo_async.bulk.BulkRunner` for many jobs; nothing is sent yet.
+
+        ``jobs`` is any iterable or async iterable of ``RunJob``,
+        ``NodeActionJob`` or ``MemberActionJob`` (with ``phlo_id``, plain
+        mappings are run payloads for that PHLO). ``rate_limit`` defaults to
+        Plivo's 300 requests per 5 s (None: no limit); ``max_retries`` None
+        means this client's. See :mod:`plivo_phlo_async.bulk`.
+        """
+        from .bulk import BulkRunner
+
+        options: dict[str, Any] = {}
+        if not isinstance(rate_limit, _Default):
+            options["rate_limit"] = rate_limit
+        return BulkRunner(
+            self,
+            jobs,
+            phlo_id=phlo_id,
+            concurrency=concurrency,
+            journal=journal,
+            max_retries=max_retries,
+            on_outcome=on_outcome,
+            retry_failed=retry_failed,
+            **options,
+        )
 
     async def aclose(self) -> None:
         """Close the connection pool (unless it was passed in or is shared)."""

@@ -1,0 +1,36 @@
+"""Bulk fan-out: many PHLO runs or multi-party-call actions, safely.
+
+    from plivo_phlo_async.bulk import RunJob, RateLimit
+
+    jobs = (RunJob(PHLO_ID, {"to": number}, ref=number) for number in numbers)
+    async with client.bulk(jobs, journal="campaign.sqlite").stream() as outcomes:
+        async for outcome in outcomes:
+            print(outcome.ref, outcome.status, outcome.error)
+
+Bounded concurrency, a client-side rate limit (Plivo's 300 requests per 5 s
+by default), one outcome per job, a shared pause after a 429, no retry of
+anything that may have started a call, and an optional SQLite journal so an
+interrupted run resumes without sending a job twice.
+"""
+
+from ._jobs import Job, MemberActionJob, NodeActionJob, RunJob, derive_job_id
+from ._limiter import DEFAULT_RATE_LIMIT, RateLimit
+from ._report import BulkReport, Outcome, OutcomeStatus
+from ._runner import DEFAULT_CONCURRENCY, BulkRunner, OutcomeCallback, run_chunk
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_RATE_LIMIT",
+    "BulkReport",
+    "BulkRunner",
+    "Job",
+    "MemberActionJob",
+    "NodeActionJob",
+    "Outcome",
+    "OutcomeCallback",
+    "OutcomeStatus",
+    "RateLimit",
+    "RunJob",
+    "derive_job_id",
+    "run_chunk",
+]

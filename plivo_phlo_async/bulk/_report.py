@@ -1,0 +1,121 @@
+"""Outcomes (one per job) and the report that sums them up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from .._exceptions import PlivoError
+from ..types import PlivoObject
+
+__all__ = ["BulkReport", "Outcome", "OutcomeStatus"]
+
+
+class OutcomeStatus(str, Enum):
+    """What became of a job."""
+
+    #: Plivo accepted the request.
+    SUCCEEDED = "succeeded"
+    #: Plivo refused it, or it was invalid and never sent; see ``error``.
+    FAILED = "failed"
+    #: It may or may not have been executed (5xx, lost connection, killed
+    #: mid-request): check before sending it again. Never re-sent by the runner.
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    #: Not executed: stopped before it started, or a duplicate job id.
+    SKIPPED = "skipped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of one job.
+
+    ``job`` is the job as run (a plain mapping given with ``phlo_id`` is
+    turned into a ``RunJob``; anything that is not a job is kept as given).
+    ``http_status`` is the status of the last answer when it was an error
+    (None on success: the response models do not carry the status, and None
+    when no answer came). ``attempts`` counts requests sent for the job.
+    ``from_journal`` is True when the outcome was read from the journal of an
+    earlier run instead of being sent; ``reason`` explains skipped and
+    journal outcomes in words.
+    """
+
+    job: Any
+    ref: Any
+    job_id: str | None
+    status: OutcomeStatus
+    http_status: int | None = None
+    api_id: str | None = None
+    attempts: int = 0
+    error: PlivoError | None = None
+    result: PlivoObject | None = None
+    from_journal: bool = False
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is OutcomeStatus.SUCCEEDED
+
+
+@dataclass(slots=True)
+class BulkReport:
+    """Totals of a bulk run.
+
+    Only failed and outcome-unknown outcomes are kept (``failures``,
+    ``unknown``), so a run of millions of successes stays small. ``rate`` is
+    requests sent per second of wall time.
+    """
+
+    counts: dict[OutcomeStatus, int] = field(
+        default_factory=lambda: dict.fromkeys(OutcomeStatus, 0)
+    )
+    failures: list[Outcome] = field(default_factory=list)
+    unknown: list[Outcome] = field(default_factory=list)
+    wall_time: float = 0.0
+    requests_sent: int = 0
+    stopped_early: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def succeeded(self) -> int:
+        return self.counts[OutcomeStatus.SUCCEEDED]
+
+    @property
+    def failed(self) -> int:
+        return self.counts[OutcomeStatus.FAILED]
+
+    @property
+    def outcome_unknown(self) -> int:
+        return self.counts[OutcomeStatus.OUTCOME_UNKNOWN]
+
+    @property
+    def skipped(self) -> int:
+        return self.counts[OutcomeStatus.SKIPPED]
+
+    @property
+    def rate(self) -> float:
+        """Requests sent per second of wall time (0 before any time passed)."""
+        return self.requests_sent / self.wall_time if self.wall_time > 0 else 0.0
+
+    def add(self, outcome: Outcome) -> None:
+        """Count one outcome (keeping it only if it failed or is unknown)."""
+        self.counts[outcome.status] += 1
+        if outcome.status is OutcomeStatus.FAILED:
+            self.failures.append(outcome)
+        elif outcome.status is OutcomeStatus.OUTCOME_UNKNOWN:
+            self.unknown.append(outcome)
+
+    def summary(self) -> str:
+        """One line for logs: counts, wall time and rate."""
+        parts = ", ".join(f"{status.value} {n}" for status, n in self.counts.items())
+        extra = "; stopped early" if self.stopped_early else ""
+        return (
+            f"{self.total} jobs: {parts}; {self.requests_sent} requests in "
+            f"{self.wall_time:.2f} s ({self.rate:.1f}/s){extra}"
+        )

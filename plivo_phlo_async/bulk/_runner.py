@@ -1,0 +1,544 @@
+"""``BulkRunner``: bounded, rate-limited, journaled fan-out of many jobs.
+
+Shape: one producer task reads the input lazily into a bounded stream; a
+fixed pool of ``concurrency`` workers takes jobs from it, waits for the rate
+limiter, sends, and puts one :class:`Outcome` per job into a second bounded
+stream that the caller consumes. Memory is proportional to ``concurrency``,
+never to the number of jobs, and a slow consumer slows the producer down.
+
+Retries are the runner's own (the client it uses has ``max_retries=0``), so
+every attempt passes through the rate limiter: only what can never start a
+second call is retried (429, and connection failures before sending); an
+outcome-unknown failure is reported as such and never re-sent.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from .._client import PhloClient
+from .._exceptions import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    ConfigurationError,
+    InvalidParameterError,
+    OutcomeUnknownError,
+    PlivoError,
+    RateLimitError,
+)
+from .._retry import RetryPolicy
+from .._validation import validate_path_id
+from ._jobs import JOB_TYPES, Job, RunJob, job_id_of, prepare
+from ._journal import IN_FLIGHT, Journal, JournalRow
+from ._limiter import DEFAULT_RATE_LIMIT, RateLimit, RateLimiter
+from ._report import BulkReport, Outcome, OutcomeStatus
+
+__all__ = ["DEFAULT_CONCURRENCY", "BulkRunner", "OutcomeCallback", "run_chunk"]
+
+DEFAULT_CONCURRENCY = 64
+
+#: The only sleep the runner itself does (backoff after a connection failure);
+#: tests replace it to record delays without waiting.
+_sleep = anyio.sleep
+
+OutcomeCallback = Callable[[Outcome], Any]
+JobSource = Iterable[Any] | AsyncIterable[Any]
+
+STOPPED = "stopped"
+DUPLICATE = "duplicate job id"
+
+_SUCCEEDED = OutcomeStatus.SUCCEEDED
+_FAILED = OutcomeStatus.FAILED
+_UNKNOWN = OutcomeStatus.OUTCOME_UNKNOWN
+_SKIPPED = OutcomeStatus.SKIPPED
+
+
+class BulkRunner:
+    """Runs many jobs through one client; create it with ``client.bulk(...)``.
+
+    Nothing is sent until :meth:`stream` or :meth:`run`. A runner runs once.
+    Every job read from the input yields exactly one :class:`Outcome`;
+    per-job failures are outcomes, never raised.
+    """
+
+    def __init__(
+        self,
+        client: PhloClient,
+        jobs: JobSource,
+        *,
+        phlo_id: str | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
+        journal: str | os.PathLike[str] | None = None,
+        max_retries: int | None = None,
+        on_outcome: OutcomeCallback | None = None,
+        retry_failed: bool = False,
+    ) -> None:
+        if not isinstance(client, PhloClient):
+            raise ConfigurationError("client must be a PhloClient")
+        if not isinstance(jobs, (Iterable, AsyncIterable)) or isinstance(jobs, (str, bytes)):
+            raise ConfigurationError(
+                f"jobs must be an iterable or async iterable of jobs, not {type(jobs).__name__}"
+            )
+        if isinstance(jobs, Mapping):
+            raise ConfigurationError("jobs must be an iterable of jobs, not one mapping")
+        if phlo_id is not None:
+            validate_path_id("phlo_id", phlo_id)
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ConfigurationError(f"concurrency must be an integer >= 1, not {concurrency!r}")
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            raise ConfigurationError("rate_limit must be a RateLimit or None")
+        if max_retries is None:
+            max_retries = client.max_retries
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ConfigurationError(f"max_retries must be an integer >= 0, not {max_retries!r}")
+        if on_outcome is not None and not callable(on_outcome):
+            raise ConfigurationError("on_outcome must be callable")
+        self._client = client.with_options(max_retries=0)
+        self._jobs = jobs
+        self._phlo_id = phlo_id
+        self.concurrency = concurrency
+        self.rate_limit = rate_limit
+        self.journal_path = None if journal is None else os.fspath(journal)
+        self.max_retries = max_retries
+        self.retry_failed = bool(retry_failed)
+        self._on_outcome = on_outcome
+        self._policy = RetryPolicy(max_retries=max_retries)
+        #: Filled in as outcomes are consumed; final once the stream is closed.
+        self.report = BulkReport()
+
+        self._started = False
+        self._finished = False
+        self._stopping = False
+        self._input_done = False
+        self._input_error: Exception | None = None
+        self._producer_scope: anyio.CancelScope | None = None
+        self._waiting: set[anyio.CancelScope] = set()
+        self._claimed: set[str] = set()
+        self._journal: Journal | None = None
+        self._limiter: RateLimiter | None = None
+        self._slots: anyio.Semaphore | None = None
+
+    # -- public ----------------------------------------------------------------
+    @property
+    def max_read_ahead(self) -> int:
+        """Most jobs read from the input and not yet handed to the caller.
+
+        At most ``concurrency`` each: jobs buffered, jobs in the workers, and
+        outcomes waiting in the outcome stream; plus the one being handed over.
+        """
+        return 3 * self.concurrency + 1
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def stop(self) -> None:
+        """Stop gracefully: start no new job, let in-flight requests finish.
+
+        Jobs already read but not started get a ``skipped`` outcome (reason
+        "stopped"); the input is not read any further. Idempotent; call it
+        from the event loop's thread (a signal handler, a callback, a task).
+        """
+        if self._stopping:
+            return
+        self._stopping = True
+        if not self._finished:
+            self.report.stopped_early = True
+        if self._producer_scope is not None:
+            self._producer_scope.cancel()
+        for scope in list(self._waiting):
+            scope.cancel()
+
+    async def run(self) -> BulkReport:
+        """Run every job and return the report (outcomes are not kept)."""
+        async with self.stream() as outcomes:
+            async for _ in outcomes:
+                pass
+        return self.report
+
+    @asynccontextmanager
+    async def stream(self) -> AsyncIterator[AsyncIterator[Outcome]]:
+        """Outcomes as each job completes::
+
+            async with runner.stream() as outcomes:
+                async for outcome in outcomes:
+                    ...
+
+        Leaving the block early (``break`` or an exception) stops the runner
+        gracefully: in-flight requests finish and are recorded, remaining
+        outcomes are counted in :attr:`report` (and passed to ``on_outcome``).
+        Cancelling the enclosing scope cancels in-flight requests; their
+        journal rows stay ``in_flight`` and resume as outcome unknown.
+        """
+        if self._started:
+            raise RuntimeError("a BulkRunner runs once; create another with client.bulk()")
+        self._started = True
+        started = time.perf_counter()
+        self._journal = Journal(self.journal_path) if self.journal_path is not None else None
+        self._limiter = RateLimiter(self.rate_limit)
+        self._slots = anyio.Semaphore(self.concurrency)
+        job_send, job_recv = anyio.create_memory_object_stream[tuple[int, Any]](self.concurrency)
+        out_send, out_recv = anyio.create_memory_object_stream[Outcome](self.concurrency)
+        view = _Outcomes(self, out_recv, started)
+        body_error: Exception | None = None
+        drain_error: Exception | None = None
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._produce, job_send)
+                for _ in range(self.concurrency):
+                    tg.start_soon(self._work, job_recv.clone(), out_send.clone())
+                job_recv.close()
+                out_send.close()
+                try:
+                    yield view
+                except Exception as exc:  # cancellation and KeyboardInterrupt go through
+                    body_error = exc
+                if not view.exhausted:
+                    self.stop()
+                    drain_error = await view.drain()
+        finally:
+            self._finished = True
+            self.report.wall_time = time.perf_counter() - started
+            out_recv.close()
+            if self._journal is not None:
+                self._journal.close()
+        if body_error is not None:
+            raise body_error
+        if drain_error is not None:
+            raise drain_error
+        if self._input_error is not None:
+            raise self._input_error
+
+    # -- producer ----------------------------------------------------------------
+    async def _produce(self, job_send: MemoryObjectSendStream[tuple[int, Any]]) -> None:
+        """Read the input one job at a time, only when the buffer has room."""
+        assert self._slots is not None
+        slots = self._slots
+        jobs = self._jobs
+        async with job_send:
+            with anyio.CancelScope() as self._producer_scope:
+                index = 0
+                if isinstance(jobs, AsyncIterable):
+                    iterator = jobs.__aiter__()
+                    try:
+                        while not self._stopping:
+                            await slots.acquire()  # room first: nothing read is ever held
+                            if self._stopping:
+                                break
+                            try:
+                                item = await iterator.__anext__()
+                            except StopAsyncIteration:
+                                self._input_done = True
+                                break
+                            job_send.send_nowait((index, item))
+                            index += 1
+                    except Exception as exc:
+                        self._fail_input(exc)
+                    finally:
+                        aclose = getattr(iterator, "aclose", None)
+                        if aclose is not None and not self._input_done:
+                            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                                await aclose()
+                else:
+                    try:
+                        sync_iterator = iter(jobs)
+                        while not self._stopping:
+                            await slots.acquire()
+                            if self._stopping:
+                                break
+                            try:
+                                item = next(sync_iterator)
+                            except StopIteration:
+                                self._input_done = True
+                                break
+                            job_send.send_nowait((index, item))
+                            index += 1
+                    except Exception as exc:
+                        self._fail_input(exc)
+                    finally:
+                        close = getattr(jobs, "close", None)
+                        if close is not None and not self._input_done and inspect.isgenerator(
+                            jobs
+                        ):
+                            close()
+
+    def _fail_input(self, exc: Exception) -> None:
+        """The input raised: run the jobs already read, then raise it to the caller."""
+        self._input_error = exc
+        self.report.stopped_early = True
+
+    # -- workers -----------------------------------------------------------------
+    async def _work(
+        self,
+        job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
+        out_send: MemoryObjectSendStream[Outcome],
+    ) -> None:
+        assert self._slots is not None
+        slots = self._slots
+        async with job_recv, out_send:
+            async for index, item in job_recv:
+                slots.release()
+                outcome = await self._handle(index, item)
+                await out_send.send(outcome)
+
+    async def _handle(self, index: int, item: Any) -> Outcome:
+        if self._phlo_id is not None and isinstance(item, Mapping):
+            job: Job = RunJob(self._phlo_id, item, ref=index)
+        elif isinstance(item, JOB_TYPES):
+            job = item
+        else:
+            expected = "RunJob, NodeActionJob or MemberActionJob"
+            if self._phlo_id is not None:
+                expected += " (or a mapping: a run payload for phlo_id)"
+            error = InvalidParameterError(
+                "job", f"must be a {expected}, not {type(item).__name__}"
+            )
+            return Outcome(item, None, None, _FAILED, error=error, reason=str(error))
+        ref = job.ref
+        try:
+            job_id = job_id_of(job)
+        except InvalidParameterError as exc:
+            return Outcome(job, ref, None, _FAILED, error=exc, reason=str(exc))
+        if self._stopping:
+            return Outcome(job, ref, job_id, _SKIPPED, reason=STOPPED)
+        journal = self._journal
+        if journal is not None:
+            settled = self._claim(job, job_id, journal)
+            if settled is not None:
+                return settled
+        try:
+            return await self._execute(job, job_id)
+        finally:
+            self._claimed.discard(job_id)
+
+    def _claim(self, job: Job, job_id: str, journal: Journal) -> Outcome | None:
+        """Settle the job from the journal, or reserve its id for this run."""
+        ref = job.ref
+        if job_id in self._claimed:
+            return Outcome(job, ref, job_id, _SKIPPED, reason=DUPLICATE)
+        row = journal.get(job_id)
+        if row is not None:
+            if row.run_token == journal.run_token:
+                return Outcome(job, ref, job_id, _SKIPPED, reason=DUPLICATE)
+            status = row.status
+            if status == _SUCCEEDED.value or (status == _FAILED.value and not self.retry_failed):
+                journal.adopt(job_id, status)
+                return _from_journal(job, job_id, row, OutcomeStatus(status))
+            if status != _FAILED.value:  # in_flight or outcome_unknown: never re-sent
+                journal.adopt(job_id, _UNKNOWN.value)
+                return _from_journal(job, job_id, row, _UNKNOWN)
+        self._claimed.add(job_id)
+        return None
+
+    async def _execute(self, job: Job, job_id: str) -> Outcome:
+        ref = job.ref
+        journal = self._journal
+        try:
+            prepared = prepare(job)
+        except InvalidParameterError as exc:
+            return self._settle(Outcome(job, ref, job_id, _FAILED, error=exc, reason=str(exc)))
+        send = prepared.send
+        client = self._client
+        limiter = self._limiter
+        assert limiter is not None
+        report = self.report
+        attempts = 0
+        last_error: PlivoError | None = None
+        while True:
+            if not await self._wait(limiter.acquire):
+                return Outcome(
+                    job, ref, job_id, _SKIPPED, attempts=attempts, error=last_error,
+                    reason=STOPPED,
+                )
+            if journal is not None:
+                journal.start(job_id, ref)
+            attempts += 1
+            report.requests_sent += 1
+            try:
+                result = await send(client)
+            except PlivoError as exc:
+                last_error = exc
+                retry_in = self._retry_delay(exc, attempts)
+                if retry_in is None:
+                    return self._settle(_error_outcome(job, job_id, exc, attempts))
+                # Certainly not executed: the row must not say "maybe".
+                if journal is not None:
+                    journal.forget(job_id)
+                if isinstance(exc, RateLimitError):
+                    limiter.pause(retry_in)  # every worker waits, not just this one
+                elif not await self._wait(partial(_sleep, retry_in)):
+                    return Outcome(
+                        job, ref, job_id, _SKIPPED, attempts=attempts, error=exc,
+                        reason=STOPPED,
+                    )
+                continue
+            except Exception as exc:  # not mapped by the SDK: it may have been sent
+                error = OutcomeUnknownError(
+                    f"unexpected {type(exc).__name__} while sending: {exc}; "
+                    "outcome unknown, not retried"
+                )
+                error.__cause__ = exc
+                return self._settle(
+                    Outcome(job, ref, job_id, _UNKNOWN, attempts=attempts, error=error,
+                            reason=str(error))
+                )
+            return self._settle(
+                Outcome(job, ref, job_id, _SUCCEEDED, api_id=result.api_id,
+                        attempts=attempts, result=result)
+            )
+
+    def _retry_delay(self, error: PlivoError, attempts: int) -> float | None:
+        """Seconds to wait before sending again, or None when it must not be."""
+        if attempts > self.max_retries or error.outcome_unknown:
+            return None
+        if isinstance(error, RateLimitError):
+            return self._policy.rate_limit_delay(error.retry_after, attempts)
+        if isinstance(error, APIConnectionError):  # never left: no side effect possible
+            return self._policy.backoff(attempts)
+        return None
+
+    async def _wait(self, wait: Callable[[], Awaitable[Any]]) -> bool:
+        """Run a wait that :meth:`stop` interrupts; False when stopping."""
+        if self._stopping:
+            return False
+        with anyio.CancelScope() as scope:
+            self._waiting.add(scope)
+            try:
+                await wait()
+            finally:
+                self._waiting.discard(scope)
+        return not self._stopping
+
+    def _settle(self, outcome: Outcome) -> Outcome:
+        """Record a sent (or invalid) job's outcome in the journal."""
+        journal = self._journal
+        if journal is not None and outcome.job_id is not None:
+            error = outcome.error
+            journal.finish(
+                outcome.job_id,
+                outcome.status.value,
+                ref=outcome.ref,
+                http_status=outcome.http_status,
+                api_id=outcome.api_id,
+                attempts=outcome.attempts,
+                error=None if error is None else f"{type(error).__name__}: {error}",
+            )
+        return outcome
+
+
+def _error_outcome(job: Job, job_id: str, error: PlivoError, attempts: int) -> Outcome:
+    http_status = getattr(error, "status_code", None)
+    api_id = error.api_id if isinstance(error, APIStatusError) else None
+    if error.outcome_unknown:
+        status = _UNKNOWN
+    elif isinstance(error, APIResponseValidationError):
+        # Plivo answered 2xx: the job ran, only its answer is unreadable.
+        status = _SUCCEEDED
+    else:
+        status = _FAILED
+    return Outcome(
+        job, job.ref, job_id, status, http_status=http_status, api_id=api_id,
+        attempts=attempts, error=error, reason=str(error),
+    )
+
+
+def _from_journal(job: Job, job_id: str, row: JournalRow, status: OutcomeStatus) -> Outcome:
+    if row.status == IN_FLIGHT:
+        reason = "in flight when an earlier run ended: it may have been executed"
+    elif status is _UNKNOWN:
+        reason = f"outcome unknown in an earlier run: {row.error}"
+    elif status is _FAILED:
+        reason = f"failed in an earlier run: {row.error}"
+    else:
+        reason = "succeeded in an earlier run"
+    return Outcome(
+        job, job.ref, job_id, status, http_status=row.http_status, api_id=row.api_id,
+        attempts=row.attempts, from_journal=True, reason=reason,
+    )
+
+
+class _Outcomes:
+    """The caller's view of the outcome stream: counts each outcome in the
+    report and passes it to ``on_outcome`` before handing it over."""
+
+    def __init__(
+        self, runner: BulkRunner, receive: MemoryObjectReceiveStream[Outcome], started: float
+    ) -> None:
+        self._runner = runner
+        self._receive = receive
+        self._started = started
+        self._callback = runner._on_outcome
+        self.exhausted = False
+
+    def __aiter__(self) -> _Outcomes:
+        return self
+
+    async def __anext__(self) -> Outcome:
+        try:
+            outcome = await self._receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self.exhausted = True
+            raise StopAsyncIteration from None
+        report = self._runner.report
+        report.add(outcome)
+        report.wall_time = time.perf_counter() - self._started
+        callback = self._callback
+        if callback is not None:
+            try:
+                result = callback(outcome)
+                if inspect.isawaitable(result):
+                    await result
+            except BaseException:
+                self._callback = None  # a broken callback is not called again
+                raise
+        return outcome
+
+    async def drain(self) -> Exception | None:
+        """Consume what is left (after a graceful stop); return the first
+        error ``on_outcome`` raised meanwhile, if any."""
+        first: Exception | None = None
+        while True:
+            try:
+                await self.__anext__()
+            except StopAsyncIteration:
+                return first
+            except Exception as exc:  # the callback's: it is not called again
+                first = first or exc
+
+
+async def run_chunk(
+    client: PhloClient,
+    jobs: JobSource,
+    *,
+    journal: str | os.PathLike[str] | None,
+    phlo_id: str | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
+    max_retries: int | None = None,
+    on_outcome: OutcomeCallback | None = None,
+    retry_failed: bool = False,
+) -> BulkReport:
+    """Run one chunk of jobs to completion and return its report.
+
+    A plain coroutine, so it can be the body of a task in a distributed
+    queue: give each chunk its own journal and a re-delivered task resumes
+    where the last attempt stopped instead of repeating calls.
+    """
+    runner = BulkRunner(
+        client, jobs, phlo_id=phlo_id, concurrency=concurrency, rate_limit=rate_limit,
+        journal=journal, max_retries=max_retries, on_outcome=on_outcome,
+        retry_failed=retry_failed,
+    )
+    return await runner.run()
+

@@ -1,0 +1,120 @@
+"""The sliding-window rate limiter and the shared pause, on a fake clock."""
+
+from __future__ import annotations
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from plivo_phlo_async import ConfigurationError
+from plivo_phlo_async.bulk import DEFAULT_RATE_LIMIT, RateLimit
+from plivo_phlo_async.bulk._limiter import RateLimiter
+
+from .conftest import FakeClock, max_in_window
+
+
+async def _take(limiter: RateLimiter, count: int, workers: int) -> list[float]:
+    starts: list[float] = []
+
+    async def worker(share: int) -> None:
+        for _ in range(share):
+            starts.append(await limiter.acquire())
+
+    async with anyio.create_task_group() as tg:
+        for i in range(workers):
+            tg.start_soon(worker, count // workers + (1 if i < count % workers else 0))
+    assert len(starts) == count
+    return starts
+
+
+async def test_never_more_than_n_starts_in_any_window() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(RateLimit(10, per=1.0), clock=clock, sleep=clock.sleep)
+    starts = await _take(limiter, 95, workers=7)
+    assert max_in_window(starts, 1.0) == 10
+    ordered = sorted(starts)
+    # The i-th and (i + N)-th starts are at least one window apart.
+    assert all(b - a >= 1.0 for a, b in zip(ordered, ordered[10:], strict=False))
+
+
+async def test_no_initial_burst_beyond_n() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(RateLimit(5, per=2.0), clock=clock, sleep=clock.sleep)
+    starts = await _take(limiter, 6, workers=6)
+    assert sorted(starts)[:5] == [0.0] * 5  # the first N go at once...
+    assert sorted(starts)[5] >= 2.0  # ...and the next waits for the window
+
+
+async def test_no_limit_never_waits() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(None, clock=clock, sleep=clock.sleep)
+    starts = await _take(limiter, 1000, workers=10)
+    assert set(starts) == {0.0}
+    assert clock.sleeps == []
+
+
+async def test_pause_holds_every_start_until_it_ends() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(None, clock=clock, sleep=clock.sleep)
+    await limiter.acquire()
+    limiter.pause(3.0)
+    assert limiter.paused_until == 3.0
+    starts = await _take(limiter, 5, workers=5)
+    assert min(starts) >= 3.0
+
+
+async def test_pause_is_never_shortened() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(RateLimit(2, per=1.0), clock=clock, sleep=clock.sleep)
+    limiter.pause(5.0)
+    limiter.pause(1.0)
+    assert limiter.paused_until == 5.0
+    assert await limiter.acquire() >= 5.0
+
+
+async def test_pause_and_window_combine() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(RateLimit(2, per=10.0), clock=clock, sleep=clock.sleep)
+    await limiter.acquire()
+    await limiter.acquire()
+    limiter.pause(1.0)  # shorter than the window: the window decides
+    assert await limiter.acquire() >= 10.0
+
+
+async def test_cancelled_waiter_takes_no_slot() -> None:
+    limiter = RateLimiter(RateLimit(1, per=60.0))  # real clock: the waiter really waits
+    await limiter.acquire()
+    with anyio.move_on_after(0.05):
+        await limiter.acquire()
+    assert len(limiter._starts) == 1
+
+
+async def test_waiters_are_served_in_arrival_order() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(RateLimit(1, per=1.0), clock=clock, sleep=clock.sleep)
+    order: list[int] = []
+
+    async def worker(i: int) -> None:
+        await limiter.acquire()
+        order.append(i)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(6):
+            tg.start_soon(worker, i)
+            await anyio.lowlevel.checkpoint()
+    assert order == list(range(6))
+
+
+def test_default_is_plivos_account_limit() -> None:
+    assert RateLimit(300, per=5.0) == DEFAULT_RATE_LIMIT
+    assert DEFAULT_RATE_LIMIT.rate == 60.0
+    assert str(DEFAULT_RATE_LIMIT) == "300 requests per 5 s"
+
+
+@pytest.mark.parametrize(
+    ("requests", "per"),
+    [(0, 1.0), (-1, 1.0), (1.5, 1.0), (True, 1.0), (10, 0), (10, -1.0), (10, float("inf"))],
+)
+def test_rate_limit_rejects_nonsense(requests: object, per: object) -> None:
+    with pytest.raises(ConfigurationError):
+        RateLimit(requests, per=per)  # type: ignore[arg-type]
