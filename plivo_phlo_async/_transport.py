@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import select
 import ssl
 import urllib.request
 import zlib
@@ -44,6 +45,10 @@ KEEPALIVE_EXPIRY = 5.0
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
 _ROUTE_CACHE_SIZE = 1024
+#: A connection idle longer than this is checked for a close the loop has not
+#: seen yet before it is reused (a POST written into a closing connection has
+#: an unknown outcome); busier ones are reused without the extra system call.
+_QUIET = 0.5
 
 # Attributes that mocking libraries replace: respx (httpcore's pool, or
 # AsyncClient._transport_for_url), pytest-httpx (httpx's transport).
@@ -569,12 +574,15 @@ class FastPool:
             slots.release()
 
     async def aclose(self) -> None:
+        self.abort_all()
+        await asyncio.sleep(0)  # let the transports run connection_lost
+
+    def abort_all(self) -> None:
         self.closed = True
         self._idle.clear()
         for conn in list(self._connections):
             conn.abort()
         self._connections.clear()
-        await asyncio.sleep(0)  # let the transports run connection_lost
 
     # internals ---------------------------------------------------------------
     def _headers(self, content: bytes | None) -> Mapping[str, str]:
@@ -608,16 +616,16 @@ class FastPool:
         idle = self._idle.get(origin)
         if not idle:
             return None
-        expired_before = self.loop.time() - KEEPALIVE_EXPIRY
+        now = self.loop.time()
         while idle:
             conn = idle.pop()
-            if conn.idle_since < expired_before:  # the newest is too old: so are the rest
+            if conn.idle_since < now - KEEPALIVE_EXPIRY:  # the newest is too old: so are the rest
                 conn.close()
                 for older in idle:
                     older.close()
                 idle.clear()
                 return None
-            if conn.usable:
+            if conn.usable and (conn.idle_since > now - _QUIET or not _readable(conn)):
                 return conn
             conn.close()
         return None
@@ -685,6 +693,19 @@ class FastPool:
         content: bytes | None,
     ) -> httpx.TransportError:
         return cls(message, request=_httpx_request(method, url, self._headers(content), content))
+
+
+def _readable(conn: _Connection) -> bool:
+    """Whether an idle connection has something to read: a close or stray bytes."""
+    transport = conn.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def _header_block(headers: Mapping[str, str]) -> bytes:
@@ -767,5 +788,13 @@ class Sender:
 
     async def aclose(self) -> None:
         fast, self._fast = self._fast, None
-        if fast is not None and not fast.loop.is_closed():
+        if fast is None or fast.loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if fast.loop is running:
             await fast.aclose()
+        else:  # closed from another loop or thread: close in the pool's own loop
+            fast.loop.call_soon_threadsafe(fast.abort_all)

@@ -17,6 +17,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,7 @@ from plivo_phlo_async import (
     TimeoutOutcomeUnknownError,
     _base_client,
 )
-from plivo_phlo_async._transport import Answer, FastPool
+from plivo_phlo_async._transport import _QUIET, Answer, FastPool
 
 AUTH_ID = "MAXXXXXXXXXXXXXXXXXX"
 AUTH_TOKEN = "token-for-tests"
@@ -67,6 +68,10 @@ def reply(status: int = 201, body: bytes = POST_JSON, headers: dict[str, str] | 
 
 class Close(bytes):
     """An answer after which the server closes the connection."""
+
+
+class CloseSoon(bytes):
+    """An answer after which the server closes the connection a moment later."""
 
 
 class Trickle(list[tuple[float, bytes]]):
@@ -151,7 +156,9 @@ class Server:
                             sock.sendall(piece)
                         continue
                     sock.sendall(answer)
-                    if isinstance(answer, Close):
+                    if isinstance(answer, CloseSoon):
+                        self.stop.wait(0.1)
+                    if isinstance(answer, Close | CloseSoon):
                         return
         except (OSError, ValueError):
             return
@@ -583,6 +590,20 @@ async def test_a_body_delimited_by_closing_the_connection_is_read(
         first = await client.phlo("p1").run()
         second = await client.phlo("p1").run()
     assert first.api_id == second.api_id == "p-1"
+    assert server.connections == 2
+
+
+async def test_a_kept_alive_connection_the_server_has_closed_is_not_written_to(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve(lambda request, stop: CloseSoon(standard(request)))
+    async with server.client() as client:
+        await client.phlo("p1").run()
+        # Hold the loop while the server closes, as a busy service would: the
+        # close is in the socket but no callback has seen it yet.
+        time.sleep(_QUIET + 0.3)  # noqa: ASYNC251
+        result = await client.phlo("p1").run()  # a POST: must not land on the dead connection
+    assert result.api_id == "p-1"
     assert server.connections == 2
 
 

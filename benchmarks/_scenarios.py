@@ -1,0 +1,342 @@
+"""One benchmark scenario per child process: ``python -m benchmarks._scenarios NAME ...``.
+
+Each scenario triggers the same multi-party-call action (``POST
+/v1/phlo/{id}/multi_party_call/{node}`` with ``{"action": "call", ...}``)
+against the local nginx, after a warm-up that opens the connections, and
+prints one JSON line: how many triggers completed, in how many seconds, and
+the process's peak RSS. Async clients share one harness: a fixed pool of
+workers pulling jobs from a bounded anyio memory stream (the shape of a bulk
+run). A scenario stops at ``--jobs`` triggers or after ``--max-seconds``,
+whichever comes first, so slow clients do not stretch the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import resource
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+
+AUTH_ID = "MA" + "B" * 18
+AUTH_TOKEN = "bench-token"  # noqa: S105 - the local nginx checks nothing
+PHLO_ID = "phlo-1"
+NODE_ID = "node-1"
+SOURCE = "+14155550100"
+TARGET = "+14155550111"
+BODY = {"action": "call", "to": TARGET, "role": "agent", "trigger_source": SOURCE}
+HEADERS = {
+    "Authorization": "Basic " + base64.b64encode(f"{AUTH_ID}:{AUTH_TOKEN}".encode()).decode(),
+    "Content-Type": "application/json",
+    "Accept": "application/json",
+}
+
+Call = Callable[[], Awaitable[Any]]
+Setup = Callable[[argparse.Namespace], Awaitable[Any]]  # -> (call, close, info)
+
+
+# --------------------------------------------------------------------------- harness
+
+
+async def fan_out(
+    call: Call, jobs: int, concurrency: int, max_seconds: float
+) -> tuple[int, float]:
+    """``jobs`` calls through ``concurrency`` workers fed by a bounded memory stream."""
+    send, receive = anyio.create_memory_object_stream[int](concurrency)
+    done = 0
+    started = time.perf_counter()
+    deadline = started + max_seconds
+
+    async def produce() -> None:
+        async with send:
+            for job in range(jobs):
+                if time.perf_counter() > deadline:
+                    return
+                await send.send(job)
+
+    async def work() -> None:
+        nonlocal done
+        async for _ in receive:
+            await call()
+            done += 1
+
+    async with receive, anyio.create_task_group() as tg:
+        tg.start_soon(produce)
+        for _ in range(concurrency):
+            tg.start_soon(work)
+    return done, time.perf_counter() - started
+
+
+async def one_at_a_time(call: Call, jobs: int, max_seconds: float) -> tuple[int, float]:
+    done = 0
+    started = time.perf_counter()
+    deadline = started + max_seconds
+    for _ in range(jobs):
+        await call()
+        done += 1
+        if time.perf_counter() > deadline:
+            break
+    return done, time.perf_counter() - started
+
+
+def threaded(
+    call: Callable[[], Any], jobs: int, threads: int, max_seconds: float
+) -> tuple[int, float]:
+    """``jobs`` calls through ``threads`` threads (the official SDK is synchronous)."""
+    lock = threading.Lock()
+    remaining = jobs
+    done = 0
+    errors: list[BaseException] = []
+    started = time.perf_counter()
+    deadline = started + max_seconds
+
+    def work() -> None:
+        nonlocal remaining, done
+        while True:
+            with lock:
+                if remaining <= 0 or time.perf_counter() > deadline or errors:
+                    return
+                remaining -= 1
+            try:
+                call()
+            except BaseException as exc:  # reported by the parent
+                errors.append(exc)
+                return
+            with lock:
+                done += 1
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]
+    return done, time.perf_counter() - started
+
+
+def node_url(base: str) -> str:
+    return f"{base}/v1/phlo/{PHLO_ID}/multi_party_call/{NODE_ID}"
+
+
+# --------------------------------------------------------------------------- async clients
+
+
+async def raw_aiohttp(args: argparse.Namespace) -> Any:
+    import aiohttp
+
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
+    url = node_url(args.url)
+
+    async def call() -> None:
+        async with session.post(url, json=BODY, headers=HEADERS) as response:
+            data = json.loads(await response.read())
+            assert response.status == 201, (response.status, data)
+
+    return call, session.close, {"aiohttp": aiohttp.__version__}
+
+
+def _httpx_limits() -> Any:
+    import httpx
+
+    return httpx.Limits(max_connections=100, max_keepalive_connections=100)
+
+
+async def raw_httpx(args: argparse.Namespace) -> Any:
+    import httpx
+
+    client = httpx.AsyncClient(limits=_httpx_limits())
+    return _httpx_call(client, args), client.aclose, {"httpx": httpx.__version__}
+
+
+async def httpx_over_aiohttp(args: argparse.Namespace) -> Any:
+    import httpx
+    from httpx_aiohttp import AiohttpTransport
+
+    client = httpx.AsyncClient(transport=AiohttpTransport(limits=_httpx_limits()))
+    return _httpx_call(client, args), client.aclose, {}
+
+
+def _httpx_call(client: Any, args: argparse.Namespace) -> Call:
+    url = node_url(args.url)
+    auth = (AUTH_ID, AUTH_TOKEN)
+
+    async def call() -> None:
+        response = await client.post(url, json=BODY, auth=auth)
+        assert response.status_code == 201, response
+        response.json()
+
+    return call
+
+
+async def sdk(args: argparse.Namespace, *, inject_httpx: bool = False) -> Any:
+    import httpx
+
+    from plivo_phlo_async import PhloClient
+
+    http_client = httpx.AsyncClient(limits=_httpx_limits()) if inject_httpx else None
+    client = PhloClient(AUTH_ID, AUTH_TOKEN, base_url=f"{args.url}/v1", http_client=http_client)
+    mpc = client.phlo(PHLO_ID).multi_party_call(NODE_ID)
+
+    async def call() -> None:
+        result = await mpc.call(SOURCE, TARGET)
+        assert result.api_id, result
+
+    async def close() -> None:
+        await client.aclose()
+        if http_client is not None:
+            await http_client.aclose()
+
+    path = "fast" if client._transport.sender.fast_pool() is not None else "httpx"
+    return call, close, {"path": path}
+
+
+async def sdk_httpx(args: argparse.Namespace) -> Any:
+    return await sdk(args, inject_httpx=True)
+
+
+# --------------------------------------------------------------------------- the official SDK
+
+
+def official_client(args: argparse.Namespace) -> Any:
+    import plivo
+
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # "pool is full" with 64 threads
+    client = plivo.phlo.RestClient(AUTH_ID, AUTH_TOKEN)
+    client.phlo_base_uri = f"{args.url}/v1"  # PhloClient.__init__ sets it to phlorunner
+    return client
+
+
+def official_fastest(args: argparse.Namespace) -> Callable[[], Any]:
+    """``client.phlo.multi_party_call(phlo_id, node_id, action, ...)``: one POST."""
+    client = official_client(args)
+
+    def call() -> None:
+        result = client.phlo.multi_party_call(
+            PHLO_ID, NODE_ID, "call", trigger_source=SOURCE, to=TARGET, role="agent"
+        )
+        assert result.api_id, result
+
+    return call
+
+
+def official_documented(args: argparse.Namespace) -> Callable[[], Any]:
+    """As Plivo's docs show it: ``phlo.get`` and ``multi_party_call`` GETs, then the POST."""
+    client = official_client(args)
+
+    def call() -> None:
+        phlo = client.phlo.get(PHLO_ID)
+        result = phlo.multi_party_call(NODE_ID).call(SOURCE, TARGET, "agent")
+        assert result.api_id, result
+
+    return call
+
+
+# --------------------------------------------------------------------------- the bulk memory hook
+
+
+async def bulk_memory(args: argparse.Namespace) -> dict[str, Any]:
+    """Peak RSS of a 1,000,000-job bulk run from a generator (issue 4's runner).
+
+    Uses the bulk API fixed in the design brief (``client.bulk(jobs, ...)``,
+    ``NodeActionJob``). Until that runner exists this reports that it was not
+    measured; it never invents a figure.
+    """
+    from plivo_phlo_async import PhloClient
+
+    try:
+        from plivo_phlo_async.bulk import NodeActionJob  # type: ignore[import-not-found]
+    except ImportError:
+        return {"skipped": "plivo_phlo_async.bulk (the bulk runner, issue 4) is not built yet"}
+    jobs = (
+        NodeActionJob(PHLO_ID, NODE_ID, "call", SOURCE, TARGET, ref=n)
+        for n in range(args.bulk_jobs)
+    )
+    async with PhloClient(AUTH_ID, AUTH_TOKEN, base_url=f"{args.url}/v1") as client:
+        started = time.perf_counter()
+        report = await client.bulk(jobs, concurrency=args.concurrency, rate_limit=None).run()
+        seconds = time.perf_counter() - started
+    return {
+        "done": report.succeeded,
+        "total": report.total,
+        "seconds": seconds,
+        "rate": report.total / seconds,
+    }
+
+
+# --------------------------------------------------------------------------- entry point
+
+ASYNC: dict[str, Setup] = {
+    "aiohttp": raw_aiohttp,
+    "httpx": raw_httpx,
+    "httpx-aiohttp": httpx_over_aiohttp,
+    "sdk": sdk,
+    "sdk-httpx": sdk_httpx,
+}
+THREADED = {"plivo": official_fastest, "plivo-docs": official_documented}
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux (bytes on macOS).
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    name = args.scenario
+    if name == "bulk-memory":
+        result = anyio.run(bulk_memory, args)
+        result["rss_mb"] = peak_rss_mb()
+        return result
+    warmup = min(args.jobs, args.concurrency * 4)
+    if name in THREADED:
+        call = THREADED[name](args)
+        threaded(call, warmup, args.concurrency, args.max_seconds)
+        cpu = time.process_time()
+        done, seconds = threaded(call, args.jobs, args.concurrency, args.max_seconds)
+        return {"done": done, "seconds": seconds, "cpu": time.process_time() - cpu, "info": {}}
+
+    async def main() -> dict[str, Any]:
+        call, close, info = await ASYNC[name](args)
+        try:
+            if args.sequential:
+                await one_at_a_time(call, min(warmup, 200), args.max_seconds)
+                cpu = time.process_time()
+                done, seconds = await one_at_a_time(call, args.jobs, args.max_seconds)
+            else:
+                await fan_out(call, warmup, args.concurrency, args.max_seconds)
+                cpu = time.process_time()
+                done, seconds = await fan_out(call, args.jobs, args.concurrency, args.max_seconds)
+            cpu = time.process_time() - cpu
+        finally:
+            await close()
+        return {"done": done, "seconds": seconds, "cpu": cpu, "info": info}
+
+    return anyio.run(main, backend=args.backend)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("scenario", choices=[*ASYNC, *THREADED, "bulk-memory"])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--jobs", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--max-seconds", type=float, default=6.0)
+    parser.add_argument("--sequential", action="store_true")
+    parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
+    parser.add_argument("--bulk-jobs", type=int, default=1_000_000)
+    args = parser.parse_args()
+    result = run(args)
+    result.setdefault("rss_mb", peak_rss_mb())
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+"""Throughput of plivo-phlo-async against its peers, side by side in one run.
+
+    python -m benchmarks.run            # about two minutes
+    python -m benchmarks.run --quick    # one round, fewer triggers
+
+Starts nginx (a non-daemon child, generated config, free loopback port,
+canned PHLO JSON, keep-alive on), then runs every client in its own child
+process against it, round after round in rotating order, and prints each
+figure as a ratio to raw aiohttp measured in the same round. Figures on a
+shared machine are noisy; the ratios, measured side by side, are what to
+compare. This is a benchmark, not a test: nothing here asserts a timing.
+
+Needs nginx (``sudo apt-get install -y nginx-light``) and the bench extra
+(``pip install -e ".[bench]"``: aiohttp, httpx-aiohttp and the official
+``plivo`` SDK). Nothing is installed at run time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._nginx import INSTALL_HINT, find_nginx, nginx_server
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    label: str
+    scenario: str
+    args: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    sequential: bool = False
+
+
+BULK_ROWS = [
+    Row("aiohttp", "raw aiohttp (ClientSession.post, json=)", "aiohttp", needs=("aiohttp",)),
+    Row("sdk", "plivo-phlo-async: mpc.call(), 64 workers", "sdk"),
+    Row("sdk-httpx", "plivo-phlo-async on an injected httpx.AsyncClient", "sdk-httpx"),
+    Row("sdk-trio", "plivo-phlo-async under trio (httpx path)", "sdk", ("--backend", "trio"),
+        needs=("trio",)),
+    Row("httpx-aiohttp", "httpx.AsyncClient over httpx-aiohttp, auth= json=", "httpx-aiohttp",
+        needs=("httpx_aiohttp", "aiohttp")),
+    Row("httpx", "httpx.AsyncClient (httpcore pool), auth= json=", "httpx"),
+    Row("plivo", "official plivo SDK, 64 threads, phlo.multi_party_call()", "plivo",
+        needs=("plivo",)),
+    Row("plivo-docs", "official plivo SDK as documented (GET, GET, POST)", "plivo-docs",
+        needs=("plivo",)),
+]
+SEQUENTIAL_ROWS = [
+    Row("aiohttp-1", "raw aiohttp", "aiohttp", needs=("aiohttp",), sequential=True),
+    Row("sdk-1", "plivo-phlo-async", "sdk", sequential=True),
+    Row("httpx-1", "httpx.AsyncClient (httpcore pool)", "httpx", sequential=True),
+]
+
+
+@dataclass
+class Figures:
+    rates: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def available(row: Row) -> bool:
+    return all(importlib.util.find_spec(module) is not None for module in row.needs)
+
+
+def run_child(url: str, row: Row, options: argparse.Namespace) -> dict[str, Any]:
+    command = [
+        sys.executable, "-m", "benchmarks._scenarios", row.scenario, "--url", url,
+        "--jobs", str(options.sequential_jobs if row.sequential else options.jobs),
+        "--concurrency", str(options.concurrency),
+        "--max-seconds", str(options.max_seconds),
+        *row.args,
+    ]
+    if row.sequential:
+        command.append("--sequential")
+    result = subprocess.run(  # noqa: S603 - our own interpreter and module
+        command, capture_output=True, text=True, check=False, env=_child_env()
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"scenario {row.key} failed:\n{result.stderr[-3000:]}")
+    data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return data
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+                  "all_proxy"):
+        env.pop(proxy, None)  # loopback only: a proxy would measure the proxy
+    return env
+
+
+def measure(url: str, rows: list[Row], baseline: str, options: argparse.Namespace,
+            figures: dict[str, Figures], round_number: int) -> None:
+    """One round: every row once, in an order rotated by the round number."""
+    shift = round_number % len(rows)
+    results: dict[str, dict[str, Any]] = {}
+    for row in rows[shift:] + rows[:shift]:
+        results[row.key] = run_child(url, row, options)
+        done, seconds = results[row.key]["done"], results[row.key]["seconds"]
+        print(f"  round {round_number + 1}: {row.key:<14} {done / seconds:>9,.0f} /s", flush=True)
+    base_rate = results[baseline]["done"] / results[baseline]["seconds"]
+    for key, result in results.items():
+        rate = result["done"] / result["seconds"]
+        entry = figures.setdefault(key, Figures())
+        entry.rates.append(rate)
+        entry.ratios.append(rate / base_rate)
+        entry.cpu_us.append(result["cpu"] / result["done"] * 1e6)
+        entry.rss_mb.append(result["rss_mb"])
+        entry.info.update(result.get("info", {}))
+
+
+def spread(values: list[float], fmt: str) -> str:
+    median = statistics.median(values)
+    if len(values) == 1:
+        return format(median, fmt)
+    return f"{format(median, fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
+
+
+def table(title: str, rows: list[Row], figures: dict[str, Figures]) -> None:
+    print(f"\n{title}")
+    header = (
+        f"| {'client':<56} | {'triggers/s':>24} | {'vs raw aiohttp':>20} | {'CPU/trigger':>11} |"
+    )
+    print(header)
+    print("|" + "|".join("-" * (len(part)) for part in header.split("|")[1:-1]) + "|")
+    for row in rows:
+        entry = figures.get(row.key)
+        if entry is None:
+            continue
+        label = row.label + (" [fast path]" if entry.info.get("path") == "fast" else "")
+        print(
+            f"| {label:<56} | {spread(entry.rates, ',.0f'):>24} | "
+            f"{spread(entry.ratios, '.2f') + 'x':>20} | "
+            f"{statistics.median(entry.cpu_us):>8,.0f} us |"
+        )
+
+
+def goals(figures: dict[str, Figures]) -> None:
+    def ratio(key: str) -> float | None:
+        entry = figures.get(key)
+        return statistics.median(entry.ratios) if entry else None
+
+    def line(text: str, value: float | None, target: float) -> None:
+        if value is None:
+            print(f"- {text}: not measured")
+        else:
+            verdict = "met" if value >= target else "MISSED"
+            print(f"- {text}: {value:.2f}x (goal >= {target}x) {verdict}")
+
+    print("\nGoals (medians of the per-round ratios)")
+    line("SDK bulk vs raw aiohttp", ratio("sdk"), 0.75)
+    sdk, plivo = figures.get("sdk"), figures.get("plivo")
+    if sdk and plivo:
+        per_round = [a / b for a, b in zip(sdk.rates, plivo.rates, strict=True)]
+        line("SDK bulk vs official SDK (64 threads)", statistics.median(per_round), 3.0)
+    else:
+        line("SDK bulk vs official SDK (64 threads)", None, 3.0)
+    line("SDK one at a time vs raw aiohttp one at a time", ratio("sdk-1"), 0.6)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=5000, help="triggers per bulk scenario")
+    parser.add_argument("--sequential-jobs", type=int, default=2000,
+                        help="triggers per one-at-a-time scenario")
+    parser.add_argument("--concurrency", type=int, default=64, help="in flight (bulk)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--max-seconds", type=float, default=5.0,
+                        help="cap per scenario: slow clients stop early (rate = done / time)")
+    parser.add_argument("--quick", action="store_true", help="one round, 2,000 triggers")
+    parser.add_argument(
+        "--bulk-memory", action="store_true",
+        help="also measure peak RSS of a 1,000,000-job bulk run from a generator "
+             "(needs the bulk runner, plivo_phlo_async.bulk)",
+    )
+    parser.add_argument("--bulk-jobs", type=int, default=1_000_000)
+    options = parser.parse_args()
+    if options.quick:
+        options.rounds, options.jobs, options.sequential_jobs = 1, 2000, 1000
+
+    find_nginx()
+    missing = [row for row in BULK_ROWS + SEQUENTIAL_ROWS if not available(row)]
+    if any(row.key in ("aiohttp", "aiohttp-1") for row in missing):
+        raise SystemExit('raw aiohttp is the yardstick: pip install -e ".[bench]"')
+    bulk = [row for row in BULK_ROWS if available(row)]
+    sequential = [row for row in SEQUENTIAL_ROWS if available(row)]
+
+    print(
+        f"plivo-phlo-async benchmark: {options.jobs:,} multi-party-call triggers per client, "
+        f"{options.concurrency} in flight, {options.rounds} round(s)\n"
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, nginx on 127.0.0.1 "
+        f"(canned JSON, keep-alive)"
+    )
+    for row in missing:
+        print(f"(skipped {row.key}: {', '.join(row.needs)} not installed)")
+    figures: dict[str, Figures] = {}
+    with nginx_server() as url:
+        for round_number in range(options.rounds):
+            measure(url, bulk, "aiohttp", options, figures, round_number)
+            measure(url, sequential, "aiohttp-1", options, figures, round_number)
+        memory = None
+        if options.bulk_memory:
+            print(f"  bulk memory: {options.bulk_jobs:,} jobs from a generator ...", flush=True)
+            memory = _bulk_memory(url, options)
+
+    table(f"Bulk fan-out: {options.concurrency} in flight (median, min-max over rounds)",
+          bulk, figures)
+    table("One trigger at a time (latency path)", sequential, figures)
+    goals(figures)
+    print("\nMemory: peak RSS of a 1,000,000-job bulk run from a generator")
+    if memory is None:
+        print("- not measured: run with --bulk-memory (needs the bulk runner, issue 4)")
+    elif "skipped" in memory:
+        print(f"- not measured: {memory['skipped']}")
+    else:
+        print(f"- {memory['rss_mb']:.0f} MB peak RSS for {memory['total']:,} jobs "
+              f"({memory['done']:,} succeeded, {memory['rate']:,.0f} jobs/s; goal < 150 MB)")
+
+
+def _bulk_memory(url: str, options: argparse.Namespace) -> dict[str, Any]:
+    command = [
+        sys.executable, "-m", "benchmarks._scenarios", "bulk-memory", "--url", url,
+        "--concurrency", str(options.concurrency), "--bulk-jobs", str(options.bulk_jobs),
+    ]
+    result = subprocess.run(  # noqa: S603 - our own interpreter and module
+        command, capture_output=True, text=True, check=False, env=_child_env()
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"bulk memory run failed:\n{result.stderr[-3000:]}")
+    data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return data
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except FileNotFoundError as exc:
+        sys.exit(f"{exc}\nIs nginx installed? {INSTALL_HINT}")
