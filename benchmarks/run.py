@@ -1,7 +1,8 @@
 """Throughput of plivo-phlo-async against its peers, side by side in one run.
 
-    python -m benchmarks.run            # about two minutes
-    python -m benchmarks.run --quick    # one round, fewer triggers
+    python -m benchmarks.run                          # about two minutes
+    python -m benchmarks.run --quick                  # one round, fewer triggers
+    python -m benchmarks.run --rounds 0 --bulk-memory # only the bulk runner's memory
 
 Starts nginx (a non-daemon child, generated config, free loopback port,
 canned PHLO JSON, keep-alive on), then runs every client in its own child
@@ -124,11 +125,11 @@ def measure(url: str, rows: list[Row], baseline: str, options: argparse.Namespac
         entry.info.update(result.get("info", {}))
 
 
-def spread(values: list[float], fmt: str) -> str:
-    median = statistics.median(values)
-    if len(values) == 1:
-        return format(median, fmt)
-    return f"{format(median, fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
+def spread(values: list[float], fmt: str, unit: str = "") -> str:
+    """The median, and the range over the rounds when there are several."""
+    median = format(statistics.median(values), fmt) + unit
+    low, high = format(min(values), fmt), format(max(values), fmt)
+    return median if len(values) == 1 or low == high else f"{median} ({low}-{high})"
 
 
 def table(title: str, rows: list[Row], figures: dict[str, Figures]) -> None:
@@ -145,7 +146,7 @@ def table(title: str, rows: list[Row], figures: dict[str, Figures]) -> None:
         label = row.label + (" [fast path]" if entry.info.get("path") == "fast" else "")
         print(
             f"| {label:<56} | {spread(entry.rates, ',.0f'):>24} | "
-            f"{spread(entry.ratios, '.2f') + 'x':>20} | "
+            f"{spread(entry.ratios, '.2f', 'x'):>20} | "
             f"{statistics.median(entry.cpu_us):>8,.0f} us |"
         )
 
@@ -219,11 +220,12 @@ def main() -> None:
             print(f"  bulk memory: {options.bulk_jobs:,} jobs from a generator ...", flush=True)
             memory = _bulk_memory(url, options)
 
-    table(f"Bulk fan-out: {options.concurrency} in flight (median, min-max over rounds)",
-          bulk, figures)
-    table("One trigger at a time (latency path)", sequential, figures)
-    goals(figures)
-    print("\nMemory: peak RSS of a 1,000,000-job bulk run from a generator")
+    if options.rounds:
+        table(f"Bulk fan-out: {options.concurrency} in flight (median, min-max over rounds)",
+              bulk, figures)
+        table("One trigger at a time (latency path)", sequential, figures)
+        goals(figures)
+    print(f"\nMemory: peak RSS of a {options.bulk_jobs:,}-job bulk run from a generator")
     if memory is None:
         print("- not measured: run with --bulk-memory (needs the bulk runner, issue 4)")
     elif "skipped" in memory:

@@ -24,6 +24,7 @@ dependency.
 from __future__ import annotations
 
 import asyncio
+import collections
 import re
 import select
 import ssl
@@ -507,7 +508,8 @@ class FastPool:
         self.loop = loop
         self.closed = False
         self._max = max_connections
-        self._slots = asyncio.Semaphore(max_connections)
+        self._free = max_connections  # requests that may start now
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._connections: set[_Connection] = set()
         self._ssl: ssl.SSLContext | None = None
@@ -527,14 +529,10 @@ class FastPool:
             data = route.prefix + b"\r\n"
         else:
             data = route.prefix + b"Content-Length: %d\r\n\r\n%b" % (len(content), content)
-        slots = self._slots
-        if slots.locked():
-            try:
-                await asyncio.wait_for(slots.acquire(), timeout.pool)
-            except asyncio.TimeoutError:
-                raise self._error(httpx.PoolTimeout, "timed out", method, url, content) from None
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
         else:
-            await slots.acquire()
+            await self._wait_for_slot(timeout.pool, method, url, content)
         try:
             conn = self._idle_connection(route.origin)
             if conn is None:
@@ -571,7 +569,35 @@ class FastPool:
                 conn.close()
             return answer
         finally:
-            slots.release()
+            self._release_slot()
+
+    async def _wait_for_slot(
+        self, timeout: float | None, method: str, url: str, content: bytes | None
+    ) -> None:
+        """Queue for a slot (first come, first served), at most ``timeout`` seconds."""
+        slot = self.loop.create_future()
+        self._waiting.append(slot)
+        timer = None if timeout is None else self.loop.call_later(timeout, _expire, slot)
+        try:
+            await slot
+        except _SlotTimeoutError:
+            raise self._error(httpx.PoolTimeout, "timed out", method, url, content) from None
+        except BaseException:
+            if slot.done() and not slot.cancelled() and slot.exception() is None:
+                self._release_slot()  # handed a slot as we were cancelled: pass it on
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _release_slot(self) -> None:
+        waiting = self._waiting
+        while waiting:
+            slot = waiting.popleft()
+            if not slot.done():  # skip those that timed out or were cancelled
+                slot.set_result(None)
+                return
+        self._free += 1
 
     async def aclose(self) -> None:
         self.abort_all()
@@ -693,6 +719,15 @@ class FastPool:
         content: bytes | None,
     ) -> httpx.TransportError:
         return cls(message, request=_httpx_request(method, url, self._headers(content), content))
+
+
+class _SlotTimeoutError(Exception):
+    """The pool timeout expired before a connection slot was free."""
+
+
+def _expire(slot: asyncio.Future[None]) -> None:
+    if not slot.done():
+        slot.set_exception(_SlotTimeoutError())
 
 
 def _readable(conn: _Connection) -> bool:

@@ -475,6 +475,39 @@ async def test_pool_timeout_is_never_sent_so_it_is_retried(
     assert [r.method for r in server.received] == ["GET"]
 
 
+async def test_requests_beyond_the_pool_wait_their_turn(server: Server) -> None:
+    async with server.client(max_connections=2) as client:
+        mpc = client.phlo("p1").multi_party_call("n1")
+        results: list[str | None] = []
+
+        async def trigger(n: int) -> None:
+            results.append((await mpc.call("+14155550100", f"+1415555{n:04d}")).api_id)
+
+        async with anyio.create_task_group() as tg:
+            for n in range(40):
+                tg.start_soon(trigger, n)
+    assert results == ["p-1"] * 40
+    assert len(server.received) == 40
+    assert server.connections == 2
+
+
+async def test_a_request_cancelled_while_queued_gives_its_turn_away(
+    serve: Callable[..., Server],
+) -> None:
+    release = threading.Event()
+    server = serve(lambda request, stop: standard(request) if release.wait(5) else None)
+    async with server.client(max_connections=1, timeout=httpx.Timeout(5.0, pool=2.0)) as client:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.phlo.get, "p1")  # holds the only connection
+            await anyio.sleep(0.05)
+            with anyio.move_on_after(0.05):
+                await client.phlo.get("p1")  # queued, then cancelled
+            release.set()
+        details = await client.phlo.get("p1")  # would wait out the pool timeout if a turn leaked
+    assert details.phlo_id == "p1"
+    assert len(server.received) == 2
+
+
 async def test_connect_timeout_is_never_sent_so_a_post_is_retried(
     server: Server, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
