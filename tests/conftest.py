@@ -1,0 +1,73 @@
+"""Fixtures shared by the core SDK's tests (tests/emulator and tests/bulk have their own).
+
+Nothing here is autouse: the emulator's and the bulk runner's tests see none of it
+unless they ask for it by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import anyio.lowlevel
+import pytest
+
+from plivo_phlo_async import PhloClient, _base_client
+
+#: Credentials of the test account. The token is distinctive so that a leak is
+#: found by a plain substring search.
+TEST_AUTH_ID = "MAXXXXXXXXXXXXXXXXXX"
+TEST_AUTH_TOKEN = "tok-Zq9-never-print-me-7Hk2"
+
+
+@pytest.fixture
+def auth_id() -> str:
+    return TEST_AUTH_ID
+
+
+@pytest.fixture
+def auth_token() -> str:
+    return TEST_AUTH_TOKEN
+
+
+@pytest.fixture
+def no_plivo_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test runs as if PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN were not set."""
+    monkeypatch.delenv("PLIVO_AUTH_ID", raising=False)
+    monkeypatch.delenv("PLIVO_AUTH_TOKEN", raising=False)
+
+
+@pytest.fixture
+async def make_client() -> AsyncIterator[Callable[..., PhloClient]]:
+    """Build clients with the test credentials; every one is closed afterwards."""
+    made: list[PhloClient] = []
+
+    def make(**options: Any) -> PhloClient:
+        options.setdefault("auth_id", TEST_AUTH_ID)
+        options.setdefault("auth_token", TEST_AUTH_TOKEN)
+        client = PhloClient(**options)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.aclose()
+
+
+@pytest.fixture
+async def client(make_client: Callable[..., PhloClient]) -> PhloClient:
+    """A client with the default (Plivo) base URLs and retry policy."""
+    return make_client()
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The retry waits, recorded instead of slept (works under asyncio and trio)."""
+    waits: list[float] = []
+
+    async def record(delay: float) -> None:
+        waits.append(delay)
+        await anyio.lowlevel.checkpoint()
+
+    monkeypatch.setattr(_base_client, "_sleep", record)
+    return waits
