@@ -24,11 +24,14 @@ from .._exceptions import ConfigurationError
 
 __all__ = ["DEFAULT_RATE_LIMIT", "RateLimit", "RateLimiter"]
 
-#: Extra spacing (at most 10 ms, 1% of the window) between a request and the one
-#: ``requests`` later. The server counts arrivals, not starts: without it, a
-#: request delayed on its way in could share the server's window with one
-#: started exactly ``per`` seconds after it.
-_MAX_GUARD = 0.01
+#: Extra spacing between a request and the one ``requests`` later: 2% of the
+#: window, at most 50 ms (1% of Plivo's 5 s). The server counts arrivals, not
+#: starts: without it, a request delayed on its way in (network jitter, a
+#: garbage-collector pause of a few ms before the bytes leave) would share the
+#: server's window with one started exactly ``per`` seconds after it, and the
+#: resulting 429 would pause every worker for a second or more.
+_GUARD_SHARE = 0.02
+_MAX_GUARD = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,7 @@ class RateLimiter:
         self._lock = anyio.Lock()
         self._paused_until = -math.inf
         if limit is not None:
-            self._span = limit.per + min(_MAX_GUARD, limit.per / 100)
+            self._span = limit.per + min(_MAX_GUARD, limit.per * _GUARD_SHARE)
             self._starts: deque[float] = deque(maxlen=limit.requests)
 
     @property

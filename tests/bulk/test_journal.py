@@ -1,0 +1,319 @@
+"""The journal: resume, duplicates, job ids, retry_failed, hard cancellation, run_chunk."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from plivo_phlo_async import BadRequestError, ServerOutcomeUnknownError
+from plivo_phlo_async.bulk import (
+    BulkReport,
+    MemberActionJob,
+    NodeActionJob,
+    Outcome,
+    OutcomeStatus,
+    RunJob,
+    derive_job_id,
+    run_chunk,
+)
+from plivo_phlo_async.bulk._journal import Journal
+
+from .conftest import NODE_ID, PHLO_ID, FakePlivo
+
+SUCCEEDED = OutcomeStatus.SUCCEEDED
+FAILED = OutcomeStatus.FAILED
+UNKNOWN = OutcomeStatus.OUTCOME_UNKNOWN
+SKIPPED = OutcomeStatus.SKIPPED
+
+
+def run_jobs(numbers: range | list[int]) -> list[RunJob]:
+    return [RunJob(PHLO_ID, {"to": "+14155550100", "n": n}, ref=n) for n in numbers]
+
+
+def rows(path: Path) -> dict[str, str]:
+    """job_id -> status, read by a separate connection (as a crash survivor would)."""
+    with sqlite3.connect(path) as db:
+        return dict(db.execute("SELECT job_id, status FROM jobs"))
+
+
+async def collect(runner: Any) -> list[Outcome]:
+    found: list[Outcome] = []
+    async with runner.stream() as outcomes:
+        async for outcome in outcomes:
+            found.append(outcome)
+    return found
+
+
+# -- job ids -----------------------------------------------------------------------------
+
+
+def test_derived_id_is_content_based() -> None:
+    a = RunJob(PHLO_ID, {"to": "+1", "name": "x"}, ref=1)
+    b = RunJob(PHLO_ID, {"name": "x", "to": "+1"}, ref="other ref")
+    assert derive_job_id(a) == derive_job_id(b)  # key order and ref do not matter
+    assert derive_job_id(a) != derive_job_id(RunJob(PHLO_ID, {"to": "+2", "name": "x"}))
+    assert derive_job_id(a) != derive_job_id(RunJob("other-phlo", {"to": "+1", "name": "x"}))
+    call = NodeActionJob(PHLO_ID, NODE_ID, "call", "+1", "+2")
+    assert derive_job_id(call) != derive_job_id(
+        NodeActionJob(PHLO_ID, NODE_ID, "call", "+1", "+2", "customer")
+    )
+    assert derive_job_id(call) != derive_job_id(
+        NodeActionJob(PHLO_ID, NODE_ID, "cold_transfer", "+1", "+2")
+    )
+    hold = MemberActionJob(PHLO_ID, NODE_ID, "+1", "hold")
+    assert derive_job_id(hold) != derive_job_id(MemberActionJob(PHLO_ID, NODE_ID, "+1", "unhold"))
+    assert len(derive_job_id(a)) == 64
+
+
+async def test_outcomes_carry_the_job_id(plivo: FakePlivo) -> None:
+    jobs = [*run_jobs([1]), RunJob(PHLO_ID, {"to": "+1"}, job_id="row-7")]
+    outcomes = await collect(plivo.client().bulk(jobs, rate_limit=None))
+    assert {o.job_id for o in outcomes} == {derive_job_id(jobs[0]), "row-7"}
+
+
+# -- resume --------------------------------------------------------------------------------
+
+
+async def test_resume_sends_only_the_missing_jobs(plivo: FakePlivo, tmp_path: Path) -> None:
+    journal = tmp_path / "campaign.sqlite"
+    client = plivo.client()
+    runner = client.bulk(run_jobs(range(200)), concurrency=4, rate_limit=None, journal=journal)
+
+    def stop_at_50(outcome: Outcome) -> None:
+        if runner.report.total == 50:
+            runner.stop()
+
+    runner._on_outcome = stop_at_50
+    first = await runner.run()
+    sent_first = set(plivo.sent_refs())
+    assert first.stopped_early
+    assert first.succeeded == len(sent_first) >= 50
+    assert set(rows(journal).values()) == {"succeeded"}  # skipped jobs are not recorded
+
+    plivo.requests.clear()
+    # Same input, another order: content-based ids still match.
+    outcomes = await collect(
+        client.bulk(run_jobs(range(199, -1, -1)), concurrency=4, rate_limit=None, journal=journal)
+    )
+    assert sorted(plivo.sent_refs()) == sorted(set(range(200)) - sent_first)
+    replayed = {o.ref for o in outcomes if o.from_journal}
+    assert replayed == sent_first
+    assert all(o.status is SUCCEEDED for o in outcomes)
+    assert len(outcomes) == 200
+    assert len(rows(journal)) == 200
+
+
+async def test_recorded_failures_and_unknowns_are_not_sent_again(tmp_path: Path) -> None:
+    def answer(request: httpx.Request, n: int) -> httpx.Response:
+        ref = int(request.read().split(b'"n":')[1].rstrip(b"}"))
+        code = {0: 400, 1: 503}.get(ref, 201)
+        return httpx.Response(code, json={"api_id": f"api-{ref}", "error": "x"})
+
+    plivo = FakePlivo(answer)
+    journal = tmp_path / "j.sqlite"
+    client = plivo.client()
+    await client.bulk(run_jobs(range(3)), rate_limit=None, journal=journal).run()
+    assert len(plivo.requests) == 3
+
+    again = await collect(client.bulk(run_jobs(range(3)), rate_limit=None, journal=journal))
+    assert len(plivo.requests) == 3  # nothing sent
+    by_ref = {o.ref: o for o in again}
+    assert all(o.from_journal for o in again)
+    assert by_ref[0].status is FAILED
+    assert by_ref[0].http_status == 400
+    assert by_ref[0].reason is not None
+    assert "BadRequestError" in by_ref[0].reason
+    assert by_ref[1].status is UNKNOWN
+    assert by_ref[1].api_id == "api-1"
+    assert by_ref[2].status is SUCCEEDED
+    assert by_ref[2].api_id == "api-2"
+
+
+async def test_retry_failed_resends_failures_never_unknowns(tmp_path: Path) -> None:
+    attempts: dict[int, int] = {}
+
+    def answer(request: httpx.Request, n: int) -> httpx.Response:
+        ref = int(request.read().split(b'"n":')[1].rstrip(b"}"))
+        attempts[ref] = attempts.get(ref, 0) + 1
+        if attempts[ref] == 1 and ref in (0, 1):
+            return httpx.Response({0: 400, 1: 500}[ref], json={"error": "x"})
+        return httpx.Response(201, json={"api_id": f"api-{ref}"})
+
+    plivo = FakePlivo(answer)
+    journal = tmp_path / "j.sqlite"
+    client = plivo.client()
+    first = await client.bulk(run_jobs(range(3)), rate_limit=None, journal=journal).run()
+    assert isinstance(first.failures[0].error, BadRequestError)
+    assert isinstance(first.unknown[0].error, ServerOutcomeUnknownError)
+
+    again = await collect(
+        client.bulk(run_jobs(range(3)), rate_limit=None, journal=journal, retry_failed=True)
+    )
+    assert attempts == {0: 2, 1: 1, 2: 1}
+    by_ref = {o.ref: o for o in again}
+    assert by_ref[0].status is SUCCEEDED
+    assert not by_ref[0].from_journal
+    assert by_ref[1].status is UNKNOWN
+    assert by_ref[1].from_journal
+    assert rows(journal)[derive_job_id(run_jobs([0])[0])] == "succeeded"
+
+
+# -- duplicates ----------------------------------------------------------------------------
+
+
+async def test_duplicates_by_derived_id_are_skipped(plivo: FakePlivo, tmp_path: Path) -> None:
+    jobs = [*run_jobs([1, 2]), *run_jobs([1]), *run_jobs([2, 2])]
+    outcomes = await collect(
+        plivo.client().bulk(jobs, concurrency=2, rate_limit=None, journal=tmp_path / "j.sqlite")
+    )
+    assert sorted(plivo.sent_refs()) == [1, 2]
+    skipped = [o for o in outcomes if o.status is SKIPPED]
+    assert len(skipped) == 3
+    assert {o.reason for o in skipped} == {"duplicate job id"}
+    assert len(outcomes) == 5
+
+
+async def test_without_a_journal_duplicates_are_sent(plivo: FakePlivo) -> None:
+    await plivo.client().bulk(run_jobs([1, 1, 1]), rate_limit=None).run()
+    assert plivo.sent_refs() == [1, 1, 1]
+
+
+async def test_explicit_job_ids_send_the_same_content_twice(
+    plivo: FakePlivo, tmp_path: Path
+) -> None:
+    journal = tmp_path / "j.sqlite"
+    jobs = [
+        RunJob(PHLO_ID, {"to": "+1", "n": 9}, job_id="monday"),
+        RunJob(PHLO_ID, {"to": "+1", "n": 9}, job_id="tuesday"),
+        RunJob(PHLO_ID, {"to": "+1", "n": 9}, job_id="monday"),
+    ]
+    outcomes = await collect(plivo.client().bulk(jobs, rate_limit=None, journal=journal))
+    assert plivo.sent_refs() == [9, 9]
+    assert [o.status for o in outcomes].count(SKIPPED) == 1
+    assert set(rows(journal)) == {"monday", "tuesday"}
+
+
+# -- hard cancellation ---------------------------------------------------------------------------
+
+
+async def test_hard_cancel_leaves_rows_in_flight_and_resume_reports_unknown(
+    tmp_path: Path,
+) -> None:
+    in_flight = anyio.Event()
+
+    async def hang(request: httpx.Request, n: int) -> httpx.Response:
+        if n == 3:
+            in_flight.set()
+        if n <= 3:
+            await anyio.sleep_forever()
+        return httpx.Response(201, json={"api_id": f"a{n}"})
+
+    plivo = FakePlivo(hang)
+    journal = tmp_path / "j.sqlite"
+    client = plivo.client()
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+
+            async def run() -> None:
+                await client.bulk(run_jobs(range(20)), concurrency=3, rate_limit=None,
+                                  journal=journal).run()
+
+            tg.start_soon(run)
+            await in_flight.wait()
+            tg.cancel_scope.cancel()
+    hung = set(plivo.sent_refs())
+    assert len(hung) == 3
+    assert sorted(rows(journal).values()) == ["in_flight"] * 3
+
+    outcomes = await collect(client.bulk(run_jobs(range(20)), concurrency=3, rate_limit=None,
+                                         journal=journal))
+    unknown = {o.ref for o in outcomes if o.status is UNKNOWN}
+    assert unknown == hung
+    assert all(o.from_journal for o in outcomes if o.ref in hung)
+    assert sorted(plivo.sent_refs()[3:]) == sorted(set(range(20)) - hung)  # never re-sent
+    assert set(rows(journal).values()) == {"succeeded", "outcome_unknown"}
+
+
+async def test_throttled_jobs_are_not_left_in_flight(tmp_path: Path) -> None:
+    """A 429 was not processed: while the job waits, its row must not say "maybe"."""
+    seen_rows: list[dict[str, str]] = []
+    journal = tmp_path / "j.sqlite"
+
+    def answer(request: httpx.Request, n: int) -> httpx.Response:
+        seen_rows.append(rows(journal))
+        if n == 1:
+            return httpx.Response(429, headers={"Retry-After": "0"}, json={"error": "slow"})
+        return httpx.Response(201, json={"api_id": "ok"})
+
+    plivo = FakePlivo(answer)
+    report = await plivo.client().bulk(run_jobs([5]), rate_limit=None, journal=journal).run()
+    assert report.succeeded == 1
+    assert [set(r.values()) for r in seen_rows] == [{"in_flight"}, {"in_flight"}]
+    assert set(rows(journal).values()) == {"succeeded"}
+
+
+# -- run_chunk and the report --------------------------------------------------------------------
+
+
+async def test_run_chunk_is_a_plain_coroutine_with_a_journal(
+    plivo: FakePlivo, tmp_path: Path
+) -> None:
+    client = plivo.client()
+    journal = tmp_path / "chunk-17.sqlite"
+    report = await run_chunk(client, run_jobs(range(10)), journal=journal, concurrency=3,
+                             rate_limit=None)
+    assert isinstance(report, BulkReport)
+    assert report.succeeded == 10
+    redelivered = await run_chunk(client, run_jobs(range(10)), journal=journal, rate_limit=None)
+    assert redelivered.succeeded == 10
+    assert redelivered.requests_sent == 0
+    assert len(plivo.requests) == 10
+
+
+async def test_report_fields() -> None:
+    throttled: list[int] = []
+
+    def answer(request: httpx.Request, n: int) -> httpx.Response:
+        ref = int(request.read().split(b'"n":')[1].rstrip(b"}"))
+        if ref == 3 and not throttled:
+            throttled.append(ref)
+            return httpx.Response(429, headers={"Retry-After": "0"}, json={})
+        code = {1: 404, 2: 502}.get(ref, 201)
+        return httpx.Response(code, json={"api_id": f"api-{ref}"})
+
+    plivo = FakePlivo(answer)
+    jobs = [*run_jobs(range(6)), RunJob("bad/id", {})]
+    report = await plivo.client().bulk(jobs, concurrency=1, rate_limit=None).run()
+    assert report.counts == {SUCCEEDED: 4, FAILED: 2, UNKNOWN: 1, SKIPPED: 0}
+    assert report.total == 7
+    assert (report.succeeded, report.failed, report.outcome_unknown, report.skipped) == (
+        4, 2, 1, 0,
+    )
+    assert [o.ref for o in report.failures] == [1, None]
+    assert [o.ref for o in report.unknown] == [2]
+    assert report.requests_sent == 7 == len(plivo.requests)  # 6 jobs, one retried after a 429
+    assert report.wall_time > 0
+    assert report.rate == pytest.approx(report.requests_sent / report.wall_time)
+    assert not report.stopped_early
+    assert "7 jobs" in report.summary()
+
+
+def test_journal_file_is_wal_and_reopens(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    journal.start("a", ref=1)
+    journal.finish("a", "succeeded", ref=1, http_status=None, api_id="x", attempts=1, error=None)
+    journal.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    again = Journal(path)
+    row = again.get("a")
+    assert row is not None
+    assert (row.status, row.api_id, row.attempts, row.ref) == ("succeeded", "x", 1, "1")
+    assert row.run_token != again.run_token
+    again.close()
