@@ -1,13 +1,15 @@
 """Memory of the bulk runner over a 1,000,000-job generator (not a test).
 
 The jobs come from a generator and the answers from an in-process
-``httpx.MockTransport`` returning Plivo's canned 201, so the figure is the
-runner's own footprint (plus httpx and pydantic), not a server's. RSS is
-sampled at 10%, 50% and 100% of the jobs to show it stays flat; the peak is
+``httpx.MockTransport`` returning Plivo's canned 201 (or, with ``--nginx``,
+from a local nginx through the SDK's own connection pool), so the figure is
+the runner's own footprint plus the SDK's, not a server's. RSS is sampled at
+10%, 50% and 100% of the jobs to show it stays flat; the peak is
 ``ru_maxrss``.
 
     .venv/bin/python benchmarks/bulk_memory.py                  # 1,000,000 jobs
     .venv/bin/python benchmarks/bulk_memory.py --jobs 100000 --journal /tmp/j.sqlite
+    .venv/bin/python benchmarks/bulk_memory.py --nginx          # real sockets (needs nginx)
 """
 
 from __future__ import annotations
@@ -52,13 +54,16 @@ def answer(request: httpx.Request) -> httpx.Response:
     return httpx.Response(201, content=BODY, headers={"content-type": "application/json"})
 
 
-async def main(count: int, concurrency: int, journal: str | None) -> None:
-    client = PhloClient(
-        "MAXXXXXXXXXXXXXXXXXX",
-        "token",
-        base_url="http://127.0.0.1/v1",
-        http_client=httpx.AsyncClient(transport=httpx.MockTransport(answer)),
-    )
+async def main(count: int, concurrency: int, journal: str | None, url: str | None) -> None:
+    if url is None:
+        client = PhloClient(
+            "MAXXXXXXXXXXXXXXXXXX",
+            "token",
+            base_url="http://127.0.0.1/v1",
+            http_client=httpx.AsyncClient(transport=httpx.MockTransport(answer)),
+        )
+    else:
+        client = PhloClient("MAXXXXXXXXXXXXXXXXXX", "token", base_url=f"{url}/v1")
     marks = {max(1, count // 10): "10%", max(1, count // 2): "50%", count: "100%"}
     samples: list[tuple[str, int, float]] = []
     done = 0
@@ -71,7 +76,7 @@ async def main(count: int, concurrency: int, journal: str | None) -> None:
 
     before = rss_mb()
     print(f"jobs={count:,} concurrency={concurrency} journal={journal or 'none'} "
-          f"python={sys.version.split()[0]}")
+          f"server={url or 'httpx.MockTransport'} python={sys.version.split()[0]}")
     print(f"RSS before the run: {before:.1f} MB")
     started = time.perf_counter()
     runner = client.bulk(
@@ -95,7 +100,15 @@ if __name__ == "__main__":
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--journal", default=None, help="SQLite journal path (default: none)")
+    parser.add_argument("--nginx", action="store_true",
+                        help="answer from a local nginx (benchmarks/_nginx.py) over loopback")
     args = parser.parse_args()
     if args.journal and Path(args.journal).exists():
         raise SystemExit(f"{args.journal} exists: give a new path (a resume would send nothing)")
-    asyncio.run(main(args.jobs, args.concurrency, args.journal))
+    if args.nginx:
+        from benchmarks._nginx import nginx_server
+
+        with nginx_server() as server_url:
+            asyncio.run(main(args.jobs, args.concurrency, args.journal, server_url))
+    else:
+        asyncio.run(main(args.jobs, args.concurrency, args.journal, None))

@@ -17,12 +17,14 @@ from typing import Any, Literal, TypeAlias
 
 from .._client import PhloClient
 from .._exceptions import InvalidParameterError
-from .._validation import validate_address, validate_model, validate_path_id
-from ..resources.phlo import _run_payload
+from .._validation import validate_model
+from ..resources.multi_party_call import MultiPartyCall
+from ..resources.phlo import Phlo, _run_payload
 from ..types import ActionResult, PhloRunResult
 from ..types._params import MemberAction, MemberActionParams, NodeActionParams, Role
 
 __all__ = [
+    "Handles",
     "Job",
     "MemberActionJob",
     "NodeActionJob",
@@ -82,7 +84,7 @@ class MemberActionJob:
 Job: TypeAlias = RunJob | NodeActionJob | MemberActionJob
 JOB_TYPES = (RunJob, NodeActionJob, MemberActionJob)
 
-Send: TypeAlias = Callable[[PhloClient], Awaitable[PhloRunResult | ActionResult]]
+Send: TypeAlias = Callable[[], Awaitable[PhloRunResult | ActionResult]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,44 @@ class PreparedJob:
 
     job_id: str
     send: Send
+
+
+class Handles:
+    """Checked PHLO and node handles, reused from job to job.
+
+    A million jobs on one PHLO check its id and build its URLs once, not a
+    million times. Bounded: a stream of ever-new ids only refills the cache.
+    """
+
+    MAX_SIZE = 256
+
+    def __init__(self, client: PhloClient) -> None:
+        self._client = client
+        self._phlos: dict[str, Phlo] = {}
+        self._nodes: dict[tuple[str, str], MultiPartyCall] = {}
+
+    def phlo(self, phlo_id: str) -> Phlo:
+        if not isinstance(phlo_id, str):
+            return self._client.phlo(phlo_id)  # raises InvalidParameterError
+        phlo = self._phlos.get(phlo_id)
+        if phlo is None:
+            phlo = self._client.phlo(phlo_id)
+            if len(self._phlos) >= self.MAX_SIZE:
+                self._phlos.clear()
+            self._phlos[phlo_id] = phlo
+        return phlo
+
+    def node(self, phlo_id: str, node_id: str) -> MultiPartyCall:
+        if not isinstance(node_id, str):
+            return self.phlo(phlo_id).multi_party_call(node_id)  # raises
+        key = (phlo_id, node_id)
+        node = self._nodes.get(key)
+        if node is None:
+            node = self.phlo(phlo_id).multi_party_call(node_id)
+            if len(self._nodes) >= self.MAX_SIZE:
+                self._nodes.clear()
+            self._nodes[key] = node
+        return node
 
 
 def _content(job: Job) -> dict[str, Any]:
@@ -149,25 +189,23 @@ def job_id_of(job: Job) -> str:
     return given
 
 
-def prepare(job: Job) -> PreparedJob:
+def prepare(job: Job, handles: Handles) -> PreparedJob:
     """Check every field of ``job`` and return how to send it.
 
     Raises :class:`InvalidParameterError` exactly where sending the job
     through the resources would, but without touching the network.
     """
     job_id = job_id_of(job)
-    phlo_id = job.phlo_id
-    validate_path_id("phlo_id", phlo_id)
     if isinstance(job, RunJob):
+        phlo = handles.phlo(job.phlo_id)
         body = _run_payload(job.payload, {})
 
-        async def send_run(client: PhloClient) -> PhloRunResult:
-            return await client.phlo(phlo_id).run(body)
+        def send_run() -> Awaitable[PhloRunResult]:
+            return phlo.run(body)
 
         return PreparedJob(job_id, send_run)
 
-    node_id = job.node_id
-    validate_path_id("node_id", node_id)
+    node = handles.node(job.phlo_id, job.node_id)
     if isinstance(job, NodeActionJob):
         params = validate_model(
             NodeActionParams,
@@ -178,26 +216,17 @@ def prepare(job: Job) -> PreparedJob:
                 "trigger_source": job.trigger_source,
             },
         )
-        method = params.action
+        act: Callable[..., Awaitable[ActionResult]] = getattr(node, params.action)
         source, to, role = params.trigger_source, params.to, params.role
 
-        async def send_node_action(client: PhloClient) -> ActionResult:
-            node = client.phlo(phlo_id).multi_party_call(node_id)
-            act: Callable[..., Awaitable[ActionResult]] = getattr(node, method)
-            return await act(source, to, role)
+        def send_node_action() -> Awaitable[ActionResult]:
+            return act(source, to, role)
 
         return PreparedJob(job_id, send_node_action)
 
     if isinstance(job, MemberActionJob):
-        address = job.member_address
-        validate_address("member_address", address)
-        validate_path_id("member_address", address)
-        member_action = validate_model(MemberActionParams, {"action": job.action}).action
-
-        async def send_member_action(client: PhloClient) -> ActionResult:
-            member = client.phlo(phlo_id).multi_party_call(node_id).member(address)
-            act: Callable[..., Awaitable[ActionResult]] = getattr(member, member_action)
-            return await act()
-
-        return PreparedJob(job_id, send_member_action)
+        member = node.member(job.member_address)  # checks the address
+        action = validate_model(MemberActionParams, {"action": job.action}).action
+        member_act: Callable[[], Awaitable[ActionResult]] = getattr(member, action)
+        return PreparedJob(job_id, member_act)
     raise InvalidParameterError("job", f"unknown job type {type(job).__name__}")

@@ -99,6 +99,24 @@ class RateLimiter:
         """Hold every request start for ``seconds`` from now (never shortens a pause)."""
         self._paused_until = max(self._paused_until, self._clock() + max(seconds, 0.0))
 
+    def try_acquire(self) -> float | None:
+        """Take a start slot if one is free now and nobody is waiting, else None.
+
+        The common case of an unthrottled run costs no trip through the event loop.
+        """
+        if self._lock.locked():
+            return None  # others are waiting: join the queue
+        now = self._clock()
+        if now < self._paused_until:
+            return None
+        limit = self.limit
+        if limit is not None:
+            starts = self._starts
+            if len(starts) == limit.requests and now < starts[0] + self._span:
+                return None
+            starts.append(now)
+        return now
+
     async def acquire(self) -> float:
         """Wait for a start slot, take it, and return its clock time.
 

@@ -38,7 +38,7 @@ from .._exceptions import (
 )
 from .._retry import RetryPolicy
 from .._validation import validate_path_id
-from ._jobs import JOB_TYPES, Job, RunJob, job_id_of, prepare
+from ._jobs import JOB_TYPES, Handles, Job, RunJob, job_id_of, prepare
 from ._journal import IN_FLIGHT, Journal, JournalRow
 from ._limiter import DEFAULT_RATE_LIMIT, RateLimit, RateLimiter
 from ._report import BulkReport, Outcome, OutcomeStatus
@@ -105,6 +105,7 @@ class BulkRunner:
         if on_outcome is not None and not callable(on_outcome):
             raise ConfigurationError("on_outcome must be callable")
         self._client = client.with_options(max_retries=0)
+        self._handles = Handles(self._client)
         self._jobs = jobs
         self._phlo_id = phlo_id
         self.concurrency = concurrency
@@ -122,6 +123,7 @@ class BulkRunner:
         self._stopping = False
         self._input_done = False
         self._input_error: Exception | None = None
+        self._stop_skips = 0
         self._producer_scope: anyio.CancelScope | None = None
         self._waiting: set[anyio.CancelScope] = set()
         self._claimed: set[str] = set()
@@ -209,6 +211,8 @@ class BulkRunner:
                     drain_error = await view.drain()
         finally:
             self._finished = True
+            if self._input_done and self._stop_skips == 0 and self._input_error is None:
+                self.report.stopped_early = False  # stop() came after the last job was read
             self.report.wall_time = time.perf_counter() - started
             out_recv.close()
             if self._journal is not None:
@@ -233,7 +237,7 @@ class BulkRunner:
                     iterator = jobs.__aiter__()
                     try:
                         while not self._stopping:
-                            await slots.acquire()  # room first: nothing read is ever held
+                            await _acquire(slots)  # room first: nothing read is ever held
                             if self._stopping:
                                 break
                             try:
@@ -254,7 +258,7 @@ class BulkRunner:
                     try:
                         sync_iterator = iter(jobs)
                         while not self._stopping:
-                            await slots.acquire()
+                            await _acquire(slots)
                             if self._stopping:
                                 break
                             try:
@@ -287,10 +291,24 @@ class BulkRunner:
         assert self._slots is not None
         slots = self._slots
         async with job_recv, out_send:
-            async for index, item in job_recv:
+            while True:
+                # The *_nowait calls first: a hand-off that need not wait costs
+                # no trip through the event loop (the request itself yields).
+                try:
+                    index, item = job_recv.receive_nowait()
+                except anyio.WouldBlock:
+                    try:
+                        index, item = await job_recv.receive()
+                    except anyio.EndOfStream:
+                        return
+                except anyio.EndOfStream:
+                    return
                 slots.release()
                 outcome = await self._handle(index, item)
-                await out_send.send(outcome)
+                try:
+                    out_send.send_nowait(outcome)
+                except anyio.WouldBlock:
+                    await out_send.send(outcome)
 
     async def _handle(self, index: int, item: Any) -> Outcome:
         if self._phlo_id is not None and isinstance(item, Mapping):
@@ -311,7 +329,7 @@ class BulkRunner:
         except InvalidParameterError as exc:
             return Outcome(job, ref, None, _FAILED, error=exc, reason=str(exc))
         if self._stopping:
-            return Outcome(job, ref, job_id, _SKIPPED, reason=STOPPED)
+            return self._stopped(Outcome(job, ref, job_id, _SKIPPED, reason=STOPPED))
         journal = self._journal
         if journal is not None:
             settled = self._claim(job, job_id, journal)
@@ -345,28 +363,29 @@ class BulkRunner:
         ref = job.ref
         journal = self._journal
         try:
-            prepared = prepare(job)
+            prepared = prepare(job, self._handles)
         except InvalidParameterError as exc:
             return self._settle(Outcome(job, ref, job_id, _FAILED, error=exc, reason=str(exc)))
         send = prepared.send
-        client = self._client
         limiter = self._limiter
         assert limiter is not None
         report = self.report
         attempts = 0
         last_error: PlivoError | None = None
         while True:
-            if not await self._wait(limiter.acquire):
-                return Outcome(
-                    job, ref, job_id, _SKIPPED, attempts=attempts, error=last_error,
-                    reason=STOPPED,
+            if self._stopping or (
+                limiter.try_acquire() is None and not await self._wait(limiter.acquire)
+            ):
+                return self._stopped(
+                    Outcome(job, ref, job_id, _SKIPPED, attempts=attempts, error=last_error,
+                            reason=STOPPED)
                 )
             if journal is not None:
                 journal.start(job_id, ref)
             attempts += 1
             report.requests_sent += 1
             try:
-                result = await send(client)
+                result = await send()
             except PlivoError as exc:
                 last_error = exc
                 retry_in = self._retry_delay(exc, attempts)
@@ -378,9 +397,9 @@ class BulkRunner:
                 if isinstance(exc, RateLimitError):
                     limiter.pause(retry_in)  # every worker waits, not just this one
                 elif not await self._wait(partial(_sleep, retry_in)):
-                    return Outcome(
-                        job, ref, job_id, _SKIPPED, attempts=attempts, error=exc,
-                        reason=STOPPED,
+                    return self._stopped(
+                        Outcome(job, ref, job_id, _SKIPPED, attempts=attempts, error=exc,
+                                reason=STOPPED)
                     )
                 continue
             except Exception as exc:  # not mapped by the SDK: it may have been sent
@@ -420,6 +439,10 @@ class BulkRunner:
                 self._waiting.discard(scope)
         return not self._stopping
 
+    def _stopped(self, outcome: Outcome) -> Outcome:
+        self._stop_skips += 1
+        return outcome
+
     def _settle(self, outcome: Outcome) -> Outcome:
         """Record a sent (or invalid) job's outcome in the journal."""
         journal = self._journal
@@ -435,6 +458,14 @@ class BulkRunner:
                 error=None if error is None else f"{type(error).__name__}: {error}",
             )
         return outcome
+
+
+async def _acquire(semaphore: anyio.Semaphore) -> None:
+    """Take a token, going through the event loop only when there is none."""
+    try:
+        semaphore.acquire_nowait()
+    except anyio.WouldBlock:
+        await semaphore.acquire()
 
 
 def _error_outcome(job: Job, job_id: str, error: PlivoError, attempts: int) -> Outcome:
@@ -486,7 +517,10 @@ class _Outcomes:
 
     async def __anext__(self) -> Outcome:
         try:
-            outcome = await self._receive.receive()
+            try:
+                outcome = self._receive.receive_nowait()
+            except anyio.WouldBlock:
+                outcome = await self._receive.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             self.exhausted = True
             raise StopAsyncIteration from None

@@ -111,3 +111,28 @@ async def test_the_rate_limit_is_never_exceeded_when_it_binds() -> None:
     assert emulator.peak_requests() == limit.requests  # the limit was reached...
     assert max_in_window(arrivals, limit.per) == limit.requests  # ...and never exceeded
     assert arrivals[limit.requests] - arrivals[0] >= limit.per  # no initial burst beyond it
+
+
+async def test_node_and_member_action_jobs() -> None:
+    from plivo_phlo_async.bulk import MemberActionJob, NodeActionJob
+
+    emulator = PhloEmulator()
+    client = emulator.client()
+    node = emulator_pkg.DEFAULT_NODE_ID
+    agents = [f"+1415555{n:04d}" for n in range(20)]
+    calls = await client.bulk(
+        [NodeActionJob(DEFAULT_PHLO_ID, node, "call", "+14155550999", to, ref=to)
+         for to in agents],
+        concurrency=8,
+    ).run()
+    assert calls.succeeded == 20
+    holds = await client.bulk(
+        [MemberActionJob(DEFAULT_PHLO_ID, node, to, "hold", ref=to) for to in agents[:10]],
+        concurrency=8,
+    ).run()
+    assert holds.succeeded == 10
+    states = emulator.members(DEFAULT_PHLO_ID, node)
+    assert {states[to] for to in agents[:10]} == {emulator_pkg.ON_HOLD}
+    assert {states[to] for to in agents[10:]} == {emulator_pkg.ON_CALL}
+    assert len(emulator.executions("call")) == 20
+    assert len(emulator.executions("hold")) == 10

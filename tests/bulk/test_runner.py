@@ -368,31 +368,45 @@ async def test_the_rate_limit_holds_from_the_first_request(plivo: FakePlivo) -> 
 # -- stop, break, cancel -------------------------------------------------------------------
 
 
-async def test_stop_skips_buffered_jobs_and_reads_no_more(plivo: FakePlivo) -> None:
+async def test_stop_skips_buffered_jobs_and_reads_no_more() -> None:
+    stopped = anyio.Event()
+    buffered = anyio.Event()
+
+    async def busy(request: httpx.Request, n: int) -> httpx.Response:
+        if n == 1:
+            await buffered.wait()  # four jobs in flight, four more in the buffer
+        else:
+            await stopped.wait()  # workers stay busy, so jobs wait in the buffer
+        return httpx.Response(201, json={"api_id": f"a{n}"})
+
+    plivo = FakePlivo(busy)
     consumed = 0
 
     def jobs() -> Iterator[RunJob]:
         nonlocal consumed
         for job in run_jobs(100_000):
             consumed += 1
+            if consumed == 8:
+                buffered.set()
             yield job
 
     at_stop: list[int] = []
     runner: BulkRunner
 
-    def stop_after_20(outcome: Outcome) -> None:
-        if runner.report.total == 20:
-            at_stop.append(consumed)
-            runner.stop()
+    def stop_after_first(outcome: Outcome) -> None:
+        at_stop.append(consumed)
+        runner.stop()
+        stopped.set()
 
-    runner = plivo.client().bulk(jobs(), concurrency=4, rate_limit=None, on_outcome=stop_after_20)
+    runner = plivo.client().bulk(jobs(), concurrency=4, rate_limit=None,
+                                 on_outcome=stop_after_first)
     outcomes = await collect(runner)
     report = runner.report
-    assert consumed == at_stop[0]  # nothing read after stop()
+    assert consumed == at_stop[0] >= 8  # four sent, four buffered; nothing read after stop()
     assert len(outcomes) == consumed == report.total  # every read job has an outcome
     assert sorted(o.ref for o in outcomes) == list(range(consumed))
     skipped = [o for o in outcomes if o.status is SKIPPED]
-    assert skipped
+    assert len(skipped) >= 3
     assert all(o.reason == "stopped" and o.attempts == 0 for o in skipped)
     sent = set(plivo.sent_refs())
     assert sent.isdisjoint(o.ref for o in skipped)
@@ -544,3 +558,36 @@ def test_client_bulk_defaults(plivo: FakePlivo) -> None:
     assert runner.max_retries == 3
     assert plivo.client().bulk([], rate_limit=None).rate_limit is None
     assert AUTH_ID  # the fake account used throughout
+
+
+async def test_an_on_outcome_error_stops_the_run_and_is_raised(plivo: FakePlivo) -> None:
+    calls: list[Any] = []
+
+    def fragile(outcome: Outcome) -> None:
+        calls.append(outcome.ref)
+        if len(calls) == 5:
+            raise ValueError("progress bar broke")
+
+    runner = plivo.client().bulk(run_jobs(1000), concurrency=4, rate_limit=None,
+                                 on_outcome=fragile)
+    with pytest.raises(ValueError, match="progress bar broke"):
+        await runner.run()
+    assert len(calls) == 5  # not called again once it failed
+    report = runner.report
+    assert report.stopped_early
+    assert report.total == report.succeeded + report.skipped
+    assert report.succeeded == len(plivo.requests)
+    assert report.total < 1000
+
+
+async def test_stop_after_the_last_job_is_not_stopped_early(plivo: FakePlivo) -> None:
+    runner: BulkRunner
+
+    def stop_at_the_end(outcome: Outcome) -> None:
+        if runner.report.total == 10:
+            runner.stop()
+
+    runner = plivo.client().bulk(run_jobs(10), rate_limit=None, on_outcome=stop_at_the_end)
+    report = await runner.run()
+    assert report.succeeded == 10
+    assert not report.stopped_early
