@@ -1,0 +1,51 @@
+"""The ``plivo-phlo`` typer application: one command per function."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .._version import __version__
+from ._demo import demo
+from ._run import run
+from ._serve import emulator
+from ._single import get, get_run, member, mpc
+
+app = typer.Typer(
+    name="plivo-phlo",
+    help="Plivo PHLOs from the command line: single requests, bulk runs from CSV or "
+    "JSONL, and a local emulator. Try `plivo-phlo demo` (no account needed).",
+    no_args_is_help=True,
+    add_completion=False,
+    # Rich tracebacks show local variables, which would include credentials.
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"plivo-phlo (plivo-phlo-async) {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Plivo PHLOs from the command line."""
+
+
+app.command("demo")(demo)
+app.command("run")(run)
+app.command("get")(get)
+app.command("get-run")(get_run)
+app.command("mpc")(mpc)
+app.command("member")(member)
+app.command("emulator")(emulator)

@@ -1,0 +1,118 @@
+"""What every command shares: credentials, the client, errors and exit codes.
+
+Exit codes: 0 success; 1 a request failed or its outcome is unknown; 2 bad
+usage, bad input or bad configuration (nothing was sent); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from .._client import DEFAULT_BASE_URL, PhloClient
+from .._exceptions import (
+    APIStatusError,
+    ConfigurationError,
+    InvalidParameterError,
+    PlivoError,
+)
+from ..types import PlivoObject
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+CREDENTIALS_PANEL = "Credentials and endpoint"
+
+# The token's option never shows a default (click only ever shows the declared
+# default, never the environment's value, but say so explicitly) and is never
+# printed by any command.
+AuthIdOption = Annotated[
+    str | None,
+    typer.Option(
+        "--auth-id",
+        envvar="PLIVO_AUTH_ID",
+        show_envvar=True,
+        show_default=False,
+        help="Plivo auth id.",
+        rich_help_panel=CREDENTIALS_PANEL,
+    ),
+]
+AuthTokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--auth-token",
+        envvar="PLIVO_AUTH_TOKEN",
+        show_envvar=True,
+        show_default=False,
+        help="Plivo auth token. Prefer the environment variable: options end up in "
+        "shell history and process lists.",
+        rich_help_panel=CREDENTIALS_PANEL,
+    ),
+]
+BaseUrlOption = Annotated[
+    str,
+    typer.Option(
+        "--base-url",
+        help="PHLO API base URL; plain http is accepted for a loopback host only "
+        "(e.g. the emulator's http://127.0.0.1:PORT/v1).",
+        rich_help_panel=CREDENTIALS_PANEL,
+    ),
+]
+DEFAULT_BASE = DEFAULT_BASE_URL
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print one line to stderr and exit with ``code``."""
+    typer.echo(f"plivo-phlo: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def make_client(auth_id: str | None, auth_token: str | None, base_url: str) -> PhloClient:
+    """A client from the options (or their environment variables).
+
+    Missing or malformed settings exit with status 2 before anything is sent;
+    no message ever contains the token.
+    """
+    if not auth_id:
+        fail("no auth id: pass --auth-id or set PLIVO_AUTH_ID")
+    if not auth_token:
+        fail("no auth token: set PLIVO_AUTH_TOKEN (or pass --auth-token)")
+    try:
+        return PhloClient(auth_id, auth_token, base_url=base_url)
+    except ConfigurationError as exc:
+        fail(f"configuration error: {exc}")
+
+
+def describe_error(error: BaseException) -> str:
+    """One line: the error's type, its message, and what it means."""
+    text = f"{type(error).__name__}: {error}"
+    if isinstance(error, APIStatusError) and error.api_id and error.api_id not in text:
+        text += f" [api_id {error.api_id}]"
+    if getattr(error, "outcome_unknown", False) and "outcome unknown" not in text.lower():
+        text += "; outcome unknown: it may have been executed, so it was not retried"
+    return text
+
+
+def exit_for_error(error: PlivoError) -> NoReturn:
+    """Report a failed single request: 2 if it was never sent, else 1."""
+    if isinstance(error, InvalidParameterError):
+        fail(f"invalid input, nothing sent: {error}", EXIT_USAGE)
+    if isinstance(error, ConfigurationError):
+        fail(f"configuration error: {error}", EXIT_USAGE)
+    if error.outcome_unknown:
+        fail(
+            f"outcome unknown: {describe_error(error)}. Check whether it took effect "
+            "before sending it again.",
+            EXIT_FAILED,
+        )
+    fail(f"error: {describe_error(error)}", EXIT_FAILED)
+
+
+def print_json(model: PlivoObject) -> None:
+    """Print an answer as indented JSON on stdout (unknown fields included)."""
+    data: dict[str, Any] = model.model_dump(mode="json")
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))

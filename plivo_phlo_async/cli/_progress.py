@@ -1,0 +1,280 @@
+"""Driving a bulk run in the terminal: progress bar, Ctrl-C, summary tables.
+
+The progress bar goes to stderr (the summary to stdout), shows jobs done of
+the total, jobs per second, elapsed time, ETA and counts by status. The
+first Ctrl-C (or SIGTERM) stops gracefully (``runner.stop()``: requests in
+flight finish and are recorded, nothing new starts); the second cancels the
+requests in flight (their journal rows stay ``in_flight`` and resume as
+outcome unknown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import anyio
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from .._exceptions import APIStatusError, InvalidParameterError
+from ..bulk import BulkReport, BulkRunner, Outcome, OutcomeStatus
+from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+
+__all__ = ["DriveResult", "drive", "exit_code", "print_summary"]
+
+#: Lines of outcome-unknown and failed jobs shown in the summary; the rest
+#: are in the ``--output`` file.
+SHOWN = 20
+
+
+class _RateColumn(ProgressColumn):
+    """Jobs per second (rich's estimate over the last 30 s)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        shown = "-" if speed is None else f"{speed:,.0f}"
+        return Text(f"{shown} jobs/s", style="progress.data.speed")
+
+
+class _Counts:
+    """The line under the bar: outcomes so far, by status (rendered on refresh)."""
+
+    def __init__(self, report: BulkReport) -> None:
+        self._report = report
+
+    def __rich__(self) -> Text:
+        counts = self._report.counts
+        return Text.assemble(
+            ("  succeeded ", "dim"), (str(counts[OutcomeStatus.SUCCEEDED]), "green"),
+            ("  failed ", "dim"), (str(counts[OutcomeStatus.FAILED]), "red"),
+            ("  outcome unknown ", "dim"), (str(counts[OutcomeStatus.OUTCOME_UNKNOWN]), "yellow"),
+            ("  skipped ", "dim"), str(counts[OutcomeStatus.SKIPPED]),
+        )
+
+
+@dataclass(slots=True)
+class DriveResult:
+    """What happened to a run besides its report."""
+
+    report: BulkReport
+    #: 0: ran to the end; 1: stopped gracefully; 2 or more: cancelled hard.
+    interrupts: int = 0
+    from_journal: int = 0
+    duplicates: int = 0
+    #: The input's own error (raised by the runner after the jobs already read).
+    input_error: Exception | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def interrupted(self) -> bool:
+        return self.interrupts > 0
+
+
+@contextmanager
+def _signals(on_signal: Callable[[], None]) -> Iterator[None]:
+    """Route SIGINT/SIGTERM to ``on_signal`` while the run lasts (asyncio only;
+    elsewhere, e.g. on Windows, Ctrl-C stays a KeyboardInterrupt)."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, on_signal)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue
+        installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+async def drive(
+    runner: BulkRunner,
+    *,
+    total: int | None,
+    description: str,
+    console: Console,
+    on_outcome: Callable[[Outcome], None] | None = None,
+    input_errors: tuple[type[Exception], ...] = (),
+) -> DriveResult:
+    """Consume the runner's outcomes with a progress bar and Ctrl-C handling.
+
+    An ``input_errors`` exception raised by the input is kept in the result
+    (the runner raises it after the jobs already read have run).
+    """
+    result = DriveResult(runner.report)
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(bar_width=24),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    task: TaskID = progress.add_task(description, total=total)
+    live = Live(
+        Group(progress, _Counts(runner.report)),
+        console=console,
+        refresh_per_second=5,
+        transient=False,
+    )
+    hard = anyio.CancelScope()
+
+    def on_signal() -> None:
+        result.interrupts += 1
+        if result.interrupts == 1:
+            runner.stop()
+            console.print(
+                "[yellow]Stopping: requests in flight finish and are recorded, no new "
+                "ones start. Press Ctrl-C again to cancel them.[/]"
+            )
+        else:
+            hard.cancel()
+
+    with live, _signals(on_signal), hard:
+        try:
+            async with runner.stream() as outcomes:
+                async for outcome in outcomes:
+                    if outcome.from_journal:
+                        result.from_journal += 1
+                    elif outcome.status is OutcomeStatus.SKIPPED and outcome.reason != "stopped":
+                        result.duplicates += 1
+                    if on_outcome is not None:
+                        on_outcome(outcome)
+                    progress.advance(task)
+        except input_errors as exc:
+            result.input_error = exc
+    if not console.is_terminal:
+        console.line()  # rich ends the last frame with a newline on terminals only
+    return result
+
+
+def exit_code(result: DriveResult) -> int:
+    """0 when every job succeeded (now or in an earlier run), 1 when any
+    failed or has an unknown outcome, 130 when interrupted."""
+    report = result.report
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    if report.failed or report.outcome_unknown:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _cell(value: object) -> Text:
+    return Text("" if value is None else str(value))
+
+
+def print_summary(
+    console: Console, result: DriveResult, *, output_hint: str | None = None, shown: int = SHOWN
+) -> None:
+    """Counts by status, wall time and rate, then the jobs that need a decision."""
+    report = result.report
+    table = Table(title="Outcomes", title_justify="left")
+    table.add_column("status")
+    table.add_column("jobs", justify="right")
+    styles = {
+        OutcomeStatus.SUCCEEDED: "green",
+        OutcomeStatus.FAILED: "red",
+        OutcomeStatus.OUTCOME_UNKNOWN: "yellow",
+        OutcomeStatus.SKIPPED: "dim",
+    }
+    for status, count in report.counts.items():
+        table.add_row(Text(status.value, style=styles[status]), str(count))
+    table.add_row(Text("total", style="bold"), Text(str(report.total), style="bold"))
+    console.print(table)
+    line = (
+        f"{report.requests_sent} requests sent in {report.wall_time:.1f} s "
+        f"({report.rate:,.1f} requests/s)"
+    )
+    if result.from_journal:
+        line += f"; {result.from_journal} jobs settled by the journal, not sent again"
+    if result.duplicates:
+        line += f"; {result.duplicates} duplicate jobs skipped"
+    console.print(line, markup=False, highlight=False)
+    if result.interrupts == 1:
+        console.print(
+            "[yellow]Stopped early (Ctrl-C): jobs not started are 'skipped'. Run the same "
+            "command with the same --journal to send only what is left.[/]"
+        )
+    elif result.interrupts > 1:
+        console.print(
+            "[yellow]Cancelled (Ctrl-C twice): requests in flight were abandoned and "
+            "have no outcome here. With a --journal, a re-run reports them as outcome "
+            "unknown instead of sending them again.[/]"
+        )
+    for note in result.notes:
+        console.print(note, markup=False, highlight=False)
+    more = f"; all are in {output_hint}" if output_hint else ""
+    if report.unknown:
+        console.print(
+            f"\n[yellow bold]Outcome unknown: {len(report.unknown)} jobs[/] may or may not "
+            "have been executed; they were not re-sent. Check them (e.g. plivo-phlo get-run "
+            "or your call logs) before sending them again."
+        )
+        console.print(_outcome_table(report.unknown, more, shown))
+    if report.failures:
+        console.print(f"\n[red bold]Failed: {len(report.failures)} jobs[/]")
+        console.print(_outcome_table(report.failures, more, shown))
+
+
+def _outcome_table(outcomes: list[Outcome], more: str, limit: int) -> Table:
+    shown = sorted(outcomes, key=_ref_order)[:limit]
+    caption = None
+    if len(outcomes) > len(shown):
+        caption = f"first {len(shown)} of {len(outcomes)} shown{more}"
+    table = Table(caption=caption, caption_justify="left")
+    table.add_column("ref", justify="right")
+    table.add_column("job id")
+    table.add_column("http", justify="right")
+    table.add_column("attempts", justify="right")
+    table.add_column("why", overflow="fold")
+    for outcome in shown:
+        job_id = outcome.job_id or ""
+        table.add_row(
+            _cell(outcome.ref),
+            _cell(job_id[:12] + ("..." if len(job_id) > 12 else "")),
+            _cell(outcome.http_status),
+            _cell(outcome.attempts),
+            _cell(short_reason(outcome)),
+        )
+    return table
+
+
+def _ref_order(outcome: Outcome) -> tuple[int, str]:
+    ref = outcome.ref
+    return (ref, "") if isinstance(ref, int) else (0, str(ref))
+
+
+def short_reason(outcome: Outcome) -> str:
+    """The error's type and its gist (the full message is in ``--output``)."""
+    error = outcome.error
+    if error is None:
+        return outcome.reason or ""
+    if isinstance(error, APIStatusError):
+        detail = error.error or error.server_message or ""
+    elif isinstance(error, InvalidParameterError):
+        detail = str(error)
+    else:
+        detail = str(error.__cause__ or "")
+    name = type(error).__name__
+    return f"{name}: {detail}" if detail else name

@@ -1,0 +1,258 @@
+"""``plivo-phlo run``: trigger a PHLO once per row of a CSV or JSONL file.
+
+The file is read twice, both times as a stream: first to check every row
+and count them (so the progress bar has a total and a broken row stops the
+command before anything is sent), then lazily by the bulk runner.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import anyio
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from .._exceptions import InvalidParameterError
+from .._validation import validate_path_id
+from ..bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE_LIMIT, RateLimit
+from ._common import (
+    DEFAULT_BASE,
+    EXIT_OK,
+    EXIT_USAGE,
+    AuthIdOption,
+    AuthTokenOption,
+    BaseUrlOption,
+    fail,
+    make_client,
+)
+from ._io import (
+    InputChangedError,
+    InputFormatError,
+    OutcomeWriter,
+    Source,
+    Validation,
+    run_jobs,
+    validate,
+)
+from ._progress import drive, exit_code, print_summary
+
+#: Invalid rows listed before "... and N more".
+LISTED = 50
+
+INPUT = "Input"
+RUNNING = "Running"
+
+
+def parse_rate(text: str) -> RateLimit:
+    """``N/SECONDS`` (e.g. ``300/5``) as a :class:`RateLimit`."""
+    requests, slash, window = text.partition("/")
+    try:
+        count = int(requests)
+        per = float(window)
+    except ValueError:
+        count, per = 0, 0.0
+    if not slash or count < 1 or not (0 < per < math.inf):
+        raise typer.BadParameter(
+            f"{text!r} is not N/SECONDS with N >= 1 and SECONDS > 0 (e.g. 300/5)",
+            param_hint="--rate",
+        )
+    return RateLimit(count, per=per)
+
+
+def run(
+    phlo_id: Annotated[
+        str, typer.Argument(metavar="PHLO_ID", help="The PHLO to trigger.", show_default=False)
+    ],
+    from_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-csv", metavar="FILE", exists=True, dir_okay=False, readable=True,
+            help="CSV with a header row: one run per row, the columns are the payload "
+            "(values are sent as strings, keys exactly as in the header).",
+            rich_help_panel=INPUT,
+        ),
+    ] = None,
+    from_jsonl: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-jsonl", metavar="FILE", exists=True, dir_okay=False, readable=True,
+            help="JSON Lines: one JSON object per line, the payload of one run.",
+            rich_help_panel=INPUT,
+        ),
+    ] = None,
+    job_id_column: Annotated[
+        str | None,
+        typer.Option(
+            "--job-id-column", metavar="COLUMN",
+            help="Column (CSV) or key (JSONL) holding each row's job id for the journal; "
+            "it is not sent. Without it, the id is a hash of the row's content.",
+            rich_help_panel=INPUT,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Check every row (payload, job id, PHLO id) and send nothing; "
+            "exit 2 if any row is invalid.",
+            rich_help_panel=INPUT,
+        ),
+    ] = False,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency", min=1, help="Requests in flight at most.", rich_help_panel=RUNNING
+        ),
+    ] = DEFAULT_CONCURRENCY,
+    rate: Annotated[
+        str | None,
+        typer.Option(
+            "--rate", metavar="N/SECONDS",
+            help="At most N requests started in any SECONDS window.",
+            show_default=f"{DEFAULT_RATE_LIMIT.requests}/{DEFAULT_RATE_LIMIT.per:g}, "
+            "Plivo's account limit",
+            rich_help_panel=RUNNING,
+        ),
+    ] = None,
+    no_rate_limit: Annotated[
+        bool,
+        typer.Option(
+            "--no-rate-limit", help="No client-side rate limit (429s are still honoured).",
+            rich_help_panel=RUNNING,
+        ),
+    ] = False,
+    journal: Annotated[
+        Path | None,
+        typer.Option(
+            "--journal", metavar="PATH", dir_okay=False,
+            help="SQLite journal: a re-run with the same journal sends only the jobs "
+            "with no recorded outcome (after Ctrl-C, a crash or kill -9).",
+            rich_help_panel=RUNNING,
+        ),
+    ] = None,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="With --journal: send again the jobs an earlier run recorded as failed "
+            "(never those with an unknown outcome).",
+            rich_help_panel=RUNNING,
+        ),
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", metavar="FILE", dir_okay=False,
+            help="Write one JSON line per job: ref (line number), job_id, status, "
+            "http_status, api_id, attempts, error_type, error, from_journal, reason.",
+            rich_help_panel=RUNNING,
+        ),
+    ] = None,
+    auth_id: AuthIdOption = None,
+    auth_token: AuthTokenOption = None,
+    base_url: BaseUrlOption = DEFAULT_BASE,
+) -> None:
+    """Trigger PHLO_ID once per row of a CSV or JSONL file.
+
+    Exit status: 0 when every job succeeded (now or, per the journal, in an
+    earlier run); 1 when any failed or has an unknown outcome; 2 for bad
+    usage or invalid rows (nothing sent); 130 when interrupted.
+    """
+    if from_csv is not None and from_jsonl is None:
+        source = Source(from_csv, "csv", job_id_column)
+    elif from_jsonl is not None and from_csv is None:
+        source = Source(from_jsonl, "jsonl", job_id_column)
+    else:
+        raise typer.BadParameter("give exactly one of --from-csv FILE or --from-jsonl FILE")
+    if no_rate_limit and rate is not None:
+        raise typer.BadParameter("--rate and --no-rate-limit contradict each other")
+    rate_limit = None if no_rate_limit else DEFAULT_RATE_LIMIT if rate is None else (
+        parse_rate(rate)
+    )
+    if retry_failed and journal is None:
+        raise typer.BadParameter("--retry-failed needs --journal")
+    if job_id_column == "":
+        raise typer.BadParameter("must not be empty", param_hint="--job-id-column")
+    try:
+        validate_path_id("phlo_id", phlo_id)
+    except InvalidParameterError as exc:
+        fail(f"invalid PHLO_ID: {exc.reason}")
+    err = Console(stderr=True)
+    out = Console()
+    client = None if dry_run else make_client(auth_id, auth_token, base_url)
+
+    try:
+        checked = validate(source, phlo_id)
+    except InputFormatError as exc:
+        fail(str(exc))
+    if dry_run:
+        _report_validation(out, checked, source)
+        raise typer.Exit(EXIT_USAGE if checked.invalid else EXIT_OK)
+    if checked.invalid:
+        _report_validation(err, checked, source)
+        raise typer.Exit(EXIT_USAGE)
+    assert client is not None
+
+    writer: OutcomeWriter | None = None
+    if output is not None:
+        try:
+            writer = OutcomeWriter(output)
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}")
+
+    async def go() -> int:
+        async with client:
+            runner = client.bulk(
+                run_jobs(source, phlo_id),
+                concurrency=concurrency,
+                rate_limit=rate_limit,
+                journal=journal,
+                retry_failed=retry_failed,
+            )
+            result = await drive(
+                runner,
+                total=checked.rows,
+                description=f"PHLO {phlo_id[:8]}",
+                console=err,
+                on_outcome=None if writer is None else writer.write,
+                input_errors=(InputChangedError, InputFormatError),
+            )
+        print_summary(out, result, output_hint=None if output is None else str(output))
+        if result.input_error is not None:
+            err.print(f"[red]Input error:[/] {escape(str(result.input_error))}")
+            return EXIT_USAGE
+        return exit_code(result)
+
+    try:
+        code = anyio.run(go)
+    finally:
+        if writer is not None:
+            writer.close()
+    raise typer.Exit(code)
+
+
+def _report_validation(console: Console, checked: Validation, source: Source) -> None:
+    name = escape(str(source.path))
+    if not checked.invalid:
+        console.print(f"{name}: {checked.rows} rows, all valid. Dry run: nothing was sent.")
+        return
+    for row in checked.invalid[:LISTED]:
+        console.print(f"line {row.ref}: {escape(row.reason)}", highlight=False)
+    hidden = len(checked.invalid) - LISTED
+    if hidden > 0:
+        console.print(f"... and {hidden} more invalid rows")
+    console.print(
+        f"[red]{name}: {len(checked.invalid)} of {checked.rows} rows are invalid[/] "
+        f"(lines {_lines(checked)}); nothing was sent."
+    )
+
+
+def _lines(checked: Validation) -> str:
+    refs = [str(row.ref) for row in checked.invalid[:LISTED]]
+    if len(checked.invalid) > LISTED:
+        refs.append("...")
+    return ", ".join(refs)

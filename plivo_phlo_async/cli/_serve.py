@@ -1,0 +1,134 @@
+"""``plivo-phlo emulator``: serve the local PHLO emulator in the foreground.
+
+The same options as ``python -m plivo_phlo_async.emulator`` (the emulator's
+own command-line module builds the configuration from them).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import EXIT_FAILED, fail
+
+FAULTS = "Fault injection (reproducible from --seed)"
+
+
+def emulator(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port", min=0, max=65535, help="Port to listen on (0: any free port; printed)."
+        ),
+    ] = 0,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", metavar="FILE", exists=True, dir_okay=False, readable=True,
+            help="Seed file (.json or .toml): PHLOs, nodes, members, limits, faults. "
+            "Default: the built-in seed.",
+        ),
+    ] = None,
+    auth_id: Annotated[
+        str | None,
+        typer.Option("--auth-id", help="Accept this auth id instead of the configured one."),
+    ] = None,
+    auth_token: Annotated[
+        str | None,
+        typer.Option(
+            "--auth-token", show_default=False,
+            help="Accept this auth token instead of the configured one.",
+        ),
+    ] = None,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--rate-limit", metavar="N/SECONDS",
+            help="The account limit the emulator enforces.",
+            show_default="300/5",
+        ),
+    ] = None,
+    no_rate_limit: Annotated[
+        bool, typer.Option("--no-rate-limit", help="Turn the emulator's rate limit off.")
+    ] = False,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Fault generator seed.", rich_help_panel=FAULTS)
+    ] = 0,
+    error_rate: Annotated[
+        float,
+        typer.Option(
+            "--error-rate", min=0.0, max=1.0, help="Share answered 500/503 (not processed).",
+            rich_help_panel=FAULTS,
+        ),
+    ] = 0.0,
+    drop_before_rate: Annotated[
+        float,
+        typer.Option(
+            "--drop-before-rate", min=0.0, max=1.0,
+            help="Share of connections closed before processing.", rich_help_panel=FAULTS,
+        ),
+    ] = 0.0,
+    drop_after_rate: Annotated[
+        float,
+        typer.Option(
+            "--drop-after-rate", min=0.0, max=1.0,
+            help="Share of connections closed after processing.", rich_help_panel=FAULTS,
+        ),
+    ] = 0.0,
+    latency: Annotated[
+        float,
+        typer.Option(
+            "--latency", min=0.0, help="Seconds added to each answer.", rich_help_panel=FAULTS
+        ),
+    ] = 0.0,
+    fault_methods: Annotated[
+        str | None,
+        typer.Option(
+            "--fault-methods", metavar="METHODS",
+            help="Only fault these methods, e.g. POST or GET,POST.", rich_help_panel=FAULTS,
+        ),
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the local PHLO emulator until Ctrl-C (prints its URL and credentials).
+
+    Point a client at it with --base-url http://HOST:PORT/v1 (or base_url= in
+    Python) and the printed credentials.
+    """
+    if no_rate_limit and rate_limit is not None:
+        raise typer.BadParameter("--rate-limit and --no-rate-limit contradict each other")
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+
+        from ..emulator import ConfigError, serve
+        from ..emulator._cli import config_from_args
+    except ImportError:
+        fail('the emulator needs the cli extra: pip install "plivo-phlo-async[cli]"')
+    args = argparse.Namespace(
+        config=None if config is None else str(config),
+        auth_id=auth_id,
+        auth_token=auth_token,
+        rate_limit=rate_limit,
+        no_rate_limit=no_rate_limit,
+        seed=seed,
+        error_rate=error_rate,
+        drop_before_rate=drop_before_rate,
+        drop_after_rate=drop_after_rate,
+        latency=latency,
+        fault_methods=fault_methods,
+    )
+    try:
+        settings = config_from_args(args)
+    except (ConfigError, ValueError) as exc:
+        fail(f"invalid emulator configuration: {exc}")
+    try:
+        serve(host, port, settings, log_level=log_level)
+    except KeyboardInterrupt:
+        return
+    except OSError as exc:
+        fail(f"cannot start the emulator on {host}:{port}: {exc.strerror or exc}", EXIT_FAILED)
