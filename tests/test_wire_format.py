@@ -5,9 +5,12 @@ Requests are caught by respx; each test reads back the one request the SDK sent.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -608,3 +611,85 @@ async def test_custom_base_urls_are_used_for_every_endpoint(
     await call(client)
 
     assert str(only_request(respx_mock).url) == expected.format(auth_id=client.auth_id)
+
+
+async def test_run_accepts_any_mapping(client: PhloClient, run_route: respx.Route) -> None:
+    await client.phlo(PHLO_ID).run(MappingProxyType({"phoneMeNumber": "+14155550100"}))
+
+    assert body_of(run_route.calls.last.request) == {"phoneMeNumber": "+14155550100"}
+
+
+# --------------------------------------------------------------------------- the fast path
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@pytest.fixture
+async def loopback() -> AsyncIterator[tuple[str, list[Received]]]:
+    """A keep-alive HTTP/1.1 server on 127.0.0.1 that records requests and answers 201."""
+    received: list[Received] = []
+    answer = json.dumps(ANSWER).encode()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                request_line, *lines = head.decode("latin-1").split("\r\n")[:-2]
+                method, path, _ = request_line.split(" ")
+                headers = {k.lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines)}
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                received.append(Received(method, path, headers, body))
+                writer.write(
+                    b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%b" % (len(answer), answer)
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield f"http://127.0.0.1:{port}/v1", received
+
+
+SAME_ON_BOTH_PATHS: list[Call] = [
+    *(call for _, call, _, _ in ENDPOINTS),
+    lambda c: c.phlo(PHLO_ID).run({"phoneMeNumber": AGENT}, name="Zoë"),
+    lambda c: c.phlo(PHLO_ID).multi_party_call(NODE_ID).member("sip:b;x=1@example.com").hold(),
+    lambda c: c.phlo("50%off+é").get(),
+    lambda c: c.calls.create(**FULL_CALL),
+]
+
+
+async def test_the_fast_path_puts_the_same_requests_on_the_wire_as_httpx(
+    make_client: Callable[..., PhloClient], loopback: tuple[str, list[Received]]
+) -> None:
+    base, received = loopback
+    with respx.mock() as mock:
+        mock.route().respond(201, json=ANSWER)
+        mocked = make_client(base_url=base, voice_base_url=base)
+        for call in SAME_ON_BOTH_PATHS:
+            await call(mocked)
+        via_httpx = [call.request for call in mock.calls]
+
+    fast = make_client(base_url=base, voice_base_url=base)
+    for call in SAME_ON_BOTH_PATHS:
+        await call(fast)  # not mocked: the default (fast) path over a real socket
+    assert fast._transport.sender._fast is not None  # the fast path was taken
+
+    assert len(received) == len(via_httpx) == len(SAME_ON_BOTH_PATHS)
+    for on_socket, request in zip(received, via_httpx, strict=True):
+        assert on_socket.method == request.method
+        assert on_socket.path == request.url.raw_path.decode()
+        assert on_socket.body == request.content
+        for name in ("authorization", "user-agent", "accept", "content-type"):
+            assert on_socket.headers.get(name) == request.headers.get(name), name
