@@ -69,6 +69,10 @@ class BulkRunner:
     Nothing is sent until :meth:`stream` or :meth:`run`. A runner runs once.
     Every job read from the input yields exactly one :class:`Outcome`;
     per-job failures are outcomes, never raised.
+
+    A plain (sync) iterable is read in the event loop's thread, one job at a
+    time as room frees up: a list, a file or a generator is fine; wrap a slow
+    source (a database cursor, an API) in an async generator instead.
     """
 
     def __init__(
