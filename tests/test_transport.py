@@ -444,6 +444,26 @@ async def test_read_timeout_on_a_get_is_retried(
     assert len(sleeps) == 1
 
 
+async def test_write_timeout_applies_when_the_server_stops_reading() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    accepting = threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True)
+    accepting.start()
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    blob = "x" * 32_000_000  # far beyond what the socket buffers take: the write blocks
+    try:
+        timeout = httpx.Timeout(5.0, write=0.2)
+        async with PhloClient(AUTH_ID, AUTH_TOKEN, base_url=base, timeout=timeout) as client:
+            with pytest.raises(TimeoutOutcomeUnknownError) as caught:
+                await client.phlo("p1").run(blob=blob)
+        assert isinstance(caught.value.__cause__, httpx.WriteTimeout)
+    finally:
+        accepting.join(timeout=5)
+        for sock in held:
+            sock.close()
+        listener.close()
+
+
 async def test_a_slow_trickle_within_the_read_timeout_is_not_a_timeout(
     serve: Callable[..., Server],
 ) -> None:
