@@ -140,8 +140,10 @@ def _csv_rows(source: Source) -> Iterator[_Row]:
             header = next(reader)
         except StopIteration:
             raise InputFormatError(f"{source.path} is empty: a CSV needs a header row") from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise InputFormatError(f"{source.path}, line 1: {exc}") from None
+        except csv.Error as exc:
+            raise InputFormatError(f"{source.path}, line 1: not valid CSV: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise InputFormatError(f"{source.path} is not UTF-8 text: {exc.reason}") from None
         _check_header(header, source)
         width = len(header)
         id_index = header.index(column) if column is not None else -1

@@ -223,7 +223,7 @@ def run(
             )
         print_summary(out, result, output_hint=None if output is None else str(output))
         if result.input_error is not None:
-            err.print(f"[red]Input error:[/] {escape(str(result.input_error))}")
+            err.print(f"[red]Input error:[/] {escape(str(result.input_error))}", soft_wrap=True)
             return EXIT_USAGE
         return exit_code(result)
 
@@ -238,16 +238,20 @@ def run(
 def _report_validation(console: Console, checked: Validation, source: Source) -> None:
     name = escape(str(source.path))
     if not checked.invalid:
-        console.print(f"{name}: {checked.rows} rows, all valid. Dry run: nothing was sent.")
+        console.print(
+            f"{name}: {checked.rows} rows, all valid. Dry run: nothing was sent.",
+            soft_wrap=True,
+        )
         return
     for row in checked.invalid[:LISTED]:
-        console.print(f"line {row.ref}: {escape(row.reason)}", highlight=False)
+        console.print(f"line {row.ref}: {escape(row.reason)}", highlight=False, soft_wrap=True)
     hidden = len(checked.invalid) - LISTED
     if hidden > 0:
-        console.print(f"... and {hidden} more invalid rows")
+        console.print(f"... and {hidden} more invalid rows", soft_wrap=True)
     console.print(
         f"[red]{name}: {len(checked.invalid)} of {checked.rows} rows are invalid[/] "
-        f"(lines {_lines(checked)}); nothing was sent."
+        f"(lines {_lines(checked)}); nothing was sent.",
+        soft_wrap=True,
     )
 
 
