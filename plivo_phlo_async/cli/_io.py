@@ -66,25 +66,37 @@ class InvalidRow:
     reason: str
 
 
+#: Invalid rows kept (with their reasons) by a check; the rest are only counted.
+KEEP_INVALID = 1000
+
+
 @dataclass(slots=True)
 class Validation:
-    """The result of checking every row: how many, and which are invalid."""
+    """The result of checking every row: how many, and which are invalid.
+
+    ``invalid`` holds the first :data:`KEEP_INVALID` invalid rows,
+    ``invalid_count`` counts them all, so a broken file of millions of rows is
+    checked in flat memory.
+    """
 
     rows: int = 0
     invalid: list[InvalidRow] = field(default_factory=list)
+    invalid_count: int = 0
 
     @property
     def valid(self) -> int:
-        return self.rows - len(self.invalid)
+        return self.rows - self.invalid_count
 
 
-def validate(source: Source, phlo_id: str) -> Validation:
+def validate(source: Source, phlo_id: str, *, keep: int = KEEP_INVALID) -> Validation:
     """Read the whole file once: count the rows and collect the invalid ones."""
     result = Validation()
     for item in iter_jobs(source, phlo_id):
         result.rows += 1
         if isinstance(item, InvalidRow):
-            result.invalid.append(item)
+            result.invalid_count += 1
+            if len(result.invalid) < keep:
+                result.invalid.append(item)
     return result
 
 

@@ -7,7 +7,9 @@ command before anything is sent), then lazily by the bulk runner.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import sqlite3
 from pathlib import Path
 from typing import Annotated
 
@@ -177,6 +179,8 @@ def run(
         raise typer.BadParameter("--retry-failed needs --journal")
     if job_id_column == "":
         raise typer.BadParameter("must not be empty", param_hint="--job-id-column")
+    if journal is not None:
+        _check_journal(journal)
     try:
         validate_path_id("phlo_id", phlo_id)
     except InvalidParameterError as exc:
@@ -191,8 +195,8 @@ def run(
         fail(str(exc))
     if dry_run:
         _report_validation(out, checked, source)
-        raise typer.Exit(EXIT_USAGE if checked.invalid else EXIT_OK)
-    if checked.invalid:
+        raise typer.Exit(EXIT_USAGE if checked.invalid_count else EXIT_OK)
+    if checked.invalid_count:
         _report_validation(err, checked, source)
         raise typer.Exit(EXIT_USAGE)
     assert client is not None
@@ -235,9 +239,26 @@ def run(
     raise typer.Exit(code)
 
 
+def _check_journal(path: Path) -> None:
+    """Refuse a journal the runner could not open, or a file that is not one
+    (the runner would add its tables to any SQLite database)."""
+    if not path.parent.is_dir():
+        fail(f"--journal: directory {path.parent} does not exist")
+    if not path.exists():
+        return
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as db:
+            db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            db.execute("SELECT job_id, status FROM jobs LIMIT 1").fetchone()
+    except sqlite3.Error as exc:
+        fail(f"--journal: {path} is not a plivo-phlo journal ({exc})")
+
+
 def _report_validation(console: Console, checked: Validation, source: Source) -> None:
     name = escape(str(source.path))
-    if not checked.invalid:
+    if not checked.invalid_count:
         console.print(
             f"{name}: {checked.rows} rows, all valid. Dry run: nothing was sent.",
             soft_wrap=True,
@@ -245,11 +266,11 @@ def _report_validation(console: Console, checked: Validation, source: Source) ->
         return
     for row in checked.invalid[:LISTED]:
         console.print(f"line {row.ref}: {escape(row.reason)}", highlight=False, soft_wrap=True)
-    hidden = len(checked.invalid) - LISTED
+    hidden = checked.invalid_count - LISTED
     if hidden > 0:
         console.print(f"... and {hidden} more invalid rows", soft_wrap=True)
     console.print(
-        f"[red]{name}: {len(checked.invalid)} of {checked.rows} rows are invalid[/] "
+        f"[red]{name}: {checked.invalid_count} of {checked.rows} rows are invalid[/] "
         f"(lines {_lines(checked)}); nothing was sent.",
         soft_wrap=True,
     )
@@ -257,6 +278,6 @@ def _report_validation(console: Console, checked: Validation, source: Source) ->
 
 def _lines(checked: Validation) -> str:
     refs = [str(row.ref) for row in checked.invalid[:LISTED]]
-    if len(checked.invalid) > LISTED:
+    if checked.invalid_count > LISTED:
         refs.append("...")
     return ", ".join(refs)

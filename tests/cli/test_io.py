@@ -193,3 +193,12 @@ def test_outcome_record_is_flat_json() -> None:
         "from_journal": False,
         "reason": "POST ... failed with 503",
     }
+
+
+def test_validate_keeps_the_first_invalid_rows_and_counts_them_all(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.csv", "a,b\n" + "1\n" * 5 + "1,2\n")
+
+    checked = validate(Source(path, "csv"), PHLO, keep=2)
+
+    assert (checked.rows, checked.invalid_count, checked.valid) == (6, 5, 1)
+    assert [row.ref for row in checked.invalid] == [2, 3]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -315,3 +316,48 @@ def test_the_token_is_not_in_the_output_or_the_outcomes(
     assert {record["error_type"] for record in lines(output)} == {"AuthenticationError"}
     assert SECRET_TOKEN not in result.output
     assert SECRET_TOKEN not in output.read_text()
+
+
+def test_a_journal_in_a_missing_directory_exits_2(
+    emulator: PhloEmulator, base_url: str, tmp_path: Path
+) -> None:
+    source = write(tmp_path / "in.csv", CSV)
+
+    result = run(base_url, "--from-csv", str(source), "--journal", str(tmp_path / "no" / "j"))
+
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
+    assert emulator.requests == []
+
+
+@pytest.mark.parametrize("kind", ["text", "other-sqlite"])
+def test_a_file_that_is_not_a_journal_is_refused_and_left_alone(
+    emulator: PhloEmulator, base_url: str, tmp_path: Path, kind: str
+) -> None:
+    source = write(tmp_path / "in.csv", CSV)
+    journal = tmp_path / "precious.db"
+    if kind == "text":
+        journal.write_text("not a database")
+    else:
+        with sqlite3.connect(journal) as db:
+            db.execute("CREATE TABLE customers (name TEXT)")
+        db.close()
+    before = journal.read_bytes()
+
+    result = run(base_url, "--from-csv", str(source), "--journal", str(journal))
+
+    assert result.exit_code == 2
+    assert "is not a plivo-phlo journal" in result.stderr
+    assert journal.read_bytes() == before
+    assert emulator.requests == []
+
+
+def test_a_header_only_file_runs_nothing_and_exits_0(
+    emulator: PhloEmulator, base_url: str, tmp_path: Path
+) -> None:
+    source = write(tmp_path / "in.csv", "to,name\n")
+
+    result = run(base_url, "--from-csv", str(source))
+
+    assert result.exit_code == 0, result.output
+    assert emulator.requests == []
