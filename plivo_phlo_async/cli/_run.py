@@ -23,6 +23,7 @@ from .._validation import validate_path_id
 from ..bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE_LIMIT, RateLimit
 from ._common import (
     DEFAULT_BASE,
+    EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
     AuthIdOption,
@@ -227,8 +228,9 @@ def run(
             )
         print_summary(out, result, output_hint=None if output is None else str(output))
         if result.input_error is not None:
+            # The rows read before the error were sent: not a clean usage error.
             err.print(f"[red]Input error:[/] {escape(str(result.input_error))}", soft_wrap=True)
-            return EXIT_USAGE
+            return EXIT_FAILED
         return exit_code(result)
 
     try:

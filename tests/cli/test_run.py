@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from plivo_phlo_async.cli import _run
+from plivo_phlo_async.cli._io import Validation
 from plivo_phlo_async.emulator import DEFAULT_AUTH_ID, DEFAULT_PHLO_ID, PhloEmulator
 
 from .conftest import SECRET_TOKEN, invoke, write
@@ -361,3 +363,20 @@ def test_a_header_only_file_runs_nothing_and_exits_0(
 
     assert result.exit_code == 0, result.output
     assert emulator.requests == []
+
+
+def test_a_file_that_changes_after_the_check_stops_the_run_with_exit_1(
+    emulator: PhloEmulator, base_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = write(tmp_path / "in.csv", "to,name\n+1,a\n+2\n+3,c\n")
+    output = tmp_path / "out.jsonl"
+    # As if line 3 had been fine when the file was checked.
+    monkeypatch.setattr(_run, "validate", lambda source, phlo_id: Validation(rows=3))
+
+    result = run(base_url, "--from-csv", str(source), "--output", str(output),
+                 "--concurrency", "1")
+
+    assert result.exit_code == 1
+    assert "line 3 became invalid" in result.stderr
+    assert [record["ref"] for record in lines(output)] == [2]  # read before the error
+    assert [request.json["to"] for request in emulator.requests] == ["+1"]
