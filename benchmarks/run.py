@@ -135,7 +135,8 @@ def spread(values: list[float], fmt: str, unit: str = "") -> str:
 def table(title: str, rows: list[Row], figures: dict[str, Figures]) -> None:
     print(f"\n{title}")
     header = (
-        f"| {'client':<56} | {'triggers/s':>24} | {'vs raw aiohttp':>20} | {'CPU/trigger':>11} |"
+        f"| {'client':<56} | {'triggers/s':>24} | {'vs raw aiohttp':>20} | {'CPU/trigger':>11} "
+        f"| {'peak RSS':>8} |"
     )
     print(header)
     print("|" + "|".join("-" * (len(part)) for part in header.split("|")[1:-1]) + "|")
@@ -147,7 +148,7 @@ def table(title: str, rows: list[Row], figures: dict[str, Figures]) -> None:
         print(
             f"| {label:<56} | {spread(entry.rates, ',.0f'):>24} | "
             f"{spread(entry.ratios, '.2f', 'x'):>20} | "
-            f"{statistics.median(entry.cpu_us):>8,.0f} us |"
+            f"{statistics.median(entry.cpu_us):>8,.0f} us | {max(entry.rss_mb):>5.0f} MB |"
         )
 
 
