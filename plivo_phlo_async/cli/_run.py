@@ -162,8 +162,9 @@ def run(
     """Trigger PHLO_ID once per row of a CSV or JSONL file.
 
     Exit status: 0 when every job succeeded (now or, per the journal, in an
-    earlier run); 1 when any failed or has an unknown outcome; 2 for bad
-    usage or invalid rows (nothing sent); 130 when interrupted.
+    earlier run); 1 when any failed or has an unknown outcome (or the file
+    changed during the run); 2 for bad usage or invalid rows (nothing sent);
+    130 when interrupted (Ctrl-C).
     """
     if from_csv is not None and from_jsonl is None:
         source = Source(from_csv, "csv", job_id_column)
