@@ -239,38 +239,6 @@ def official_documented(args: argparse.Namespace) -> Callable[[], Any]:
     return call
 
 
-# --------------------------------------------------------------------------- the bulk memory hook
-
-
-async def bulk_memory(args: argparse.Namespace) -> dict[str, Any]:
-    """Peak RSS of a 1,000,000-job bulk run from a generator (issue 4's runner).
-
-    Uses the bulk API fixed in the design brief (``client.bulk(jobs, ...)``,
-    ``NodeActionJob``). Until that runner exists this reports that it was not
-    measured; it never invents a figure.
-    """
-    from plivo_phlo_async import PhloClient
-
-    try:
-        from plivo_phlo_async.bulk import NodeActionJob
-    except ImportError:
-        return {"skipped": "plivo_phlo_async.bulk (the bulk runner, issue 4) is not built yet"}
-    jobs = (
-        NodeActionJob(PHLO_ID, NODE_ID, "call", SOURCE, TARGET, ref=n)
-        for n in range(args.bulk_jobs)
-    )
-    async with PhloClient(AUTH_ID, AUTH_TOKEN, base_url=f"{args.url}/v1") as client:
-        started = time.perf_counter()
-        report = await client.bulk(jobs, concurrency=args.concurrency, rate_limit=None).run()
-        seconds = time.perf_counter() - started
-    return {
-        "done": report.succeeded,
-        "total": report.total,
-        "seconds": seconds,
-        "rate": report.total / seconds,
-    }
-
-
 # --------------------------------------------------------------------------- entry point
 
 ASYNC: dict[str, Setup] = {
@@ -291,10 +259,6 @@ def peak_rss_mb() -> float:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     name = args.scenario
-    if name == "bulk-memory":
-        result = anyio.run(bulk_memory, args)
-        result["rss_mb"] = peak_rss_mb()
-        return result
     warmup = min(args.jobs, args.concurrency * 4)
     if name in THREADED:
         call = THREADED[name](args)
@@ -324,14 +288,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("scenario", choices=[*ASYNC, *THREADED, "bulk-memory"])
+    parser.add_argument("scenario", choices=[*ASYNC, *THREADED])
     parser.add_argument("--url", required=True)
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--max-seconds", type=float, default=6.0)
     parser.add_argument("--sequential", action="store_true")
     parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
-    parser.add_argument("--bulk-jobs", type=int, default=1_000_000)
     args = parser.parse_args()
     result = run(args)
     result.setdefault("rss_mb", peak_rss_mb())

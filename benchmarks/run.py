@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ._nginx import INSTALL_HINT, find_nginx, nginx_server
@@ -189,7 +190,7 @@ def main() -> None:
     parser.add_argument(
         "--bulk-memory", action="store_true",
         help="also measure peak RSS of a 1,000,000-job bulk run from a generator "
-             "(needs the bulk runner, plivo_phlo_async.bulk)",
+             "(the bulk runner's benchmarks/bulk_memory.py, over nginx; takes minutes)",
     )
     parser.add_argument("--bulk-jobs", type=int, default=1_000_000)
     options = parser.parse_args()
@@ -212,42 +213,40 @@ def main() -> None:
     for row in missing:
         print(f"(skipped {row.key}: {', '.join(row.needs)} not installed)")
     figures: dict[str, Figures] = {}
-    with nginx_server() as url:
-        for round_number in range(options.rounds):
-            measure(url, bulk, "aiohttp", options, figures, round_number)
-            measure(url, sequential, "aiohttp-1", options, figures, round_number)
-        memory = None
-        if options.bulk_memory:
-            print(f"  bulk memory: {options.bulk_jobs:,} jobs from a generator ...", flush=True)
-            memory = _bulk_memory(url, options)
-
     if options.rounds:
+        with nginx_server() as url:
+            for round_number in range(options.rounds):
+                measure(url, bulk, "aiohttp", options, figures, round_number)
+                measure(url, sequential, "aiohttp-1", options, figures, round_number)
         table(f"Bulk fan-out: {options.concurrency} in flight (median, min-max over rounds)",
               bulk, figures)
         table("One trigger at a time (latency path)", sequential, figures)
         goals(figures)
     print(f"\nMemory: peak RSS of a {options.bulk_jobs:,}-job bulk run from a generator")
-    if memory is None:
-        print("- not measured: run with --bulk-memory (needs the bulk runner, issue 4)")
-    elif "skipped" in memory:
-        print(f"- not measured: {memory['skipped']}")
+    if options.bulk_memory:
+        _bulk_memory(options)
     else:
-        print(f"- {memory['rss_mb']:.0f} MB peak RSS for {memory['total']:,} jobs "
-              f"({memory['done']:,} succeeded, {memory['rate']:,.0f} jobs/s; goal < 150 MB)")
+        print("- not measured here: add --bulk-memory (runs benchmarks/bulk_memory.py --nginx)")
 
 
-def _bulk_memory(url: str, options: argparse.Namespace) -> dict[str, Any]:
+def _bulk_memory(options: argparse.Namespace) -> None:
+    """The bulk runner's own memory benchmark (benchmarks/bulk_memory.py), over nginx."""
+    script = Path(__file__).with_name("bulk_memory.py")
+    if not script.exists():
+        print("- not measured: benchmarks/bulk_memory.py (the bulk runner's benchmark) is missing")
+        return
     command = [
-        sys.executable, "-m", "benchmarks._scenarios", "bulk-memory", "--url", url,
-        "--concurrency", str(options.concurrency), "--bulk-jobs", str(options.bulk_jobs),
+        sys.executable, str(script), "--nginx", "--jobs", str(options.bulk_jobs),
+        "--concurrency", str(options.concurrency),
     ]
-    result = subprocess.run(  # noqa: S603 - our own interpreter and module
+    result = subprocess.run(  # noqa: S603 - our own interpreter and script
         command, capture_output=True, text=True, check=False, env=_child_env()
     )
     if result.returncode != 0:
-        raise SystemExit(f"bulk memory run failed:\n{result.stderr[-3000:]}")
-    data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return data
+        print(f"- failed:\n{result.stderr[-3000:]}")
+        return
+    for line in result.stdout.strip().splitlines():
+        print(f"  {line}")
 
 
 if __name__ == "__main__":
