@@ -180,7 +180,6 @@ class _Connection(asyncio.Protocol):
         self._buffer = bytearray()
         self._state = _IDLE
         self._waiter: asyncio.Future[None] | None = None
-        self._head_request = False
         self._received = False
         self._last_read = 0.0
         self._remaining = 0
@@ -257,12 +256,11 @@ class _Connection(asyncio.Protocol):
         transport = self.transport
         return not self.closed and transport is not None and not transport.is_closing()
 
-    def start(self, data: bytes, head_request: bool) -> asyncio.Future[None]:
+    def start(self, data: bytes) -> asyncio.Future[None]:
         """Write one request; the returned future settles when the answer is read."""
         assert self.transport is not None
         self._waiter = waiter = self._loop.create_future()
         self._state = _HEAD
-        self._head_request = head_request
         self._received = False
         self.keep_alive = True
         self._coding = b""
@@ -448,7 +446,7 @@ class _Connection(asyncio.Protocol):
         self.headers = headers
         self.keep_alive = keep_alive
         self._coding = b"" if coding == b"identity" else coding
-        if self._head_request or status in (204, 304):
+        if status in (204, 304):  # no body (the SDK sends no HEAD)
             self._complete(b"")
         elif chunked:
             self.keep_alive = keep_alive and length is None
@@ -488,12 +486,13 @@ def _decode(coding: bytes, body: bytes) -> bytes:
 
 
 class _Route:
-    __slots__ = ("head_request", "origin", "prefix")
+    """Where a URL goes and the start of its request, parsed once per URL."""
 
-    def __init__(self, origin: tuple[str, str, int], prefix: bytes, head_request: bool) -> None:
+    __slots__ = ("origin", "prefix")
+
+    def __init__(self, origin: tuple[str, str, int], prefix: bytes) -> None:
         self.origin = origin
         self.prefix = prefix
-        self.head_request = head_request
 
 
 class FastPool:
@@ -543,7 +542,7 @@ class FastPool:
             if conn is None:
                 conn = await self._connect(route.origin, timeout.connect, method, url, content)
             # From here on a byte may reach the server.
-            waiter = conn.start(data, route.head_request)
+            waiter = conn.start(data)
             try:
                 await conn.drain(timeout.write)
                 conn.start_read_timer(timeout.read)
@@ -640,7 +639,7 @@ class FastPool:
         )
         if len(self._routes) >= _ROUTE_CACHE_SIZE:
             self._routes.clear()
-        route = self._routes[(method, url, bodyless)] = _Route(origin, prefix, method == "HEAD")
+        route = self._routes[(method, url, bodyless)] = _Route(origin, prefix)
         return route
 
     def _idle_connection(self, origin: tuple[str, str, int]) -> _Connection | None:
