@@ -22,6 +22,8 @@ _PHONE_NUMBER = re.compile(r"\+?[0-9]{1,15}")
 _SIP_URI = re.compile(
     r"sips?:[A-Za-z0-9\-_.!~*'()&=+$,;%]+@[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?(?::[0-9]{1,5})?"
 )
+# Longer ids are not Plivo's and would make URLs that httpx refuses.
+MAX_ID_LENGTH = 256
 # Characters that could change which URL is requested, wherever they appear.
 _PATH_BREAKERS = frozenset("/\\?#")
 # Kept literally in a path segment: RFC 3986 allows them there and Plivo's
@@ -33,6 +35,8 @@ def check_path_id(value: str) -> str:
     """Reject ids that could change the URL's path or query."""
     if not value:
         raise ValueError("must not be empty")
+    if len(value) > MAX_ID_LENGTH:
+        raise ValueError(f"must be at most {MAX_ID_LENGTH} characters long")
     if any(char in _PATH_BREAKERS for char in value):
         raise ValueError("must not contain '/', '\\', '?' or '#'")
     if any(char.isspace() or not char.isprintable() for char in value):

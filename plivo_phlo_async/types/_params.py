@@ -26,7 +26,7 @@ Role = Literal["agent", "customer"]
 # Keys and values of Plivo's SIP headers: letters and digits only.
 _SIP_HEADERS = re.compile(r"[A-Za-z0-9]+=[A-Za-z0-9]+(?:,[A-Za-z0-9]+=[A-Za-z0-9]+)*")
 # DTMF digits, 'w' (0.5 s) and 'W' (1 s) pauses, then an optional '@<ms>' tone length.
-_SEND_DIGITS = re.compile(r"[0-9A-Da-d*#wW]+(?:@[0-9]+)?")
+_SEND_DIGITS = re.compile(r"^[0-9A-Da-d*#wW]+(?:@[0-9]+)?$")
 
 
 class _Params(BaseModel):
@@ -59,7 +59,14 @@ def _bool_to_text(value: Any) -> Any:
 
 
 HttpMethod = Annotated[Literal["GET", "POST"], BeforeValidator(_upper)]
-PositiveSeconds = Annotated[int, Field(gt=0)]
+def _reject_bool(value: Any) -> Any:
+    # A bool is an int to Python, and True must not become a 1-second limit.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a bool")
+    return value
+
+
+PositiveSeconds = Annotated[int, BeforeValidator(_reject_bool), Field(gt=0)]
 
 
 class CallCreateParams(_Params):
@@ -83,7 +90,9 @@ class CallCreateParams(_Params):
     machine_detection: (
         Annotated[Literal["true", "false", "hangup"], BeforeValidator(_bool_to_text)] | None
     ) = None
-    machine_detection_time: Annotated[int, Field(ge=2000, le=10000)] | None = None
+    machine_detection_time: (
+        Annotated[int, BeforeValidator(_reject_bool), Field(ge=2000, le=10000)] | None
+    ) = None
     machine_detection_url: HttpUrl | None = None
     machine_detection_method: HttpMethod | None = None
     sip_headers: str | None = None
