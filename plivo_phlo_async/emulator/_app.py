@@ -137,7 +137,7 @@ class EmulatorApp:
             await _answer(send, record, status, _fault_text(status))
             return
         if fault.kind == "rate_limit":
-            await _too_many(send, record, fault.retry_after or 1)
+            await _too_many(send, record, 1 if fault.retry_after is None else fault.retry_after)
             return
 
         captured = _Captured()
