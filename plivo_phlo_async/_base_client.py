@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import anyio
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from ._exceptions import (
     APIConnectionError,
@@ -51,6 +51,7 @@ from ._retry import (
 from ._transport import Answer, Sender, as_httpx_response
 from ._validation import validate_path_id
 from ._version import __version__
+from .types._base import PlivoObject
 
 logger = logging.getLogger("plivo_phlo_async")
 
@@ -76,7 +77,7 @@ _STATUS_ERRORS: Mapping[int, type[APIStatusError]] = {
 _sleep = anyio.sleep
 
 TimeoutTypes = float | httpx.Timeout
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ModelT = TypeVar("ModelT", bound=PlivoObject)
 
 
 class _RedactedHeaders(dict[str, str]):
@@ -307,7 +308,7 @@ def _parse_success(response: httpx.Response | Answer, cast_to: type[ModelT]) -> 
     """Decode a 2xx answer into its model; the request did succeed either way."""
     try:
         data = json.loads(response.content) if response.content else {}
-        return cast_to.model_validate(data)
+        model = cast_to.model_validate(data)
     except ValueError as exc:  # json.JSONDecodeError and pydantic's ValidationError
         response = as_httpx_response(response)
         problem = (
@@ -321,6 +322,8 @@ def _parse_success(response: httpx.Response | Answer, cast_to: type[ModelT]) -> 
             "the request succeeded, do not send it again",
             response=response,
         ) from exc
+    model._http_status = response.status_code
+    return model
 
 
 def _decode_error_body(response: httpx.Response) -> Any:

@@ -218,3 +218,21 @@ async def test_client_get_run_returns_a_phlo_run(
 
     assert isinstance(run, PhloRun)
     assert (run.run_id, run.call_uuids) == ("r-1", ["c1"])
+
+
+@pytest.mark.parametrize(("status", "message"), [(201, "call fired"), (200, "call queued")])
+async def test_the_answer_s_http_status_is_exposed_but_not_dumped(
+    client: PhloClient, respx_mock: respx.MockRouter, status: int, message: str
+) -> None:
+    respx_mock.post(f"https://api.plivo.com/v1/Account/{client.auth_id}/Call/").respond(
+        status, json={"api_id": "a", "message": message, "request_uuid": "u"}
+    )
+
+    call = await client.calls.create("+14152224444", "+14152223333", "https://example.com/a.xml")
+
+    assert call.http_status == status
+    assert "http_status" not in call.model_dump()
+
+
+def test_a_model_built_by_hand_has_no_http_status() -> None:
+    assert PhloDetails.model_validate(PHLO_ANSWER).http_status is None

@@ -35,9 +35,8 @@ class Outcome:
 
     ``job`` is the job as run (a plain mapping given with ``phlo_id`` is
     turned into a ``RunJob``; anything that is not a job is kept as given).
-    ``http_status`` is the status of the last answer when it was an error
-    (None on success: the response models do not carry the status, and None
-    when no answer came). ``attempts`` counts requests sent for the job.
+    ``http_status`` is the status of the last answer (None when no answer
+    came). ``attempts`` counts requests sent for the job.
     ``from_journal`` is True when the outcome was read from the journal of an
     earlier run instead of being sent; ``reason`` explains skipped and
     journal outcomes in words.

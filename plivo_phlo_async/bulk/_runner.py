@@ -417,8 +417,8 @@ class BulkRunner:
                             reason=str(error))
                 )
             return self._settle(
-                Outcome(job, ref, job_id, _SUCCEEDED, api_id=result.api_id,
-                        attempts=attempts, result=result)
+                Outcome(job, ref, job_id, _SUCCEEDED, http_status=result.http_status,
+                        api_id=result.api_id, attempts=attempts, result=result)
             )
 
     def _retry_delay(self, error: PlivoError, attempts: int) -> float | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 
 class PlivoObject(BaseModel):
@@ -18,6 +18,14 @@ class PlivoObject(BaseModel):
 
     #: Plivo's identifier of the request that produced this answer.
     api_id: str | None = None
+
+    # Not a field: it is not in Plivo's JSON, and must not show in dumps.
+    _http_status: int | None = PrivateAttr(default=None)
+
+    @property
+    def http_status(self) -> int | None:
+        """The HTTP status of the answer (201 "call fired" vs 200 "call queued")."""
+        return self._http_status
 
 
 def as_aware(value: datetime) -> datetime:

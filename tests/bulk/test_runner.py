@@ -72,6 +72,7 @@ async def test_every_job_gets_exactly_one_outcome(plivo: FakePlivo) -> None:
     assert first.api_id == first.result.api_id
     assert first.api_id is not None
     assert first.attempts == 1
+    assert first.http_status == 201
     assert first.error is None
     assert not first.from_journal
 
