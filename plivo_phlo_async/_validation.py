@@ -7,6 +7,7 @@ before a request is built, so bad input never reaches the network.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
@@ -75,12 +76,18 @@ HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def validate_model(model: type[ModelT], data: dict[str, Any]) -> ModelT:
-    """Build ``model`` from ``data``, turning pydantic's error into ours."""
+def validate_model(
+    model: type[ModelT], data: dict[str, Any], arguments: Mapping[str, str] | None = None
+) -> ModelT:
+    """Build ``model`` from ``data``, turning pydantic's error into ours.
+
+    ``arguments`` maps wire names to the Python argument names the caller
+    used (``from`` -> ``from_``), so the error names what the caller wrote.
+    """
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise to_parameter_error(exc) from None
+        raise to_parameter_error(exc, arguments) from None
 
 
 def validate_path_id(field: str, value: object) -> str:
@@ -104,11 +111,15 @@ def validate_address(field: str, value: object) -> str:
         raise InvalidParameterError(field, str(exc)) from None
 
 
-def to_parameter_error(exc: ValidationError) -> InvalidParameterError:
+def to_parameter_error(
+    exc: ValidationError, arguments: Mapping[str, str] | None = None
+) -> InvalidParameterError:
     """Name each failing field and give its reason without pydantic's noise."""
     problems: list[tuple[str, str]] = []
     for error in exc.errors(include_url=False):
         location = ".".join(str(part) for part in error["loc"]) or "payload"
+        if arguments:
+            location = arguments.get(location, location)
         message = error["msg"]
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]

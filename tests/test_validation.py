@@ -373,7 +373,8 @@ async def test_call_methods_must_be_get_or_post(
 async def test_call_from_must_be_a_phone_number_or_sip_uri(
     client: PhloClient, respx_mock: respx.MockRouter, address: str
 ) -> None:
-    await rejected(respx_mock, call_with(client, from_=address), "from")
+    # Named as the caller wrote it (from_), not by its wire name.
+    await rejected(respx_mock, call_with(client, from_=address), "from_")
 
 
 @pytest.mark.parametrize(
@@ -495,10 +496,10 @@ async def test_call_lists_every_bad_argument(
     error = await rejected(
         respx_mock,
         call_with(client, from_="alice", answer_url="ftp://x", time_limit=0),
-        "from",
+        "from_",
     )
 
-    assert [field for field, _ in error.errors] == ["from", "answer_url", "time_limit"]
+    assert [field for field, _ in error.errors] == ["from_", "answer_url", "time_limit"]
 
 
 @pytest.mark.parametrize(

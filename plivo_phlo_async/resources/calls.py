@@ -81,6 +81,7 @@ class Calls:
                 "parent_call_uuid": parent_call_uuid,
                 "error_if_parent_not_found": error_if_parent_not_found,
             },
+            arguments={"from": "from_"},
         )
         return await self._client._request(
             "POST",
