@@ -191,18 +191,17 @@ class HTTPTransport:
         method: str,
         url: str,
         *,
-        body: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
         timeout: httpx.Timeout,
         retry: RetryPolicy,
     ) -> httpx.Response | Answer:
-        """Send one logical request, retrying only where that is safe."""
+        """Send one logical request, retrying only where that is safe.
+
+        ``content`` is the JSON body, encoded once by the resource that
+        validated it.
+        """
         if self.http_client.is_closed:
             raise APIConnectionError("the client is closed; create a new PhloClient")
-        content = (
-            None
-            if body is None
-            else json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        )
         send = self.sender.send
         attempts = retry.max_retries + 1
         debug = logger.isEnabledFor(logging.DEBUG)
@@ -274,13 +273,13 @@ class BaseClient:
         url: str,
         cast_to: type[ModelT],
         *,
-        body: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
         timeout: TimeoutTypes | None = None,
     ) -> ModelT:
         response = await self._transport.request(
             method,
             url,
-            body=body,
+            content=content,
             timeout=self._timeout if timeout is None else coerce_timeout(timeout),
             retry=self._retry,
         )

@@ -198,10 +198,10 @@ def prepare(job: Job, handles: Handles) -> PreparedJob:
     job_id = job_id_of(job)
     if isinstance(job, RunJob):
         phlo = handles.phlo(job.phlo_id)
-        body = _run_payload(job.payload, {})
+        content = _run_payload(job.payload, {})
 
         def send_run() -> Awaitable[PhloRunResult]:
-            return phlo.run(body)
+            return phlo._send_run(content)
 
         return PreparedJob(job_id, send_run)
 
@@ -216,11 +216,8 @@ def prepare(job: Job, handles: Handles) -> PreparedJob:
                 "trigger_source": job.trigger_source,
             },
         )
-        act: Callable[..., Awaitable[ActionResult]] = getattr(node, params.action)
-        source, to, role = params.trigger_source, params.to, params.role
-
         def send_node_action() -> Awaitable[ActionResult]:
-            return act(source, to, role)
+            return node._send_action(params)
 
         return PreparedJob(job_id, send_node_action)
 

@@ -87,6 +87,6 @@ class Calls:
             "POST",
             self._client._voice_call_url,
             CallCreateResult,
-            body=params.to_body(),
+            content=params.to_json(),
             timeout=timeout,
         )

@@ -74,8 +74,14 @@ class MultiPartyCall:
             NodeActionParams,
             {"action": action, "to": to, "role": role, "trigger_source": trigger_source},
         )
+        return await self._send_action(params, timeout)
+
+    async def _send_action(
+        self, params: NodeActionParams, timeout: TimeoutTypes | None = None
+    ) -> ActionResult:
+        """Send an action already validated (the bulk runner checks jobs up front)."""
         return await self._client._request(
-            "POST", self._url, ActionResult, body=params.model_dump(), timeout=timeout
+            "POST", self._url, ActionResult, content=params.to_json(), timeout=timeout
         )
 
 
@@ -120,5 +126,5 @@ class Member:
     async def _act(self, action: MemberAction, timeout: TimeoutTypes | None) -> ActionResult:
         params = validate_model(MemberActionParams, {"action": action})
         return await self._client._request(
-            "POST", self._url, ActionResult, body=params.model_dump(), timeout=timeout
+            "POST", self._url, ActionResult, content=params.to_json(), timeout=timeout
         )

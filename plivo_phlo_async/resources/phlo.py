@@ -57,8 +57,13 @@ class Phlo:
         payload, so a per-call timeout is set with ``client.with_options``.
         The result's ``run_id`` identifies the run for ``get_run``.
         """
-        body = _run_payload(payload, fields)
-        return await self._client._request("POST", self._run_url, PhloRunResult, body=body)
+        return await self._send_run(_run_payload(payload, fields))
+
+    async def _send_run(self, content: bytes) -> PhloRunResult:
+        """Send a payload already checked and encoded by ``_run_payload``."""
+        return await self._client._request(
+            "POST", self._run_url, PhloRunResult, content=content
+        )
 
     async def get_run(self, run_id: str, *, timeout: TimeoutTypes | None = None) -> PhloRun:
         """``GET {base}/phlo/{phlo_id}/runs/{run_id}``: what a run started."""
@@ -70,8 +75,8 @@ class Phlo:
         return MultiPartyCall(self._client, self._url, node_id)
 
 
-def _run_payload(payload: Mapping[str, Any] | None, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge the two ways of passing a payload and check it is JSON."""
+def _run_payload(payload: Mapping[str, Any] | None, fields: Mapping[str, Any]) -> bytes:
+    """Merge the two ways of passing a payload, check it, and encode it once."""
     if payload is None:
         body = dict(fields)
     elif not isinstance(payload, Mapping):
@@ -90,7 +95,6 @@ def _run_payload(payload: Mapping[str, Any] | None, fields: Mapping[str, Any]) -
         if not isinstance(key, str) or not key:
             raise InvalidParameterError("payload", f"keys must be non-empty strings, got {key!r}")
     try:
-        json.dumps(body, allow_nan=False)
+        return json.dumps(body, allow_nan=False, separators=(",", ":"), ensure_ascii=False).encode()
     except (TypeError, ValueError) as exc:
         raise InvalidParameterError("payload", f"must be JSON-serialisable: {exc}") from None
-    return body

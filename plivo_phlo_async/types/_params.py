@@ -32,6 +32,10 @@ _SEND_DIGITS = re.compile(r"^[0-9A-Da-d*#wW]+(?:@[0-9]+)?$")
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    def to_json(self) -> bytes:
+        """The JSON body in field order: Plivo's names, unset arguments left out."""
+        return self.__pydantic_serializer__.to_json(self, by_alias=True, exclude_none=True)
+
 
 class NodeActionParams(_Params):
     """Body of ``POST .../multi_party_call/{node_id}``; field order is wire order."""
@@ -129,7 +133,3 @@ class CallCreateParams(_Params):
                 "must be 'key=value' pairs separated by commas, letters and digits only"
             )
         return value
-
-    def to_body(self) -> dict[str, Any]:
-        """The JSON body: Plivo's names, unset arguments left out."""
-        return self.model_dump(by_alias=True, exclude_none=True)
