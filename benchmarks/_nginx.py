@@ -2,8 +2,12 @@
 
 nginx is started as a non-daemon child with a generated configuration in a
 temporary directory, listens on a free loopback port with keep-alive on, and
-is stopped when the context exits. Nothing is installed here: if nginx is
-missing the caller gets a clear message with the apt line.
+is stopped when the context exits. With ``tls=True`` it serves the same
+answers over HTTPS with a certificate made at start (see ``_certs``). It logs
+one line per connection (only a connection's first request), so a benchmark
+can tell keep-alive from reconnecting, and over TLS count the handshakes,
+without the cost of a line per request. Nothing is installed here: if nginx
+is missing the caller gets a clear message with the apt line.
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+from ._certs import make_certificates
 
 INSTALL_HINT = "sudo apt-get update && sudo apt-get install -y nginx-light"
 
@@ -38,7 +45,13 @@ events {{
     worker_connections 4096;
 }}
 http {{
-    access_log off;
+    # One line per connection: its first request ("r" when a TLS session was resumed).
+    log_format connections '$connection $ssl_session_reused';
+    map $connection_requests $first_request {{
+        1       1;
+        default 0;
+    }}
+    access_log {tmp}/connections.log connections if=$first_request;
     client_body_temp_path {tmp}/body;
     proxy_temp_path {tmp}/proxy;
     fastcgi_temp_path {tmp}/fastcgi;
@@ -49,8 +62,8 @@ http {{
     default_type application/json;
     server_tokens off;
     server {{
-        listen 127.0.0.1:{port} backlog=4096;
-        location / {{
+        listen 127.0.0.1:{port}{ssl} backlog=4096;
+{tls}        location / {{
             if ($request_method = POST) {{
                 return 201 '{post}';
             }}
@@ -59,6 +72,28 @@ http {{
     }}
 }}
 """
+
+
+_TLS_CONFIG = """\
+        ssl_certificate {chain};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:SSL:10m;
+"""
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running nginx: its base URL, the CA to trust (TLS only) and its connection log."""
+
+    url: str
+    ca_file: Path | None
+    connection_log: Path
+
+    def connections(self) -> tuple[int, int]:
+        """Connections opened so far, and how many of them resumed a TLS session."""
+        lines = self.connection_log.read_text().splitlines()
+        return len(lines), sum(line.endswith(" r") for line in lines)
 
 
 def find_nginx() -> str:
@@ -94,13 +129,29 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None
 
 @contextlib.contextmanager
 def nginx_server() -> Iterator[str]:
-    """Run nginx on a free loopback port; yield its base URL (``http://127.0.0.1:N``)."""
+    """Run nginx over plain HTTP; yield its base URL (``http://127.0.0.1:N``)."""
+    with nginx() as server:
+        yield server.url
+
+
+@contextlib.contextmanager
+def nginx(*, tls: bool = False) -> Iterator[Server]:
+    """Run nginx on a free loopback port, over HTTPS if ``tls``; yield the :class:`Server`."""
     binary = find_nginx()
     with tempfile.TemporaryDirectory(prefix="phlo-bench-nginx-") as tmp:
         port = _free_port()
+        ca_file, tls_config = None, ""
+        if tls:
+            certs = make_certificates(Path(tmp) / "certs")
+            ca_file, tls_config = certs.ca, _TLS_CONFIG.format(chain=certs.chain, key=certs.key)
         conf = Path(tmp) / "nginx.conf"
-        conf.write_text(_CONFIG.format(tmp=tmp, port=port, post=POST_BODY, get=GET_BODY))
+        conf.write_text(_CONFIG.format(
+            tmp=tmp, port=port, post=POST_BODY, get=GET_BODY,
+            ssl=" ssl" if tls else "", tls=tls_config,
+        ))
         log = Path(tmp) / "error.log"
+        connection_log = Path(tmp) / "connections.log"
+        connection_log.touch()
         proc = subprocess.Popen(  # noqa: S603 - fixed argv, our own config
             [binary, "-p", tmp, "-c", str(conf), "-e", str(log)],
             stdin=subprocess.DEVNULL,
@@ -109,7 +160,8 @@ def nginx_server() -> Iterator[str]:
         )
         try:
             _wait_listening(port, proc, log)
-            yield f"http://127.0.0.1:{port}"
+            scheme = "https" if tls else "http"
+            yield Server(f"{scheme}://127.0.0.1:{port}", ca_file, connection_log)
         finally:
             proc.terminate()
             try:
