@@ -9,6 +9,10 @@ workers (an anyio task group, so trio runs it too) pulling jobs from one
 shared queue, the shape of a bulk run. A scenario stops at ``--jobs``
 triggers or after ``--max-seconds``, whichever comes first, so slow clients
 do not stretch the run.
+
+Over HTTPS every client verifies the server's certificate against the CA in
+``SSL_CERT_FILE`` (``REQUESTS_CA_BUNDLE`` for the official SDK); none turns
+verification off.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import logging
+import os
 import resource
+import ssl
 import sys
 import threading
 import time
@@ -194,8 +199,21 @@ async def sdk(args: argparse.Namespace, *, inject_httpx: bool = False) -> Any:
         if http_client is not None:
             await http_client.aclose()
 
-    path = "fast" if client._transport.sender.fast_pool() is not None else "httpx"
-    return call, close, {"path": path}
+    return call, close, {"path": sdk_path(client)}
+
+
+def sdk_path(client: Any) -> str:
+    """``"fast"`` or ``"httpx"``: which pool the SDK sends through, for the table's label.
+
+    The SDK has no public API for it, so this reads one internal name
+    (``client._transport.sender.fast_pool()``); if a rewrite moves it, the
+    label says ``"unknown"`` instead of the benchmark failing.
+    """
+    try:
+        fast_pool = client._transport.sender.fast_pool
+    except AttributeError:
+        return "unknown"
+    return "fast" if fast_pool() is not None else "httpx"
 
 
 async def sdk_httpx(args: argparse.Namespace) -> Any:
@@ -206,11 +224,23 @@ async def sdk_httpx(args: argparse.Namespace) -> Any:
 
 
 def official_client(args: argparse.Namespace) -> Any:
-    import plivo
+    """The official SDK's PHLO client at its best: keep-alive for every thread.
 
-    logging.getLogger("urllib3").setLevel(logging.ERROR)  # "pool is full" with 64 threads
+    requests keeps 10 connections per host, so 64 threads would open (over
+    TLS: handshake) a new connection for most requests; the pool is sized to
+    the threads. plivo calls ``Session.send`` directly, which skips requests'
+    environment merge, so ``REQUESTS_CA_BUNDLE`` alone is ignored: the session
+    is pointed at it, and still verifies.
+    """
+    import plivo
+    from requests.adapters import HTTPAdapter
+
     client = plivo.phlo.RestClient(AUTH_ID, AUTH_TOKEN)
     client.phlo_base_uri = f"{args.url}/v1"  # PhloClient.__init__ sets it to phlorunner
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=args.concurrency)
+    for prefix in ("http://", "https://"):
+        client.session.mount(prefix, adapter)
+    client.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or True
     return client
 
 
@@ -286,6 +316,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return anyio.run(main, backend=args.backend)
 
 
+#: Exit status when the client refused the server's certificate (``run.py`` checks it).
+REFUSED_EXIT = 3
+
+
+def certificate_refused(exc: BaseException) -> bool:
+    """Whether a certificate verification failure caused ``exc``.
+
+    Walks causes, contexts and exception groups: each client wraps it
+    differently (trio's ``BrokenResourceError``, httpx's ``ConnectError``, the
+    SDK's ``APIConnectionError``, requests' ``SSLError``).
+    """
+    pending: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        pending.extend(getattr(current, "exceptions", ()))
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
+    return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("scenario", choices=[*ASYNC, *THREADED])
@@ -296,7 +352,13 @@ def main() -> None:
     parser.add_argument("--sequential", action="store_true")
     parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
     args = parser.parse_args()
-    result = run(args)
+    try:
+        result = run(args)
+    except Exception as exc:
+        if not certificate_refused(exc):
+            raise
+        print(f"certificate refused: {exc!r}", file=sys.stderr)
+        sys.exit(REFUSED_EXIT)
     result.setdefault("rss_mb", peak_rss_mb())
     print(json.dumps(result))
 
