@@ -1,0 +1,1 @@
+"""The fast path's adversarial socket suite (see conftest.py and _server.py)."""

@@ -1,0 +1,316 @@
+"""Misbehaving HTTP/1.1 servers on 127.0.0.1 that count everything they receive.
+
+Each server runs its own asyncio loop in a thread of its own, so that it keeps
+writing (stray bytes, closes, drips) while the client's loop is blocked by a
+test, exactly as a remote server would. The server counts:
+
+* every *complete* request (head and whole body), with the number of the
+  connection it arrived on: a POST received twice is a duplicate phone call;
+* connections accepted, and connections open right now (accepted minus
+  closed by either side), with the peak of the latter sampled a few
+  milliseconds after each request (so that a close the client made just
+  before opening a new connection has been seen).
+
+A test gives a *behaviour*, ``async def behaviour(request, conn)``, run for
+each complete request on a connection; it writes whatever it likes with
+``conn.send`` and may close the connection. A *handler*, ``async def
+handler(conn)``, replaces the request loop altogether (for answers sent
+before the request body was read).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import ssl
+import threading
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from plivo_phlo_async import PhloClient
+
+AUTH_ID = "MAXXXXXXXXXXXXXXXXXX"
+AUTH_TOKEN = "tok-fastpath-suite"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One complete request, as the server read it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    connection: int  # 1 for the first connection the server accepted
+
+    @property
+    def tag(self) -> str:
+        """What identifies the request: its PHLO id, else the ``to`` of its body."""
+        parts = self.path.split("/")
+        if "phlo" in parts:
+            return parts[parts.index("phlo") + 1]
+        if self.body:
+            with contextlib.suppress(ValueError, AttributeError):
+                return str(json.loads(self.body)["to"])
+        return self.path
+
+    @property
+    def key(self) -> tuple[str, str, bytes]:
+        return (self.method, self.path, self.body)
+
+
+def answer_body(tag: str) -> bytes:
+    """The JSON answer that belongs to the request with this tag (and to no other)."""
+    return json.dumps(
+        {"api_id": f"run-{tag}", "phlo_id": tag, "message": "ok", "error": "",
+         "request_uuid": f"call-{tag}"},
+        separators=(",", ":"),
+    ).encode()
+
+
+def response(
+    status: int = 201,
+    body: bytes = b"",
+    headers: Iterable[tuple[str, str]] = (),
+    *,
+    reason: str = "Whatever",
+    version: str = "HTTP/1.1",
+    length: bool = True,
+) -> bytes:
+    """A response; Content-Length is added unless ``length`` is false."""
+    lines = [f"{version} {status} {reason}", "Content-Type: application/json"]
+    if length:
+        lines.append(f"Content-Length: {len(body)}")
+    lines += [f"{name}: {value}" for name, value in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def own_answer(request: Request, status: int | None = None, **kw: Any) -> bytes:
+    """The right answer to ``request``: 200 for a GET, 201 for a POST."""
+    if status is None:
+        status = 200 if request.method == "GET" else 201
+    return response(status, answer_body(request.tag), **kw)
+
+
+class Tally:
+    """Open connections, possibly shared by several servers (one client, two origins)."""
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.peak = 0
+
+    def sample(self) -> None:
+        self.peak = max(self.peak, self.open)
+
+
+class Conn:
+    """The server's side of one connection (used inside the server's loop)."""
+
+    def __init__(
+        self, server: Server, number: int, reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        self.server = server
+        self.number = number
+        self.reader = reader
+        self.writer = writer
+        self.closed = False
+        self.served = 0  # complete requests read on this connection
+
+    async def send(self, data: bytes) -> None:
+        if self.closed:
+            return
+        self.writer.write(data)
+        with contextlib.suppress(OSError):
+            await self.writer.drain()
+
+    def later(self, delay: float, data: bytes | None) -> None:
+        """Write ``data`` (or close, for None) ``delay`` seconds from now."""
+        loop = asyncio.get_running_loop()
+        if data is None:
+            loop.call_later(delay, self.close)
+        else:
+            loop.call_later(delay, lambda: None if self.closed else self.writer.write(data))
+
+    def close(self) -> None:
+        """Close (FIN), as a keep-alive timeout does."""
+        self._closed()
+        self.writer.close()
+
+    def abort(self) -> None:
+        """Close with a reset."""
+        self._closed()
+        self.writer.transport.abort()
+
+    def _closed(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.server.tally.open -= 1
+
+    async def until_eof(self) -> None:
+        """Say nothing: read and discard until the client goes away."""
+        with contextlib.suppress(OSError):
+            while await self.reader.read(65536):
+                pass
+        self.close()
+
+    async def read_head(self) -> tuple[str, str, dict[str, str]] | None:
+        """The request line and headers, or None if the client closed first."""
+        try:
+            head = await self.reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
+            return None
+        lines = head.decode("latin-1").split("\r\n")
+        method, path, _ = lines[0].split(" ", 2)
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            if line:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+        return method, path, headers
+
+    async def read_request(self) -> Request | None:
+        """The next complete request (recorded by the server), or None at EOF."""
+        head = await self.read_head()
+        if head is None:
+            return None
+        method, path, headers = head
+        try:
+            body = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        except (asyncio.IncompleteReadError, OSError):
+            return None
+        return self.record(Request(method, path, headers, body, self.number))
+
+    def record(self, request: Request) -> Request:
+        self.served += 1
+        self.server.received.append(request)
+        asyncio.get_running_loop().call_later(0.005, self.server.tally.sample)
+        return request
+
+
+Behaviour = Callable[[Request, Conn], Awaitable[None]]
+Handler = Callable[[Conn], Awaitable[None]]
+
+
+async def answer_each(request: Request, conn: Conn) -> None:
+    """The well-behaved server: every request gets its own answer."""
+    await conn.send(own_answer(request))
+
+
+@dataclass
+class Server:
+    """A server in a thread of its own; see the module's docstring."""
+
+    behaviour: Behaviour = answer_each
+    handler: Handler | None = None
+    tls: ssl.SSLContext | None = None
+    tally: Tally = field(default_factory=Tally)
+    host: str = "127.0.0.1"
+    received: list[Request] = field(default_factory=list)
+    connections: int = 0  # accepted
+    bytes_sent: int = 0  # for handlers that count what they managed to write
+
+    def __post_init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._conns: list[Conn] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self._server = self.call(self._start())
+        self.port: int = self._server.sockets[0].getsockname()[1]
+
+    # --- from the test's thread ------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}/v1"
+
+    def client(self, **options: Any) -> PhloClient:
+        options.setdefault("base_url", self.base_url)
+        options.setdefault("voice_base_url", self.base_url)
+        options.setdefault("auth_id", AUTH_ID)
+        options.setdefault("auth_token", AUTH_TOKEN)
+        return PhloClient(**options)
+
+    @property
+    def open(self) -> int:
+        return self.tally.open
+
+    @property
+    def peak(self) -> int:
+        return self.tally.peak
+
+    def count(self, method: str, tag: str) -> int:
+        """How many complete requests with this method and tag arrived."""
+        return sum(1 for r in list(self.received) if r.method == method and r.tag == tag)
+
+    def duplicates(self) -> list[tuple[str, str, bytes]]:
+        """POSTs (same path and body) received more than once."""
+        seen = Counter(r.key for r in list(self.received) if r.method == "POST")
+        return [key for key, n in seen.items() if n > 1]
+
+    def call(self, coro: Awaitable[T]) -> T:
+        """Run a coroutine in the server's loop and wait for it."""
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+        return future.result(timeout=10)
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.call(self._stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.loop.close()
+
+    # --- in the server's loop --------------------------------------------------
+    async def _start(self) -> asyncio.Server:
+        return await asyncio.start_server(
+            self._accepted, self.host, 0, ssl=self.tls, limit=8 * 1024 * 1024
+        )
+
+    def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Called synchronously by connection_made: counted in the order of events.
+        self.connections += 1
+        self.tally.open += 1
+        conn = Conn(self, self.connections, reader, writer)
+        self._conns.append(conn)
+        task = asyncio.get_running_loop().create_task(self._serve(conn))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, conn: Conn) -> None:
+        try:
+            if self.handler is not None:
+                await self.handler(conn)
+                return
+            while not conn.closed:
+                request = await conn.read_request()
+                if request is None:
+                    break
+                await self.behaviour(request, conn)
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        except asyncio.CancelledError:
+            if not conn.closed:
+                conn.abort()
+            raise
+        finally:
+            if not conn.closed:
+                if self.handler is None:
+                    conn.close()
+                else:  # a handler that returned without closing: wait for the client
+                    await conn.until_eof()
+
+    async def _stop(self) -> None:
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for conn in self._conns:
+            if not conn.closed:
+                conn.abort()
+        await asyncio.sleep(0.01)

@@ -1,0 +1,103 @@
+"""The fast path's adversarial suite: every asyncio test runs under asyncio's
+own loop and under uvloop, against misbehaving servers (see ``_server``).
+
+The loops come from pytest-asyncio's ``pytest_asyncio_loop_factories`` hook
+(pytest-asyncio >= 1.3; overriding ``event_loop_policy`` is deprecated). A
+hook in this conftest applies to the tests under this directory only, so
+moving a test module here is all it takes to run it under both loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+import pytest
+
+from plivo_phlo_async import PhloClient, PlivoError
+
+from ._server import Server
+
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - uvloop is in the dev extra (not on Windows)
+    uvloop = None
+
+T = TypeVar("T")
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+
+def loop_factories() -> dict[str, LoopFactory]:
+    """The loops every asyncio test of this directory runs under."""
+    factories: dict[str, LoopFactory] = {"asyncio": asyncio.new_event_loop}
+    if uvloop is not None:
+        factories["uvloop"] = uvloop.new_event_loop
+    return factories
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, LoopFactory]:
+    return loop_factories()
+
+
+@pytest.fixture(autouse=True)
+def retry_waits(sleeps: list[float]) -> list[float]:
+    """Retry waits are recorded (tests/conftest.py's ``sleeps``), never slept."""
+    return sleeps
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    """Start servers (``Server(...)`` arguments); all are stopped afterwards."""
+    servers: list[Server] = []
+
+    def start(*args: Any, **kwargs: Any) -> Server:
+        server = Server(*args, **kwargs)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[list[PhloClient]]:
+    """Append a client here to have it closed at the end of the test."""
+    made: list[PhloClient] = []
+    yield made
+    for client in made:
+        await client.aclose()
+
+
+@pytest.fixture
+def connect(clients: list[PhloClient]) -> Callable[..., PhloClient]:
+    """``connect(server, **options)``: a client for ``server``, closed afterwards."""
+
+    def make(server: Server, **options: Any) -> PhloClient:
+        client = server.client(**options)
+        clients.append(client)
+        return client
+
+    return make
+
+
+async def settle(seconds: float = 0.1) -> None:
+    """Let both sides see every close (the client's loop is free meanwhile)."""
+    await asyncio.sleep(seconds)
+
+
+def block_loop(seconds: float) -> None:
+    """Hold the client's loop, as a CPU-bound handler in a busy service does."""
+    time.sleep(seconds)
+
+
+async def outcome(awaitable: Awaitable[T]) -> T | PlivoError:
+    """The result, or the SDK error raised instead (anything else propagates)."""
+    try:
+        return await awaitable
+    except PlivoError as error:
+        return error

@@ -1,0 +1,74 @@
+"""Pool bookkeeping: ``max_connections`` bounds the sockets of every origin
+together, and a connection the server closed is never reused (nor counted)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import httpx
+
+from plivo_phlo_async import PhloClient
+
+from ._server import Conn, Request, Server, Tally, own_answer
+from .conftest import settle
+
+
+async def test_two_origins_share_max_connections(
+    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+) -> None:
+    tally = Tally()  # open sockets across both servers
+    phlo, voice = serve(tally=tally), serve(tally=tally)
+    client = connect(phlo, voice_base_url=voice.base_url, max_connections=2,
+                     timeout=httpx.Timeout(5.0, pool=2.0))
+    # One idle connection per origin, then two PHLO requests at once: one
+    # Voice connection must go to make room.
+    await client.phlo("p-0").run()
+    await client.calls.create("+14155550100", "+14155550000", "https://example.com/a.xml")
+    await asyncio.gather(client.phlo("p-1").run(), client.phlo("p-2").run())
+    await asyncio.gather(
+        *(client.phlo(f"p-{n}").run() for n in range(3, 13)),
+        *(client.calls.create("+14155550100", f"+141555501{n:02d}", "https://example.com/a.xml")
+          for n in range(10)),
+    )
+    await settle()
+    assert tally.peak <= 2
+    assert tally.open <= 2
+    assert phlo.duplicates() == voice.duplicates() == []
+    assert len(phlo.received) == 13
+    assert len(voice.received) == 11
+
+
+async def closes_soon_after_answering(request: Request, conn: Conn) -> None:
+    """Answers without ``Connection: close``, then closes 20 ms later (a keep-alive timeout)."""
+    await conn.send(own_answer(request))
+    conn.later(0.02, None)
+
+
+async def test_a_connection_the_server_closed_is_not_reused(
+    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+) -> None:
+    server = serve(closes_soon_after_answering)
+    client = connect(server)
+    first = await client.phlo("before-close").run()
+    await asyncio.sleep(0.1)  # the close has been seen by the loop
+    second = await client.phlo("after-close").run()
+    assert (first.run_id, second.run_id) == ("run-before-close", "run-after-close")
+    assert server.connections == 2
+    assert server.count("POST", "after-close") == 1
+
+
+async def test_closed_connections_do_not_hold_pool_slots(
+    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+) -> None:
+    server = serve(closes_soon_after_answering)
+    client = connect(server, max_connections=1, timeout=httpx.Timeout(5.0, pool=0.5))
+    for n in range(5):
+        result = await client.phlo(f"closed-{n}").run()
+        assert result.run_id == f"run-closed-{n}"
+        await asyncio.sleep(0.05)
+    await settle()
+    assert server.connections == 5
+    assert server.peak <= 1
+    assert server.open == 0
+    assert server.duplicates() == []

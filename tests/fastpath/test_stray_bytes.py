@@ -1,0 +1,76 @@
+"""Bytes a server writes on an idle kept-alive connection belong to no request.
+
+The server answers request 1 and then, 20 ms later, writes something nobody
+asked for (or closes). Request 2, a POST, must get its own answer, be received
+exactly once, and raise nothing: whether the client's loop was busy when the
+stray bytes arrived (the close or the bytes are in the socket, but no callback
+has seen them yet) or free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from plivo_phlo_async import PhloClient
+
+from ._server import Conn, Request, Server, answer_body, own_answer, response
+from .conftest import block_loop
+
+STRAYS: dict[str, bytes | None] = {
+    "429-retry-after": response(429, b'{"api_id":"stray","error":"slow down"}',
+                                [("Retry-After", "1")], reason="Too Many Requests"),
+    "201-other-run": response(201, answer_body("somebody-else")),
+    "408": response(408, b'{"api_id":"stray","error":"timeout"}', reason="Request Timeout"),
+    "close": None,
+}
+
+
+def stray_after_first_answer(stray: bytes | None) -> Callable[[Request, Conn], object]:
+    async def behaviour(request: Request, conn: Conn) -> None:
+        await conn.send(own_answer(request))
+        if conn.served == 1:  # once per connection, after its first answer
+            conn.later(0.02, stray)
+
+    return behaviour
+
+
+@pytest.mark.parametrize("stray", list(STRAYS), ids=list(STRAYS))
+@pytest.mark.parametrize("loop_state", ["busy", "free"])
+async def test_stray_bytes_on_an_idle_connection_are_never_an_answer(
+    serve: Callable[..., Server], connect: Callable[..., PhloClient], stray: str,
+    loop_state: str, retry_waits: list[float],
+) -> None:
+    server = serve(stray_after_first_answer(STRAYS[stray]))
+    client = connect(server)
+    first = await client.phlo("first-run").run(n=1)
+    assert first.run_id == "run-first-run"
+
+    if loop_state == "busy":
+        block_loop(0.2)  # the stray bytes (or the close) arrive while nobody reads
+    else:
+        await asyncio.sleep(0.2)
+
+    second = await client.phlo("second-run").run(n=2)
+    assert second.run_id == "run-second-run"  # its own answer, not the stray one
+    assert server.count("POST", "second-run") == 1  # never sent twice
+    assert server.count("POST", "first-run") == 1
+    assert retry_waits == []  # nothing was worth a retry: the POST was sent once, cleanly
+
+
+@pytest.mark.parametrize("loop_state", ["busy", "free"])
+async def test_a_stray_answer_is_not_handed_to_a_get_either(
+    serve: Callable[..., Server], connect: Callable[..., PhloClient], loop_state: str,
+) -> None:
+    server = serve(stray_after_first_answer(response(200, answer_body("somebody-else"))))
+    client = connect(server)
+    await client.phlo("get-one").get()
+    if loop_state == "busy":
+        block_loop(0.2)
+    else:
+        await asyncio.sleep(0.2)
+    details = await client.phlo("get-two").get()
+    assert details.phlo_id == "get-two"
+    assert server.count("GET", "get-two") == 1
