@@ -1,0 +1,141 @@
+"""Closing is final: no request, no retry and no pool after ``aclose()``; and a
+client used from two ``asyncio.run()`` calls closes what the first one opened."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import warnings
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+import plivo_phlo_async
+from plivo_phlo_async import APIConnectionError, PhloClient, PlivoError
+
+from ._server import Conn, Request, Server, own_answer
+from .conftest import loop_factories, outcome, settle
+
+
+def client_closed_error() -> type[PlivoError]:
+    """``ClientClosedError`` (new): looked up at run time so that collection works without it."""
+    cls: type[PlivoError] = plivo_phlo_async.ClientClosedError  # type: ignore[attr-defined]
+    return cls
+
+
+async def drop_gets(request: Request, conn: Conn) -> None:
+    """A GET is held 50 ms, then its connection dropped (a GET is retried)."""
+    if request.method == "GET":
+        await asyncio.sleep(0.05)
+        conn.abort()
+    else:
+        await conn.send(own_answer(request))
+
+
+async def test_aclose_during_a_get_lets_no_retry_open_a_new_pool(
+    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+) -> None:
+    server = serve(drop_gets)
+    client = connect(server, max_retries=3, timeout=httpx.Timeout(5.0, read=1.0))
+    task = asyncio.create_task(outcome(client.phlo("in-flight").get()))
+    await asyncio.sleep(0.02)  # the GET is in flight
+    await client.aclose()
+    result = await asyncio.wait_for(task, 5)
+    await settle(0.2)
+    assert isinstance(result, PlivoError), result  # it failed, with a typed error
+    assert server.connections == 1  # its retries opened nothing
+    assert server.open == 0
+    assert server.count("GET", "in-flight") <= 1
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        pytest.param(lambda c: c.phlo("after").get(), id="get"),
+        pytest.param(lambda c: c.phlo("after").run(n=1), id="run"),
+        pytest.param(lambda c: c.phlo("after").multi_party_call("n1").call("+1415", "+1416"),
+                     id="node-action"),
+        pytest.param(lambda c: c.calls.create("+1415", "+1416", "https://example.com/a.xml"),
+                     id="calls.create"),
+        pytest.param(lambda c: c.with_options(timeout=3.0).phlo("after").run(), id="copy-after"),
+    ],
+)
+async def test_any_use_after_aclose_raises_client_closed_error(
+    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    use: Callable[[PhloClient], object],
+) -> None:
+    closed_error = client_closed_error()
+    server = serve()
+    client = connect(server)
+    await client.phlo("before").get()
+    await client.aclose()
+    with pytest.raises(closed_error) as caught:
+        await use(client)  # type: ignore[misc]
+    assert not isinstance(caught.value, APIConnectionError)  # nothing retries it
+    assert not caught.value.outcome_unknown
+    assert [r.tag for r in server.received] == ["before"]
+    assert server.connections == 1
+
+
+async def test_a_copy_made_before_aclose_is_closed_with_its_client(
+    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+) -> None:
+    closed_error = client_closed_error()
+    server = serve()
+    client = connect(server)
+    copy = client.with_options(max_retries=0)
+    await copy.phlo("via-copy").run()
+    await client.aclose()
+    assert copy.is_closed
+    with pytest.raises(closed_error):
+        await copy.phlo("after").run()
+    assert server.count("POST", "after") == 0
+
+
+async def test_closing_a_copy_leaves_its_client_open(
+    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+) -> None:
+    server = serve()
+    client = connect(server)
+    await client.with_options(timeout=3.0).aclose()
+    result = await client.phlo("still-open").run()
+    assert result.run_id == "run-still-open"
+
+
+@pytest.mark.parametrize("loop", list(loop_factories()))
+def test_closing_is_final_across_event_loops(
+    serve: Callable[..., Server], loop: str,
+) -> None:
+    closed_error = client_closed_error()
+    server = serve()
+    client = server.client()
+    with asyncio.Runner(loop_factory=loop_factories()[loop]) as runner:
+        runner.run(client.phlo("first-loop").get())
+        runner.run(client.aclose())
+    with asyncio.Runner(loop_factory=loop_factories()[loop]) as runner, pytest.raises(
+        closed_error
+    ):
+        runner.run(client.phlo("second-loop").get())
+    assert [r.tag for r in server.received] == ["first-loop"]
+
+
+@pytest.mark.parametrize("loop", list(loop_factories()))
+def test_a_client_used_from_two_asyncio_runs_leaves_no_resource_warning(
+    serve: Callable[..., Server], loop: str,
+) -> None:
+    server = serve()
+    client = server.client()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with asyncio.Runner(loop_factory=loop_factories()[loop]) as runner:
+            first = runner.run(client.phlo("run-one").get())  # leaves a kept-alive socket
+        with asyncio.Runner(loop_factory=loop_factories()[loop]) as runner:
+            second = runner.run(client.phlo("run-two").get())
+            runner.run(client.aclose())
+        gc.collect()
+    assert (first.phlo_id, second.phlo_id) == ("run-one", "run-two")
+    leaks = [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert leaks == [], [str(w.message) for w in leaks]
+    server.call(asyncio.sleep(0.1))
+    assert server.open == 0  # every socket was closed, none left to the garbage collector
