@@ -2,6 +2,7 @@
 
     python -m benchmarks.profile                 # 20,000 triggers, 64 in flight
     python -m benchmarks.profile --sort cumtime  # any pstats sort key
+    python -m benchmarks.profile --tls           # over HTTPS, certificate verified
 
 Prints the CPU time per trigger (whole process, profiler off) and then the
 profile's top functions (profiler on, which inflates small functions).
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import time
 from typing import Any
 
 import anyio
 
-from ._nginx import nginx_server
+from ._nginx import nginx
 from ._scenarios import fan_out, sdk
 
 
@@ -44,8 +46,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--tls", action="store_true", help="HTTPS, trusting a CA made at start")
     options = parser.parse_args()
-    with nginx_server() as url:
+    with nginx(tls=options.tls) as server:
+        url = server.url
+        if server.ca_file is not None:
+            os.environ["SSL_CERT_FILE"] = str(server.ca_file)  # read at the first connection
         done, seconds, cpu, info = anyio.run(_run, url, options, None)
         print(f"SDK ({info['path']} path): {done / seconds:,.0f} triggers/s, "
               f"{cpu / done * 1e6:.0f} us CPU per trigger (harness included, no profiler)")
