@@ -2,7 +2,7 @@
 
     python -m benchmarks.run                          # plain HTTP, about two minutes
     python -m benchmarks.run --tls                    # the same over HTTPS
-    python -m benchmarks.run --both --quick           # both, one round each, under a minute
+    python -m benchmarks.run --both --quick           # both, one round each, about a minute
     python -m benchmarks.run --rounds 0 --bulk-memory # only the bulk runner's memory
 
 Starts nginx (a non-daemon child, generated config, free loopback port,
@@ -273,7 +273,7 @@ def main() -> None:
     transport.add_argument("--tls", action="store_true",
                            help="over HTTPS (verified, generated certificate) instead of HTTP")
     transport.add_argument("--both", action="store_true",
-                           help="plain HTTP, then TLS (twice as long)")
+                           help="plain HTTP, then TLS (about three and a half minutes)")
     parser.add_argument(
         "--bulk-memory", action="store_true",
         help="also measure peak RSS of a 1,000,000-job bulk run from a generator "
