@@ -206,11 +206,11 @@ def sdk_path(client: Any) -> str:
     """``"fast"`` or ``"httpx"``: which pool the SDK sends through, for the table's label.
 
     The SDK has no public API for it, so this reads one internal name
-    (``client._transport.sender.fast_pool()``); if a rewrite moves it, the
+    (``client._requester.sender.fast_pool()``); if a rewrite moves it, the
     label says ``"unknown"`` instead of the benchmark failing.
     """
     try:
-        fast_pool = client._transport.sender.fast_pool
+        fast_pool = client._requester.sender.fast_pool
     except AttributeError:
         return "unknown"
     return "fast" if fast_pool() is not None else "httpx"

@@ -12,6 +12,7 @@ import base64
 import ipaddress
 import json
 import logging
+import math
 import platform
 import time
 from collections.abc import Mapping
@@ -28,9 +29,11 @@ from ._exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConfigurationError,
     ConnectionOutcomeUnknownError,
     InternalServerError,
+    InvalidParameterError,
     MethodNotAllowedError,
     NotFoundError,
     PermissionDeniedError,
@@ -40,6 +43,7 @@ from ._exceptions import (
     StatusOutcomeUnknownError,
     TimeoutOutcomeUnknownError,
 )
+from ._fastpath import Answer, Sender, as_httpx_response
 from ._retry import (
     IDEMPOTENT_METHODS,
     RetryPolicy,
@@ -48,7 +52,6 @@ from ._retry import (
     retryable_error,
     retryable_status,
 )
-from ._transport import Answer, Sender, as_httpx_response
 from ._validation import validate_path_id
 from ._version import __version__
 from .types._base import PlivoObject
@@ -58,6 +61,10 @@ logger = logging.getLogger("plivo_phlo_async")
 #: Bounded by default: a hung connection must not hold a bulk run forever.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
 DEFAULT_MAX_RETRIES = 2
+#: The longest one attempt may take, as a multiple of the read timeout: the read
+#: timeout bounds the gap between two reads, so a server dripping a byte at a
+#: time could otherwise hold a request (and a bulk job) for hours.
+ATTEMPT_DEADLINE_READS = 2.0
 DEFAULT_MAX_CONNECTIONS = 100
 USER_AGENT = (
     f"plivo-phlo-async/{__version__} python/{platform.python_version()} httpx/{httpx.__version__}"
@@ -92,15 +99,27 @@ def check_base_url(name: str, url: str) -> str:
     """Require https, except for a loopback host (the local emulator)."""
     try:
         parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ConfigurationError(f"{name} is not a valid URL: {url!r}") from exc
-    if parsed.scheme not in ("https", "http") or not parsed.host:
-        raise ConfigurationError(f"{name} must be an absolute http(s) URL, got {url!r}")
+        host = parsed.raw_host.decode("ascii")
+    except (httpx.InvalidURL, TypeError, UnicodeError) as exc:
+        raise ConfigurationError(f"{name} is not a valid URL: {url!r}", field=name) from exc
+    if parsed.scheme not in ("https", "http") or not host:
+        raise ConfigurationError(
+            f"{name} must be an absolute http(s) URL, got {url!r}", field=name
+        )
     if parsed.userinfo or parsed.query or parsed.fragment:
-        raise ConfigurationError(f"{name} must not carry credentials, a query or a fragment")
+        raise ConfigurationError(
+            f"{name} must not carry credentials, a query or a fragment", field=name
+        )
+    if not host.startswith("[") and any(
+        len(label) > 63 for label in host.rstrip(".").split(".")
+    ):
+        raise ConfigurationError(
+            f"{name} has a host name label longer than 63 characters: {url!r}", field=name
+        )
     if parsed.scheme == "http" and not _is_loopback(parsed.host):
         raise ConfigurationError(
-            f"{name} must use https (plain http is only allowed for a loopback host), got {url!r}"
+            f"{name} must use https (plain http is only allowed for a loopback host), got {url!r}",
+            field=name,
         )
     return url.rstrip("/")
 
@@ -114,22 +133,56 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def coerce_timeout(timeout: TimeoutTypes) -> httpx.Timeout:
+def _positive_seconds(value: object) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
+def coerce_timeout(timeout: TimeoutTypes, *, per_call: bool = False) -> httpx.Timeout:
+    """A validated ``httpx.Timeout``: every phase finite and > 0, or None (no limit).
+
+    Raises :class:`ConfigurationError` for a client's setting and
+    :class:`InvalidParameterError` for a per-call argument, both naming ``timeout``.
+    """
     if isinstance(timeout, httpx.Timeout):
-        return timeout
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ConfigurationError(
-            f"timeout must be a positive number or an httpx.Timeout, not {timeout!r}"
-        )
-    return httpx.Timeout(timeout)
+        phases = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+        if all(phase is None or _positive_seconds(phase) for phase in phases):
+            return timeout
+    elif _positive_seconds(timeout):
+        return httpx.Timeout(timeout)
+    reason = f"must be a finite number of seconds > 0 or an httpx.Timeout, not {timeout!r}"
+    if per_call:
+        raise InvalidParameterError("timeout", reason)
+    raise ConfigurationError(f"timeout {reason}", field="timeout")
 
 
-class HTTPTransport:
-    """Sends the SDK's requests through one pool: the fast path of
-    :mod:`._transport` under asyncio, else one ``httpx.AsyncClient``.
+def coerce_deadline(deadline: float | None) -> float | None:
+    """A validated ``attempt_deadline`` (None: twice the read timeout)."""
+    if deadline is None or _positive_seconds(deadline):
+        return deadline
+    raise ConfigurationError(
+        f"attempt_deadline must be a finite number of seconds > 0 or None, not {deadline!r}",
+        field="attempt_deadline",
+    )
+
+
+def resolve_deadline(timeout: httpx.Timeout, deadline: float | None) -> float | None:
+    """The bound on one attempt: the one set, else twice the read timeout."""
+    if deadline is not None:
+        return deadline
+    return None if timeout.read is None else timeout.read * ATTEMPT_DEADLINE_READS
+
+
+class Requester:
+    """Sends the SDK's requests, with retries, through one pool: the fast path
+    of :mod:`._fastpath` under asyncio, else one ``httpx.AsyncClient``.
 
     Shared by a client and every copy made with ``with_options``; only the
-    owner (the client that created the ``httpx.AsyncClient``) closes it.
+    client that created it closes it, and closing is final for all of them.
     """
 
     def __init__(
@@ -165,7 +218,7 @@ class HTTPTransport:
                 follow_redirects=False,
             )
         self.http_client = http_client
-        # The seam (see _transport): under asyncio the client's own pool is the
+        # The seam (see _fastpath): under asyncio the client's own pool is the
         # fast path; an injected client, a proxy or trio go through httpx.
         self.sender = Sender(
             http_client=http_client,
@@ -177,13 +230,14 @@ class HTTPTransport:
 
     @property
     def is_closed(self) -> bool:
-        return self.http_client.is_closed
+        return self.sender.closed or self.http_client.is_closed
 
     async def aclose(self) -> None:
-        if self.owns_client:
-            try:
-                await self.sender.aclose()
-            finally:
+        """Close for good; the pool (and the ``httpx.AsyncClient`` if the SDK made it)."""
+        try:
+            await self.sender.aclose()
+        finally:
+            if self.owns_client:
                 await self.http_client.aclose()
 
     async def request(
@@ -193,23 +247,29 @@ class HTTPTransport:
         *,
         content: bytes | None = None,
         timeout: httpx.Timeout,
+        deadline: float | None,
         retry: RetryPolicy,
-    ) -> httpx.Response | Answer:
+    ) -> Answer:
         """Send one logical request, retrying only where that is safe.
 
         ``content`` is the JSON body, encoded once by the resource that
-        validated it.
+        validated it; ``deadline`` bounds each attempt whole, in seconds.
         """
-        if self.http_client.is_closed:
-            raise APIConnectionError("the client is closed; create a new PhloClient")
         send = self.sender.send
         attempts = retry.max_retries + 1
         debug = logger.isEnabledFor(logging.DEBUG)
         for attempt in range(1, attempts + 1):
+            if self.is_closed:
+                raise ClientClosedError("the client is closed; create a new PhloClient")
             started = time.perf_counter()
             try:
-                response = await send(method, url, content, timeout)
+                response = await send(method, url, content, timeout, deadline)
             except httpx.TransportError as exc:
+                sent = may_have_been_sent(exc) and method not in IDEMPOTENT_METHODS
+                if self.is_closed and not sent:  # closed under it: nothing more is sent
+                    raise ClientClosedError(
+                        "the client was closed while the request was in flight"
+                    ) from exc
                 if attempt == attempts or not retryable_error(exc, method):
                     if debug:
                         _log_attempt(method, url, attempt, attempts, repr(exc), started, None)
@@ -226,12 +286,12 @@ class HTTPTransport:
                     _log_attempt(method, url, attempt, attempts, str(status), started, None)
                 return response
 
-            response = as_httpx_response(response)  # errors carry the full httpx.Response
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            full = as_httpx_response(response)  # errors carry the full httpx.Response
+            retry_after = parse_retry_after(full.headers.get("retry-after"))
             if attempt == attempts or not retryable_status(status, method):
                 if debug:
                     _log_attempt(method, url, attempt, attempts, str(status), started, None)
-                raise _status_error(response, method, retry_after, attempt)
+                raise _status_error(full, method, retry_after, attempt)
             if status == 429:
                 delay = retry.rate_limit_delay(retry_after, attempt)
             else:
@@ -249,18 +309,21 @@ class BaseClient:
     def __init__(
         self,
         *,
-        transport: HTTPTransport,
+        requester: Requester,
         auth_id: str,
         base_url: str,
         voice_base_url: str,
         timeout: httpx.Timeout,
+        attempt_deadline: float | None,
         retry: RetryPolicy,
     ) -> None:
-        self._transport = transport
+        self._requester = requester
         self._auth_id = auth_id
         self._base_url = base_url
         self._voice_base_url = voice_base_url
         self._timeout = timeout
+        self._attempt_deadline = attempt_deadline
+        self._default_deadline = resolve_deadline(timeout, attempt_deadline)
         self._retry = retry
         account = validate_path_id("auth_id", auth_id)
         # The URLs that embed the account are built once, not per request.
@@ -276,12 +339,13 @@ class BaseClient:
         content: bytes | None = None,
         timeout: TimeoutTypes | None = None,
     ) -> ModelT:
-        response = await self._transport.request(
-            method,
-            url,
-            content=content,
-            timeout=self._timeout if timeout is None else coerce_timeout(timeout),
-            retry=self._retry,
+        if timeout is None:
+            resolved, deadline = self._timeout, self._default_deadline
+        else:
+            resolved = coerce_timeout(timeout, per_call=True)
+            deadline = resolve_deadline(resolved, self._attempt_deadline)
+        response = await self._requester.request(
+            method, url, content=content, timeout=resolved, deadline=deadline, retry=self._retry
         )
         return _parse_success(response, cast_to)
 
@@ -303,23 +367,23 @@ def _log_attempt(
     )
 
 
-def _parse_success(response: httpx.Response | Answer, cast_to: type[ModelT]) -> ModelT:
+def _parse_success(response: Answer, cast_to: type[ModelT]) -> ModelT:
     """Decode a 2xx answer into its model; the request did succeed either way."""
     try:
         data = json.loads(response.content) if response.content else {}
         model = cast_to.model_validate(data)
     except ValueError as exc:  # json.JSONDecodeError and pydantic's ValidationError
-        response = as_httpx_response(response)
+        full = as_httpx_response(response)
         problem = (
             f"does not match {cast_to.__name__} ({exc.errors(include_url=False)[0]['msg']})"
             if isinstance(exc, ValidationError)
             else "is not JSON"
         )
         raise APIResponseValidationError(
-            f"{response.request.method} {response.request.url} answered "
-            f"{response.status_code} with a body that {problem}; "
+            f"{full.request.method} {full.request.url} answered "
+            f"{full.status_code} with a body that {problem}; "
             "the request succeeded, do not send it again",
-            response=response,
+            response=full,
         ) from exc
     model._http_status = response.status_code
     return model

@@ -16,9 +16,10 @@ from ._base_client import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     BaseClient,
-    HTTPTransport,
+    Requester,
     TimeoutTypes,
     check_base_url,
+    coerce_deadline,
     coerce_timeout,
 )
 from ._exceptions import ConfigurationError
@@ -47,8 +48,13 @@ class PhloClient(BaseClient):
 
     Credentials default to ``PLIVO_AUTH_ID`` and ``PLIVO_AUTH_TOKEN``. One
     client owns one connection pool: create it once, share it, and close it
-    with ``await client.aclose()`` or ``async with``. An ``http_client`` you
-    pass in is used as is and left open for you to close.
+    with ``await client.aclose()`` or ``async with``; closing is final. An
+    ``http_client`` you pass in is used as is and left open for you to close.
+
+    ``timeout`` bounds each phase of an attempt (connect, write, the gap
+    between two reads, the wait for a pool slot); ``attempt_deadline`` bounds
+    an attempt whole (default: twice the read timeout), so a server dripping
+    its answer a byte at a time cannot hold a request for long.
     """
 
     phlo: PhloResource
@@ -62,6 +68,7 @@ class PhloClient(BaseClient):
         base_url: str = DEFAULT_BASE_URL,
         voice_base_url: str = DEFAULT_VOICE_BASE_URL,
         timeout: TimeoutTypes = DEFAULT_TIMEOUT,
+        attempt_deadline: float | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         proxy: str | httpx.URL | httpx.Proxy | None = None,
@@ -70,22 +77,31 @@ class PhloClient(BaseClient):
         auth_id = auth_id if auth_id is not None else os.environ.get("PLIVO_AUTH_ID")
         auth_token = auth_token if auth_token is not None else os.environ.get("PLIVO_AUTH_TOKEN")
         if not auth_id:
-            raise ConfigurationError("no auth id: pass auth_id or set PLIVO_AUTH_ID")
+            raise ConfigurationError(
+                "no auth id: pass auth_id or set PLIVO_AUTH_ID", field="auth_id"
+            )
         if not auth_token:
-            raise ConfigurationError("no auth token: pass auth_token or set PLIVO_AUTH_TOKEN")
+            raise ConfigurationError(
+                "no auth token: pass auth_token or set PLIVO_AUTH_TOKEN", field="auth_token"
+            )
         try:
             check_path_id(auth_id)
         except ValueError as exc:
-            raise ConfigurationError(f"auth id is not valid: {exc}") from None
+            raise ConfigurationError(f"auth id is not valid: {exc}", field="auth_id") from None
         _check_retries(max_retries)
         if isinstance(max_connections, bool) or not isinstance(max_connections, int) or (
             max_connections < 1
         ):
-            raise ConfigurationError(f"max_connections must be >= 1, not {max_connections!r}")
+            raise ConfigurationError(
+                f"max_connections must be >= 1, not {max_connections!r}", field="max_connections"
+            )
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-            raise ConfigurationError("http_client must be an httpx.AsyncClient")
+            raise ConfigurationError(
+                "http_client must be an httpx.AsyncClient", field="http_client"
+            )
+        checked_timeout = coerce_timeout(timeout)
         super().__init__(
-            transport=HTTPTransport(
+            requester=Requester(
                 auth_id=auth_id,
                 auth_token=auth_token,
                 http_client=http_client,
@@ -95,7 +111,8 @@ class PhloClient(BaseClient):
             auth_id=auth_id,
             base_url=check_base_url("base_url", base_url),
             voice_base_url=check_base_url("voice_base_url", voice_base_url),
-            timeout=coerce_timeout(timeout),
+            timeout=checked_timeout,
+            attempt_deadline=coerce_deadline(attempt_deadline),
             retry=RetryPolicy(max_retries=max_retries),
         )
         self._owns_pool = True
@@ -122,33 +139,43 @@ class PhloClient(BaseClient):
         return self._timeout
 
     @property
+    def attempt_deadline(self) -> float | None:
+        """The bound on one attempt in seconds (None: no bound), resolved from the default."""
+        return self._default_deadline
+
+    @property
     def max_retries(self) -> int:
         return self._retry.max_retries
 
     @property
     def is_closed(self) -> bool:
-        return self._transport.is_closed
+        return self._requester.is_closed
 
     def with_options(
         self,
         *,
         timeout: TimeoutTypes | None = None,
+        attempt_deadline: float | None = None,
         max_retries: int | None = None,
     ) -> PhloClient:
         """A client with other defaults that shares this one's connection pool.
 
-        Closing the copy leaves the pool open; the original client owns it.
+        Closing the copy leaves the pool open; the original client owns it,
+        and once it is closed every copy is closed too.
         """
         if max_retries is not None:
             _check_retries(max_retries)
         copy = object.__new__(PhloClient)
         BaseClient.__init__(
             copy,
-            transport=self._transport,
+            requester=self._requester,
             auth_id=self._auth_id,
             base_url=self._base_url,
             voice_base_url=self._voice_base_url,
             timeout=self._timeout if timeout is None else coerce_timeout(timeout),
+            attempt_deadline=self._attempt_deadline
+            if attempt_deadline is None
+            else coerce_deadline(attempt_deadline),
             retry=self._retry
             if max_retries is None
             else dataclasses.replace(self._retry, max_retries=max_retries),
@@ -195,9 +222,12 @@ class PhloClient(BaseClient):
         )
 
     async def aclose(self) -> None:
-        """Close the connection pool (unless it was passed in or is shared)."""
+        """Close the client for good (an ``http_client`` passed in is left open).
+
+        A copy made by :meth:`with_options` does not close the pool it shares.
+        """
         if self._owns_pool:
-            await self._transport.aclose()
+            await self._requester.aclose()
 
     async def __aenter__(self) -> PhloClient:
         return self
@@ -219,7 +249,9 @@ class PhloClient(BaseClient):
 
 def _check_retries(max_retries: object) -> None:
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise ConfigurationError(f"max_retries must be an integer >= 0, not {max_retries!r}")
+        raise ConfigurationError(
+            f"max_retries must be an integer >= 0, not {max_retries!r}", field="max_retries"
+        )
 
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_VOICE_BASE_URL", "PhloClient"]

@@ -26,6 +26,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConfigurationError",
     "ConnectionOutcomeUnknownError",
     "InternalServerError",
@@ -67,7 +68,23 @@ class InvalidParameterError(PlivoError, ValueError):
 
 
 class ConfigurationError(PlivoError, ValueError):
-    """The client was set up wrongly (missing credentials, unsafe base URL...)."""
+    """The client was set up wrongly (missing credentials, unsafe base URL...).
+
+    ``field`` names the offending argument when one is to blame.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ClientClosedError(PlivoError):
+    """The client was closed (``aclose()`` or the end of ``async with``).
+
+    Closing is final: nothing is sent after it, and no request is retried
+    into a new connection pool. Create a new ``PhloClient``. Deliberately not
+    an :class:`APIConnectionError`, so that nothing retries it.
+    """
 
 
 class APIError(PlivoError):

@@ -17,7 +17,9 @@ from plivo_phlo_async import (
     DEFAULT_TIMEOUT,
     DEFAULT_VOICE_BASE_URL,
     APIConnectionError,
+    ClientClosedError,
     ConfigurationError,
+    InvalidParameterError,
     PhloClient,
 )
 
@@ -242,7 +244,7 @@ async def test_an_injected_http_client_is_left_open(auth_id: str, auth_token: st
             await client.phlo(PHLO_ID).get()
 
         assert not http_client.is_closed
-        assert not client.is_closed
+        assert client.is_closed  # closing the SDK client is final, whoever owns the pool
         # Still usable by its owner after the SDK client is gone.
         assert (await http_client.get("https://example.com/")).status_code == 200
 
@@ -262,7 +264,7 @@ async def test_aclose_closes_the_pool_the_client_owns(auth_id: str, auth_token: 
     await client.aclose()
 
     assert client.is_closed
-    assert client._transport.http_client.is_closed
+    assert client._requester.http_client.is_closed
 
 
 async def test_async_with_closes_the_pool_and_returns_the_client(
@@ -293,9 +295,10 @@ async def test_a_closed_client_refuses_to_send(
     client = PhloClient(auth_id, auth_token)
     await client.aclose()
 
-    with pytest.raises(APIConnectionError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed") as caught:
         await client.phlo(PHLO_ID).get()
 
+    assert not isinstance(caught.value, APIConnectionError)  # nothing retries it
     assert route.call_count == 0
 
 
@@ -314,8 +317,8 @@ async def test_with_options_shares_the_connection_pool(client: PhloClient) -> No
     copy = client.with_options(max_retries=5, timeout=3.0)
 
     assert copy is not client
-    assert copy._transport is client._transport
-    assert copy._transport.http_client is client._transport.http_client
+    assert copy._requester is client._requester
+    assert copy._requester.http_client is client._requester.http_client
 
 
 async def test_closing_a_copy_leaves_the_shared_pool_open(client: PhloClient) -> None:
@@ -478,14 +481,45 @@ async def test_a_per_call_httpx_timeout_is_sent_as_given(
     assert timeout_sent(respx_mock) == {"connect": 0.5, "read": 2.0, "write": 2.0, "pool": 2.0}
 
 
-@pytest.mark.parametrize("timeout", [0, -1, True, "5"])
+@pytest.mark.parametrize(
+    "timeout",
+    [0, -1, True, "5", float("nan"), float("inf"), httpx.Timeout(5.0, read=float("nan"))],
+)
 async def test_a_bad_per_call_timeout_is_refused_before_sending(
     client: PhloClient, respx_mock: respx.MockRouter, timeout: Any
 ) -> None:
-    with pytest.raises(ConfigurationError, match="timeout"):
+    with pytest.raises(InvalidParameterError, match="timeout") as caught:
         await client.phlo.get(PHLO_ID, timeout=timeout)
 
+    assert caught.value.field == "timeout"
     assert respx_mock.calls.call_count == 0
+
+
+@pytest.mark.parametrize("timeout", [0, -1, "5", float("nan"), float("-inf")])
+def test_a_bad_client_timeout_names_the_field(auth_id: str, auth_token: str, timeout: Any) -> None:
+    with pytest.raises(ConfigurationError, match="timeout") as caught:
+        PhloClient(auth_id, auth_token, timeout=timeout)
+
+    assert caught.value.field == "timeout"
+
+
+@pytest.mark.parametrize("deadline", [0, -1, "5", float("nan"), float("inf"), True])
+def test_a_bad_attempt_deadline_is_refused(auth_id: str, auth_token: str, deadline: Any) -> None:
+    with pytest.raises(ConfigurationError, match="attempt_deadline") as caught:
+        PhloClient(auth_id, auth_token, attempt_deadline=deadline)
+
+    assert caught.value.field == "attempt_deadline"
+
+
+def test_the_attempt_deadline_defaults_to_twice_the_read_timeout(
+    auth_id: str, auth_token: str
+) -> None:
+    assert PhloClient(auth_id, auth_token).attempt_deadline == 60.0
+    assert PhloClient(auth_id, auth_token, timeout=4.0).attempt_deadline == 8.0
+    assert PhloClient(auth_id, auth_token, attempt_deadline=12.5).attempt_deadline == 12.5
+    client = PhloClient(auth_id, auth_token)
+    assert client.with_options(timeout=1.0).attempt_deadline == 2.0
+    assert client.with_options(attempt_deadline=3.0).attempt_deadline == 3.0
 
 
 # --------------------------------------------------------------------------- bad options

@@ -70,7 +70,7 @@ async def test_handles_hide_the_token(client: PhloClient, secrets: list[str]) ->
 
 
 async def test_the_header_set_hides_the_token(client: PhloClient, secrets: list[str]) -> None:
-    headers = client._transport.post_headers
+    headers = client._requester.post_headers
 
     assert_hidden(repr(headers) + str(headers), secrets)
     assert "[redacted]" in repr(headers)

@@ -684,7 +684,7 @@ async def test_the_fast_path_puts_the_same_requests_on_the_wire_as_httpx(
     fast = make_client(base_url=base, voice_base_url=base)
     for call in SAME_ON_BOTH_PATHS:
         await call(fast)  # not mocked: the default (fast) path over a real socket
-    assert fast._transport.sender._fast is not None  # the fast path was taken
+    assert fast._requester.sender._fast is not None  # the fast path was taken
 
     assert len(received) == len(via_httpx) == len(SAME_ON_BOTH_PATHS)
     for on_socket, request in zip(received, via_httpx, strict=True):

@@ -39,7 +39,7 @@ async def test_sdk_with_a_wrong_token_gets_authentication_error(
     client = await connect(emulator)
     wrong = PhloClient(
         emulator.auth_id, "not-the-token", base_url=client.base_url,
-        voice_base_url=client.voice_base_url, http_client=client._transport.http_client,
+        voice_base_url=client.voice_base_url, http_client=client._requester.http_client,
     )
 
     with pytest.raises(AuthenticationError) as caught:

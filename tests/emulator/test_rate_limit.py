@@ -141,7 +141,7 @@ async def test_refused_credentials_do_not_use_the_accounts_quota(
     client = await connect(limited, max_retries=0)
     intruder = PhloClient(
         limited.auth_id, "guess", base_url=client.base_url,
-        voice_base_url=client.voice_base_url, http_client=client._transport.http_client,
+        voice_base_url=client.voice_base_url, http_client=client._requester.http_client,
         max_retries=0,
     )
     for _ in range(5):

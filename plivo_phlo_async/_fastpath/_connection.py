@@ -1,0 +1,296 @@
+"""One keep-alive HTTP/1.1 connection as an asyncio protocol: one request at a time.
+
+The protocol owns the timers (read timeout between two reads, the attempt's
+deadline, the write timeout while the kernel's buffer is full) and feeds what
+arrives to a :class:`~._reader.ResponseReader`. Parsing is bounded per event
+loop callback: a flood of tiny chunks yields to other tasks between batches,
+so no answer freezes the loop.
+
+Bytes that arrive while no request is outstanding mean the server is closing
+or out of step: the connection is closed and never reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import select
+from typing import TYPE_CHECKING, Final, cast
+
+import httpx
+
+from ._answer import MAX_BODY_BYTES
+from ._reader import NEED_DATA, Data, EndOfMessage, ProtocolError, Response, ResponseReader
+from ._timeout import within
+
+if TYPE_CHECKING:
+    from ._pool import FastPool
+
+__all__ = ["Connection", "has_pending_input"]
+
+MAX_HEAD_BYTES: Final = 64 * 1024
+#: Reader events handled per loop callback before yielding to other tasks.
+_EVENT_BUDGET: Final = 512
+
+
+class Connection(asyncio.Protocol):
+    """A connection of the pool; :meth:`exchange` sends one request and reads its answer."""
+
+    def __init__(self, pool: FastPool, origin: tuple[str, str, int]) -> None:
+        self.pool = pool
+        self.origin = origin
+        self.transport: asyncio.Transport | None = None
+        self.fd = -1  # the socket's descriptor, polled before each reuse
+        #: Closed, closing, or out of step: never to be used again.
+        self.closed = False
+        self.idle_since = 0.0
+        self._loop = pool.loop
+        self._reader: ResponseReader | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._response: Response | None = None
+        self._body: list[bytes] = []
+        self._last_read = 0.0
+        self._read_timeout: float | None = None
+        self._deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._paused_for_budget = False
+        self._reading_paused = False
+        self._writing_paused = False
+        self._drain: asyncio.Future[None] | None = None
+
+    # asyncio callbacks -------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports quack like asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self.fd = sock.fileno()
+        self.pool._opened(self)
+
+    def data_received(self, data: bytes) -> None:
+        reader = self._reader
+        if reader is None or reader.complete:
+            # Nothing was asked: the server is closing or confused; never reuse.
+            self.abort()
+            return
+        self._last_read = self._loop.time()
+        reader.feed(data)
+        if not self._paused_for_budget:
+            self._pump()
+
+    def eof_received(self) -> bool | None:
+        reader = self._reader
+        if reader is not None and not reader.complete:
+            reader.feed_eof()
+            if not self._paused_for_budget:
+                self._pump()
+        return None  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.pool._lost(self)
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if exc is not None:
+            self._fail(httpx.ReadError(str(exc) or type(exc).__name__))
+            return
+        reader = self._reader
+        assert reader is not None
+        reader.feed_eof()  # an until-close body ends here; anything else is cut short
+        if not self._paused_for_budget:  # else the pending batch settles it
+            self._pump()
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    # the exchange ------------------------------------------------------------
+    async def exchange(
+        self,
+        data: bytes,
+        *,
+        write_timeout: float | None,
+        read_timeout: float | None,
+        deadline: float | None,
+    ) -> tuple[Response, bytes]:
+        """Write one request and read its answer: the head and the raw body.
+
+        Raises ``httpx.TransportError`` subclasses; every one of them means
+        the request may have reached the server. On any exit but success the
+        caller must :meth:`abort` the connection.
+        """
+        transport = self.transport
+        assert transport is not None
+        assert self._waiter is None
+        self._waiter = waiter = self._loop.create_future()
+        self._reader = ResponseReader(max_head=MAX_HEAD_BYTES, max_body=MAX_BODY_BYTES)
+        self._response = None
+        self._body = []
+        self._read_timeout = read_timeout
+        self._deadline = deadline
+        try:
+            transport.write(data)  # from here on a byte may reach the server
+            if self._writing_paused and not self.closed:
+                await self._wait_for_drain(write_timeout, deadline)
+            self._last_read = self._loop.time()
+            self._arm_timer()
+            await waiter
+            response = self._response
+            assert response is not None
+            body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+            return response, body
+        finally:
+            self._disarm_timer()
+            self._waiter = None
+            self._body = []
+            if not waiter.done():
+                waiter.cancel()
+            elif not waiter.cancelled():
+                waiter.exception()  # retrieved, whichever way we leave
+
+    @property
+    def reusable(self) -> bool:
+        """Whether the answer just read leaves the connection ready for another request."""
+        reader = self._reader
+        transport = self.transport
+        return (
+            not self.closed
+            and reader is not None
+            and reader.complete
+            and reader.keep_alive
+            and transport is not None
+            and not transport.is_closing()
+        )
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+        self.pool._lost(self)
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+        self.pool._lost(self)
+
+    # internals ---------------------------------------------------------------
+    def _pump(self) -> None:
+        """Handle the reader's events, at most ``budget`` of them in this callback."""
+        self._paused_for_budget = False
+        reader = self._reader
+        waiter = self._waiter
+        if reader is None or waiter is None or waiter.done():
+            return
+        try:
+            for _ in range(_EVENT_BUDGET):
+                event = reader.next_event()
+                if event is NEED_DATA:
+                    if self._reading_paused and self.transport is not None and not self.closed:
+                        self._reading_paused = False
+                        self.transport.resume_reading()
+                    return
+                if type(event) is Data:
+                    self._body.append(event.data)
+                elif type(event) is Response:
+                    self._response = event
+                elif type(event) is EndOfMessage:
+                    waiter.set_result(None)
+                    return
+        except ProtocolError as exc:
+            self._fail(httpx.RemoteProtocolError(str(exc)))
+            self.abort()
+            return
+        # Out of budget: stop reading and go on in a later callback.
+        self._paused_for_budget = True
+        if not self._reading_paused and self.transport is not None and not self.closed:
+            self._reading_paused = True
+            self.transport.pause_reading()
+        self._loop.call_soon(self._resume_pump, reader)
+
+    def _resume_pump(self, reader: ResponseReader) -> None:
+        if self._reader is reader and self._paused_for_budget:
+            self._pump()
+
+    def _fail(self, error: httpx.TransportError) -> None:
+        self.closed = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(error)
+
+    async def _wait_for_drain(self, timeout: float | None, deadline: float | None) -> None:
+        """Wait until the kernel has taken the request (only when its buffer is full)."""
+        if deadline is not None:
+            left = deadline - self._loop.time()
+            timeout = left if timeout is None else min(timeout, left)
+        self._drain = self._loop.create_future()
+        try:
+            await within(self._drain, timeout)
+        except TimeoutError:
+            raise httpx.WriteTimeout("timed out while sending the request") from None
+        finally:
+            self._drain = None
+
+    def _arm_timer(self) -> None:
+        when = self._next_check()
+        if when is not None:
+            self._timer = self._loop.call_at(when, self._check_timeouts)
+
+    def _disarm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _next_check(self) -> float | None:
+        read_by = None if self._read_timeout is None else self._last_read + self._read_timeout
+        if self._deadline is None:
+            return read_by
+        return self._deadline if read_by is None else min(read_by, self._deadline)
+
+    def _check_timeouts(self) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        now = self._loop.time()
+        if self._deadline is not None and now >= self._deadline:
+            self._fail(httpx.ReadTimeout("timed out: the attempt deadline passed mid-answer"))
+            self.abort()
+            return
+        when = self._next_check()
+        assert when is not None
+        if when > now:  # bytes arrived meanwhile: count from the last ones
+            self._timer = self._loop.call_at(when, self._check_timeouts)
+            return
+        self._fail(httpx.ReadTimeout("timed out"))
+        self.abort()
+
+
+if hasattr(select, "poll"):
+
+    def has_pending_input(fd: int) -> bool:
+        """Whether an idle socket has something to read: stray bytes, a close or an error.
+
+        ``poll`` rather than ``select``: ``select`` fails for descriptors >= 1024.
+        An unknown descriptor (-1) counts as "something": never reused unchecked.
+        """
+        if fd < 0:
+            return True
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(0))
+
+else:  # Windows: select has no descriptor limit there
+
+    def has_pending_input(fd: int) -> bool:
+        """Whether an idle socket has something to read: stray bytes, a close or an error."""
+        if fd < 0:
+            return True
+        readable, _, errored = select.select([fd], [], [fd], 0)
+        return bool(readable or errored)
+

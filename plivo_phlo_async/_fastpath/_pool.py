@@ -1,0 +1,386 @@
+"""Keep-alive connections per origin, at most ``max_connections`` sockets open.
+
+Invariants the adversarial suite (``tests/fastpath/``) holds the pool to:
+
+* At most ``max_connections`` requests are in flight (slots, first come first
+  served) and at most ``max_connections`` sockets are open: connecting counts
+  before the socket exists, and makes room by closing the oldest idle one.
+* A connection leaves a request either back in the idle list (its answer was
+  complete, the server keeps it alive, nothing followed the answer) or
+  aborted — whatever was cancelled when.
+* An idle connection is polled before every reuse: stray bytes (a late 429,
+  another request's answer) or a close mean it is discarded unread, so no
+  request is ever handed an answer it did not ask for.
+* Closing is final. Pools are bound to one event loop; when that loop shuts
+  down (``asyncio.run`` returning) the pool closes its sockets with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import ssl
+import weakref
+from collections.abc import AsyncGenerator, Mapping
+
+import httpx
+
+from .._exceptions import ClientClosedError
+from ._answer import Answer, decode_body, httpx_request
+from ._connection import Connection, has_pending_input
+from ._timeout import within
+
+__all__ = ["KEEPALIVE_EXPIRY", "FastPool"]
+
+#: Idle connections older than this are closed instead of reused (httpx's default),
+#: well inside the keep-alive timeout of any server, so a POST rarely meets a
+#: connection the server is closing at that very moment.
+KEEPALIVE_EXPIRY = 5.0
+_ROUTE_CACHE_SIZE = 1024
+
+Origin = tuple[str, str, int]
+
+
+class _Route:
+    """Where a URL goes and the start of its request, parsed once per URL."""
+
+    __slots__ = ("origin", "prefix")
+
+    def __init__(self, origin: Origin, prefix: bytes) -> None:
+        self.origin = origin
+        self.prefix = prefix
+
+
+class FastPool:
+    """The fast path's connection pool, bound to the event loop it was created in."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        max_connections: int,
+        get_headers: Mapping[str, str],
+        post_headers: Mapping[str, str],
+    ) -> None:
+        self.loop = loop
+        self.closed = False
+        self._max = max_connections
+        self._free = max_connections  # requests that may start now
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._idle: dict[Origin, list[Connection]] = {}
+        self._open: set[Connection] = set()  # sockets open or closing this loop iteration
+        self._connecting = 0
+        self._ssl: ssl.SSLContext | None = None
+        self._get_headers = get_headers
+        self._post_headers = post_headers
+        self._get_block = _header_block(get_headers)
+        self._post_block = _header_block(post_headers)
+        self._routes: dict[tuple[str, str, bool], _Route] = {}
+        self._loop_hook: AsyncGenerator[None, None] | None = _close_with_loop(weakref.ref(self))
+        # Run it to its first yield, which registers it with the running loop.
+        with contextlib.suppress(StopIteration):
+            self._loop_hook.asend(None).send(None)
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._open)
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        content: bytes | None,
+        timeout: httpx.Timeout,
+        deadline: float | None,
+    ) -> Answer:
+        """One attempt; ``deadline`` bounds it whole, in seconds from now."""
+        if self.closed:
+            raise ClientClosedError("the client is closed; create a new PhloClient")
+        route = self._routes.get((method, url, content is None))
+        if route is None:
+            route = self._route(method, url, content is None)
+        if content is None:
+            data = route.prefix + b"\r\n"
+        else:
+            data = route.prefix + b"Content-Length: %d\r\n\r\n%b" % (len(content), content)
+        loop = self.loop
+        deadline_at = None if deadline is None else loop.time() + deadline
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+        else:
+            pool_timeout = _within(timeout.pool, deadline_at, loop)
+            await self._wait_for_slot(pool_timeout, method, url, content)
+        try:
+            conn = self._take_idle(route.origin)
+            if conn is None:
+                conn = await self._connect(
+                    route.origin, _within(timeout.connect, deadline_at, loop), method, url, content
+                )
+            if deadline_at is not None and loop.time() >= deadline_at:
+                conn.close()  # nothing was written: the next attempt may send it
+                raise self._error(
+                    httpx.PoolTimeout, "timed out: the attempt deadline passed before sending",
+                    method, url, content,
+                )
+            try:
+                response, raw = await conn.exchange(
+                    data,
+                    write_timeout=timeout.write,
+                    read_timeout=timeout.read,
+                    deadline=deadline_at,
+                )
+            except httpx.TransportError as exc:
+                conn.abort()
+                exc.request = httpx_request(method, url, self._headers(content), content)
+                raise
+            except BaseException:  # cancelled mid-request: the connection is out of step
+                conn.abort()
+                raise
+            if conn.reusable and not self.closed:
+                conn.idle_since = loop.time()
+                self._idle.setdefault(route.origin, []).append(conn)
+            else:
+                conn.close()
+        finally:
+            self._release_slot()
+        headers = response.headers
+        return Answer(
+            response.status_code,
+            response.reason,
+            headers,
+            decode_body(headers, raw) if raw else raw,
+            method,
+            url,
+            self._headers(content),
+            content,
+        )
+
+    async def aclose(self) -> None:
+        self.abort_all()
+        await asyncio.sleep(0)  # let the transports run connection_lost
+
+    def abort_all(self) -> None:
+        """Close every socket now; the pool is unusable afterwards."""
+        self.closed = True
+        self._idle.clear()
+        for conn in list(self._open):
+            conn.abort()
+        self._open.clear()
+        hook, self._loop_hook = self._loop_hook, None
+        if hook is not None:
+            with contextlib.suppress(StopIteration, RuntimeError):
+                hook.aclose().send(None)
+
+    # called by connections -----------------------------------------------------
+    def _opened(self, conn: Connection) -> None:
+        if self.closed or conn.closed:  # closed, or abandoned while connecting
+            conn.abort()
+        else:
+            self._open.add(conn)
+
+    def _lost(self, conn: Connection) -> None:
+        self._open.discard(conn)
+        idle = self._idle.get(conn.origin)
+        if idle and conn in idle:
+            idle.remove(conn)
+
+    # slots ---------------------------------------------------------------------
+    async def _wait_for_slot(
+        self, timeout: float | None, method: str, url: str, content: bytes | None
+    ) -> None:
+        """Queue for a slot (first come, first served), at most ``timeout`` seconds."""
+        slot = self.loop.create_future()
+        self._waiting.append(slot)
+        timer = None if timeout is None else self.loop.call_later(timeout, _expire, slot)
+        try:
+            await slot
+        except _SlotTimeoutError:
+            raise self._error(httpx.PoolTimeout, "timed out", method, url, content) from None
+        except BaseException:
+            if slot.done() and not slot.cancelled() and slot.exception() is None:
+                self._release_slot()  # handed a slot as we were cancelled: pass it on
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _release_slot(self) -> None:
+        waiting = self._waiting
+        while waiting:
+            slot = waiting.popleft()
+            if not slot.done():  # skip those that timed out or were cancelled
+                slot.set_result(None)
+                return
+        self._free += 1
+
+    # connections ---------------------------------------------------------------
+    def _take_idle(self, origin: Origin) -> Connection | None:
+        idle = self._idle.get(origin)
+        if not idle:
+            return None
+        now = self.loop.time()
+        while idle:
+            conn = idle.pop()
+            if conn.idle_since < now - KEEPALIVE_EXPIRY:  # the newest is too old: so are the rest
+                conn.close()
+                for older in list(idle):
+                    older.close()
+                return None
+            if conn.reusable and not has_pending_input(conn.fd):
+                return conn
+            conn.abort()  # stray bytes or a close: never read them as an answer
+        return None
+
+    async def _connect(
+        self,
+        origin: Origin,
+        timeout: float | None,
+        method: str,
+        url: str,
+        content: bytes | None,
+    ) -> Connection:
+        self._make_room()
+        scheme, host, port = origin
+        context = self._ssl_context() if scheme == "https" else None
+        made: list[Connection] = []
+
+        def protocol() -> Connection:
+            conn = Connection(self, origin)
+            made.append(conn)
+            return conn
+
+        self._connecting += 1
+        try:
+            await within(
+                self.loop.create_connection(
+                    protocol,
+                    host,
+                    port,
+                    ssl=context,
+                    server_hostname=host if context is not None else None,
+                ),
+                timeout,
+            )
+        except BaseException as exc:
+            for conn in made:  # connected just as we were cancelled: never leak it
+                conn.abort()
+            if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+                raise self._error(httpx.ConnectTimeout, "timed out", method, url, content) from None
+            if isinstance(exc, (OSError, UnicodeError, ValueError)):
+                # refused, unreachable, DNS (and names IDNA refuses), TLS handshake and certificate
+                raise self._error(httpx.ConnectError, str(exc), method, url, content) from exc
+            raise
+        finally:
+            self._connecting -= 1
+        conn = made[-1]
+        if self.closed:
+            conn.abort()
+            raise ClientClosedError("the client was closed while connecting")
+        if conn.closed:  # closed by the server before use: nothing was sent
+            raise self._error(
+                httpx.ConnectError, "connection closed before use", method, url, content
+            )
+        return conn
+
+    def _make_room(self) -> None:
+        """Close idle connections (the oldest first) until one more socket fits."""
+        while len(self._open) + self._connecting >= self._max:
+            oldest: Connection | None = None
+            for idle in self._idle.values():
+                if idle and (oldest is None or idle[0].idle_since < oldest.idle_since):
+                    oldest = idle[0]
+            if oldest is None:
+                return
+            oldest.close()
+
+    # requests ------------------------------------------------------------------
+    def _headers(self, content: bytes | None) -> Mapping[str, str]:
+        return self._get_headers if content is None else self._post_headers
+
+    def _route(self, method: str, url: str, bodyless: bool) -> _Route:
+        try:
+            parsed = httpx.URL(url)
+            host = parsed.raw_host.decode("ascii")
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            raise self._error(httpx.UnsupportedProtocol, str(exc), method, url, None) from None
+        scheme = parsed.scheme
+        if scheme not in ("http", "https") or not host:
+            raise self._error(
+                httpx.UnsupportedProtocol,
+                f"Request URL has an unsupported protocol '{scheme}://'.", method, url, None,
+            )
+        port = parsed.port or (443 if scheme == "https" else 80)
+        prefix = b"%s %s HTTP/1.1\r\nHost: %s\r\n%s" % (
+            method.encode("ascii"),
+            parsed.raw_path,
+            parsed.netloc,
+            self._get_block if bodyless else self._post_block,
+        )
+        if len(self._routes) >= _ROUTE_CACHE_SIZE:
+            self._routes.clear()
+        route = self._routes[(method, url, bodyless)] = _Route((scheme, host, port), prefix)
+        return route
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            # Same verification as httpx: certifi's roots (or SSL_CERT_FILE/DIR), hostname
+            # checked, TLS 1.2 at least.
+            self._ssl = httpx.create_ssl_context()
+            self._ssl.set_alpn_protocols(["http/1.1"])
+        return self._ssl
+
+    def _error(
+        self,
+        cls: type[httpx.TransportError],
+        message: str,
+        method: str,
+        url: str,
+        content: bytes | None,
+    ) -> httpx.TransportError:
+        return cls(message, request=httpx_request(method, url, self._headers(content), content))
+
+
+class _SlotTimeoutError(Exception):
+    """The pool timeout expired before a connection slot was free."""
+
+
+def _expire(slot: asyncio.Future[None]) -> None:
+    if not slot.done():
+        slot.set_exception(_SlotTimeoutError())
+
+
+def _within(timeout: float | None, deadline_at: float | None, loop: asyncio.AbstractEventLoop) -> (
+    float | None
+):
+    """A phase's timeout, shortened to what is left of the attempt's deadline."""
+    if deadline_at is None:
+        return timeout
+    left = max(deadline_at - loop.time(), 0.0)
+    return left if timeout is None else min(timeout, left)
+
+
+async def _close_with_loop(pool: weakref.ref[FastPool]) -> AsyncGenerator[None, None]:
+    """Closes the pool when its event loop shuts down.
+
+    ``asyncio.run`` (and pytest-asyncio, uvloop) close every async generator
+    still suspended in the loop before closing it; this one is, for as long as
+    the pool is open, so its sockets are closed in their own loop instead of
+    being left to the garbage collector.
+    """
+    try:
+        yield
+    finally:
+        alive = pool()
+        if alive is not None and not alive.closed:
+            alive._loop_hook = None
+            alive.abort_all()
+
+
+def _header_block(headers: Mapping[str, str]) -> bytes:
+    """The fixed header lines, encoded once per client."""
+    items = [*headers.items(), ("Accept-Encoding", "identity")]
+    for name, value in items:
+        if any(char in name + value for char in "\r\n\0"):
+            raise ValueError(f"header {name!r} contains a line break")
+    return "".join(f"{name}: {value}\r\n" for name, value in items).encode("latin-1")

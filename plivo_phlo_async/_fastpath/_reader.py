@@ -1,0 +1,473 @@
+"""An I/O-free HTTP/1.1 response reader, in h11's manner.
+
+Bytes go in with :meth:`ResponseReader.feed` (and :meth:`~ResponseReader.feed_eof`
+when the peer closes); events come out of :meth:`~ResponseReader.next_event`:
+one :class:`Response` (informational 1xx answers are skipped), any number of
+:class:`Data`, then :class:`EndOfMessage`. Nothing here touches a socket, so
+the reader is tested by feeding it bytes, split anywhere, side by side with h11.
+
+Stricter than h11 where a PHLO answer never needs the leniency, and never
+looser (``tests/fastpath/test_reader_fuzz.py`` holds it to that). Refused,
+each with a :class:`ProtocolError` naming the reason:
+
+* line endings other than CRLF in the head, chunk lines and trailers (h11
+  accepts a bare LF); a lone CR anywhere in them;
+* control characters in a header value, reason phrase or chunk extension
+  (h11 accepts all but NUL);
+* obsolete line folding (h11 unfolds it);
+* HTTP versions other than 1.0 and 1.1, a status below 100, and 101
+  Switching Protocols (the SDK never asks to switch);
+* a head (or trailer block) over ``max_head`` bytes, a body over
+  ``max_body`` bytes, a Content-Length of more than 18 digits and a chunk size
+  of more than 15 hex digits (no valid answer under the body cap needs more).
+
+Work is linear in the bytes fed: the search for the end of the head resumes
+where the last one stopped, and no event re-reads earlier input.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+__all__ = [
+    "NEED_DATA",
+    "Data",
+    "EndOfMessage",
+    "ProtocolError",
+    "Response",
+    "ResponseReader",
+]
+
+
+class ProtocolError(Exception):
+    """The peer's answer is not valid HTTP/1.1 (or is beyond the reader's limits)."""
+
+
+class _NeedData:
+    """Sentinel event: feed more bytes (or EOF) to go on."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+NEED_DATA: Final = _NeedData()
+
+
+class Response:
+    """The final answer's status line and headers (names as received, values stripped)."""
+
+    __slots__ = ("headers", "http_version", "reason", "status_code")
+
+    def __init__(
+        self,
+        status_code: int,
+        reason: bytes,
+        headers: list[tuple[bytes, bytes]],
+        http_version: bytes,
+    ) -> None:
+        self.status_code = status_code
+        self.reason = reason
+        self.headers = headers
+        self.http_version = http_version
+
+    def __repr__(self) -> str:
+        return f"Response(status_code={self.status_code}, headers={self.headers!r})"
+
+
+class Data:
+    """A piece of the body, as framed on the wire (content codings not undone)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"Data(<{len(self.data)} bytes>)"
+
+
+class EndOfMessage:
+    """The answer is complete."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "EndOfMessage()"
+
+
+_END_OF_MESSAGE: Final = EndOfMessage()
+
+Event = Response | Data | EndOfMessage | _NeedData
+
+# --------------------------------------------------------------------------- grammar
+
+#: What may not appear in a head, a chunk line or a trailer: control characters
+#: other than HTAB, a LF not after CR, a CR not before LF (a CR at the very end
+#: of the input may still be followed by its LF).
+_FORBIDDEN: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|(?<!\r)\n|\r(?!\n|\Z)")
+_STATUS_LINE: Final = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: ([^\r\n]*))?\r\n")
+_TOKEN: Final = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_FIELD_LINE: Final = rb"(" + _TOKEN + rb"):[ \t]*([^\r\n]*)\r\n"
+_FIELD_LINES: Final = re.compile(rb"(?:" + _FIELD_LINE + rb")*")
+_FIELD: Final = re.compile(_FIELD_LINE)
+_CONTENT_LENGTH: Final = re.compile(rb"[0-9]{1,18}")
+_CHUNK_LINE: Final = re.compile(rb"([0-9A-Fa-f]{1,15})(?:;[^\r\n]*)?[ \t]*\r\n")
+_MAX_CHUNK_LINE: Final = 4096
+
+# Framings of the body.
+_NO_BODY, _LENGTH, _CHUNKED, _UNTIL_CLOSE = range(4)
+
+# Reader states (one request's answer).
+_AWAIT_HEAD: Final = "await head"
+_BODY: Final = "body"
+_DONE: Final = "done"
+_ERROR: Final = "error"
+
+
+class ResponseReader:
+    """Reads one answer. Create a new reader for each request.
+
+    After :class:`EndOfMessage`, :attr:`keep_alive` says whether the
+    connection may carry another request: not when the peer said
+    ``Connection: close``, spoke HTTP/1.0, framed the body by closing, sent
+    both Content-Length and chunked, or sent bytes beyond the answer
+    (:attr:`trailing_data`: the stream is out of step).
+    """
+
+    __slots__ = (
+        "_body_reader",
+        "_buffer",
+        "_eof",
+        "_max_body",
+        "_max_head",
+        "_scanned",
+        "_searched",
+        "keep_alive",
+        "response",
+        "state",
+    )
+
+    def __init__(self, *, max_head: int = 64 * 1024, max_body: int = 16 * 1024 * 1024) -> None:
+        self._max_head = max_head
+        self._max_body = max_body
+        self._buffer = bytearray()
+        self._eof = False
+        self._searched = 0  # where the next search for the end of the head starts
+        self._scanned = 0  # how far the head has been checked for forbidden bytes
+        self._body_reader: _BodyReader | None = None
+        self.state = _AWAIT_HEAD
+        self.response: Response | None = None
+        self.keep_alive = True
+
+    @property
+    def complete(self) -> bool:
+        return self.state is _DONE
+
+    @property
+    def trailing_data(self) -> bytes:
+        """Bytes received beyond the end of the answer (only meaningful once complete)."""
+        return bytes(self._buffer) if self.state is _DONE else b""
+
+    def feed(self, data: bytes) -> None:
+        if self._eof:
+            raise ProtocolError("data after the end of the stream")
+        self._buffer += data
+        if self.state is _DONE and self._buffer:
+            self.keep_alive = False
+
+    def feed_eof(self) -> None:
+        self._eof = True
+
+    def next_event(self) -> Event:
+        """The next event, :data:`NEED_DATA`, or a :class:`ProtocolError`."""
+        try:
+            if self.state is _BODY:
+                assert self._body_reader is not None
+                return self._body_reader.read(self)
+            if self.state is _AWAIT_HEAD:
+                return self._read_head()
+            if self.state is _DONE:
+                return NEED_DATA
+            raise ProtocolError("the reader failed earlier")
+        except ProtocolError:
+            self.state = _ERROR
+            raise
+
+    # head ----------------------------------------------------------------------
+    def _read_head(self) -> Event:
+        while True:  # loops only past informational answers
+            buf = self._buffer
+            end = buf.find(b"\r\n\r\n", self._searched)
+            limit = len(buf) if end < 0 else end + 4
+            bad = _FORBIDDEN.search(buf, self._scanned, limit)
+            if bad is not None:
+                raise ProtocolError(f"invalid byte {bad.group()!r} in the response head")
+            if end < 0:
+                if len(buf) > self._max_head:
+                    raise ProtocolError("response head too large")
+                if self._eof:
+                    if buf:
+                        raise ProtocolError("peer closed connection in the middle of a head")
+                    raise ProtocolError("Server disconnected without sending a response.")
+                self._searched = max(0, len(buf) - 3)
+                self._scanned = max(0, len(buf) - 1)
+                return NEED_DATA
+            if end + 4 > self._max_head:
+                raise ProtocolError("response head too large")
+            head = bytes(buf[: end + 2])
+            del buf[: end + 4]
+            self._searched = self._scanned = 0
+            response = self._parse_head(head)
+            if response is not None:
+                return response
+
+    def _parse_head(self, head: bytes) -> Response | None:
+        status_line = _STATUS_LINE.match(head)
+        if status_line is None:
+            first_line = head.split(b"\r\n", 1)[0]
+            raise ProtocolError(f"invalid status line {first_line[:100]!r}")
+        minor, status_text, reason = status_line.groups()
+        status = int(status_text)
+        fields = head[status_line.end() :]
+        if _FIELD_LINES.fullmatch(fields) is None:
+            raise ProtocolError("invalid header line (or obsolete line folding)")
+        headers = [(name, value.rstrip(b" \t")) for name, value in _FIELD.findall(fields)]
+        if status < 100:
+            raise ProtocolError(f"invalid status code {status_text.decode()}")
+        if status == 101:
+            raise ProtocolError("unexpected protocol switch (101)")
+        framing, length = _framing(status, headers)  # validates them in a 1xx too, as h11
+        if status < 200:
+            return None  # informational (100, 103): the real answer follows
+        keep_alive = minor == b"1"
+        for name, value in headers:
+            if len(name) == 10 and name.lower() == b"connection" and _says_close(value):
+                keep_alive = False
+        response = Response(status, reason or b"", headers, b"1." + minor)
+        self.response = response
+        if framing == _UNTIL_CLOSE or (framing == _CHUNKED and length is not None):
+            keep_alive = False
+        self.keep_alive = keep_alive
+        self.state = _BODY
+        if framing == _NO_BODY or (framing == _LENGTH and length == 0):
+            self._body_reader = _EndReader()
+        elif framing == _LENGTH:
+            assert length is not None
+            if length > self._max_body:
+                raise ProtocolError("response body too large")
+            self._body_reader = _LengthReader(length)
+        elif framing == _CHUNKED:
+            self._body_reader = _ChunkedReader()
+        else:
+            self._body_reader = _UntilCloseReader()
+        return response
+
+    def _end(self) -> EndOfMessage:
+        self.state = _DONE
+        self._body_reader = None
+        if self._buffer:  # bytes beyond the answer: the stream is out of step
+            self.keep_alive = False
+        return _END_OF_MESSAGE
+
+
+def _says_close(connection: bytes) -> bool:
+    return b"close" in (token.strip(b" \t").lower() for token in connection.split(b","))
+
+
+def _framing(status: int, headers: list[tuple[bytes, bytes]]) -> tuple[int, int | None]:
+    """How the body is delimited, and the Content-Length if one was given."""
+    length: bytes | None = None
+    chunked = False
+    for name, value in headers:
+        if len(name) == 14 and name.lower() == b"content-length":
+            items = {item.strip(b" \t") for item in value.split(b",")}
+            if len(items) != 1:
+                raise ProtocolError("conflicting Content-Length headers")
+            item = items.pop()
+            if _CONTENT_LENGTH.fullmatch(item) is None:
+                raise ProtocolError(f"invalid Content-Length {item[:30]!r}")
+            if length is not None and length != item:
+                raise ProtocolError("conflicting Content-Length headers")
+            length = item
+        elif len(name) == 17 and name.lower() == b"transfer-encoding":
+            if chunked:
+                raise ProtocolError("multiple Transfer-Encoding headers")
+            if value.lower() != b"chunked":
+                raise ProtocolError(f"unsupported Transfer-Encoding {value[:50]!r}")
+            chunked = True
+    parsed = None if length is None else int(length)
+    if status in (204, 304):  # never a body (the SDK sends no HEAD)
+        return _NO_BODY, parsed
+    if chunked:
+        return _CHUNKED, parsed
+    if parsed is not None:
+        return _LENGTH, parsed
+    return _UNTIL_CLOSE, None
+
+
+# --------------------------------------------------------------------------- body readers
+
+
+class _BodyReader:
+    """One framing of the body: what to read next, and what end of input means."""
+
+    __slots__ = ()
+
+    def read(self, reader: ResponseReader) -> Event:
+        raise NotImplementedError
+
+
+class _LengthReader(_BodyReader):
+    __slots__ = ("remaining",)
+
+    def __init__(self, length: int) -> None:
+        self.remaining = length
+
+    def read(self, reader: ResponseReader) -> Event:
+        buf = reader._buffer
+        if not buf:
+            if reader._eof:
+                raise ProtocolError("peer closed connection without sending complete message body")
+            return NEED_DATA
+        take = self.remaining
+        if len(buf) <= take:
+            data = bytes(buf)
+            buf.clear()
+        else:
+            data = bytes(buf[:take])
+            del buf[:take]
+        self.remaining -= len(data)
+        if self.remaining == 0:
+            reader._body_reader = _EndReader()
+        return Data(data)
+
+
+class _EndReader(_BodyReader):
+    """The last Data was returned; the end of the message comes next."""
+
+    __slots__ = ()
+
+    def read(self, reader: ResponseReader) -> Event:
+        return reader._end()
+
+
+# Chunked states.
+_SIZE_LINE, _CHUNK, _CHUNK_END, _TRAILERS = range(4)
+
+
+class _ChunkedReader(_BodyReader):
+    __slots__ = ("phase", "received", "remaining")
+
+    def __init__(self) -> None:
+        self.phase = _SIZE_LINE
+        self.remaining = 0
+        self.received = 0
+
+    def read(self, reader: ResponseReader) -> Event:
+        buf = reader._buffer
+        while True:
+            phase = self.phase
+            if phase == _CHUNK:
+                if not buf:
+                    return self._need(reader)
+                take = self.remaining
+                if len(buf) <= take:
+                    data = bytes(buf)
+                    buf.clear()
+                else:
+                    data = bytes(buf[:take])
+                    del buf[:take]
+                self.remaining -= len(data)
+                if self.remaining == 0:
+                    self.phase = _CHUNK_END
+                return Data(data)
+            if phase == _CHUNK_END:
+                if len(buf) < 2:
+                    if buf and buf[0] != 0x0D:
+                        raise ProtocolError("chunk data not followed by CRLF")
+                    return self._need(reader)
+                if buf[0] != 0x0D or buf[1] != 0x0A:
+                    raise ProtocolError("chunk data not followed by CRLF")
+                del buf[:2]
+                self.phase = _SIZE_LINE
+            elif phase == _SIZE_LINE:
+                end = buf.find(b"\n", 0, _MAX_CHUNK_LINE)
+                if end < 0:
+                    if len(buf) >= _MAX_CHUNK_LINE:
+                        raise ProtocolError("chunk size line too long")
+                    return self._need(reader)
+                match = _CHUNK_LINE.fullmatch(buf, 0, end + 1)
+                if match is None or _FORBIDDEN.search(buf, 0, end + 1) is not None:
+                    raise ProtocolError(f"invalid chunk size line {bytes(buf[:end][:50])!r}")
+                size = int(match.group(1), 16)
+                del buf[: end + 1]
+                if size == 0:
+                    self.phase = _TRAILERS
+                    continue
+                self.received += size
+                if self.received > reader._max_body:
+                    raise ProtocolError("response body too large")
+                self.remaining = size
+                self.phase = _CHUNK
+            else:
+                return self._read_trailers(reader)
+
+    def _read_trailers(self, reader: ResponseReader) -> Event:
+        """Header lines up to an empty line, then the end; searched where the last search
+        stopped, validated like the head's fields (framing headers included, as h11)."""
+        buf = reader._buffer
+        if buf[:2] == b"\r\n":
+            del buf[:2]
+            return reader._end()
+        end = buf.find(b"\r\n\r\n", reader._searched)
+        limit = len(buf) if end < 0 else end + 4
+        bad = _FORBIDDEN.search(buf, reader._scanned, limit)
+        if bad is not None:
+            raise ProtocolError(f"invalid byte {bad.group()!r} in the trailers")
+        if limit > reader._max_head:
+            raise ProtocolError("trailers too large")
+        if end < 0:
+            reader._searched = max(0, len(buf) - 3)
+            reader._scanned = max(0, len(buf) - 1)
+            return self._need(reader)
+        block = bytes(buf[: end + 2])
+        if _FIELD_LINES.fullmatch(block) is None:
+            raise ProtocolError("invalid trailer line (or obsolete line folding)")
+        _framing(200, _FIELD.findall(block))
+        del buf[: end + 4]
+        reader._searched = reader._scanned = 0
+        return reader._end()
+
+    @staticmethod
+    def _need(reader: ResponseReader) -> Event:
+        if reader._eof:
+            raise ProtocolError(
+                "peer closed connection without sending complete message body "
+                "(incomplete chunked read)"
+            )
+        return NEED_DATA
+
+
+class _UntilCloseReader(_BodyReader):
+    """HTTP/1.0-style framing: the body is everything until the peer closes."""
+
+    __slots__ = ("received",)
+
+    def __init__(self) -> None:
+        self.received = 0
+
+    def read(self, reader: ResponseReader) -> Event:
+        buf = reader._buffer
+        if buf:
+            self.received += len(buf)
+            if self.received > reader._max_body:
+                raise ProtocolError("response body too large")
+            data = bytes(buf)
+            buf.clear()
+            return Data(data)
+        if reader._eof:
+            return reader._end()
+        return NEED_DATA

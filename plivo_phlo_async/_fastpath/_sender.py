@@ -1,0 +1,194 @@
+"""The seam: which path one attempt of a request takes.
+
+Both paths keep one contract: failures are ``httpx.TransportError``
+subclasses carrying the request, and answers are :class:`~._answer.Answer`
+objects whose body is capped and decoded the same way.
+
+* The fast path (:class:`~._pool.FastPool`): the default under asyncio for the
+  client's own pool.
+* httpx: the ``httpx.AsyncClient`` (the SDK's own or an injected one). Used
+  under trio, with a proxy (argument or environment), for an injected
+  ``http_client`` (always honoured), and while httpx's transports are patched
+  by a mocking library (respx, pytest-httpx) so that the mock sees every
+  request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+from collections.abc import Mapping
+from typing import Final
+
+import anyio
+import httpcore
+import httpx
+import sniffio
+
+from .._exceptions import ClientClosedError
+from ._answer import MAX_BODY_BYTES, Answer, decode_body
+from ._pool import FastPool
+
+__all__ = ["Sender", "httpx_is_patched", "proxy_in_environment"]
+
+# Attributes that mocking libraries replace: respx (httpcore's pool, or
+# AsyncClient._transport_for_url), pytest-httpx (httpx's transport).
+_PATCH_POINTS: Final = (
+    (httpcore.AsyncConnectionPool, "handle_async_request"),
+    (httpx.AsyncHTTPTransport, "handle_async_request"),
+    (httpx.AsyncClient, "_transport_for_url"),
+    (httpx.AsyncClient, "send"),
+)
+_ORIGINALS: Final = tuple(cls.__dict__.get(name) for cls, name in _PATCH_POINTS)
+
+
+def httpx_is_patched() -> bool:
+    """True while a mocking library has replaced part of httpx's send path."""
+    for (cls, name), original in zip(_PATCH_POINTS, _ORIGINALS, strict=True):
+        if cls.__dict__.get(name) is not original:
+            return True
+    return False
+
+
+def proxy_in_environment() -> bool:
+    """httpx honours HTTP(S)_PROXY/ALL_PROXY; the fast path does not speak to proxies."""
+    return any(key in ("http", "https", "all") for key in urllib.request.getproxies())
+
+
+class Sender:
+    """Sends one attempt of a request by the fast path or through httpx.
+
+    The fast path is chosen per request: only under asyncio, only for the
+    client's own pool (no injected ``http_client``), without a proxy, and not
+    while httpx is patched by a mock. Its pool is created lazily inside the
+    running loop, so a client may be constructed outside any event loop.
+    Closing is final: a closed sender never opens another pool.
+    """
+
+    def __init__(
+        self,
+        *,
+        http_client: httpx.AsyncClient,
+        fast_allowed: bool,
+        max_connections: int,
+        get_headers: Mapping[str, str],
+        post_headers: Mapping[str, str],
+    ) -> None:
+        self.http_client = http_client
+        self.fast_allowed = fast_allowed and not proxy_in_environment()
+        self.closed = False
+        self._max_connections = max_connections
+        self._get_headers = get_headers
+        self._post_headers = post_headers
+        self._fast: FastPool | None = None
+
+    def fast_pool(self) -> FastPool | None:
+        """The pool the next request in this task would use, or None for httpx."""
+        if not self.fast_allowed or httpx_is_patched():
+            return None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # trio, or no loop
+            return None
+        fast = self._fast
+        if fast is not None and fast.loop is loop:
+            return fast
+        try:
+            if sniffio.current_async_library() != "asyncio":
+                return None
+        except sniffio.AsyncLibraryNotFoundError:
+            return None
+        if fast is not None and not fast.loop.is_closed():
+            return None  # in use by another running loop: share nothing, use httpx here
+        if self.closed:
+            return None
+        self._fast = FastPool(
+            loop,
+            max_connections=self._max_connections,
+            get_headers=self._get_headers,
+            post_headers=self._post_headers,
+        )
+        return self._fast
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        content: bytes | None,
+        timeout: httpx.Timeout,
+        deadline: float | None,
+    ) -> Answer:
+        """One attempt, bounded whole by ``deadline`` seconds (None: no bound)."""
+        if self.closed:
+            raise ClientClosedError("the client is closed; create a new PhloClient")
+        fast = self.fast_pool()
+        if fast is not None:
+            return await fast.send(method, url, content, timeout, deadline)
+        headers = self._get_headers if content is None else self._post_headers
+        request = self.http_client.build_request(
+            method, url, headers=headers, content=content, timeout=timeout
+        )
+        if deadline is None:
+            return await self._send_httpx(request, headers, content)
+        try:
+            with anyio.fail_after(deadline):
+                return await self._send_httpx(request, headers, content)
+        except TimeoutError:
+            # Where httpx was when time ran out is not known: treat it as sent.
+            raise httpx.ReadTimeout(
+                "timed out: the attempt deadline passed", request=request
+            ) from None
+
+    async def _send_httpx(
+        self, request: httpx.Request, headers: Mapping[str, str], content: bytes | None
+    ) -> Answer:
+        """Send through httpx, reading the body raw so that it is capped and decoded
+        like the fast path's (httpx would raise on a coding it cannot undo and lose
+        the status)."""
+        response = await self.http_client.send(request, stream=True)
+        raw_headers = list(response.headers.raw)
+        try:
+            content = response.content  # read (and decoded) already: a mock's answer
+        except httpx.ResponseNotRead:
+            content = decode_body(raw_headers, await _read_raw(response, request))
+        reason = response.extensions.get("reason_phrase", b"")
+        return Answer(
+            response.status_code,
+            reason if isinstance(reason, bytes) else b"",
+            raw_headers,
+            content,
+            request.method,
+            str(request.url),
+            headers,
+            content,
+            request=request,
+        )
+
+    async def aclose(self) -> None:
+        self.closed = True
+        fast, self._fast = self._fast, None
+        if fast is None or fast.loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if fast.loop is running:
+            await fast.aclose()
+        else:  # closed from another loop or thread: close in the pool's own loop
+            fast.loop.call_soon_threadsafe(fast.abort_all)
+
+
+async def _read_raw(response: httpx.Response, request: httpx.Request) -> bytes:
+    """The body as sent, at most :data:`MAX_BODY_BYTES`; the response is closed after."""
+    try:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_raw():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise httpx.RemoteProtocolError("response body too large", request=request)
+            chunks.append(chunk)
+    finally:
+        await response.aclose()
+    return b"".join(chunks)
