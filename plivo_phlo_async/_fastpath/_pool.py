@@ -149,7 +149,7 @@ class FastPool:
             response.status_code,
             response.reason,
             headers,
-            decode_body(headers, raw) if raw else raw,
+            decode_body(headers, raw) if response.coded and raw else raw,
             method,
             url,
             self._headers(content),

@@ -28,7 +28,7 @@ where the last one stopped, and no event re-reads earlier input.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, NoReturn
 
 __all__ = [
     "NEED_DATA",
@@ -59,7 +59,7 @@ NEED_DATA: Final = _NeedData()
 class Response:
     """The final answer's status line and headers (names as received, values stripped)."""
 
-    __slots__ = ("headers", "http_version", "reason", "status_code")
+    __slots__ = ("coded", "headers", "http_version", "reason", "status_code")
 
     def __init__(
         self,
@@ -72,6 +72,8 @@ class Response:
         self.reason = reason
         self.headers = headers
         self.http_version = http_version
+        #: A Content-Encoding header is present: the body may need decoding.
+        self.coded = False
 
     def __repr__(self) -> str:
         return f"Response(status_code={self.status_code}, headers={self.headers!r})"
@@ -108,9 +110,11 @@ Event = Response | Data | EndOfMessage | _NeedData
 #: other than HTAB, a LF not after CR, a CR not before LF (a CR at the very end
 #: of the input may still be followed by its LF).
 _FORBIDDEN: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|(?<!\r)\n|\r(?!\n|\Z)")
-_STATUS_LINE: Final = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: ([^\r\n]*))?\r\n")
+#: Text without control bytes other than HTAB: a reason phrase, a field value.
+_TEXT: Final = rb"[\t\x20-\x7e\x80-\xff]*"
+_STATUS_LINE: Final = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: (" + _TEXT + rb"))?\r\n")
 _TOKEN: Final = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_FIELD_LINE: Final = rb"(" + _TOKEN + rb"):[ \t]*([^\r\n]*)\r\n"
+_FIELD_LINE: Final = rb"(" + _TOKEN + rb"):[ \t]*(" + _TEXT + rb")\r\n"
 _FIELD_LINES: Final = re.compile(rb"(?:" + _FIELD_LINE + rb")*")
 _FIELD: Final = re.compile(_FIELD_LINE)
 _CONTENT_LENGTH: Final = re.compile(rb"[0-9]{1,18}")
@@ -118,8 +122,6 @@ _CHUNK_LINE: Final = re.compile(rb"([0-9A-Fa-f]{1,15})(?:;[^\r\n]*)?[ \t]*\r\n")
 _MAX_CHUNK_LINE: Final = 4096
 
 # Framings of the body.
-_NO_BODY, _LENGTH, _CHUNKED, _UNTIL_CLOSE = range(4)
-
 # Reader states (one request's answer).
 _AWAIT_HEAD: Final = "await head"
 _BODY: Final = "body"
@@ -201,11 +203,11 @@ class ResponseReader:
         while True:  # loops only past informational answers
             buf = self._buffer
             end = buf.find(b"\r\n\r\n", self._searched)
-            limit = len(buf) if end < 0 else end + 4
-            bad = _FORBIDDEN.search(buf, self._scanned, limit)
-            if bad is not None:
-                raise ProtocolError(f"invalid byte {bad.group()!r} in the response head")
             if end < 0:
+                # Checked as it arrives, so that a bare LF fails now, not at a timeout.
+                bad = _FORBIDDEN.search(buf, self._scanned)
+                if bad is not None:
+                    raise ProtocolError(f"invalid byte {bad.group()!r} in the response head")
                 if len(buf) > self._max_head:
                     raise ProtocolError("response head too large")
                 if self._eof:
@@ -225,43 +227,60 @@ class ResponseReader:
                 return response
 
     def _parse_head(self, head: bytes) -> Response | None:
+        # The grammar admits no control byte, bare LF or lone CR: one C-level
+        # match per part; _refuse_head says what was wrong only when it fails.
         status_line = _STATUS_LINE.match(head)
         if status_line is None:
-            first_line = head.split(b"\r\n", 1)[0]
-            raise ProtocolError(f"invalid status line {first_line[:100]!r}")
+            _refuse_head(head, "invalid status line")
         minor, status_text, reason = status_line.groups()
-        status = int(status_text)
         fields = head[status_line.end() :]
         if _FIELD_LINES.fullmatch(fields) is None:
-            raise ProtocolError("invalid header line (or obsolete line folding)")
-        headers = [(name, value.rstrip(b" \t")) for name, value in _FIELD.findall(fields)]
+            _refuse_head(fields, "invalid header line (or obsolete line folding)")
+        status = int(status_text)
         if status < 100:
             raise ProtocolError(f"invalid status code {status_text.decode()}")
         if status == 101:
             raise ProtocolError("unexpected protocol switch (101)")
-        framing, length = _framing(status, headers)  # validates them in a 1xx too, as h11
+        headers: list[tuple[bytes, bytes]] = []
+        length: bytes | None = None
+        chunked = close = coded = False
+        for name, value in _FIELD.findall(fields):
+            value = value.rstrip(b" \t")
+            headers.append((name, value))
+            size = len(name)
+            if size == 14 and name.lower() == b"content-length":
+                length = _content_length(value, length)
+            elif size == 17 and name.lower() == b"transfer-encoding":
+                if chunked:
+                    raise ProtocolError("multiple Transfer-Encoding headers")
+                if value.lower() != b"chunked":
+                    raise ProtocolError(f"unsupported Transfer-Encoding {value[:50]!r}")
+                chunked = True
+            elif size == 10 and name.lower() == b"connection":
+                close = close or _says_close(value)
+            elif size == 16 and name.lower() == b"content-encoding":
+                coded = True
         if status < 200:
-            return None  # informational (100, 103): the real answer follows
-        keep_alive = minor == b"1"
-        for name, value in headers:
-            if len(name) == 10 and name.lower() == b"connection" and _says_close(value):
-                keep_alive = False
+            return None  # informational (100, 103), validated as h11 does: the answer follows
         response = Response(status, reason or b"", headers, b"1." + minor)
+        response.coded = coded
         self.response = response
-        if framing == _UNTIL_CLOSE or (framing == _CHUNKED and length is not None):
-            keep_alive = False
-        self.keep_alive = keep_alive
+        # HTTP/1.0, Connection: close, a body ended by closing, or Content-Length
+        # beside chunked framing a body (RFC 9112 6.3: close after it): never reused.
+        self.keep_alive = minor == b"1" and not close
         self.state = _BODY
-        if framing == _NO_BODY or (framing == _LENGTH and length == 0):
+        if status in (204, 304):  # never a body (the SDK sends no HEAD)
             self._body_reader = _EndReader()
-        elif framing == _LENGTH:
-            assert length is not None
-            if length > self._max_body:
-                raise ProtocolError("response body too large")
-            self._body_reader = _LengthReader(length)
-        elif framing == _CHUNKED:
+        elif chunked:
+            self.keep_alive = self.keep_alive and length is None
             self._body_reader = _ChunkedReader()
+        elif length is not None:
+            size = int(length)
+            if size > self._max_body:
+                raise ProtocolError("response body too large")
+            self._body_reader = _LengthReader(size) if size else _EndReader()
         else:
+            self.keep_alive = False
             self._body_reader = _UntilCloseReader()
         return response
 
@@ -273,39 +292,48 @@ class ResponseReader:
         return _END_OF_MESSAGE
 
 
+def _refuse_head(part: bytes, reason: str) -> NoReturn:
+    bad = _FORBIDDEN.search(part)
+    if bad is not None:
+        raise ProtocolError(f"invalid byte {bad.group()!r} in the response head")
+    if reason == "invalid status line":
+        first_line = part.split(b"\r\n", 1)[0]
+        reason = f"invalid status line {first_line[:100]!r}"
+    raise ProtocolError(reason)
+
+
 def _says_close(connection: bytes) -> bool:
     return b"close" in (token.strip(b" \t").lower() for token in connection.split(b","))
 
 
-def _framing(status: int, headers: list[tuple[bytes, bytes]]) -> tuple[int, int | None]:
-    """How the body is delimited, and the Content-Length if one was given."""
+def _content_length(value: bytes, seen: bytes | None) -> bytes:
+    """A Content-Length value (a list of equal values allowed, as h11), checked
+    against an earlier one."""
+    items = {item.strip(b" \t") for item in value.split(b",")}
+    if len(items) != 1:
+        raise ProtocolError("conflicting Content-Length headers")
+    item = items.pop()
+    if _CONTENT_LENGTH.fullmatch(item) is None:
+        raise ProtocolError(f"invalid Content-Length {item[:30]!r}")
+    if seen is not None and seen != item:
+        raise ProtocolError("conflicting Content-Length headers")
+    return item
+
+
+def _check_fields(headers: list[tuple[bytes, bytes]]) -> None:
+    """Validate framing headers where they frame nothing (trailers), as h11 does."""
     length: bytes | None = None
     chunked = False
     for name, value in headers:
-        if len(name) == 14 and name.lower() == b"content-length":
-            items = {item.strip(b" \t") for item in value.split(b",")}
-            if len(items) != 1:
-                raise ProtocolError("conflicting Content-Length headers")
-            item = items.pop()
-            if _CONTENT_LENGTH.fullmatch(item) is None:
-                raise ProtocolError(f"invalid Content-Length {item[:30]!r}")
-            if length is not None and length != item:
-                raise ProtocolError("conflicting Content-Length headers")
-            length = item
-        elif len(name) == 17 and name.lower() == b"transfer-encoding":
+        lname = name.lower()
+        if lname == b"content-length":
+            length = _content_length(value.rstrip(b" \t"), length)
+        elif lname == b"transfer-encoding":
             if chunked:
                 raise ProtocolError("multiple Transfer-Encoding headers")
-            if value.lower() != b"chunked":
+            if value.rstrip(b" \t").lower() != b"chunked":
                 raise ProtocolError(f"unsupported Transfer-Encoding {value[:50]!r}")
             chunked = True
-    parsed = None if length is None else int(length)
-    if status in (204, 304):  # never a body (the SDK sends no HEAD)
-        return _NO_BODY, parsed
-    if chunked:
-        return _CHUNKED, parsed
-    if parsed is not None:
-        return _LENGTH, parsed
-    return _UNTIL_CLOSE, None
 
 
 # --------------------------------------------------------------------------- body readers
@@ -436,7 +464,7 @@ class _ChunkedReader(_BodyReader):
         block = bytes(buf[: end + 2])
         if _FIELD_LINES.fullmatch(block) is None:
             raise ProtocolError("invalid trailer line (or obsolete line folding)")
-        _framing(200, _FIELD.findall(block))
+        _check_fields(_FIELD.findall(block))
         del buf[: end + 4]
         reader._searched = reader._scanned = 0
         return reader._end()
