@@ -4,9 +4,12 @@ together, and a connection the server closed is never reused (nor counted)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import os
+import resource
+from collections.abc import Callable, Iterator
 
 import httpx
+import pytest
 
 from plivo_phlo_async import PhloClient
 
@@ -71,4 +74,34 @@ async def test_closed_connections_do_not_hold_pool_slots(
     assert server.connections == 5
     assert server.peak <= 1
     assert server.open == 0
+    assert server.duplicates() == []
+
+
+@pytest.fixture
+def high_descriptors() -> Iterator[None]:
+    """Occupy descriptors so that the client's next sockets get numbers >= 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the descriptor limit ({hard}) is too low to reach 1024")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1030)]
+    try:
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.mark.usefixtures("high_descriptors")
+async def test_connections_on_descriptors_above_1024_are_reused(
+    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+) -> None:
+    """select() fails for such descriptors; the reuse check must not (nor refuse reuse)."""
+    server = serve()
+    client = connect(server)
+    for n in range(3):
+        result = await client.phlo(f"high-{n}").run()
+        assert result.run_id == f"run-high-{n}"
+    assert server.connections == 1
     assert server.duplicates() == []
