@@ -114,7 +114,9 @@ _FORBIDDEN: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|(?<!\r)\n|\r(
 _TEXT: Final = rb"[\t\x20-\x7e\x80-\xff]*"
 _STATUS_LINE: Final = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: (" + _TEXT + rb"))?\r\n")
 _TOKEN: Final = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_FIELD_LINE: Final = rb"(" + _TOKEN + rb"):[ \t]*(" + _TEXT + rb")\r\n"
+#: A field value without the whitespace around it (empty, or ending in a visible byte).
+_VALUE: Final = rb"((?:" + _TEXT + rb"[\x21-\x7e\x80-\xff])?)"
+_FIELD_LINE: Final = rb"(" + _TOKEN + rb"):[ \t]*" + _VALUE + rb"[ \t]*\r\n"
 _FIELD_LINES: Final = re.compile(rb"(?:" + _FIELD_LINE + rb")*")
 _FIELD: Final = re.compile(_FIELD_LINE)
 _CONTENT_LENGTH: Final = re.compile(rb"[0-9]{1,18}")
@@ -241,15 +243,16 @@ class ResponseReader:
             raise ProtocolError(f"invalid status code {status_text.decode()}")
         if status == 101:
             raise ProtocolError("unexpected protocol switch (101)")
-        headers: list[tuple[bytes, bytes]] = []
+        headers: list[tuple[bytes, bytes]] = _FIELD.findall(fields)
         length: bytes | None = None
         chunked = close = coded = False
-        for name, value in _FIELD.findall(fields):
-            value = value.rstrip(b" \t")
-            headers.append((name, value))
+        for name, value in headers:
             size = len(name)
             if size == 14 and name.lower() == b"content-length":
-                length = _content_length(value, length)
+                if length is None and value.isdigit() and len(value) <= 18:
+                    length = value  # the common case, checked without a regex
+                else:
+                    length = _content_length(value, length)
             elif size == 17 and name.lower() == b"transfer-encoding":
                 if chunked:
                     raise ProtocolError("multiple Transfer-Encoding headers")
@@ -303,7 +306,10 @@ def _refuse_head(part: bytes, reason: str) -> NoReturn:
 
 
 def _says_close(connection: bytes) -> bool:
-    return b"close" in (token.strip(b" \t").lower() for token in connection.split(b","))
+    lowered = connection.lower()
+    if b"close" not in lowered:  # keep-alive, the common case: no split
+        return False
+    return b"close" in (token.strip(b" \t") for token in lowered.split(b","))
 
 
 def _content_length(value: bytes, seen: bytes | None) -> bytes:
@@ -327,11 +333,11 @@ def _check_fields(headers: list[tuple[bytes, bytes]]) -> None:
     for name, value in headers:
         lname = name.lower()
         if lname == b"content-length":
-            length = _content_length(value.rstrip(b" \t"), length)
+            length = _content_length(value, length)
         elif lname == b"transfer-encoding":
             if chunked:
                 raise ProtocolError("multiple Transfer-Encoding headers")
-            if value.rstrip(b" \t").lower() != b"chunked":
+            if value.lower() != b"chunked":
                 raise ProtocolError(f"unsupported Transfer-Encoding {value[:50]!r}")
             chunked = True
 
