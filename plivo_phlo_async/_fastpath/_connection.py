@@ -182,7 +182,7 @@ class Connection(asyncio.Protocol):
 
     # internals ---------------------------------------------------------------
     def _pump(self) -> None:
-        """Handle the reader's events, at most ``budget`` of them in this callback."""
+        """Handle the reader's events, at most :data:`_EVENT_BUDGET` in this callback."""
         self._paused_for_budget = False
         reader = self._reader
         waiter = self._waiter
@@ -192,15 +192,14 @@ class Connection(asyncio.Protocol):
             for _ in range(_EVENT_BUDGET):
                 event = reader.next_event()
                 if event is NEED_DATA:
-                    if self._reading_paused and self.transport is not None and not self.closed:
-                        self._reading_paused = False
-                        self.transport.resume_reading()
+                    self._resume_reading()
                     return
                 if type(event) is Data:
                     self._body.append(event.data)
                 elif type(event) is Response:
                     self._response = event
                 elif type(event) is EndOfMessage:
+                    self._resume_reading()  # idle, it must see what comes (a close, stray bytes)
                     waiter.set_result(None)
                     return
         except ProtocolError as exc:
@@ -213,6 +212,11 @@ class Connection(asyncio.Protocol):
             self._reading_paused = True
             self.transport.pause_reading()
         self._loop.call_soon(self._resume_pump, reader)
+
+    def _resume_reading(self) -> None:
+        if self._reading_paused and self.transport is not None and not self.closed:
+            self._reading_paused = False
+            self.transport.resume_reading()
 
     def _resume_pump(self, reader: ResponseReader) -> None:
         if self._reader is reader and self._paused_for_budget:

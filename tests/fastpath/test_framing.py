@@ -474,3 +474,23 @@ async def test_40000_one_byte_chunks_do_not_freeze_the_loop(
         await task
     assert result.run_id == "run-chunky"
     assert longest < 0.5, f"the event loop was held for {longest:.2f} s"
+
+
+async def test_a_connection_that_yielded_mid_answer_is_reused_afterwards(
+    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+) -> None:
+    """Parsing pauses reading to yield to the loop; the next request must find it reading."""
+
+    def many_chunks(request: Request) -> bytes:
+        body = json.dumps({"api_id": f"run-{request.tag}", "pad": "x" * 5_000}).encode()
+        return head(b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked") + b"".join(
+            b"1\r\n%b\r\n" % body[i : i + 1] for i in range(len(body))
+        ) + b"0\r\n\r\n"
+
+    server = serve(lambda request, conn: conn.send(many_chunks(request)))
+    client = connect(server, timeout=httpx.Timeout(5.0))
+    first = await client.phlo("chunky-1").run()
+    second = await client.phlo("chunky-2").run()
+    assert (first.run_id, second.run_id) == ("run-chunky-1", "run-chunky-2")
+    assert server.connections == 1
+    assert server.duplicates() == []
