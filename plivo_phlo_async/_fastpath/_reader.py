@@ -123,7 +123,6 @@ _CONTENT_LENGTH: Final = re.compile(rb"[0-9]{1,18}")
 _CHUNK_LINE: Final = re.compile(rb"([0-9A-Fa-f]{1,15})(?:;[^\r\n]*)?[ \t]*\r\n")
 _MAX_CHUNK_LINE: Final = 4096
 
-# Framings of the body.
 # Reader states (one request's answer).
 _AWAIT_HEAD: Final = "await head"
 _BODY: Final = "body"
