@@ -21,6 +21,7 @@ import json
 import time
 import zlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -427,6 +428,29 @@ async def test_a_server_error_with_an_undecodable_double_gzip_is_a_typed_error(
     with pytest.raises(PlivoError) as caught:  # never a raw httpx.DecodingError
         await client.phlo("double-gzip").run()
     assert isinstance(caught.value, ServerOutcomeUnknownError | ConnectionOutcomeUnknownError)
+    assert server.count("POST", "double-gzip") == 1
+
+
+@pytest.mark.parametrize("path", ["fast path", "httpx"])
+async def test_an_undecodable_coding_keeps_the_status_on_both_paths(
+    serve: Callable[..., Server], connect: Callable[..., PhloClient], path: str,
+) -> None:
+    """The status is what the SDK acts on: a body it cannot decode is kept as sent."""
+    body = gzip.compress(b'{"error":"boom"}')  # gzip once, announced twice
+    server = serve(first_request_gets(
+        lambda r: response(500, body, [("Content-Encoding", "gzip, gzip")])))
+    options: dict[str, Any] = {}
+    if path == "httpx":
+        options["http_client"] = http_client = httpx.AsyncClient()
+    client = connect(server, timeout=SHORT_READ, **options)
+    try:
+        with pytest.raises(ServerOutcomeUnknownError) as caught:
+            await client.phlo("double-gzip").run()
+    finally:
+        if path == "httpx":
+            await http_client.aclose()
+    assert caught.value.status_code == 500
+    assert caught.value.response.content == body
     assert server.count("POST", "double-gzip") == 1
 
 
