@@ -387,8 +387,11 @@ class _EndReader(_BodyReader):
         return reader._end()
 
 
-# Chunked states.
-_SIZE_LINE, _CHUNK, _CHUNK_END, _TRAILERS = range(4)
+# Where a chunked body is.
+_SIZE_LINE: Final = "chunk size line"
+_CHUNK: Final = "chunk data"
+_CHUNK_END: Final = "CRLF after chunk data"
+_TRAILERS: Final = "trailers"
 
 
 class _ChunkedReader(_BodyReader):
@@ -403,7 +406,7 @@ class _ChunkedReader(_BodyReader):
         buf = reader._buffer
         while True:
             phase = self.phase
-            if phase == _CHUNK:
+            if phase is _CHUNK:
                 if not buf:
                     return self._need(reader)
                 take = self.remaining
@@ -417,7 +420,7 @@ class _ChunkedReader(_BodyReader):
                 if self.remaining == 0:
                     self.phase = _CHUNK_END
                 return Data(data)
-            if phase == _CHUNK_END:
+            if phase is _CHUNK_END:
                 if len(buf) < 2:
                     if buf and buf[0] != 0x0D:
                         raise ProtocolError("chunk data not followed by CRLF")
@@ -426,7 +429,7 @@ class _ChunkedReader(_BodyReader):
                     raise ProtocolError("chunk data not followed by CRLF")
                 del buf[:2]
                 self.phase = _SIZE_LINE
-            elif phase == _SIZE_LINE:
+            elif phase is _SIZE_LINE:
                 end = buf.find(b"\n", 0, _MAX_CHUNK_LINE)
                 if end < 0:
                     if len(buf) >= _MAX_CHUNK_LINE:
