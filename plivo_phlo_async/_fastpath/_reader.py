@@ -114,13 +114,19 @@ _FORBIDDEN: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|(?<!\r)\n|\r(
 _TEXT: Final = rb"[\t\x20-\x7e\x80-\xff]*"
 _STATUS_LINE: Final = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: (" + _TEXT + rb"))?\r\n")
 _TOKEN: Final = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-#: A field value without the whitespace around it (empty, or ending in a visible byte).
-_VALUE: Final = rb"((?:" + _TEXT + rb"[\x21-\x7e\x80-\xff])?)"
-_FIELD_LINE: Final = rb"(" + _TOKEN + rb"):[ \t]*" + _VALUE + rb"[ \t]*\r\n"
+_VISIBLE: Final = rb"[\x21-\x7e\x80-\xff]"
+#: A field line, its value captured without the whitespace around it. The
+#: grammar is unambiguous (a value starts and ends with a visible byte; trailing
+#: whitespace only follows a value), so a refused line costs linear time, not
+#: the exponential backtracking of ``[ \t]*(.*?)[ \t]*`` across many lines.
+_FIELD_LINE: Final = (
+    rb"(" + _TOKEN + rb"):[ \t]*"
+    rb"(?:(" + _VISIBLE + rb"(?:" + _TEXT + _VISIBLE + rb")?)[ \t]*)?\r\n"
+)
 _FIELD_LINES: Final = re.compile(rb"(?:" + _FIELD_LINE + rb")*")
 _FIELD: Final = re.compile(_FIELD_LINE)
 _CONTENT_LENGTH: Final = re.compile(rb"[0-9]{1,18}")
-_CHUNK_LINE: Final = re.compile(rb"([0-9A-Fa-f]{1,15})(?:;[^\r\n]*)?[ \t]*\r\n")
+_CHUNK_LINE: Final = re.compile(rb"([0-9A-Fa-f]{1,15})(?:;[^\r\n]*|[ \t]*)\r\n")
 _MAX_CHUNK_LINE: Final = 4096
 
 # Reader states (one request's answer).
