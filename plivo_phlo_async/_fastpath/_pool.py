@@ -240,7 +240,10 @@ class FastPool:
         url: str,
         content: bytes | None,
     ) -> Connection:
-        self._make_room()
+        if self._make_room():
+            # Let the evicted sockets close (their transports close on the next
+            # iteration) before this one opens: never one socket over the limit.
+            await asyncio.sleep(0)
         scheme, host, port = origin
         context = self._ssl_context() if scheme == "https" else None
         made: list[Connection] = []
@@ -283,16 +286,20 @@ class FastPool:
             )
         return conn
 
-    def _make_room(self) -> None:
-        """Close idle connections (the oldest first) until one more socket fits."""
+    def _make_room(self) -> bool:
+        """Close idle connections (the oldest first) until one more socket fits;
+        whether any was closed."""
+        evicted = False
         while len(self._open) + self._connecting >= self._max:
             oldest: Connection | None = None
             for idle in self._idle.values():
                 if idle and (oldest is None or idle[0].idle_since < oldest.idle_since):
                     oldest = idle[0]
             if oldest is None:
-                return
-            oldest.close()
+                break
+            oldest.abort()  # idle: nothing to flush, and (TLS too) the socket closes at once
+            evicted = True
+        return evicted
 
     # requests ------------------------------------------------------------------
     def _headers(self, content: bytes | None) -> Mapping[str, str]:

@@ -18,8 +18,9 @@ each with a :class:`ProtocolError` naming the reason:
 * HTTP versions other than 1.0 and 1.1, a status below 100, and 101
   Switching Protocols (the SDK never asks to switch);
 * a head (or trailer block) over ``max_head`` bytes, a body over
-  ``max_body`` bytes, a Content-Length of more than 18 digits and a chunk size
-  of more than 15 hex digits (no valid answer under the body cap needs more).
+  ``max_body`` bytes, a Content-Length of more than 18 digits, a chunk size
+  of more than 15 hex digits and a chunk-size line of 4 KiB or more (no valid
+  answer under the body cap needs more).
 
 Work is linear in the bytes fed: the search for the end of the head resumes
 where the last one stopped, and no event re-reads earlier input.

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import ssl
 import threading
 from collections import Counter
@@ -99,14 +100,41 @@ def own_answer(request: Request, status: int | None = None, **kw: Any) -> bytes:
 
 
 class Tally:
-    """Open connections, possibly shared by several servers (one client, two origins)."""
+    """Open connections, possibly shared by several servers (one client, two origins).
+
+    ``peak`` is sampled from the kernel's view: a connection the client has
+    closed is not counted even if its server's loop (another thread) has not
+    read the close yet, so the figure is the client's sockets, not the lag
+    between two server threads.
+    """
 
     def __init__(self) -> None:
         self.open = 0
         self.peak = 0
+        self.conns: list[Conn] = []
 
     def sample(self) -> None:
-        self.peak = max(self.peak, self.open)
+        alive = sum(1 for conn in list(self.conns) if not conn.closed and not _peer_closed(conn))
+        self.peak = max(self.peak, alive)
+
+
+def _peer_closed(conn: Conn) -> bool:
+    """Whether the client has closed (or reset) this connection, as the kernel sees it."""
+    transport_socket = conn.writer.get_extra_info("socket")
+    if transport_socket is None:
+        return True
+    try:
+        peek = socket.fromfd(transport_socket.fileno(), socket.AF_INET, socket.SOCK_STREAM)
+    except OSError:
+        return True
+    try:
+        return peek.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False  # open, nothing to read
+    except OSError:
+        return True  # reset
+    finally:
+        peek.close()
 
 
 class Conn:
@@ -277,6 +305,7 @@ class Server:
         self.connections += 1
         self.tally.open += 1
         conn = Conn(self, self.connections, reader, writer)
+        self.tally.conns.append(conn)
         self._conns.append(conn)
         task = asyncio.get_running_loop().create_task(self._serve(conn))
         self._tasks.add(task)

@@ -143,7 +143,7 @@ async def test_wait_for_timeouts_leak_nothing(
     server = serve(silent_or_answer)
     client = connect(server, max_connections=1, timeout=POOL_WAIT)
     for i in range(20):
-        with contextlib.suppress(TimeoutError):
+        with contextlib.suppress(asyncio.TimeoutError):  # not TimeoutError on 3.10
             await asyncio.wait_for(client.phlo(f"{SILENT}{i}").run(i=i), 0.05)
     await settle()
     assert server.peak <= 1
@@ -182,7 +182,7 @@ async def test_a_cancelled_bulk_run_leaks_no_socket(
     for round_ in range(3):
         jobs = [RunJob(f"{SILENT}{round_}-{i}", {"i": i}) for i in range(64)]
         runner = client.bulk(jobs, concurrency=64, rate_limit=None)
-        with contextlib.suppress(TimeoutError):
+        with contextlib.suppress(asyncio.TimeoutError):  # not TimeoutError on 3.10
             await asyncio.wait_for(runner.run(), 0.1)
     await settle()
     assert server.peak <= 8

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -17,11 +18,32 @@ from plivo_phlo_async import APIConnectionError, PhloClient, PlivoError
 from ._server import Conn, Request, Server, own_answer
 from .conftest import loop_factories, outcome, settle
 
+T = TypeVar("T")
+
 
 def client_closed_error() -> type[PlivoError]:
-    """``ClientClosedError`` (new): looked up at run time so that collection works without it."""
-    cls: type[PlivoError] = plivo_phlo_async.ClientClosedError  # type: ignore[attr-defined]
-    return cls
+    """``ClientClosedError``, as a user's code reaches it."""
+    return plivo_phlo_async.ClientClosedError
+
+
+class Runner:
+    """``asyncio.Runner`` (3.11+) for 3.10 too: one loop for several ``run`` calls, then
+    closed as ``asyncio.run`` closes it (async generators first)."""
+
+    def __init__(self, loop_factory: Callable[[], asyncio.AbstractEventLoop]) -> None:
+        self._loop = loop_factory()
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self._loop.run_until_complete(coro)
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+        finally:
+            self._loop.close()
 
 
 async def drop_gets(request: Request, conn: Conn) -> None:
@@ -110,10 +132,10 @@ def test_closing_is_final_across_event_loops(
     closed_error = client_closed_error()
     server = serve()
     client = server.client()
-    with asyncio.Runner(loop_factory=loop_factories()[loop]) as runner:
+    with Runner(loop_factories()[loop]) as runner:
         runner.run(client.phlo("first-loop").get())
         runner.run(client.aclose())
-    with asyncio.Runner(loop_factory=loop_factories()[loop]) as runner, pytest.raises(
+    with Runner(loop_factories()[loop]) as runner, pytest.raises(
         closed_error
     ):
         runner.run(client.phlo("second-loop").get())
@@ -128,9 +150,9 @@ def test_a_client_used_from_two_asyncio_runs_leaves_no_resource_warning(
     client = server.client()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with asyncio.Runner(loop_factory=loop_factories()[loop]) as runner:
+        with Runner(loop_factories()[loop]) as runner:
             first = runner.run(client.phlo("run-one").get())  # leaves a kept-alive socket
-        with asyncio.Runner(loop_factory=loop_factories()[loop]) as runner:
+        with Runner(loop_factories()[loop]) as runner:
             second = runner.run(client.phlo("run-two").get())
             runner.run(client.aclose())
         gc.collect()

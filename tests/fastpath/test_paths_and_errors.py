@@ -661,7 +661,9 @@ async def test_a_kept_alive_connection_the_server_has_closed_is_not_written_to(
     assert server.connections == 2
 
 
-async def test_aclose_closes_the_pool_and_later_requests_raise_client_closed(server: Server) -> None:
+async def test_aclose_closes_the_pool_and_later_requests_raise_client_closed(
+    server: Server,
+) -> None:
     client = server.client()
     await client.phlo.get("p1")
     pool = fast_pool(client)
