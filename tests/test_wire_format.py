@@ -635,8 +635,10 @@ async def loopback() -> AsyncIterator[tuple[str, list[Received]]]:
     """A keep-alive HTTP/1.1 server on 127.0.0.1 that records requests and answers 201."""
     received: list[Received] = []
     answer = json.dumps(ANSWER).encode()
+    writers: set[asyncio.StreamWriter] = set()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.add(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -657,8 +659,15 @@ async def loopback() -> AsyncIterator[tuple[str, list[Received]]]:
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    async with server:
+    try:
         yield f"http://127.0.0.1:{port}/v1", received
+    finally:
+        # Clients may still hold kept-alive connections: close them from this side,
+        # or wait_closed() (3.12.1+) waits for them forever.
+        server.close()
+        for writer in writers:
+            writer.close()
+        await server.wait_closed()
 
 
 SAME_ON_BOTH_PATHS: list[Call] = [

@@ -172,13 +172,13 @@ class Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
-        self.pool._lost(self)
+        self.pool._closing(self)
 
     def abort(self) -> None:
         self.closed = True
         if self.transport is not None:
             self.transport.abort()
-        self.pool._lost(self)
+        self.pool._closing(self)
 
     # internals ---------------------------------------------------------------
     def _pump(self) -> None:

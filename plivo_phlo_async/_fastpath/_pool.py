@@ -69,8 +69,11 @@ class FastPool:
         self._free = max_connections  # requests that may start now
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
         self._idle: dict[Origin, list[Connection]] = {}
-        self._open: set[Connection] = set()  # sockets open or closing this loop iteration
+        # Every socket from connection_made to connection_lost, closing ones included:
+        # a socket counts against max_connections until it is really closed.
+        self._open: set[Connection] = set()
         self._connecting = 0
+        self._room: collections.deque[asyncio.Future[None]] = collections.deque()  # connects
         self._ssl: ssl.SSLContext | None = None
         self._get_headers = get_headers
         self._post_headers = post_headers
@@ -166,7 +169,6 @@ class FastPool:
         self._idle.clear()
         for conn in list(self._open):
             conn.abort()
-        self._open.clear()
         hook, self._loop_hook = self._loop_hook, None
         if hook is not None:
             with contextlib.suppress(StopIteration, RuntimeError):
@@ -175,15 +177,25 @@ class FastPool:
     # called by connections -----------------------------------------------------
     def _opened(self, conn: Connection) -> None:
         if self.closed or conn.closed:  # closed, or abandoned while connecting
-            conn.abort()
+            conn.abort()  # (uvloop reports no loss for a transport closed in connection_made)
         else:
             self._open.add(conn)
 
-    def _lost(self, conn: Connection) -> None:
-        self._open.discard(conn)
+    def _closing(self, conn: Connection) -> None:
+        """``conn`` is closing: never to be reused (it still counts until it is lost)."""
         idle = self._idle.get(conn.origin)
         if idle and conn in idle:
             idle.remove(conn)
+
+    def _lost(self, conn: Connection) -> None:
+        """``conn``'s socket is closed: its room goes to a connect waiting for one."""
+        self._closing(conn)
+        if conn in self._open:
+            self._open.discard(conn)
+            while self._room:  # every one checks again: none is left waiting by a cancelled one
+                waiter = self._room.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
 
     # slots ---------------------------------------------------------------------
     async def _wait_for_slot(
@@ -240,43 +252,64 @@ class FastPool:
         url: str,
         content: bytes | None,
     ) -> Connection:
-        if self._make_room():
-            # Let the evicted sockets close (their transports close on the next
-            # iteration) before this one opens: never one socket over the limit.
-            await asyncio.sleep(0)
-        scheme, host, port = origin
-        context = self._ssl_context() if scheme == "https" else None
-        made: list[Connection] = []
-
-        def protocol() -> Connection:
-            conn = Connection(self, origin)
-            made.append(conn)
-            return conn
-
-        self._connecting += 1
+        loop = self.loop
+        started = loop.time()
         try:
-            await within(
-                self.loop.create_connection(
-                    protocol,
+            await self._reserve_socket(timeout)
+        except TimeoutError:
+            raise self._error(httpx.ConnectTimeout, "timed out", method, url, content) from None
+        scheme, host, port = origin
+        # The connect runs as its own task that a cancellation of the caller
+        # does not interrupt: an abandoned connection is closed once it is made,
+        # by the normal path. (Cancelling loop.create_connection part-way can
+        # leave a socket open for a while, and uvloop then never reports it lost.)
+        try:
+            context = self._ssl_context() if scheme == "https" else None
+            connecting = loop.create_task(
+                loop.create_connection(
+                    lambda: Connection(self, origin),
                     host,
                     port,
                     ssl=context,
                     server_hostname=host if context is not None else None,
-                ),
-                timeout,
+                )
             )
-        except BaseException as exc:
-            for conn in made:  # connected just as we were cancelled: never leak it
-                conn.abort()
-            if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
-                raise self._error(httpx.ConnectTimeout, "timed out", method, url, content) from None
-            if isinstance(exc, (OSError, UnicodeError, ValueError)):
-                # refused, unreachable, DNS (and names IDNA refuses), TLS handshake and certificate
-                raise self._error(httpx.ConnectError, str(exc), method, url, content) from exc
-            raise
-        finally:
+        except BaseException:
             self._connecting -= 1
-        conn = made[-1]
+            raise
+        abandoned = False
+
+        def settled(task: asyncio.Task[tuple[asyncio.Transport, Connection]]) -> None:
+            self._connecting -= 1
+            if task.cancelled() or task.exception() is not None:
+                return
+            if abandoned:
+                task.result()[1].abort()
+
+        connecting.add_done_callback(settled)
+        left = None if timeout is None else max(timeout - (loop.time() - started), 0.0)
+        try:
+            _, conn = await within(asyncio.shield(connecting), left)
+        except (OSError, UnicodeError, ValueError) as exc:
+            if connecting.done() and not isinstance(exc, TimeoutError):
+                # refused, unreachable, DNS (and names IDNA refuses), TLS handshake
+                # and certificate: the connect itself failed
+                raise self._error(httpx.ConnectError, str(exc), method, url, content) from exc
+            abandoned = True  # our own timeout (TimeoutError is an OSError)
+            if not connecting.done():
+                connecting.cancel()  # still connecting: nothing was sent
+            elif not connecting.cancelled() and connecting.exception() is None:
+                connecting.result()[1].abort()
+            raise self._error(httpx.ConnectTimeout, "timed out", method, url, content) from None
+        except BaseException:
+            # Cancelled: the connection is closed as soon as it is made, or now
+            # if it was made as the caller was cancelled.
+            abandoned = True
+            if connecting.done() and not connecting.cancelled() and (
+                connecting.exception() is None
+            ):
+                connecting.result()[1].abort()
+            raise
         if self.closed:
             conn.abort()
             raise ClientClosedError("the client was closed while connecting")
@@ -286,20 +319,27 @@ class FastPool:
             )
         return conn
 
-    def _make_room(self) -> bool:
-        """Close idle connections (the oldest first) until one more socket fits;
-        whether any was closed."""
-        evicted = False
+    async def _reserve_socket(self, timeout: float | None) -> None:
+        """Wait until one more socket fits, closing idle ones (the oldest first),
+        and count it as connecting; ``TimeoutError`` after ``timeout`` seconds.
+
+        A closed socket counts until its transport reports it lost, so the limit
+        holds as the kernel sees it, not only in this pool's bookkeeping. The
+        check and the count happen in one step: no other connect slips between.
+        """
+        loop = self.loop
+        deadline = None if timeout is None else loop.time() + timeout
         while len(self._open) + self._connecting >= self._max:
             oldest: Connection | None = None
             for idle in self._idle.values():
                 if idle and (oldest is None or idle[0].idle_since < oldest.idle_since):
                     oldest = idle[0]
-            if oldest is None:
-                break
-            oldest.abort()  # idle: nothing to flush, and (TLS too) the socket closes at once
-            evicted = True
-        return evicted
+            if oldest is not None:
+                oldest.abort()  # idle: nothing to flush; TLS too closes at once
+            room = loop.create_future()
+            self._room.append(room)
+            await within(room, None if deadline is None else max(deadline - loop.time(), 0.0))
+        self._connecting += 1
 
     # requests ------------------------------------------------------------------
     def _headers(self, content: bytes | None) -> Mapping[str, str]:
