@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ def run_jobs(numbers: range | list[int]) -> list[RunJob]:
 
 def rows(path: Path) -> dict[str, str]:
     """job_id -> status, read by a separate connection (as a crash survivor would)."""
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db:  # `with connect()` leaves it open
         return dict(db.execute("SELECT job_id, status FROM jobs"))
 
 
@@ -309,7 +310,7 @@ def test_journal_file_is_wal_and_reopens(tmp_path: Path) -> None:
     journal.start("a", ref=1)
     journal.finish("a", "succeeded", ref=1, http_status=None, api_id="x", attempts=1, error=None)
     journal.close()
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     again = Journal(path)
     row = again.get("a")

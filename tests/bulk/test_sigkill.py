@@ -6,6 +6,7 @@ survive the kill; only the bulk run is in a child process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -30,7 +31,7 @@ COUNT = 1_000  # far more than the child can send before it is killed
 
 def journal_rows(path: Path) -> dict[str, str]:
     try:
-        with sqlite3.connect(path, timeout=5) as db:
+        with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:
             return dict(db.execute("SELECT job_id, status FROM jobs"))
     except sqlite3.OperationalError:  # not created yet
         return {}
