@@ -134,12 +134,13 @@ def _is_loopback(host: str) -> bool:
 
 
 def _positive_seconds(value: object) -> bool:
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float))
-        and math.isfinite(value)
-        and value > 0
-    )
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        seconds = float(value)  # an int too large for a float is no timeout either
+    except OverflowError:
+        return False
+    return math.isfinite(seconds) and seconds > 0
 
 
 def coerce_timeout(timeout: TimeoutTypes, *, per_call: bool = False) -> httpx.Timeout:

@@ -483,7 +483,8 @@ async def test_a_per_call_httpx_timeout_is_sent_as_given(
 
 @pytest.mark.parametrize(
     "timeout",
-    [0, -1, True, "5", float("nan"), float("inf"), httpx.Timeout(5.0, read=float("nan"))],
+    [0, -1, True, "5", float("nan"), float("inf"), 10**400,
+     httpx.Timeout(5.0, read=float("nan"))],
 )
 async def test_a_bad_per_call_timeout_is_refused_before_sending(
     client: PhloClient, respx_mock: respx.MockRouter, timeout: Any
@@ -503,7 +504,7 @@ def test_a_bad_client_timeout_names_the_field(auth_id: str, auth_token: str, tim
     assert caught.value.field == "timeout"
 
 
-@pytest.mark.parametrize("deadline", [0, -1, "5", float("nan"), float("inf"), True])
+@pytest.mark.parametrize("deadline", [0, -1, "5", float("nan"), float("inf"), True, 10**400])
 def test_a_bad_attempt_deadline_is_refused(auth_id: str, auth_token: str, deadline: Any) -> None:
     with pytest.raises(ConfigurationError, match="attempt_deadline") as caught:
         PhloClient(auth_id, auth_token, attempt_deadline=deadline)
