@@ -9,11 +9,12 @@ same input in another order resumes the same journal safely.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import KW_ONLY, dataclass, field
-from typing import Any, Literal, TypeAlias
+from dataclasses import KW_ONLY, dataclass, field, fields
+from typing import Any, Literal, TypeAlias, TypeVar
 
 from .._client import PhloClient
 from .._exceptions import InvalidParameterError
@@ -22,6 +23,7 @@ from ..resources.multi_party_call import MultiPartyCall
 from ..resources.phlo import Phlo, _run_payload
 from ..types import ActionResult, PhloRunResult
 from ..types._params import MemberAction, MemberActionParams, NodeActionParams, Role
+from ._text import escape_surrogates, safe_repr, unusable
 
 __all__ = [
     "Handles",
@@ -38,6 +40,11 @@ NodeActionName = Literal["call", "warm_transfer", "cold_transfer"]
 #: Prefix of the hashed text: a future change of the derivation gets a new one,
 #: so it can never silently match ids derived the old way.
 _ID_VERSION = "plivo-phlo-async/bulk-job/v1\n"
+#: Most values hashed by the last-resort derivation (a cyclic or huge value
+#: still gets an id, in bounded time).
+_WALK_BUDGET = 100_000
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +128,9 @@ class Handles:
         return phlo
 
     def node(self, phlo_id: str, node_id: str) -> MultiPartyCall:
-        if not isinstance(node_id, str):
-            return self.phlo(phlo_id).multi_party_call(node_id)  # raises
+        if not isinstance(phlo_id, str) or not isinstance(node_id, str):
+            # Never a cache key (a list is unhashable); this raises.
+            return self.phlo(phlo_id).multi_party_call(node_id)
         key = (phlo_id, node_id)
         node = self._nodes.get(key)
         if node is None:
@@ -137,11 +145,11 @@ def _content(job: Job) -> dict[str, Any]:
     """The fields that decide what the request does (never ref or job_id)."""
     if isinstance(job, RunJob):
         payload = job.payload
-        return {
-            "kind": "run",
-            "phlo_id": job.phlo_id,
-            "payload": dict(payload) if isinstance(payload, Mapping) else payload,
-        }
+        if isinstance(payload, Mapping):
+            # A broken mapping is hashed as it is (the job is invalid anyway).
+            with contextlib.suppress(Exception):
+                payload = dict(payload)
+        return {"kind": "run", "phlo_id": job.phlo_id, "payload": payload}
     if isinstance(job, NodeActionJob):
         return {
             "kind": "node_action",
@@ -163,20 +171,80 @@ def _content(job: Job) -> dict[str, Any]:
 
 def derive_job_id(job: Job) -> str:
     """SHA-256 (hex) of the job's canonical JSON: kind, ids, action, role,
-    addresses and payload with sorted keys. ``ref`` is not part of it."""
+    addresses and payload with sorted keys. ``ref`` is not part of it.
+
+    Never raises: a job that is not JSON (it fails validation anyway) is
+    hashed from its repr, and one whose repr fails too (a 5,000-digit
+    integer, nesting deeper than the recursion limit) from a bounded walk of
+    its values. Lone surrogates are hashed as they are (``surrogatepass``),
+    which leaves the ids of valid jobs unchanged.
+    """
+    digest = hashlib.sha256(_ID_VERSION.encode())
+    digest.update(_canonical(job))
+    return digest.hexdigest()
+
+
+def _canonical(job: Job) -> bytes:
     try:
-        text = json.dumps(
-            _content(job),
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            allow_nan=False,
-        )
-    except (TypeError, ValueError):
-        # Only reachable for a job that fails validation anyway: it still
-        # gets an id, stable for as long as its repr is.
-        text = repr(_content(job))
-    return hashlib.sha256((_ID_VERSION + text).encode()).hexdigest()
+        content: Any = _content(job)
+    except Exception:
+        content = None
+    if content is not None:
+        for render in (_json_text, repr):
+            # RecursionError and the int->str limit included: try the next way.
+            with contextlib.suppress(Exception):
+                return str.__str__(render(content)).encode("utf-8", "surrogatepass")
+    return b"walk\n" + _walk(job if content is None else content)
+
+
+def _json_text(content: Any) -> str:
+    return json.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+_CLOSE = object()
+
+
+def _walk(value: Any) -> bytes:
+    """A deterministic byte string for any value, without recursion."""
+    out: list[bytes] = []
+    stack: list[Any] = [value]
+    budget = _WALK_BUDGET
+    while stack:
+        budget -= 1
+        if budget < 0:
+            out.append(b"...")
+            break
+        item = stack.pop()
+        if item is _CLOSE:
+            out.append(b")")
+            continue
+        children: list[Any] = []
+        try:
+            out.append(type(item).__qualname__.encode("utf-8", "surrogatepass") + b"(")
+            if item is None or isinstance(item, (bool, float)):
+                out.append(repr(item).encode())
+            elif isinstance(item, int):
+                out.append(format(item, "x").encode())
+            elif isinstance(item, str):
+                data = str.__str__(item).encode("utf-8", "surrogatepass")
+                out.append(b"%d:%s" % (len(data), data))
+            elif isinstance(item, (bytes, bytearray, memoryview)):
+                out.append(bytes(item).hex().encode())
+            elif isinstance(item, Mapping):
+                children = [part for pair in list(item.items()) for part in pair]
+            elif isinstance(item, (list, tuple)):
+                children = list(item)
+            elif isinstance(item, JOB_TYPES):
+                children = [getattr(item, spec.name) for spec in fields(item)]
+            else:
+                out.append(safe_repr(item).encode())
+        except Exception:
+            out.append(b"?")
+        stack.append(_CLOSE)
+        stack.extend(reversed(children))
+    return b"".join(out)
 
 
 def job_id_of(job: Job) -> str:
@@ -184,9 +252,37 @@ def job_id_of(job: Job) -> str:
     given = job.job_id
     if given is None:
         return derive_job_id(job)
-    if not isinstance(given, str) or not given:
-        raise InvalidParameterError("job_id", f"must be a non-empty string, not {given!r}")
+    if not isinstance(given, str):
+        raise InvalidParameterError(
+            "job_id", f"must be a non-empty string, not {safe_repr(given)}"
+        )
+    given = str.__str__(given)  # a str subclass becomes a plain str
+    if not given:
+        raise InvalidParameterError("job_id", "must be a non-empty string, not ''")
+    if escape_surrogates(given) is not given:
+        raise InvalidParameterError(
+            "job_id", f"must be valid Unicode text (a lone surrogate in {safe_repr(given)})"
+        )
     return given
+
+
+def _checked(name: str, check: Callable[..., T], *args: Any) -> T:
+    """``check(*args)``, any failure an :class:`InvalidParameterError` on ``name``."""
+    try:
+        return check(*args)
+    except InvalidParameterError:
+        raise
+    except Exception as exc:
+        raise unusable(name, exc) from None
+
+
+def _suspect(job: Job, names: tuple[str, ...]) -> str:
+    """The first of ``names`` that is not plain text: the field to blame."""
+    for name in names:
+        value = getattr(job, name)
+        if not isinstance(value, str) or escape_surrogates(value) is not value:
+            return name
+    return names[0]
 
 
 def prepare(job: Job, handles: Handles) -> PreparedJob:
@@ -197,33 +293,42 @@ def prepare(job: Job, handles: Handles) -> PreparedJob:
     """
     job_id = job_id_of(job)
     if isinstance(job, RunJob):
-        phlo = handles.phlo(job.phlo_id)
-        content = _run_payload(job.payload, {})
+        phlo = _checked("phlo_id", handles.phlo, job.phlo_id)
+        content = _checked("payload", _run_payload, job.payload, {})
 
         def send_run() -> Awaitable[PhloRunResult]:
             return phlo._send_run(content)
 
         return PreparedJob(job_id, send_run)
 
-    node = handles.node(job.phlo_id, job.node_id)
-    if isinstance(job, NodeActionJob):
-        params = validate_model(
-            NodeActionParams,
-            {
-                "action": job.action,
-                "to": job.to,
-                "role": job.role,
-                "trigger_source": job.trigger_source,
-            },
+    if not isinstance(job, JOB_TYPES):
+        raise InvalidParameterError(
+            "job", f"unknown job type {escape_surrogates(type(job).__name__)}"
         )
+    _checked("phlo_id", handles.phlo, job.phlo_id)
+    node = _checked("node_id", handles.node, job.phlo_id, job.node_id)
+    if isinstance(job, NodeActionJob):
+        data = {
+            "action": job.action,
+            "to": job.to,
+            "role": job.role,
+            "trigger_source": job.trigger_source,
+        }
+        try:
+            params = validate_model(NodeActionParams, data)
+        except InvalidParameterError:
+            raise
+        except Exception as exc:
+            raise unusable(_suspect(job, tuple(data)), exc) from None
+
         def send_node_action() -> Awaitable[ActionResult]:
             return node._send_action(params)
 
         return PreparedJob(job_id, send_node_action)
 
-    if isinstance(job, MemberActionJob):
-        member = node.member(job.member_address)  # checks the address
-        action = validate_model(MemberActionParams, {"action": job.action}).action
-        member_act: Callable[[], Awaitable[ActionResult]] = getattr(member, action)
-        return PreparedJob(job_id, member_act)
-    raise InvalidParameterError("job", f"unknown job type {type(job).__name__}")
+    member = _checked("member_address", node.member, job.member_address)  # checks it
+    action = _checked(
+        "action", validate_model, MemberActionParams, {"action": job.action}
+    ).action
+    member_act: Callable[[], Awaitable[ActionResult]] = getattr(member, action)
+    return PreparedJob(job_id, member_act)

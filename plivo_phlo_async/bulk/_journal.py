@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._text import safe_str
+
 __all__ = ["IN_FLIGHT", "Journal", "JournalRow"]
 
 IN_FLIGHT = "in_flight"
@@ -110,7 +112,7 @@ class Journal:
             "ON CONFLICT(job_id) DO UPDATE SET status=excluded.status, "
             "run_token=excluded.run_token, ref=excluded.ref, http_status=NULL, "
             "api_id=NULL, attempts=0, error=NULL, updated_at=excluded.updated_at",
-            (job_id, IN_FLIGHT, self.run_token, _ref_text(ref), time.time()),
+            (_text(job_id), IN_FLIGHT, self.run_token, _ref_text(ref), time.time()),
         )
 
     def finish(
@@ -134,8 +136,8 @@ class Journal:
             "attempts=excluded.attempts, error=excluded.error, "
             "updated_at=excluded.updated_at",
             (
-                job_id, status, self.run_token, _ref_text(ref), http_status, api_id,
-                attempts, error, time.time(),
+                _text(job_id), status, self.run_token, _ref_text(ref), _int(http_status),
+                _optional_text(api_id), _int(attempts), _optional_text(error), time.time(),
             ),
         )
 
@@ -163,4 +165,21 @@ class Journal:
 
 
 def _ref_text(ref: Any) -> str | None:
-    return None if ref is None else str(ref)
+    """The ref as text: ``str(ref)``, or a safe repr when that fails."""
+    return None if ref is None else safe_str(ref)
+
+
+def _text(value: Any) -> str:
+    """Text SQLite can store: valid UTF-8, never a failure."""
+    return safe_str(value)
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else safe_str(value)
+
+
+def _int(value: Any) -> int | None:
+    """An integer SQLite can store (64-bit), else None."""
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
+        return int(value)
+    return None

@@ -42,6 +42,7 @@ from ._jobs import JOB_TYPES, Handles, Job, RunJob, job_id_of, prepare
 from ._journal import IN_FLIGHT, Journal, JournalRow
 from ._limiter import DEFAULT_RATE_LIMIT, RateLimit, RateLimiter
 from ._report import BulkReport, Outcome, OutcomeStatus
+from ._text import escape_surrogates, safe_str, unusable
 
 __all__ = ["DEFAULT_CONCURRENCY", "BulkRunner", "OutcomeCallback", "run_chunk"]
 
@@ -324,14 +325,15 @@ class BulkRunner:
             if self._phlo_id is not None:
                 expected += " (or a mapping: a run payload for phlo_id)"
             error = InvalidParameterError(
-                "job", f"must be a {expected}, not {type(item).__name__}"
+                "job", f"must be a {expected}, not {escape_surrogates(type(item).__name__)}"
             )
             return Outcome(item, None, None, _FAILED, error=error, reason=str(error))
         ref = job.ref
         try:
             job_id = job_id_of(job)
-        except InvalidParameterError as exc:
-            return Outcome(job, ref, None, _FAILED, error=exc, reason=str(exc))
+        except Exception as exc:  # never raised out of a worker: it is this job's outcome
+            invalid = exc if isinstance(exc, InvalidParameterError) else unusable("job_id", exc)
+            return Outcome(job, ref, None, _FAILED, error=invalid, reason=str(invalid))
         if self._stopping:
             return self._stopped(Outcome(job, ref, job_id, _SKIPPED, reason=STOPPED))
         journal = self._journal
@@ -368,8 +370,11 @@ class BulkRunner:
         journal = self._journal
         try:
             prepared = prepare(job, self._handles)
-        except InvalidParameterError as exc:
-            return self._settle(Outcome(job, ref, job_id, _FAILED, error=exc, reason=str(exc)))
+        except Exception as exc:  # prepare names the field; anything else is the job's
+            invalid = exc if isinstance(exc, InvalidParameterError) else unusable("job", exc)
+            return self._settle(
+                Outcome(job, ref, job_id, _FAILED, error=invalid, reason=str(invalid))
+            )
         send = prepared.send
         limiter = self._limiter
         assert limiter is not None
@@ -459,7 +464,7 @@ class BulkRunner:
                 http_status=outcome.http_status,
                 api_id=outcome.api_id,
                 attempts=outcome.attempts,
-                error=None if error is None else f"{type(error).__name__}: {error}",
+                error=None if error is None else f"{type(error).__name__}: {safe_str(error)}",
             )
         return outcome
 
