@@ -372,17 +372,22 @@ class _LengthReader(_BodyReader):
             if reader._eof:
                 raise ProtocolError("peer closed connection without sending complete message body")
             return NEED_DATA
-        take = self.remaining
-        if len(buf) <= take:
-            data = bytes(buf)
-            buf.clear()
-        else:
-            data = bytes(buf[:take])
-            del buf[:take]
+        data = _take(buf, self.remaining)
         self.remaining -= len(data)
         if self.remaining == 0:
             reader._body_reader = _EndReader()
         return Data(data)
+
+
+def _take(buf: bytearray, most: int) -> bytes:
+    """Remove and return up to ``most`` bytes from the front of ``buf`` (one copy)."""
+    if len(buf) <= most:
+        data = bytes(buf)
+        buf.clear()
+    else:
+        data = bytes(buf[:most])
+        del buf[:most]
+    return data
 
 
 class _EndReader(_BodyReader):
@@ -416,13 +421,7 @@ class _ChunkedReader(_BodyReader):
             if phase is _CHUNK:
                 if not buf:
                     return self._need(reader)
-                take = self.remaining
-                if len(buf) <= take:
-                    data = bytes(buf)
-                    buf.clear()
-                else:
-                    data = bytes(buf[:take])
-                    del buf[:take]
+                data = _take(buf, self.remaining)
                 self.remaining -= len(data)
                 if self.remaining == 0:
                     self.phase = _CHUNK_END
