@@ -373,13 +373,17 @@ def _parse_success(response: Answer, cast_to: type[ModelT]) -> ModelT:
     try:
         data = json.loads(response.content) if response.content else {}
         model = cast_to.model_validate(data)
-    except ValueError as exc:  # json.JSONDecodeError and pydantic's ValidationError
+    # json.JSONDecodeError, pydantic's ValidationError, and RecursionError for a
+    # body nested deeper than the parser (or the model) can follow.
+    except (ValueError, RecursionError) as exc:
         full = as_httpx_response(response)
-        problem = (
-            f"does not match {cast_to.__name__} ({exc.errors(include_url=False)[0]['msg']})"
-            if isinstance(exc, ValidationError)
-            else "is not JSON"
-        )
+        if isinstance(exc, ValidationError):
+            reason = exc.errors(include_url=False)[0]["msg"]
+            problem = f"does not match {cast_to.__name__} ({reason})"
+        elif isinstance(exc, RecursionError):
+            problem = "is nested too deeply to read"
+        else:
+            problem = "is not JSON"
         raise APIResponseValidationError(
             f"{full.request.method} {full.request.url} answered "
             f"{full.status_code} with a body that {problem}; "
@@ -391,9 +395,11 @@ def _parse_success(response: Answer, cast_to: type[ModelT]) -> ModelT:
 
 
 def _decode_error_body(response: httpx.Response) -> Any:
+    """The error answer's JSON, or None when it has none we can read (not JSON,
+    or nested deeper than the parser follows): the status error is raised anyway."""
     try:
         return json.loads(response.content) if response.content else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
