@@ -6,10 +6,12 @@ before a request is built, so bad input never reaches the network.
 
 from __future__ import annotations
 
+import json
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pydantic import AfterValidator, BaseModel, ValidationError
 
@@ -30,6 +32,80 @@ _PATH_BREAKERS = frozenset("/\\?#")
 # Kept literally in a path segment: RFC 3986 allows them there and Plivo's
 # own SDKs send phone numbers ("+1415...") and SIP URIs unencoded.
 _PATH_SAFE = "+:@"
+
+#: Deepest nesting accepted in a PHLO run payload (the payload itself is level
+#: 1). A Start node reads flat key/value pairs, so real payloads are one or two
+#: levels deep; 64 leaves ample room for structured values while staying far
+#: below the depth at which Python's own ``json`` (about 1,000) or a server's
+#: parser gives up. The check iterates with an explicit stack, so a payload of
+#: any depth is refused without recursion.
+MAX_PAYLOAD_DEPTH = 64
+#: Largest request body sent, encoded (1 MiB). A PHLO payload or a call's
+#: arguments are a few hundred bytes; 1 MiB is also the default body limit of
+#: nginx (``client_max_body_size``), the usual front of an HTTP API, so a larger
+#: body would most likely be refused after it had been sent in full.
+MAX_BODY_BYTES = 1024 * 1024
+#: Integers in a run payload must fit in 64 bits: the parsers behind an HTTP
+#: API (Go's int64, Java's long, JavaScript's double even less) cannot read a
+#: larger JSON number exactly, and Python's own refuses more than 4,300 digits.
+MAX_PAYLOAD_INT = 2**63 - 1
+#: Upper bound of the Voice API's durations in seconds (``time_limit``,
+#: ``hangup_on_ring``, ``ring_timeout``). Plivo documents their defaults (4 h
+#: and 120 s) but no maximum; one day is far beyond any call Plivo would keep
+#: up and small enough for any parser.
+MAX_CALL_SECONDS = 86_400
+
+# Surrogate code points: a lone one cannot be encoded as UTF-8 (or sent).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# C0 and C1 control characters, DEL included.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_BYTES_TYPES = (bytes, bytearray, memoryview)
+
+
+def describe(value: object, limit: int = 40) -> str:
+    """A short description of ``value`` for an error message; never raises.
+
+    ``repr`` itself can fail (an int of more than 4,300 digits, a list nested
+    deeper than the recursion limit), so only plain scalars are shown.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an int of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    if value is None or isinstance(value, (str, int, float)):
+        text = repr(value)
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"a {type(value).__name__}"
+
+
+def check_text(value: str) -> str:
+    """Text must be valid Unicode: no surrogate code points (they cannot be sent)."""
+    if not value.isascii():
+        found = _SURROGATE.search(value)
+        if found:
+            raise ValueError(
+                f"contains the lone surrogate U+{ord(found.group()):04X} at index "
+                f"{found.start()}, which is not valid Unicode text"
+            )
+    return value
+
+
+def bytes_reason(value: object) -> str:
+    return (
+        f"must be a string (str), not {type(value).__name__}: "
+        "bytes are never accepted, decode them first"
+    )
+
+
+def check_plain_value(value: Any) -> Any:
+    """Rules for every argument of a request body, before its type is checked.
+
+    Bytes are refused everywhere (pydantic would decode them for a text
+    argument and read ``b"true"`` as ``True``), and text must be valid Unicode.
+    """
+    if isinstance(value, _BYTES_TYPES):
+        raise ValueError(bytes_reason(value))
+    if isinstance(value, str):
+        check_text(value)
+    return value
 
 
 def check_path_id(value: str) -> str:
@@ -58,9 +134,36 @@ def check_address(value: str) -> str:
 
 
 def check_http_url(value: str) -> str:
-    """An absolute http(s) URL with a host and no whitespace."""
+    """An absolute http(s) URL with a host, no whitespace or control characters,
+    that parses (``http://[`` does not)."""
+    check_text(value)
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters (NUL, CR, LF...)")
     if not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", value, flags=re.IGNORECASE):
         raise ValueError("must be an absolute http:// or https:// URL")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- reading it checks the port
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL: {exc}") from None
+    if not parts.hostname:
+        raise ValueError("must name a host")
+    return value
+
+
+def check_caller_name(value: str) -> str:
+    """A caller name is shown on a phone: no control characters (CR, LF, NUL...)."""
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters (NUL, CR, LF...)")
+    return value
+
+
+def check_call_uuid(value: str) -> str:
+    """A call UUID: no whitespace or control characters, not absurdly long."""
+    if len(value) > MAX_ID_LENGTH:
+        raise ValueError(f"must be at most {MAX_ID_LENGTH} characters long")
+    if any(char.isspace() or not char.isprintable() for char in value):
+        raise ValueError("must not contain whitespace or control characters")
     return value
 
 
@@ -72,6 +175,8 @@ def encode_path_segment(value: str) -> str:
 PathId = Annotated[str, AfterValidator(check_path_id)]
 Address = Annotated[str, AfterValidator(check_address)]
 HttpUrl = Annotated[str, AfterValidator(check_http_url)]
+CallerName = Annotated[str, AfterValidator(check_caller_name)]
+CallUuid = Annotated[str, AfterValidator(check_call_uuid)]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -92,10 +197,13 @@ def validate_model(
 
 def validate_path_id(field: str, value: object) -> str:
     """Check one id argument and return it percent-encoded for the URL."""
+    if isinstance(value, _BYTES_TYPES):
+        raise InvalidParameterError(field, bytes_reason(value))
     if not isinstance(value, str):
         raise InvalidParameterError(field, f"must be a string, not {type(value).__name__}")
     try:
         check_path_id(value)
+        check_text(value)
     except ValueError as exc:
         raise InvalidParameterError(field, str(exc)) from None
     return encode_path_segment(value)
@@ -103,6 +211,8 @@ def validate_path_id(field: str, value: object) -> str:
 
 def validate_address(field: str, value: object) -> str:
     """Check one address argument (phone number or SIP URI)."""
+    if isinstance(value, _BYTES_TYPES):
+        raise InvalidParameterError(field, bytes_reason(value))
     if not isinstance(value, str):
         raise InvalidParameterError(field, f"must be a string, not {type(value).__name__}")
     try:
@@ -126,3 +236,120 @@ def to_parameter_error(
         problems.append((location, message))
     field, reason = problems[0]
     return InvalidParameterError(field, reason, problems)
+
+
+def _json_path(keys: list[object]) -> str:
+    """``payload['a'][0]``; a deep path shows its first and last steps only."""
+    steps = [f"[{describe(key)}]" for key in (keys if len(keys) <= 6 else keys[:3] + keys[-2:])]
+    if len(keys) > 6:
+        steps.insert(3, f"...({len(keys) - 5} more)...")
+    return "payload" + "".join(steps)
+
+
+def _check_json_scalar(value: object) -> str | None:
+    """Why ``value`` cannot be a JSON scalar of a payload, or None if it can."""
+    if isinstance(value, str):
+        try:
+            check_text(value)
+        except ValueError as exc:
+            return str(exc)
+    elif isinstance(value, bool) or value is None:
+        pass
+    elif isinstance(value, int):
+        if not -MAX_PAYLOAD_INT - 1 <= value <= MAX_PAYLOAD_INT:
+            return (
+                f"{describe(value)} does not fit in 64 bits, which a JSON parser can "
+                "read exactly; send it as a string"
+            )
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            return f"{describe(value)} is not JSON-serialisable (only finite numbers are)"
+    elif isinstance(value, _BYTES_TYPES):
+        return bytes_reason(value) + " (not JSON-serialisable)"
+    else:
+        return (
+            f"is not JSON-serialisable: {type(value).__name__} is not a str, number, "
+            "bool, None, dict, list or tuple"
+        )
+    return None
+
+
+def encode_json_payload(body: dict[str, Any]) -> bytes:
+    """Check a PHLO run payload and encode it, or raise ``InvalidParameterError``.
+
+    Walks the payload with an explicit stack of iterators (one per level, so at
+    most :data:`MAX_PAYLOAD_DEPTH` of them): no recursion, memory bounded by the
+    depth, and a payload too large is refused before it is walked whole. The
+    error's ``field`` is ``payload``; its reason names the key path.
+    """
+    # Every element costs at least one byte and a separator.
+    budget = MAX_BODY_BYTES - 2 * len(body)
+    frames: list[Iterator[tuple[object, Any]]] = [iter(body.items())]
+    is_mapping = [True]
+    keys: list[object] = [None]
+    while frames:
+        if budget < 0:
+            raise InvalidParameterError("payload", body_too_large(None))
+        for key, value in frames[-1]:
+            keys[-1] = key
+            if is_mapping[-1]:
+                problem = _check_json_key(key)
+                if problem:
+                    raise InvalidParameterError(
+                        "payload", f"key {describe(key)} at {_json_path(keys[:-1])}: {problem}"
+                    )
+                if isinstance(key, str):
+                    budget -= len(key) + 3
+            if isinstance(value, (dict, list, tuple)):
+                if len(frames) >= MAX_PAYLOAD_DEPTH:
+                    raise InvalidParameterError(
+                        "payload",
+                        f"{_json_path(keys)} is nested deeper than {MAX_PAYLOAD_DEPTH} levels "
+                        "(or contains itself); a PHLO payload is flat key/value pairs",
+                    )
+                budget -= 2 * len(value) + 2
+                if isinstance(value, dict):
+                    frames.append(iter(value.items()))
+                    is_mapping.append(True)
+                else:
+                    frames.append(enumerate(value))
+                    is_mapping.append(False)
+                keys.append(None)
+                break
+            problem = _check_json_scalar(value)
+            if problem:
+                raise InvalidParameterError("payload", f"{_json_path(keys)} {problem}")
+            budget -= len(value) + 2 if isinstance(value, str) else 1
+            if budget < 0:
+                break
+        else:
+            frames.pop()
+            is_mapping.pop()
+            keys.pop()
+    try:
+        encoded = json.dumps(
+            body, allow_nan=False, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+    except (TypeError, ValueError, RecursionError) as exc:  # a type json rejects that we missed
+        raise InvalidParameterError("payload", f"must be JSON-serialisable: {exc}") from None
+    if len(encoded) > MAX_BODY_BYTES:
+        raise InvalidParameterError("payload", body_too_large(len(encoded)))
+    return encoded
+
+
+def body_too_large(size: int | None) -> str:
+    """The reason given when a request body would exceed MAX_BODY_BYTES."""
+    what = "" if size is None else f" ({size:,} bytes)"
+    return (
+        f"makes the request body larger{what} than the {MAX_BODY_BYTES:,} bytes "
+        f"({MAX_BODY_BYTES // 1024 // 1024} MiB) the SDK sends"
+    )
+
+
+def _check_json_key(key: object) -> str | None:
+    """Why ``key`` cannot be a key of a JSON object (json.dumps's rules), or None."""
+    if isinstance(key, str) or key is None or isinstance(key, (int, float)):
+        return _check_json_scalar(key)
+    return (
+        f"keys must be strings (or int, float, bool, None), not {type(key).__name__}"
+    )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from .._base_client import BaseClient, TimeoutTypes
 from .._exceptions import InvalidParameterError
-from .._validation import validate_path_id
+from .._validation import describe, encode_json_payload, validate_path_id
 from ..types import PhloDetails, PhloRun, PhloRunResult
 from .multi_party_call import MultiPartyCall
 
@@ -76,7 +75,13 @@ class Phlo:
 
 
 def _run_payload(payload: Mapping[str, Any] | None, fields: Mapping[str, Any]) -> bytes:
-    """Merge the two ways of passing a payload, check it, and encode it once."""
+    """Merge the two ways of passing a payload, check it, and encode it once.
+
+    Keys are non-empty strings; values are JSON (str, finite numbers, 64-bit
+    ints, bool, None, and dicts, lists and tuples of them) nested at most
+    ``MAX_PAYLOAD_DEPTH`` (64) levels, and the whole encodes to at most
+    ``MAX_BODY_BYTES`` (1 MiB). See :func:`encode_json_payload`.
+    """
     if payload is None:
         body = dict(fields)
     elif not isinstance(payload, Mapping):
@@ -93,8 +98,7 @@ def _run_payload(payload: Mapping[str, Any] | None, fields: Mapping[str, Any]) -
         body.update(fields)
     for key in body:
         if not isinstance(key, str) or not key:
-            raise InvalidParameterError("payload", f"keys must be non-empty strings, got {key!r}")
-    try:
-        return json.dumps(body, allow_nan=False, separators=(",", ":"), ensure_ascii=False).encode()
-    except (TypeError, ValueError) as exc:
-        raise InvalidParameterError("payload", f"must be JSON-serialisable: {exc}") from None
+            raise InvalidParameterError(
+                "payload", f"keys must be non-empty strings, got {describe(key)}"
+            )
+    return encode_json_payload(body)

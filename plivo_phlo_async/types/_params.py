@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     field_validator,
 )
 
-from .._validation import Address, HttpUrl, check_address
+from .._exceptions import InvalidParameterError
+from .._validation import (
+    MAX_BODY_BYTES,
+    MAX_CALL_SECONDS,
+    Address,
+    CallerName,
+    CallUuid,
+    HttpUrl,
+    body_too_large,
+    bytes_reason,
+    check_address,
+    check_plain_value,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 NodeAction = Literal["call", "warm_transfer", "cold_transfer"]
 MemberAction = Literal[
@@ -26,15 +43,49 @@ Role = Literal["agent", "customer"]
 # Keys and values of Plivo's SIP headers: letters and digits only.
 _SIP_HEADERS = re.compile(r"[A-Za-z0-9]+=[A-Za-z0-9]+(?:,[A-Za-z0-9]+=[A-Za-z0-9]+)*")
 # DTMF digits, 'w' (0.5 s) and 'W' (1 s) pauses, then an optional '@<ms>' tone length.
-_SEND_DIGITS = re.compile(r"^[0-9A-Da-d*#wW]+(?:@[0-9]+)?$")
+# The tone length is in milliseconds; Plivo gives no maximum, five digits
+# (up to 99,999 ms per tone) is far beyond any use.
+_SEND_DIGITS = re.compile(r"^[0-9A-Da-d*#wW]+(?:@[0-9]{1,5})?$")
 
 
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    # The encoded body, made once when the model is validated.
+    _body: bytes = PrivateAttr(default=b"")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_values(cls, value: Any) -> Any:
+        """No bytes anywhere, and text must be valid Unicode (see check_plain_value)."""
+        return check_plain_value(value)
+
+    @classmethod
+    def model_validate(cls, obj: Any, **options: Any) -> Self:
+        """Validate, then encode the body once and refuse one over MAX_BODY_BYTES.
+
+        The size error is raised as is (pydantic would wrap it without a
+        field); it names the argument that takes the most room.
+        """
+        params = super().model_validate(obj, **options)
+        body = params.__pydantic_serializer__.to_json(params, by_alias=True, exclude_none=True)
+        if len(body) > MAX_BODY_BYTES:
+            sizes = {
+                name: len(json.dumps(value))
+                for name, value in params.model_dump(mode="json", exclude_none=True).items()
+            }
+            largest = max(sizes, key=sizes.__getitem__)
+            raise InvalidParameterError(largest, body_too_large(len(body)))
+        params._body = body
+        return params
+
     def to_json(self) -> bytes:
         """The JSON body in field order: Plivo's names, unset arguments left out."""
-        return self.__pydantic_serializer__.to_json(self, by_alias=True, exclude_none=True)
+        if not self._body:
+            self._body = self.__pydantic_serializer__.to_json(
+                self, by_alias=True, exclude_none=True
+            )
+        return self._body
 
 
 class NodeActionParams(_Params):
@@ -70,7 +121,10 @@ def _reject_bool(value: Any) -> Any:
     return value
 
 
-PositiveSeconds = Annotated[int, BeforeValidator(_reject_bool), Field(gt=0)]
+# 1 s to one day: Plivo documents no maximum (see MAX_CALL_SECONDS).
+PositiveSeconds = Annotated[
+    int, BeforeValidator(_reject_bool), Field(gt=0, le=MAX_CALL_SECONDS)
+]
 
 
 class CallCreateParams(_Params):
@@ -86,7 +140,9 @@ class CallCreateParams(_Params):
     hangup_method: HttpMethod | None = None
     fallback_url: HttpUrl | None = None
     fallback_method: HttpMethod | None = None
-    caller_name: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    caller_name: (
+        Annotated[CallerName, StringConstraints(min_length=1, max_length=50)] | None
+    ) = None
     send_digits: Annotated[str, StringConstraints(pattern=_SEND_DIGITS.pattern)] | None = None
     send_on_preanswer: bool | None = None
     time_limit: PositiveSeconds | None = None
@@ -101,13 +157,14 @@ class CallCreateParams(_Params):
     machine_detection_method: HttpMethod | None = None
     sip_headers: str | None = None
     ring_timeout: PositiveSeconds | None = None
-    parent_call_uuid: Annotated[str, StringConstraints(min_length=1)] | None = None
+    parent_call_uuid: Annotated[CallUuid, StringConstraints(min_length=1)] | None = None
     error_if_parent_not_found: bool | None = None
 
     @field_validator("to", mode="before")
     @classmethod
     def _join_destinations(cls, value: Any) -> Any:
         """Accept one destination, a list of them, or a '<'-joined string."""
+        check_plain_value(value)
         if isinstance(value, str):
             parts = value.split("<")
         elif isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
@@ -117,6 +174,8 @@ class CallCreateParams(_Params):
         else:
             raise ValueError("must be a phone number, a SIP URI, or a list of them")
         for part in parts:
+            if isinstance(part, (bytes, bytearray, memoryview)):
+                raise ValueError(f"every destination {bytes_reason(part)}")
             if not isinstance(part, str):
                 raise ValueError("every destination must be a string")
             check_address(part)
@@ -126,7 +185,16 @@ class CallCreateParams(_Params):
     @classmethod
     def _format_sip_headers(cls, value: Any) -> Any:
         """Accept 'k=v,k2=v2' or a mapping; letters and digits only."""
+        check_plain_value(value)
         if isinstance(value, Mapping):
+            for item in (*value.keys(), *value.values()):
+                if isinstance(item, (bytes, bytearray, memoryview)):
+                    raise ValueError(f"a mapping's keys and values {bytes_reason(item)}")
+                if not isinstance(item, str):
+                    raise ValueError(
+                        "a mapping's keys and values must be strings, not "
+                        f"{type(item).__name__}"
+                    )
             value = ",".join(f"{key}={val}" for key, val in value.items())
         if isinstance(value, str) and not _SIP_HEADERS.fullmatch(value):
             raise ValueError(
