@@ -52,7 +52,7 @@ from ._retry import (
     retryable_error,
     retryable_status,
 )
-from ._validation import validate_path_id
+from ._validation import describe, validate_path_id
 from ._version import __version__
 from .types._base import PlivoObject
 
@@ -155,7 +155,10 @@ def coerce_timeout(timeout: TimeoutTypes, *, per_call: bool = False) -> httpx.Ti
             return timeout
     elif _positive_seconds(timeout):
         return httpx.Timeout(timeout)
-    reason = f"must be a finite number of seconds > 0 or an httpx.Timeout, not {timeout!r}"
+    reason = (
+        "must be a finite number of seconds > 0 or an httpx.Timeout, "
+        f"not {describe(timeout)}"
+    )
     if per_call:
         raise InvalidParameterError("timeout", reason)
     raise ConfigurationError(f"timeout {reason}", field="timeout")
@@ -166,7 +169,8 @@ def coerce_deadline(deadline: float | None) -> float | None:
     if deadline is None or _positive_seconds(deadline):
         return deadline
     raise ConfigurationError(
-        f"attempt_deadline must be a finite number of seconds > 0 or None, not {deadline!r}",
+        "attempt_deadline must be a finite number of seconds > 0 or None, "
+        f"not {describe(deadline)}",
         field="attempt_deadline",
     )
 
