@@ -55,8 +55,8 @@ MAX_PAYLOAD_INT = 2**63 - 1
 #: up and small enough for any parser.
 MAX_CALL_SECONDS = 86_400
 
-# Surrogate code points: a lone one cannot be encoded as UTF-8 (or sent).
-_SURROGATE = re.compile("[\ud800-\udfff]")
+#: Surrogate code points: a lone one cannot be encoded as UTF-8 (or sent).
+SURROGATE = re.compile("[\ud800-\udfff]")
 # C0 and C1 control characters, DEL included.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _BYTES_TYPES = (bytes, bytearray, memoryview)
@@ -79,7 +79,7 @@ def describe(value: object, limit: int = 40) -> str:
 def check_text(value: str) -> str:
     """Text must be valid Unicode: no surrogate code points (they cannot be sent)."""
     if not value.isascii():
-        found = _SURROGATE.search(value)
+        found = SURROGATE.search(value)
         if found:
             raise ValueError(
                 f"contains the lone surrogate U+{ord(found.group()):04X} at index "

@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeAlias, TypeVar
 
 from .._client import PhloClient
 from .._exceptions import InvalidParameterError
-from .._validation import validate_model
+from .._validation import SURROGATE, check_text, validate_model
 from ..resources.multi_party_call import MultiPartyCall
 from ..resources.phlo import Phlo, _run_payload
 from ..types import ActionResult, PhloRunResult
@@ -259,11 +259,10 @@ def job_id_of(job: Job) -> str:
     given = str.__str__(given)  # a str subclass becomes a plain str
     if not given:
         raise InvalidParameterError("job_id", "must be a non-empty string, not ''")
-    if escape_surrogates(given) is not given:
-        raise InvalidParameterError(
-            "job_id", f"must be valid Unicode text (a lone surrogate in {safe_repr(given)})"
-        )
-    return given
+    try:
+        return check_text(given)
+    except ValueError as exc:  # a lone surrogate: the same rule as every other argument
+        raise InvalidParameterError("job_id", str(exc)) from None
 
 
 def _checked(name: str, check: Callable[..., T], *args: Any) -> T:
@@ -280,7 +279,7 @@ def _suspect(job: Job, names: tuple[str, ...]) -> str:
     """The first of ``names`` that is not plain text: the field to blame."""
     for name in names:
         value = getattr(job, name)
-        if not isinstance(value, str) or escape_surrogates(value) is not value:
+        if not isinstance(value, str) or SURROGATE.search(value) is not None:
             return name
     return names[0]
 

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import anyio.lowlevel
 import httpx
 import pytest
 import respx
@@ -38,7 +37,6 @@ from plivo_phlo_async import (
     PhloClient,
     RateLimitError,
     TimeoutOutcomeUnknownError,
-    _base_client,
 )
 from plivo_phlo_async._fastpath import Answer, FastPool
 
@@ -208,19 +206,6 @@ def serve() -> Iterator[Callable[..., Server]]:
 @pytest.fixture
 def server(serve: Callable[..., Server]) -> Server:
     return serve()
-
-
-@pytest.fixture(autouse=True)
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Retry waits, recorded instead of slept."""
-    waits: list[float] = []
-
-    async def record(delay: float) -> None:
-        waits.append(delay)
-        await anyio.lowlevel.checkpoint()
-
-    monkeypatch.setattr(_base_client, "_sleep", record)
-    return waits
 
 
 def closed_port() -> int:
