@@ -43,7 +43,7 @@ from ._exceptions import (
     StatusOutcomeUnknownError,
     TimeoutOutcomeUnknownError,
 )
-from ._fastpath import Answer, Sender, as_httpx_response
+from ._fastpath import Answer, Sender
 from ._retry import (
     IDEMPOTENT_METHODS,
     RetryPolicy,
@@ -291,7 +291,7 @@ class Requester:
                     _log_attempt(method, url, attempt, attempts, str(status), started, None)
                 return response
 
-            full = as_httpx_response(response)  # errors carry the full httpx.Response
+            full = response.to_httpx()  # errors carry the full httpx.Response
             retry_after = parse_retry_after(full.headers.get("retry-after"))
             if attempt == attempts or not retryable_status(status, method):
                 if debug:
@@ -380,7 +380,7 @@ def _parse_success(response: Answer, cast_to: type[ModelT]) -> ModelT:
     # json.JSONDecodeError, pydantic's ValidationError, and RecursionError for a
     # body nested deeper than the parser (or the model) can follow.
     except (ValueError, RecursionError) as exc:
-        full = as_httpx_response(response)
+        full = response.to_httpx()
         if isinstance(exc, ValidationError):
             reason = exc.errors(include_url=False)[0]["msg"]
             problem = f"does not match {cast_to.__name__} ({reason})"

@@ -17,9 +17,8 @@ Layers, each its own module:
 * :mod:`._sender`: the seam choosing the fast path or httpx per request.
 """
 
-from ._answer import Answer, as_httpx_response
+from ._answer import Answer
 from ._pool import FastPool
 from ._sender import Sender, httpx_is_patched, proxy_in_environment
 
-__all__ = ["Answer", "FastPool", "Sender", "as_httpx_response", "httpx_is_patched",
-           "proxy_in_environment"]
+__all__ = ["Answer", "FastPool", "Sender", "httpx_is_patched", "proxy_in_environment"]

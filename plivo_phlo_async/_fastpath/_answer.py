@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["MAX_BODY_BYTES", "Answer", "as_httpx_response", "decode_body", "httpx_request"]
+__all__ = ["MAX_BODY_BYTES", "Answer", "decode_body", "httpx_request"]
 
 #: The largest body either path reads (before and after undoing a content coding).
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -79,11 +79,6 @@ class Answer:
 
     def __repr__(self) -> str:
         return f"<Answer [{self.status_code}]>"
-
-
-def as_httpx_response(response: httpx.Response | Answer) -> httpx.Response:
-    """The ``httpx.Response`` behind either path's answer (errors carry one)."""
-    return response if isinstance(response, httpx.Response) else response.to_httpx()
 
 
 def httpx_request(
