@@ -25,6 +25,7 @@ import contextlib
 import json
 import socket
 import ssl
+import sys
 import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -119,7 +120,12 @@ class Tally:
 
 
 def _peer_closed(conn: Conn) -> bool:
-    """Whether the client has closed (or reset) this connection, as the kernel sees it."""
+    """Whether the client has closed (or reset) this connection, as the kernel sees it.
+
+    On Linux the TCP state says so even when the server's thread has not yet
+    read the request that came before the client's FIN (a peek would return
+    those bytes and count the socket as open); elsewhere, a peek.
+    """
     transport_socket = conn.writer.get_extra_info("socket")
     if transport_socket is None:
         return True
@@ -128,6 +134,8 @@ def _peer_closed(conn: Conn) -> bool:
     except OSError:
         return True
     try:
+        if _TCP_INFO is not None:
+            return peek.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 1)[0] != _TCP_ESTABLISHED
         return peek.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
     except BlockingIOError:
         return False  # open, nothing to read
@@ -135,6 +143,11 @@ def _peer_closed(conn: Conn) -> bool:
         return True  # reset
     finally:
         peek.close()
+
+
+#: ``struct tcp_info`` starts with the state; 1 is ESTABLISHED (CLOSE_WAIT once the FIN is in).
+_TCP_INFO: int | None = getattr(socket, "TCP_INFO", None) if sys.platform == "linux" else None
+_TCP_ESTABLISHED = 1
 
 
 class Conn:
