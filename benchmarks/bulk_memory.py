@@ -7,7 +7,12 @@ the runner's own footprint plus the SDK's, not a server's. RSS is sampled at
 10%, 50% and 100% of the jobs to show it stays flat; the peak is
 ``ru_maxrss``.
 
+``--status 500`` (or 400) answers every request with that status instead:
+a run in an outage, where every job is outcome unknown (or failed), must stay
+as flat as a succeeding one (goal: under 120 MB for 1,000,000 jobs).
+
     .venv/bin/python benchmarks/bulk_memory.py                  # 1,000,000 jobs
+    .venv/bin/python benchmarks/bulk_memory.py --status 500     # every job fails
     .venv/bin/python benchmarks/bulk_memory.py --jobs 100000 --journal /tmp/j.sqlite
     .venv/bin/python benchmarks/bulk_memory.py --nginx          # real sockets (needs nginx)
 """
@@ -50,17 +55,31 @@ def jobs(count: int) -> Iterator[RunJob]:
         yield RunJob(PHLO_ID, {"to": f"+1415{n % 10_000_000:07d}", "n": n}, ref=n)
 
 
-def answer(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(201, content=BODY, headers={"content-type": "application/json"})
+FAILURE_BODY = b'{"api_id":"bench-0000-4000-8000-000000000001","error":"internal error"}'
 
 
-async def main(count: int, concurrency: int, journal: str | None, url: str | None) -> None:
+def answer_with(status: int) -> httpx.MockTransport:
+    body = BODY if status < 300 else FAILURE_BODY
+    headers = {"content-type": "application/json"}
+    return httpx.MockTransport(
+        lambda request: httpx.Response(status, content=body, headers=headers)
+    )
+
+
+#: The outcome every job must end in, for each status the benchmark can answer.
+EXPECTED = {201: OutcomeStatus.SUCCEEDED, 400: OutcomeStatus.FAILED,
+            500: OutcomeStatus.OUTCOME_UNKNOWN}
+
+
+async def main(
+    count: int, concurrency: int, journal: str | None, url: str | None, status: int = 201
+) -> None:
     if url is None:
         client = PhloClient(
             "MAXXXXXXXXXXXXXXXXXX",
             "token",
             base_url="http://127.0.0.1/v1",
-            http_client=httpx.AsyncClient(transport=httpx.MockTransport(answer)),
+            http_client=httpx.AsyncClient(transport=answer_with(status)),
         )
     else:
         client = PhloClient("MAXXXXXXXXXXXXXXXXXX", "token", base_url=f"{url}/v1")
@@ -76,7 +95,8 @@ async def main(count: int, concurrency: int, journal: str | None, url: str | Non
 
     before = rss_mb()
     print(f"jobs={count:,} concurrency={concurrency} journal={journal or 'none'} "
-          f"server={url or 'httpx.MockTransport'} python={sys.version.split()[0]}")
+          f"server={url or f'httpx.MockTransport answering {status}'} "
+          f"python={sys.version.split()[0]}")
     print(f"RSS before the run: {before:.1f} MB")
     started = time.perf_counter()
     runner = client.bulk(
@@ -89,10 +109,12 @@ async def main(count: int, concurrency: int, journal: str | None, url: str | Non
     for label, at, mb in samples:
         print(f"RSS at {label:>4} ({at:>9,} jobs): {mb:.1f} MB")
     print(f"peak RSS (ru_maxrss): {peak_mb():.1f} MB")
-    print(f"succeeded {report.counts[OutcomeStatus.SUCCEEDED]:,} of {report.total:,} "
-          f"in {elapsed:.1f} s: {report.total / elapsed:,.0f} jobs/s")
-    if report.total != count or report.succeeded != count:
-        raise SystemExit(f"expected {count} successes: {report.summary()}")
+    expected = EXPECTED[status]
+    print(f"{expected.value} {report.counts[expected]:,} of {report.total:,} "
+          f"in {elapsed:.1f} s: {report.total / elapsed:,.0f} jobs/s "
+          f"(report keeps {len(report.failures)} failed, {len(report.unknown)} unknown)")
+    if report.total != count or report.counts[expected] != count:
+        raise SystemExit(f"expected {count} {expected.value}: {report.summary()}")
 
 
 if __name__ == "__main__":
@@ -100,15 +122,19 @@ if __name__ == "__main__":
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--journal", default=None, help="SQLite journal path (default: none)")
+    parser.add_argument("--status", type=int, choices=sorted(EXPECTED), default=201,
+                        help="the status every request is answered with (in-process only)")
     parser.add_argument("--nginx", action="store_true",
                         help="answer from a local nginx (benchmarks/_nginx.py) over loopback")
     args = parser.parse_args()
     if args.journal and Path(args.journal).exists():
         raise SystemExit(f"{args.journal} exists: give a new path (a resume would send nothing)")
+    if args.nginx and args.status != 201:
+        raise SystemExit("--status answers in-process; nginx always answers 201")
     if args.nginx:
         from benchmarks._nginx import nginx_server
 
         with nginx_server() as server_url:
             asyncio.run(main(args.jobs, args.concurrency, args.journal, server_url))
     else:
-        asyncio.run(main(args.jobs, args.concurrency, args.journal, None))
+        asyncio.run(main(args.jobs, args.concurrency, args.journal, None, args.status))

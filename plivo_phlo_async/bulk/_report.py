@@ -9,7 +9,12 @@ from typing import Any
 from .._exceptions import PlivoError
 from ..types import PlivoObject
 
-__all__ = ["BulkReport", "Outcome", "OutcomeStatus"]
+__all__ = ["SAMPLE_SIZE", "BulkReport", "Outcome", "OutcomeStatus"]
+
+#: Failed and outcome-unknown outcomes a report keeps, of each kind. Each one
+#: holds its error with the request and the answer (several KB), so keeping
+#: them all made a run in an outage grow by gigabytes; the counts stay exact.
+SAMPLE_SIZE = 100
 
 
 class OutcomeStatus(str, Enum):
@@ -63,9 +68,12 @@ class Outcome:
 class BulkReport:
     """Totals of a bulk run.
 
-    Only failed and outcome-unknown outcomes are kept (``failures``,
-    ``unknown``), so a run of millions of successes stays small. ``rate`` is
-    requests sent per second of wall time.
+    The counts are exact; of the outcomes themselves only a sample is kept:
+    the first ``sample_size`` failed (``failures``) and the first
+    ``sample_size`` outcome-unknown ones (``unknown``), so memory stays flat
+    whether a million jobs succeed or a million fail. Every outcome reaches
+    ``on_outcome``, :meth:`BulkRunner.stream` and the journal: keep them there.
+    ``rate`` is requests sent per second of wall time.
     """
 
     counts: dict[OutcomeStatus, int] = field(
@@ -73,6 +81,7 @@ class BulkReport:
     )
     failures: list[Outcome] = field(default_factory=list)
     unknown: list[Outcome] = field(default_factory=list)
+    sample_size: int = SAMPLE_SIZE
     wall_time: float = 0.0
     requests_sent: int = 0
     stopped_early: bool = False
@@ -102,12 +111,19 @@ class BulkReport:
         """Requests sent per second of wall time (0 before any time passed)."""
         return self.requests_sent / self.wall_time if self.wall_time > 0 else 0.0
 
+    @property
+    def sampled(self) -> bool:
+        """Whether ``failures`` or ``unknown`` hold fewer outcomes than were counted."""
+        return len(self.failures) < self.failed or len(self.unknown) < self.outcome_unknown
+
     def add(self, outcome: Outcome) -> None:
-        """Count one outcome (keeping it only if it failed or is unknown)."""
-        self.counts[outcome.status] += 1
-        if outcome.status is OutcomeStatus.FAILED:
-            self.failures.append(outcome)
-        elif outcome.status is OutcomeStatus.OUTCOME_UNKNOWN:
+        """Count one outcome (keeping it if it failed or is unknown and the sample has room)."""
+        status = outcome.status
+        self.counts[status] += 1
+        if status is OutcomeStatus.FAILED:
+            if len(self.failures) < self.sample_size:
+                self.failures.append(outcome)
+        elif status is OutcomeStatus.OUTCOME_UNKNOWN and len(self.unknown) < self.sample_size:
             self.unknown.append(outcome)
 
     def summary(self) -> str:

@@ -225,23 +225,25 @@ def print_summary(
     for note in result.notes:
         console.print(note, markup=False, highlight=False)
     more = f"; all are in {output_hint}" if output_hint else ""
-    if report.unknown:
+    if report.outcome_unknown:
         console.print(
-            f"\n[yellow bold]Outcome unknown: {len(report.unknown)} jobs[/] may or may not "
+            f"\n[yellow bold]Outcome unknown: {report.outcome_unknown} jobs[/] may or may not "
             "have been executed; they were not re-sent. Check them (e.g. plivo-phlo get-run "
             "or your call logs) before sending them again."
         )
-        console.print(_outcome_table(report.unknown, more, shown))
-    if report.failures:
-        console.print(f"\n[red bold]Failed: {len(report.failures)} jobs[/]")
-        console.print(_outcome_table(report.failures, more, shown))
+        console.print(_outcome_table(report.unknown, report.outcome_unknown, more, shown))
+    if report.failed:
+        console.print(f"\n[red bold]Failed: {report.failed} jobs[/]")
+        console.print(_outcome_table(report.failures, report.failed, more, shown))
 
 
-def _outcome_table(outcomes: list[Outcome], more: str, limit: int) -> Table:
+def _outcome_table(outcomes: list[Outcome], total: int, more: str, limit: int) -> Table:
+    """Up to ``limit`` of the report's sample of ``total`` outcomes, by ref."""
     shown = sorted(outcomes, key=_ref_order)[:limit]
     caption = None
-    if len(outcomes) > len(shown):
-        caption = f"first {len(shown)} of {len(outcomes)} shown{more}"
+    if total > len(shown):
+        which = "first" if len(outcomes) == total else "some"
+        caption = f"{which} {len(shown)} of {total} shown{more}"
     table = Table(caption=caption, caption_justify="left")
     table.add_column("ref", justify="right")
     table.add_column("job id")
