@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -187,6 +188,7 @@ def run(
         validate_path_id("phlo_id", phlo_id)
     except InvalidParameterError as exc:
         fail(f"invalid PHLO_ID: {exc.reason}")
+    _escape_unencodable_output()
     err = Console(stderr=True)
     out = Console()
     client = None if dry_run else make_client(auth_id, auth_token, base_url)
@@ -228,6 +230,14 @@ def run(
                 input_errors=(InputChangedError, InputFormatError),
             )
         print_summary(out, result, output_hint=None if output is None else str(output))
+        if writer is not None and writer.error is not None:
+            # The run went on; the summary above and the journal have every outcome.
+            err.print(
+                f"[red]Could not write {escape(str(writer.path))}[/] after "
+                f"{writer.written} outcomes: {escape(str(writer.error))}",
+                soft_wrap=True,
+            )
+            return max(exit_code(result), EXIT_FAILED)
         if result.input_error is not None:
             # The rows read before the error were sent: not a clean usage error.
             err.print(f"[red]Input error:[/] {escape(str(result.input_error))}", soft_wrap=True)
@@ -240,6 +250,20 @@ def run(
         if writer is not None:
             writer.close()
     raise typer.Exit(code)
+
+
+def _escape_unencodable_output() -> None:
+    """Print what stdout and stderr cannot encode as escapes instead of failing.
+
+    A server's text (an error message) may hold a lone surrogate, which no
+    encoding can write: printing it in the summary must not end the command
+    with a traceback after every outcome was recorded.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(Exception):
+                reconfigure(errors="backslashreplace")
 
 
 def _check_journal(path: Path) -> None:
