@@ -258,8 +258,8 @@ class _CsvLines:
         if self._size > self._limit:
             self.skip_row()
             raise _RowTooLongError(
-                f"is a row longer than {MAX_LINE_BYTES:,} bytes (lines {self.start} to "
-                f"{number} and on): a row becomes one request, whose body is at most 1 MiB"
+                f"is a row longer than {MAX_LINE_BYTES:,} bytes (it passes the limit on line "
+                f"{number}); a row becomes one request, whose body is at most 1 MiB"
             )
         try:
             return _decode(line, number)

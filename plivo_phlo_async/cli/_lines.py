@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from .._validation import MAX_BODY_BYTES
 
-__all__ = ["MAX_LINE_BYTES", "LineReader", "Overlong"]
+__all__ = ["BLOCK_BYTES", "MAX_LINE_BYTES", "LineReader", "Overlong"]
 
 #: Longest line (or CSV row) read, in bytes, line end included: the 1 MiB a
 #: request body may hold, plus 64 KiB for what a line has and the body does
@@ -25,7 +25,7 @@ __all__ = ["MAX_LINE_BYTES", "LineReader", "Overlong"]
 MAX_LINE_BYTES = MAX_BODY_BYTES + 64 * 1024
 
 #: Bytes read at a time.
-_BLOCK = 64 * 1024
+BLOCK_BYTES = 64 * 1024
 
 # JSON Lines end lines with "\n" ("\r\n" too, the "\r" being JSON whitespace);
 # CSV, like Python's text files with newline="", also with a lone "\r".
@@ -48,10 +48,16 @@ class LineReader:
     holding more than ``limit`` bytes of a line plus one block."""
 
     def __init__(
-        self, file: BinaryIO, limit: int = MAX_LINE_BYTES, *, cr_ends_line: bool = False
+        self,
+        file: BinaryIO,
+        limit: int = MAX_LINE_BYTES,
+        *,
+        cr_ends_line: bool = False,
+        block: int = BLOCK_BYTES,
     ) -> None:
         self._file = file
         self._limit = limit
+        self._block = block
         self._end = _ANY_END if cr_ends_line else _LF
         self._buffer = b""
         self._pos = 0
@@ -97,7 +103,7 @@ class LineReader:
     def _fill(self) -> int:
         """Read one more block; return how far the buffer's content moved left."""
         moved = self._pos
-        block = self._file.read(_BLOCK)
+        block = self._file.read(self._block)
         if not block:
             self._eof = True
         self._buffer = self._buffer[self._pos :] + block
@@ -120,7 +126,7 @@ class LineReader:
             keep = data[found.start() :] if found is not None else b""
             size += len(data) - len(keep)
             quotes += data.count(b'"', 0, len(data) - len(keep))
-            block = self._file.read(_BLOCK)
+            block = self._file.read(self._block)
             if not block:
                 self._eof = True
                 if not keep:

@@ -84,11 +84,24 @@ def test_a_bad_header_rejects_the_file(tmp_path: Path, text: str, message: str) 
         rows(path)
 
 
-def test_a_file_that_is_not_utf8_is_rejected(tmp_path: Path) -> None:
+def test_a_row_that_is_not_utf8_is_invalid_and_named_by_its_line(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
-    path.write_bytes(b"to\n\xff\xfe\n")
+    path.write_bytes(b"to\n\xff\xfe\n+1415\n")
 
-    with pytest.raises(InputFormatError, match="not UTF-8"):
+    jobs = rows(path)
+
+    assert isinstance(jobs[0], InvalidRow)
+    assert jobs[0].ref == 2
+    assert "is not UTF-8 text (invalid start byte at byte 1 of the line)" in jobs[0].reason
+    assert isinstance(jobs[1], RunJob)
+    assert jobs[1].ref == 3
+
+
+def test_a_header_that_is_not_utf8_rejects_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"t\xe9l\n+1415\n")  # Latin-1
+
+    with pytest.raises(InputFormatError, match=r"line 1 \(the header\) is not UTF-8"):
         rows(path)
 
 
