@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -200,10 +201,18 @@ _payloads = st.dictionaries(
 )
 
 
+@pytest.fixture(scope="module")
+def handles() -> Iterator[Handles]:
+    """What the bulk runner checks jobs with (a client that sends nothing)."""
+    client = PhloClient(auth_id="MAXXXXXXXXXXXXXXXXXX", auth_token="tok")
+    yield Handles(client)
+    anyio.run(client.aclose)
+
+
 @settings(max_examples=300, deadline=None)
 @given(payload=_payloads, job_id=st.one_of(st.none(), st.text(max_size=3), st.integers()))
 def test_the_check_refuses_exactly_what_the_bulk_runner_refuses(
-    payload: dict[str, Any], job_id: str | int | None
+    handles: Handles, payload: dict[str, Any], job_id: str | int | None
 ) -> None:
     record = dict(payload)
     if job_id is not None:
@@ -212,9 +221,8 @@ def test_the_check_refuses_exactly_what_the_bulk_runner_refuses(
     parsed = json.loads(line)
     given_id = parsed.pop("\x00id", None)
     job = RunJob(PHLO, parsed, job_id=None if given_id is None else str(given_id))
-    client = PhloClient(auth_id="MAXXXXXXXXXXXXXXXXXX", auth_token="tok")  # sends nothing
     try:
-        prepare(job, Handles(client))
+        prepare(job, handles)
         refused = False
     except InvalidParameterError:
         refused = True
