@@ -370,6 +370,9 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
+
+
 def _jsonl_rows(handle: BinaryIO, source: Source) -> Iterator[_Row]:
     column = source.job_id_column
     lines = LineReader(handle)
@@ -389,7 +392,7 @@ def _jsonl_rows(handle: BinaryIO, source: Source) -> Iterator[_Row]:
         if not text.strip():
             continue
         try:
-            data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+            data = _DECODER.decode(text)
         except RecursionError:
             yield number, (
                 "is nested too deeply to read (a payload may be nested at most "
