@@ -167,6 +167,7 @@ def run(
     changed during the run); 2 for bad usage or invalid rows (nothing sent);
     130 when interrupted (Ctrl-C).
     """
+    _escape_unencodable_output()
     if from_csv is not None and from_jsonl is None:
         source = Source(from_csv, "csv", job_id_column)
     elif from_jsonl is not None and from_csv is None:
@@ -188,7 +189,6 @@ def run(
         validate_path_id("phlo_id", phlo_id)
     except InvalidParameterError as exc:
         fail(f"invalid PHLO_ID: {exc.reason}")
-    _escape_unencodable_output()
     err = Console(stderr=True)
     out = Console()
     client = None if dry_run else make_client(auth_id, auth_token, base_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ from plivo_phlo_async.cli._io import (
     InvalidRow,
     Source,
     iter_jobs,
+    outcome_line,
     outcome_record,
     validate,
 )
@@ -215,3 +217,14 @@ def test_validate_keeps_the_first_invalid_rows_and_counts_them_all(tmp_path: Pat
 
     assert (checked.rows, checked.invalid_count, checked.valid) == (6, 5, 1)
     assert [row.ref for row in checked.invalid] == [2, 3]
+
+
+def test_an_outcome_line_with_a_lone_surrogate_is_valid_utf8_and_keeps_the_value() -> None:
+    job = RunJob(PHLO, {"to": "1"}, ref=3)
+    outcome = Outcome(job, 3, "abc", OutcomeStatus.SUCCEEDED, api_id="run-\ud800", attempts=1)
+
+    line = outcome_line(outcome)
+
+    assert line.endswith("\n")
+    assert line.encode("utf-8")  # no lone surrogate left
+    assert json.loads(line)["api_id"] == "run-\ud800"
