@@ -230,6 +230,7 @@ def run(
                 input_errors=(InputChangedError, InputFormatError),
             )
         print_summary(out, result, output_hint=None if output is None else str(output))
+        unwritten = writer is not None and writer.error is not None
         if writer is not None and writer.error is not None:
             # The run went on; the summary above and the journal have every outcome.
             err.print(
@@ -237,12 +238,12 @@ def run(
                 f"{writer.written} outcomes: {escape(str(writer.error))}",
                 soft_wrap=True,
             )
-            return max(exit_code(result), EXIT_FAILED)
         if result.input_error is not None:
             # The rows read before the error were sent: not a clean usage error.
             err.print(f"[red]Input error:[/] {escape(str(result.input_error))}", soft_wrap=True)
             return EXIT_FAILED
-        return exit_code(result)
+        code = exit_code(result)
+        return max(code, EXIT_FAILED) if unwritten else code
 
     try:
         code = anyio.run(go)
