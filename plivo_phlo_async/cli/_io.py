@@ -1,31 +1,40 @@
 """Reading jobs from CSV or JSONL, checking them, and writing outcomes as JSONL.
 
-Every row is checked with the checks the SDK runs before sending a PHLO run
-(payload keys non-empty strings, values JSON; the PHLO id is checked once by
-the command), so a dry run finds every problem a real run would. A row's
-``ref`` is its line number in the file (the CSV header is line 1, so the
-first CSV row is line 2): what an editor shows, and what the outcome file
-and the journal report.
+Every row is checked with the checks the bulk runner makes before sending
+it (``bulk.prepare``: the job id's, and the PHLO run resource's on the
+payload; the PHLO id is checked once by the command), so a dry run finds
+every problem a real run would. A row's ``ref`` is its line number in the
+file (the CSV header is line 1, so the first CSV row is line 2): what an
+editor shows, and what the outcome file and the journal report.
 
-Files are read as a stream, one row at a time, so a file of millions of rows
-is read in flat memory (explicit job ids are remembered to report
-duplicates: one short string per row).
+Files are read as a stream of bounded lines (see ``_lines``), one row at a
+time, so a file of millions of rows, or with a 1 GB line, is read in flat
+memory. A row that cannot be read (too long, not UTF-8, not JSON, nested too
+deeply) is an invalid row like any other: reported with its line number, and
+nothing is sent. Explicit job ids are remembered to report duplicates, as a
+16-byte digest each, however long the id.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, BinaryIO, Literal
 
 from .._exceptions import InvalidParameterError
+from .._validation import MAX_PAYLOAD_DEPTH, SURROGATE
 from ..bulk import Outcome, RunJob
+from ..bulk._jobs import job_id_of
+from ..bulk._text import escape_surrogates, safe_repr, safe_str, unusable
 from ..resources.phlo import _run_payload
+from ._lines import MAX_LINE_BYTES, LineReader, Overlong
 
 __all__ = [
+    "MAX_LINE_BYTES",
     "InputChangedError",
     "InputFormatError",
     "InvalidRow",
@@ -33,6 +42,7 @@ __all__ = [
     "Source",
     "Validation",
     "iter_jobs",
+    "outcome_line",
     "outcome_record",
     "run_jobs",
     "validate",
@@ -113,85 +123,229 @@ def run_jobs(source: Source, phlo_id: str) -> Iterator[RunJob]:
 
 def iter_jobs(source: Source, phlo_id: str) -> Iterator[RunJob | InvalidRow]:
     """One ``RunJob`` (checked) or ``InvalidRow`` per row of the file."""
-    seen_ids: dict[str, int] = {}
-    rows = _csv_rows(source) if source.format == "csv" else _jsonl_rows(source)
-    for ref, payload, job_id in rows:
+    seen_ids: dict[bytes, int] = {}
+    for ref, payload, job_id in _rows(source):
         if isinstance(payload, str):
-            yield InvalidRow(ref, payload)
+            yield InvalidRow(ref, _shown(payload))
             continue
-        try:
-            _run_payload(payload, {})  # what Phlo.run checks before sending
-        except InvalidParameterError as exc:
-            yield InvalidRow(ref, str(exc))
+        job = RunJob(phlo_id, payload, ref=ref, job_id=job_id)
+        refusal = _refusal(job)
+        if refusal is not None:
+            yield InvalidRow(ref, _shown(refusal))
             continue
         if job_id is not None:
-            first = seen_ids.setdefault(job_id, ref)
+            # A digest, not the id: 16 bytes a row however long the ids are.
+            key = hashlib.blake2b(job_id.encode(), digest_size=16).digest()
+            first = seen_ids.setdefault(key, ref)
             if first != ref:
-                yield InvalidRow(ref, f"job id {job_id!r} already used on line {first}")
+                yield InvalidRow(ref, f"job id {safe_repr(job_id)} already used on line {first}")
                 continue
-        yield RunJob(phlo_id, payload, ref=ref, job_id=job_id)
+        yield job
+
+
+def _refusal(job: RunJob) -> str | None:
+    """Why the bulk runner would give ``job`` a failed outcome without sending
+    it, or None: ``bulk.prepare``'s checks (the PHLO id aside, checked once)."""
+    try:
+        if job.job_id is not None:  # a derived id never fails
+            job_id_of(job)
+        _run_payload(job.payload, {})  # what Phlo.run checks and encodes
+    except InvalidParameterError as exc:
+        return str(exc)
+    except Exception as exc:  # prepare makes any other failure a failed outcome too
+        return str(unusable("payload", exc))
+    return None
+
+
+#: Longest reason kept for an invalid row (up to ``KEEP_INVALID`` are kept).
+_REASON_LIMIT = 500
+
+
+def _shown(reason: str) -> str:
+    reason = escape_surrogates(reason)
+    return reason if len(reason) <= _REASON_LIMIT else reason[: _REASON_LIMIT - 3] + "..."
 
 
 # A parsed row: (line, payload or the reason it is invalid, explicit job id).
 _Row = tuple[int, dict[str, Any] | str, str | None]
 
+_BOM = b"\xef\xbb\xbf"  # spreadsheets often save CSV with a byte-order mark
 
-def _open(path: Path) -> IO[str]:
+
+def _rows(source: Source) -> Iterator[_Row]:
     try:
-        # utf-8-sig: spreadsheets often save CSV with a byte-order mark.
-        return path.open(encoding="utf-8-sig", newline="")
+        handle = source.path.open("rb")
     except OSError as exc:
-        raise InputFormatError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise InputFormatError(f"cannot read {source.path}: {exc.strerror or exc}") from None
+    try:
+        with handle:
+            if source.format == "csv":
+                yield from _csv_rows(handle, source)
+            else:
+                yield from _jsonl_rows(handle, source)
+    except OSError as exc:  # a read error mid-file
+        raise InputFormatError(f"cannot read {source.path}: {exc.strerror or exc}") from None
 
 
-def _csv_rows(source: Source) -> Iterator[_Row]:
-    column = source.job_id_column
-    with _open(source.path) as handle:
-        reader = csv.reader(handle, strict=True)
+def _too_long(size: int) -> str:
+    return (
+        f"is {size:,} bytes long; a line may be at most {MAX_LINE_BYTES:,} bytes "
+        "(1 MiB + 64 KiB: a row becomes one request, whose body is at most 1 MiB)"
+    )
+
+
+def _not_utf8(error: UnicodeDecodeError) -> str:
+    return (
+        f"is not UTF-8 text ({error.reason} at byte {error.start + 1} of the line); "
+        "save the file as UTF-8"
+    )
+
+
+def _decode(line: bytes, number: int) -> str:
+    """A line as text (raises ``UnicodeDecodeError``); the file's first line
+    loses its byte-order mark."""
+    if number == 1 and line.startswith(_BOM):
+        line = line[len(_BOM) :]
+    return line.decode("utf-8")
+
+
+class _RowTooLongError(Exception):
+    """Raised through ``csv.reader`` for a row over the limit (already skipped)."""
+
+
+class _CsvLines:
+    """The lines ``csv.reader`` reads, bounded one by one and as a row (a
+    quoted value may span lines), and decoded one by one.
+
+    Call :meth:`new_row` before each row. A row over the limit raises
+    :class:`_RowTooLongError` out of the reader after being skipped; a line that is
+    not UTF-8 is noted in :attr:`not_utf8` and read with replacement
+    characters, so the reader stays in step with the file.
+    """
+
+    def __init__(self, lines: LineReader, limit: int = MAX_LINE_BYTES) -> None:
+        self._lines = lines
+        self._limit = limit
+        self._size = 0
+        self._quotes = 0
+        #: The line where the current row starts.
+        self.start = 1
+        #: Why the current row is not UTF-8 text, if it is not.
+        self.not_utf8: str | None = None
+
+    def new_row(self) -> None:
+        self.start = self._lines.number + 1
+        self._size = self._quotes = 0
+        self.not_utf8 = None
+
+    def __iter__(self) -> _CsvLines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._lines.read()
+        if line is None:
+            raise StopIteration
+        number = self._lines.number
+        if isinstance(line, Overlong):
+            self._quotes += line.quotes
+            self.skip_row()
+            reason = _too_long(line.size)
+            if number != self.start:
+                reason = f"goes on to line {number}, which {reason}"
+            raise _RowTooLongError(reason)
+        self._size += len(line)
+        self._quotes += line.count(b'"')
+        if self._size > self._limit:
+            self.skip_row()
+            raise _RowTooLongError(
+                f"is a row longer than {MAX_LINE_BYTES:,} bytes (it passes the limit on line "
+                f"{number}); a row becomes one request, whose body is at most 1 MiB"
+            )
         try:
-            header = next(reader)
-        except StopIteration:
-            raise InputFormatError(f"{source.path} is empty: a CSV needs a header row") from None
-        except csv.Error as exc:
-            raise InputFormatError(f"{source.path}, line 1: not valid CSV: {exc}") from None
+            return _decode(line, number)
         except UnicodeDecodeError as exc:
-            raise InputFormatError(f"{source.path} is not UTF-8 text: {exc.reason}") from None
-        _check_header(header, source)
-        width = len(header)
-        id_index = header.index(column) if column is not None else -1
-        last_line = reader.line_num
-        while True:
-            try:
-                values = next(reader)
-            except StopIteration:
+            if self.not_utf8 is None:
+                where = "" if number == self.start else f"goes on to line {number}, which "
+                self.not_utf8 = where + _not_utf8(exc)
+            return line.decode("utf-8", "replace")
+
+    def skip_row(self) -> None:
+        """After an error mid-row, skip to the line where the row's quotes
+        balance: the end of a quoted value that spans lines, so the next row
+        read is the next row of the file."""
+        while self._quotes % 2:
+            line = self._lines.read()
+            if line is None:
                 return
-            except csv.Error as exc:
-                raise InputFormatError(
-                    f"{source.path}, line {last_line + 1}: not valid CSV: {exc}"
-                ) from None
-            except UnicodeDecodeError as exc:
-                raise InputFormatError(
-                    f"{source.path} is not UTF-8 text (after line {last_line}): {exc.reason}"
-                ) from None
-            line, last_line = last_line + 1, reader.line_num
-            if not values:  # a blank line
-                continue
-            if len(values) != width:
-                yield line, (
-                    f"has {len(values)} values, the header has {width} columns"
-                ), None
-                continue
-            job_id: str | None = None
-            payload: dict[str, Any] = {}
-            for index, (key, value) in enumerate(zip(header, values, strict=True)):
-                if index == id_index:
-                    job_id = value
-                else:
-                    payload[key] = value
-            if column is not None and not job_id:
-                yield line, f"empty job id in column {column!r}", None
-                continue
-            yield line, payload, job_id
+            self._quotes += line.quotes if isinstance(line, Overlong) else line.count(b'"')
+
+
+def _csv_reason(error: csv.Error) -> str:
+    limit = csv.field_size_limit()
+    if f"field larger than field limit ({limit})" in str(error):
+        return (
+            f"has a value longer than {limit:,} characters, the most Python's csv module "
+            "reads in one value"
+        )
+    return f"not valid CSV: {error}"
+
+
+def _csv_rows(handle: BinaryIO, source: Source) -> Iterator[_Row]:
+    column = source.job_id_column
+    lines = _CsvLines(LineReader(handle, cr_ends_line=True))
+    reader = csv.reader(lines, strict=True)
+    header = _read_header(reader, lines, source)
+    width = len(header)
+    id_index = header.index(column) if column is not None else -1
+    while True:
+        lines.new_row()
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except _RowTooLongError as exc:
+            yield lines.start, str(exc), None
+            continue
+        except csv.Error as exc:
+            lines.skip_row()
+            yield lines.start, _csv_reason(exc), None
+            continue
+        if lines.not_utf8 is not None:
+            yield lines.start, lines.not_utf8, None
+            continue
+        if not values:  # a blank line
+            continue
+        if len(values) != width:
+            yield lines.start, f"has {len(values)} values, the header has {width} columns", None
+            continue
+        job_id: str | None = None
+        payload: dict[str, Any] = {}
+        for index, (key, value) in enumerate(zip(header, values, strict=True)):
+            if index == id_index:
+                job_id = value
+            else:
+                payload[key] = value
+        if column is not None and not job_id:
+            yield lines.start, f"empty job id in column {column!r}", None
+            continue
+        yield lines.start, payload, job_id
+
+
+def _read_header(reader: Any, lines: _CsvLines, source: Source) -> list[str]:
+    where = f"{source.path}, line 1 (the header)"
+    lines.new_row()
+    try:
+        header: list[str] = next(reader)
+    except StopIteration:
+        raise InputFormatError(f"{source.path} is empty: a CSV needs a header row") from None
+    except _RowTooLongError as exc:
+        raise InputFormatError(f"{where} {exc}") from None
+    except csv.Error as exc:
+        raise InputFormatError(f"{where}: {_csv_reason(exc)}") from None
+    if lines.not_utf8 is not None:
+        raise InputFormatError(f"{where} {lines.not_utf8}")
+    _check_header(header, source)
+    return header
 
 
 def _check_header(header: list[str], source: Source) -> None:
@@ -211,46 +365,57 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise ValueError(f"duplicate key {key!r}")
+            raise ValueError(f"duplicate key {safe_repr(key)}")
         result[key] = value
     return result
 
 
-def _jsonl_rows(source: Source) -> Iterator[_Row]:
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
+
+
+def _jsonl_rows(handle: BinaryIO, source: Source) -> Iterator[_Row]:
     column = source.job_id_column
-    with _open(source.path) as handle:
-        line = 0
-        while True:
-            try:
-                text = handle.readline()
-            except UnicodeDecodeError as exc:
-                raise InputFormatError(
-                    f"{source.path} is not UTF-8 text (after line {line}): {exc.reason}"
-                ) from None
-            if not text:
-                return
-            line += 1
-            if not text.strip():
+    lines = LineReader(handle)
+    while True:
+        line = lines.read()
+        if line is None:
+            return
+        number = lines.number
+        if isinstance(line, Overlong):
+            yield number, _too_long(line.size), None
+            continue
+        try:
+            text = _decode(line, number)
+        except UnicodeDecodeError as exc:
+            yield number, _not_utf8(exc), None
+            continue
+        if not text.strip():
+            continue
+        try:
+            data = _DECODER.decode(text)
+        except RecursionError:
+            yield number, (
+                "is nested too deeply to read (a payload may be nested at most "
+                f"{MAX_PAYLOAD_DEPTH} levels)"
+            ), None
+            continue
+        except ValueError as exc:
+            yield number, f"not a valid JSON object: {exc}", None
+            continue
+        if not isinstance(data, dict):
+            yield number, f"must be a JSON object, not {_json_type(data)}", None
+            continue
+        job_id: str | None = None
+        if column is not None:
+            if column not in data:
+                yield number, f"no {column!r} key (for --job-id-column)", None
                 continue
-            try:
-                data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
-            except ValueError as exc:
-                yield line, f"not a valid JSON object: {exc}", None
+            raw = data.pop(column)
+            if isinstance(raw, bool) or not isinstance(raw, (str, int)) or raw == "":
+                yield number, f"job id {column!r} must be a non-empty string or an integer", None
                 continue
-            if not isinstance(data, dict):
-                yield line, f"must be a JSON object, not {_json_type(data)}", None
-                continue
-            job_id: str | None = None
-            if column is not None:
-                if column not in data:
-                    yield line, f"no {column!r} key (for --job-id-column)", None
-                    continue
-                raw = data.pop(column)
-                if isinstance(raw, bool) or not isinstance(raw, (str, int)) or raw == "":
-                    yield line, f"job id {column!r} must be a non-empty string or an integer", None
-                    continue
-                job_id = str(raw)
-            yield line, data, job_id
+            job_id = str(raw)
+        yield number, data, job_id
 
 
 def _json_type(value: Any) -> str:
@@ -276,22 +441,53 @@ def outcome_record(outcome: Outcome) -> dict[str, Any]:
         "api_id": outcome.api_id,
         "attempts": outcome.attempts,
         "error_type": None if error is None else type(error).__name__,
-        "error": None if error is None else str(error),
+        "error": None if error is None else safe_str(error),
         "from_journal": outcome.from_journal,
         "reason": outcome.reason,
     }
 
 
+def outcome_line(outcome: Outcome) -> str:
+    """:func:`outcome_record` as one line of JSON that is always valid UTF-8.
+
+    Text from a server (an ``api_id``, an error message) may hold a lone
+    surrogate, which UTF-8 cannot encode: such a line is written with JSON's
+    ``\\uXXXX`` escapes instead, which keep the value exactly.
+    """
+    record = outcome_record(outcome)
+    text = json.dumps(record, ensure_ascii=False, default=safe_str)
+    if not text.isascii() and SURROGATE.search(text):
+        text = json.dumps(record, default=safe_str)
+    return text + "\n"
+
+
 class OutcomeWriter:
     """Writes one JSON line per outcome, flushed line by line, so a killed run
-    leaves only complete lines behind."""
+    leaves only complete lines behind.
+
+    Never raises from :meth:`write`: a run goes on when its outcome file cannot
+    be written (a full disk), and the first error is kept in :attr:`error`
+    for the command to report, with the number of lines written.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file: IO[str] = path.open("w", encoding="utf-8", buffering=1)
+        self.written = 0
+        self.error: OSError | None = None
 
     def write(self, outcome: Outcome) -> None:
-        self._file.write(json.dumps(outcome_record(outcome), ensure_ascii=False) + "\n")
+        if self.error is not None:
+            return
+        try:
+            self._file.write(outcome_line(outcome))
+        except OSError as exc:
+            self.error = exc
+            return
+        self.written += 1
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as exc:
+            self.error = self.error or exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -166,6 +167,7 @@ def run(
     changed during the run); 2 for bad usage or invalid rows (nothing sent);
     130 when interrupted (Ctrl-C).
     """
+    _escape_unencodable_output()
     if from_csv is not None and from_jsonl is None:
         source = Source(from_csv, "csv", job_id_column)
     elif from_jsonl is not None and from_csv is None:
@@ -228,11 +230,20 @@ def run(
                 input_errors=(InputChangedError, InputFormatError),
             )
         print_summary(out, result, output_hint=None if output is None else str(output))
+        unwritten = writer is not None and writer.error is not None
+        if writer is not None and writer.error is not None:
+            # The run went on; the summary above and the journal have every outcome.
+            err.print(
+                f"[red]Could not write {escape(str(writer.path))}[/] after "
+                f"{writer.written} outcomes: {escape(str(writer.error))}",
+                soft_wrap=True,
+            )
         if result.input_error is not None:
             # The rows read before the error were sent: not a clean usage error.
             err.print(f"[red]Input error:[/] {escape(str(result.input_error))}", soft_wrap=True)
             return EXIT_FAILED
-        return exit_code(result)
+        code = exit_code(result)
+        return max(code, EXIT_FAILED) if unwritten else code
 
     try:
         code = anyio.run(go)
@@ -240,6 +251,20 @@ def run(
         if writer is not None:
             writer.close()
     raise typer.Exit(code)
+
+
+def _escape_unencodable_output() -> None:
+    """Print what stdout and stderr cannot encode as escapes instead of failing.
+
+    A server's text (an error message) may hold a lone surrogate, which no
+    encoding can write: printing it in the summary must not end the command
+    with a traceback after every outcome was recorded.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(Exception):
+                reconfigure(errors="backslashreplace")
 
 
 def _check_journal(path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ from plivo_phlo_async.cli._io import (
     InvalidRow,
     Source,
     iter_jobs,
+    outcome_line,
     outcome_record,
     validate,
 )
@@ -84,11 +86,24 @@ def test_a_bad_header_rejects_the_file(tmp_path: Path, text: str, message: str) 
         rows(path)
 
 
-def test_a_file_that_is_not_utf8_is_rejected(tmp_path: Path) -> None:
+def test_a_row_that_is_not_utf8_is_invalid_and_named_by_its_line(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
-    path.write_bytes(b"to\n\xff\xfe\n")
+    path.write_bytes(b"to\n\xff\xfe\n+1415\n")
 
-    with pytest.raises(InputFormatError, match="not UTF-8"):
+    jobs = rows(path)
+
+    assert isinstance(jobs[0], InvalidRow)
+    assert jobs[0].ref == 2
+    assert "is not UTF-8 text (invalid start byte at byte 1 of the line)" in jobs[0].reason
+    assert isinstance(jobs[1], RunJob)
+    assert jobs[1].ref == 3
+
+
+def test_a_header_that_is_not_utf8_rejects_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"t\xe9l\n+1415\n")  # Latin-1
+
+    with pytest.raises(InputFormatError, match=r"line 1 \(the header\) is not UTF-8"):
         rows(path)
 
 
@@ -202,3 +217,14 @@ def test_validate_keeps_the_first_invalid_rows_and_counts_them_all(tmp_path: Pat
 
     assert (checked.rows, checked.invalid_count, checked.valid) == (6, 5, 1)
     assert [row.ref for row in checked.invalid] == [2, 3]
+
+
+def test_an_outcome_line_with_a_lone_surrogate_is_valid_utf8_and_keeps_the_value() -> None:
+    job = RunJob(PHLO, {"to": "1"}, ref=3)
+    outcome = Outcome(job, 3, "abc", OutcomeStatus.SUCCEEDED, api_id="run-\ud800", attempts=1)
+
+    line = outcome_line(outcome)
+
+    assert line.endswith("\n")
+    assert line.encode("utf-8")  # no lone surrogate left
+    assert json.loads(line)["api_id"] == "run-\ud800"
