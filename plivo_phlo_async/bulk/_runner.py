@@ -155,6 +155,9 @@ class BulkRunner:
         self._started = False
         self._finished = False
         self._stopping = False
+        #: Stopped by the runner itself: the rest of the input is still read,
+        #: so that every job gets its ``skipped`` outcome.
+        self._draining = False
         self._input_done = False
         self._input_error: Exception | None = None
         self._stop_skips = 0
@@ -185,16 +188,23 @@ class BulkRunner:
         Jobs already read but not started get a ``skipped`` outcome (reason
         "stopped"); the input is not read any further. Idempotent; call it
         from the event loop's thread (a signal handler, a callback, a task).
-        The runner stops itself the same way on a 401 or 403 and when the
-        circuit breaker gives up (see ``report.stopped_by``).
+        The runner stops itself on a 401 or 403 and when the circuit breaker
+        gives up (see ``report.stopped_by``); then it reads the rest of the
+        input too, so that every job gets its ``skipped`` outcome (a
+        ``stop()`` meanwhile ends that reading).
         """
+        self._draining = False
+        if self._producer_scope is not None:
+            self._producer_scope.cancel()
+        self._begin_stop()
+
+    def _begin_stop(self) -> None:
+        """Start no new request; interrupt every wait."""
         if self._stopping:
             return
         self._stopping = True
         if not self._finished:
             self.report.stopped_early = True
-        if self._producer_scope is not None:
-            self._producer_scope.cancel()
         for scope in list(self._waiting):
             scope.cancel()
 
@@ -272,9 +282,9 @@ class BulkRunner:
                 if isinstance(jobs, AsyncIterable):
                     iterator = jobs.__aiter__()
                     try:
-                        while not self._stopping:
+                        while not self._stopping or self._draining:
                             await _acquire(slots)  # room first: nothing read is ever held
-                            if self._stopping:
+                            if self._stopping and not self._draining:
                                 break
                             try:
                                 item = await iterator.__anext__()
@@ -293,9 +303,9 @@ class BulkRunner:
                 else:
                     try:
                         sync_iterator = iter(jobs)
-                        while not self._stopping:
+                        while not self._stopping or self._draining:
                             await _acquire(slots)
-                            if self._stopping:
+                            if self._stopping and not self._draining:
                                 break
                             try:
                                 item = next(sync_iterator)
@@ -515,7 +525,8 @@ class BulkRunner:
         return probe
 
     def _halt(self, error: PlivoError, reason: str) -> None:
-        """Stop the run because of ``error``: nothing more can succeed.
+        """Stop the run because of ``error``: nothing more can succeed. Every
+        job not started, read or still to be read, is skipped with ``reason``.
 
         The first reason wins; a stop the caller asked for first keeps its own.
         """
@@ -524,7 +535,8 @@ class BulkRunner:
         self._skip_reason = reason
         self.report.stopped_by = error
         self.report.stop_reason = reason
-        self.stop()
+        self._draining = True
+        self._begin_stop()
 
     def _skip(
         self, job: Job, job_id: str, attempts: int, error: PlivoError | None
