@@ -142,6 +142,9 @@ class Breaker:
     def failed(self, error: CannotConnectError, *, probe: bool) -> None:
         """An attempt could not connect; open or give up when it is time to."""
         self.last_failure = error
+        was_probing = probe and self._probing
+        if probe:
+            self._probing = False  # (closed meanwhile: the next opening needs a prober)
         state = self._state
         if state is _State.CLOSED:
             self._in_a_row += 1
@@ -150,8 +153,7 @@ class Breaker:
                 self._failed_probes = 0
                 self._notify()
             return
-        if probe and state is _State.OPEN:
-            self._probing = False
+        if was_probing and state is _State.OPEN:
             self._failed_probes += 1
             if self._failed_probes >= self.policy.probes:
                 self._state = _State.GAVE_UP

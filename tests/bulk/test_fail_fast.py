@@ -43,6 +43,7 @@ from plivo_phlo_async.bulk import (
     RunJob,
     _runner,
 )
+from plivo_phlo_async.bulk._breaker import Breaker, BreakerGaveUp
 from plivo_phlo_async.emulator import DEFAULT_PHLO_ID, run_emulator
 
 SUCCEEDED = OutcomeStatus.SUCCEEDED
@@ -467,3 +468,75 @@ def test_the_breaker_must_be_a_circuit_breaker() -> None:
     client = client_for("http://127.0.0.1:9/v1")
     with pytest.raises(ConfigurationError, match="circuit_breaker"):
         client.bulk([], circuit_breaker=5)  # type: ignore[arg-type]
+
+
+# -- the breaker's states, alone -----------------------------------------------------------
+
+
+def refused() -> CannotConnectError:
+    return CannotConnectError("POST http://127.0.0.1:9/v1/x failed: refused")
+
+
+async def no_sleep(seconds: float) -> None:
+    await anyio.lowlevel.checkpoint()
+
+
+async def test_the_breaker_opens_only_on_failures_in_a_row() -> None:
+    breaker = Breaker(CircuitBreaker(failures=3), no_sleep)
+    for _ in range(2):
+        breaker.failed(refused(), probe=False)
+    breaker.reached(probe=False)  # an answer: the count starts again
+    for _ in range(2):
+        breaker.failed(refused(), probe=False)
+    assert breaker.closed
+    breaker.failed(refused(), probe=False)
+    assert not breaker.closed
+    with anyio.fail_after(5):
+        assert await breaker.admit() is True  # the first to ask goes as the probe
+    breaker.reached(probe=True)
+    assert breaker.closed
+    assert await breaker.admit() is False
+
+
+async def test_a_probe_that_fails_after_an_answer_closed_the_breaker_leaves_no_one_stuck() -> None:
+    breaker = Breaker(CircuitBreaker(failures=2, probes=2), no_sleep)
+    breaker.failed(refused(), probe=False)
+    breaker.failed(refused(), probe=False)
+    with anyio.fail_after(5):
+        assert await breaker.admit() is True
+    breaker.reached(probe=False)  # a request in flight got an answer meanwhile
+    breaker.failed(refused(), probe=True)  # the probe's own result comes later
+    assert breaker.closed
+    breaker.failed(refused(), probe=False)  # opens again: someone must probe
+    assert not breaker.closed
+    with anyio.fail_after(5):
+        assert await breaker.admit() is True
+    breaker.failed(refused(), probe=True)
+    with anyio.fail_after(5):
+        assert await breaker.admit() is True
+    breaker.failed(refused(), probe=True)
+    assert breaker.gave_up
+    with pytest.raises(BreakerGaveUp):
+        await breaker.admit()
+
+
+async def test_waiting_workers_go_together_when_the_probe_succeeds() -> None:
+    breaker = Breaker(CircuitBreaker(failures=1), no_sleep)
+    breaker.failed(refused(), probe=False)
+    roles: list[bool] = []
+
+    async def worker() -> None:
+        roles.append(await breaker.admit())
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            for _ in range(5):
+                tg.start_soon(worker)
+            while not roles:
+                await anyio.lowlevel.checkpoint()
+            assert roles == [True]  # one probe; the others wait for its result
+            for _ in range(10):
+                await anyio.lowlevel.checkpoint()
+            assert roles == [True]
+            breaker.reached(probe=True)
+    assert roles == [True, False, False, False, False]
