@@ -1,5 +1,6 @@
-"""The circuit breaker that keeps a bulk run from grinding against an API it
-cannot reach.
+"""When a bulk run stops on its own: the circuit breaker that keeps it from
+grinding against an API it cannot reach, and the words it stops with (also
+after a 401 or 403, see :func:`refused_reason`).
 
 Only failures that certainly sent nothing count (:class:`CannotConnectError`:
 refused, unreachable, TLS, DNS, connect timeout). After ``failures`` of them
@@ -23,13 +24,25 @@ import anyio
 
 from .._exceptions import (
     APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    AuthenticationError,
     CannotConnectError,
     ConfigurationError,
     ConnectTimeoutError,
     NameResolutionError,
+    PlivoError,
 )
 
-__all__ = ["DEFAULT_CIRCUIT_BREAKER", "Breaker", "CircuitBreaker", "cannot_connect_reason"]
+__all__ = [
+    "DEFAULT_CIRCUIT_BREAKER",
+    "Breaker",
+    "BreakerGaveUp",
+    "CircuitBreaker",
+    "cannot_connect_reason",
+    "may_have_reached",
+    "refused_reason",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,3 +202,19 @@ def cannot_connect_reason(error: APIConnectionError) -> str:
     url = request.url
     port = url.port or (443 if url.scheme == "https" else 80)
     return f"cannot connect to {url.host}:{port}: {detail}"
+
+
+def may_have_reached(error: PlivoError) -> bool:
+    """Whether the failed attempt may have reached the API, so counts as sent:
+    an answer came (any status), or the outcome is unknown. A connection
+    error before sending, a closed client or a refused argument did not."""
+    return error.outcome_unknown or isinstance(error, (APIStatusError, APIResponseValidationError))
+
+
+def refused_reason(error: APIStatusError) -> str:
+    """Why a 401 or 403 stopped the run, in the words jobs are skipped with."""
+    what = "authentication failed" if isinstance(error, AuthenticationError) else (
+        "permission denied"
+    )
+    detail = error.error or error.server_message or error.response.reason_phrase
+    return f"stopped: {what} ({error.status_code}): {detail}".rstrip(": ")

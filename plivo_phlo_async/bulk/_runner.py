@@ -52,11 +52,14 @@ from ._breaker import (
     BreakerGaveUp,
     CircuitBreaker,
     cannot_connect_reason,
+    may_have_reached,
+    refused_reason,
 )
 from ._jobs import JOB_TYPES, Handles, Job, RunJob, job_id_of, prepare
 from ._journal import IN_FLIGHT, Journal, JournalRow
 from ._limiter import DEFAULT_RATE_LIMIT, RateLimit, RateLimiter
 from ._report import BulkReport, Outcome, OutcomeStatus
+from ._stream import OutcomeStream
 from ._text import escape_surrogates, safe_str, unusable
 
 __all__ = ["DEFAULT_CONCURRENCY", "BulkRunner", "OutcomeCallback", "run_chunk"]
@@ -238,7 +241,7 @@ class BulkRunner:
         self._slots = anyio.Semaphore(self.concurrency)
         job_send, job_recv = anyio.create_memory_object_stream[tuple[int, Any]](self.concurrency)
         out_send, out_recv = anyio.create_memory_object_stream[Outcome](self.concurrency)
-        view = _Outcomes(self, out_recv, started)
+        view = OutcomeStream(out_recv, self.report, self._on_outcome, started)
         body_error: Exception | None = None
         drain_error: Exception | None = None
         try:
@@ -461,7 +464,7 @@ class BulkRunner:
                 continue
             except PlivoError as exc:
                 last_error = exc
-                if _may_have_reached(exc):
+                if may_have_reached(exc):
                     attempts += 1
                     report.requests_sent += 1
                     breaker.reached(probe=probe)
@@ -471,7 +474,7 @@ class BulkRunner:
                 retry_in = self._retry_delay(exc, tries)
                 if retry_in is None:
                     if isinstance(exc, (AuthenticationError, PermissionDeniedError)):
-                        self._halt(exc, _refused_reason(exc))
+                        self._halt(exc, refused_reason(exc))
                     return self._settle(_error_outcome(job, job_id, exc, attempts))
                 # Certainly not executed: the row must not say "maybe".
                 if journal is not None:
@@ -597,22 +600,6 @@ async def _acquire(semaphore: anyio.Semaphore) -> None:
         await semaphore.acquire()
 
 
-def _may_have_reached(error: PlivoError) -> bool:
-    """Whether the failed attempt may have reached the API, so counts as sent:
-    an answer came (any status), or the outcome is unknown. A connection
-    error before sending, a closed client or a refused argument did not."""
-    return error.outcome_unknown or isinstance(error, (APIStatusError, APIResponseValidationError))
-
-
-def _refused_reason(error: APIStatusError) -> str:
-    """Why a 401 or 403 stopped the run, in the words jobs are skipped with."""
-    what = "authentication failed" if isinstance(error, AuthenticationError) else (
-        "permission denied"
-    )
-    detail = error.error or error.server_message or error.response.reason_phrase
-    return f"stopped: {what} ({error.status_code}): {detail}".rstrip(": ")
-
-
 def _error_outcome(job: Job, job_id: str, error: PlivoError, attempts: int) -> Outcome:
     http_status = getattr(error, "status_code", None)
     api_id = error.api_id if isinstance(error, APIStatusError) else None
@@ -642,58 +629,6 @@ def _from_journal(job: Job, job_id: str, row: JournalRow, status: OutcomeStatus)
         job, job.ref, job_id, status, http_status=row.http_status, api_id=row.api_id,
         attempts=row.attempts, from_journal=True, reason=reason,
     )
-
-
-class _Outcomes:
-    """The caller's view of the outcome stream: counts each outcome in the
-    report and passes it to ``on_outcome`` before handing it over."""
-
-    def __init__(
-        self, runner: BulkRunner, receive: MemoryObjectReceiveStream[Outcome], started: float
-    ) -> None:
-        self._runner = runner
-        self._receive = receive
-        self._started = started
-        self._callback = runner._on_outcome
-        self.exhausted = False
-
-    def __aiter__(self) -> _Outcomes:
-        return self
-
-    async def __anext__(self) -> Outcome:
-        try:
-            try:
-                outcome = self._receive.receive_nowait()
-            except anyio.WouldBlock:
-                outcome = await self._receive.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            self.exhausted = True
-            raise StopAsyncIteration from None
-        report = self._runner.report
-        report.add(outcome)
-        report.wall_time = time.perf_counter() - self._started
-        callback = self._callback
-        if callback is not None:
-            try:
-                result = callback(outcome)
-                if inspect.isawaitable(result):
-                    await result
-            except BaseException:
-                self._callback = None  # a broken callback is not called again
-                raise
-        return outcome
-
-    async def drain(self) -> Exception | None:
-        """Consume what is left (after a graceful stop); return the first
-        error ``on_outcome`` raised meanwhile, if any."""
-        first: Exception | None = None
-        while True:
-            try:
-                await self.__anext__()
-            except StopAsyncIteration:
-                return first
-            except Exception as exc:  # the callback's: it is not called again
-                first = first or exc
 
 
 async def run_chunk(
