@@ -18,6 +18,7 @@ import socket
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -323,11 +324,43 @@ async def test_a_server_that_comes_back_closes_the_breaker(
     assert set(sent.values()) == {1}  # every job exactly once, across both servers
     assert len(first.received) == 12
     assert sleeps.cool_downs == [COOL_DOWN, 2 * COOL_DOWN]
+    assert len(sleeps.backoffs) <= BREAKER.failures - 1  # then every worker just waited
     report = runner.report
     assert report.requests_sent == count  # the refused connects are not counted
     assert all(o.attempts == 1 for o in outcomes)
     assert report.stopped_by is None
     assert not report.stopped_early
+
+
+async def test_a_run_the_breaker_stopped_resumes_from_its_journal(
+    sleeps: Sleeps, servers: list[Server], tmp_path: Path
+) -> None:
+    """The skipped jobs have no journal row: once the API is back, the same
+    command with the same journal sends them, each exactly once."""
+    journal = tmp_path / "campaign.sqlite"
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))  # nothing listens: refused
+    port = sock.getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        async with client_for(base_url) as client:
+            first = await client.bulk(
+                jobs(30), concurrency=4, rate_limit=None, journal=journal,
+                circuit_breaker=BREAKER, max_retries=4,
+            ).run()
+    finally:
+        sock.close()
+    assert isinstance(first.stopped_by, CannotConnectError)
+    assert first.skipped == 30
+
+    server = PortServer(port, lambda request, conn: conn.send(own_answer(request)))
+    servers.append(server)
+    async with client_for(base_url) as client:
+        second = await client.bulk(
+            jobs(30), concurrency=4, rate_limit=None, journal=journal, circuit_breaker=BREAKER
+        ).run()
+    assert second.succeeded == 30
+    assert sent_refs(server) == Counter(range(30))
 
 
 async def test_lost_connections_never_feed_the_breaker(
