@@ -473,12 +473,18 @@ async def test_a_single_request_to_an_unresolvable_host_raises_name_resolution_e
     assert "cannot resolve host name 'localhost'" in str(error)
 
 
-async def test_a_real_invalid_name_fails_as_name_resolution(sleeps: Sleeps) -> None:
+@pytest.mark.parametrize("path", ["fast", "httpx"])
+async def test_a_real_invalid_name_fails_as_name_resolution(sleeps: Sleeps, path: str) -> None:
     """``.invalid`` never resolves (RFC 2606); the resolver here says so at once."""
-    async with client_for("https://api.plivo-phlo-test.invalid/v1") as client:
+    options: dict[str, Any] = {}
+    if path == "httpx":
+        options["http_client"] = httpx.AsyncClient()
+    async with client_for("https://api.plivo-phlo-test.invalid/v1", **options) as client:
         report: BulkReport = await client.bulk(
             jobs(20), concurrency=4, rate_limit=None, circuit_breaker=BREAKER
         ).run()
+    if path == "httpx":
+        await options["http_client"].aclose()
     assert isinstance(report.stopped_by, NameResolutionError)
     assert report.stopped_by.host == "api.plivo-phlo-test.invalid"
     assert report.skipped == 20
