@@ -218,7 +218,7 @@ def stop_message(report: BulkReport) -> str | None:
             "Check --base-url, the network and any proxy; with the same --journal, "
             "a re-run sends what was skipped."
         )
-    return f"{reason}. {report.skipped} jobs not sent were skipped. {check}"
+    return f"{reason}. The jobs not sent are skipped. {check}"
 
 
 def _cell(value: object) -> Text:

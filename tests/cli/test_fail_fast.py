@@ -79,7 +79,7 @@ def test_refused_credentials_stop_the_run_with_exit_3(
     (line,) = stop_lines
     assert line.startswith("Stopped: authentication failed (401): ")
     assert "Check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN" in line
-    assert f"{ROWS - len(emulator.requests)} jobs not sent were skipped" in line
+    assert "The jobs not sent are skipped." in line
     written = records(output)
     assert sorted(r["ref"] for r in written) == list(range(2, ROWS + 2))  # every row
     skipped = [r for r in written if r["status"] == "skipped"]
