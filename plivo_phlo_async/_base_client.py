@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import platform
+import socket
 import time
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -29,12 +30,15 @@ from ._exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    CannotConnectError,
     ClientClosedError,
     ConfigurationError,
     ConnectionOutcomeUnknownError,
+    ConnectTimeoutError,
     InternalServerError,
     InvalidParameterError,
     MethodNotAllowedError,
+    NameResolutionError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -442,20 +446,47 @@ def _status_error(
 def _transport_error(
     error: httpx.TransportError, method: str, url: str, attempts: int
 ) -> APIConnectionError:
+    request = _request_of(error)
     reason = str(error) or type(error).__name__
+    unresolved = _unresolved_host(error, request) if isinstance(error, httpx.ConnectError) else None
+    if unresolved is not None and "cannot resolve host name" not in reason:  # httpx's path
+        reason = f"cannot resolve host name {unresolved!r}: {reason}"
     text = f"{method} {url} failed: {reason}"
     if attempts > 1:
         text += f" (after {attempts} attempts)"
-    request = _request_of(error)
     timed_out = isinstance(error, httpx.TimeoutException)
     if method not in IDEMPOTENT_METHODS and may_have_been_sent(error):
         text += "; outcome unknown: Plivo may have executed it, so it was not retried"
         if timed_out:
             return TimeoutOutcomeUnknownError(text, request=request)
         return ConnectionOutcomeUnknownError(text, request=request)
+    # Never sent. Only a failure to reach the API at all is a CannotConnectError:
+    # a pool timeout (the pool was busy) or a request refused locally is not.
+    if unresolved is not None:
+        return NameResolutionError(text, host=unresolved, request=request)
+    if isinstance(error, httpx.ConnectTimeout):
+        return ConnectTimeoutError(text, request=request)
     if timed_out:
         return APITimeoutError(text, request=request)
+    if isinstance(error, (httpx.ConnectError, httpx.ProxyError)):
+        return CannotConnectError(text, request=request)
     return APIConnectionError(text, request=request)
+
+
+def _unresolved_host(error: BaseException, request: httpx.Request | None) -> str | None:
+    """The host name, when the connect failed because it did not resolve.
+
+    Both paths chain the resolver's ``socket.gaierror`` under the
+    ``httpx.ConnectError`` (httpx through httpcore's own ConnectError).
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, socket.gaierror):
+            return request.url.host if request is not None else "(unknown)"
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _request_of(error: httpx.TransportError) -> httpx.Request | None:

@@ -28,7 +28,7 @@ from ._validation import check_path_id
 from .resources import Calls, PhloResource
 
 if TYPE_CHECKING:  # the bulk package is imported lazily, in PhloClient.bulk
-    from .bulk import BulkRunner, OutcomeCallback, RateLimit
+    from .bulk import BulkRunner, CircuitBreaker, OutcomeCallback, RateLimit
 
 DEFAULT_BASE_URL = "https://phlorunner.plivo.com/v1"
 DEFAULT_VOICE_BASE_URL = "https://api.plivo.com/v1"
@@ -195,6 +195,7 @@ class PhloClient(BaseClient):
         max_retries: int | None = None,
         on_outcome: OutcomeCallback | None = None,
         retry_failed: bool = False,
+        circuit_breaker: CircuitBreaker | None = None,
     ) -> BulkRunner:
         """A :class:`~plivo_phlo_async.bulk.BulkRunner` for many jobs; nothing is sent yet.
 
@@ -202,13 +203,16 @@ class PhloClient(BaseClient):
         ``NodeActionJob`` or ``MemberActionJob`` (with ``phlo_id``, plain
         mappings are run payloads for that PHLO). ``rate_limit`` defaults to
         Plivo's 300 requests per 5 s (None: no limit); ``max_retries`` None
-        means this client's. See :mod:`plivo_phlo_async.bulk`.
+        means this client's; ``circuit_breaker`` None means the default
+        ``CircuitBreaker()``. See :mod:`plivo_phlo_async.bulk`.
         """
         from .bulk import BulkRunner
 
         options: dict[str, Any] = {}
         if not isinstance(rate_limit, _Default):
             options["rate_limit"] = rate_limit
+        if circuit_breaker is not None:
+            options["circuit_breaker"] = circuit_breaker
         return BulkRunner(
             self,
             jobs,

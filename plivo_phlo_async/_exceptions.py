@@ -26,12 +26,15 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CannotConnectError",
     "ClientClosedError",
     "ConfigurationError",
+    "ConnectTimeoutError",
     "ConnectionOutcomeUnknownError",
     "InternalServerError",
     "InvalidParameterError",
     "MethodNotAllowedError",
+    "NameResolutionError",
     "NotFoundError",
     "OutcomeUnknownError",
     "PermissionDeniedError",
@@ -102,6 +105,28 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """A connect, read, write or pool timeout expired."""
+
+
+class CannotConnectError(APIConnectionError):
+    """No connection to the API could be made, so nothing was sent: refused,
+    unreachable, a TLS handshake or certificate failure, a proxy that refused,
+    a host name that does not resolve, or a connect timeout.
+
+    Unlike other connection errors it says the API itself is out of reach,
+    which is why the bulk runner's circuit breaker counts it.
+    """
+
+
+class NameResolutionError(CannotConnectError):
+    """The API's host name could not be resolved (DNS); ``host`` is the name."""
+
+    def __init__(self, message: str, *, host: str, request: httpx.Request | None = None) -> None:
+        super().__init__(message, request=request)
+        self.host = host
+
+
+class ConnectTimeoutError(APITimeoutError, CannotConnectError):
+    """The connection was not made within the connect timeout (nothing was sent)."""
 
 
 class APIResponseValidationError(APIError):

@@ -21,7 +21,9 @@ from plivo_phlo_async import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    CannotConnectError,
     ConnectionOutcomeUnknownError,
+    ConnectTimeoutError,
     InternalServerError,
     OutcomeUnknownError,
     PhloClient,
@@ -466,7 +468,7 @@ async def test_exhausted_connect_errors_raise_api_connection_error(
     with pytest.raises(APIConnectionError) as info:
         await call(client)
 
-    assert type(info.value) is APIConnectionError
+    assert type(info.value) is CannotConnectError  # an APIConnectionError: the API was not reached
     assert not isinstance(info.value, OutcomeUnknownError)
     assert info.value.outcome_unknown is False
     assert "after 3 attempts" in str(info.value)
@@ -490,7 +492,9 @@ async def test_exhausted_connect_timeouts_raise_api_timeout_error(
     with pytest.raises(APITimeoutError) as info:
         await call(client)
 
-    assert type(info.value) is APITimeoutError
+    expected = ConnectTimeoutError if error is httpx.ConnectTimeout else APITimeoutError
+    assert type(info.value) is expected
+    assert isinstance(info.value, CannotConnectError) is (error is httpx.ConnectTimeout)
     assert info.value.outcome_unknown is False
     assert route.call_count == 3
 

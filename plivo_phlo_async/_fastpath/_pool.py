@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import socket
 import ssl
 import weakref
 from collections.abc import AsyncGenerator, Mapping
@@ -294,7 +295,10 @@ class FastPool:
             if connecting.done() and not isinstance(exc, TimeoutError):
                 # refused, unreachable, DNS (and names IDNA refuses), TLS handshake
                 # and certificate: the connect itself failed
-                raise self._error(httpx.ConnectError, str(exc), method, url, content) from exc
+                reason = str(exc)
+                if isinstance(exc, socket.gaierror):  # chained: reported as NameResolutionError
+                    reason = f"cannot resolve host name {host!r}: {exc}"
+                raise self._error(httpx.ConnectError, reason, method, url, content) from exc
             abandoned = True  # our own timeout (TimeoutError is an OSError)
             if not connecting.done():
                 connecting.cancel()  # still connecting: nothing was sent

@@ -9,20 +9,24 @@
 
 Bounded concurrency, a client-side rate limit (Plivo's 300 requests per 5 s
 by default), one outcome per job, a shared pause after a 429, no retry of
-anything that may have started a call, and an optional SQLite journal so an
+anything that may have started a call, a stop at the first 401/403, a circuit
+breaker when the API cannot be reached, and an optional SQLite journal so an
 interrupted run resumes without sending a job twice.
 """
 
+from ._breaker import DEFAULT_CIRCUIT_BREAKER, CircuitBreaker
 from ._jobs import Job, MemberActionJob, NodeActionJob, RunJob, derive_job_id
 from ._limiter import DEFAULT_RATE_LIMIT, RateLimit
 from ._report import BulkReport, Outcome, OutcomeStatus
 from ._runner import DEFAULT_CONCURRENCY, BulkRunner, OutcomeCallback, run_chunk
 
 __all__ = [
+    "DEFAULT_CIRCUIT_BREAKER",
     "DEFAULT_CONCURRENCY",
     "DEFAULT_RATE_LIMIT",
     "BulkReport",
     "BulkRunner",
+    "CircuitBreaker",
     "Job",
     "MemberActionJob",
     "NodeActionJob",

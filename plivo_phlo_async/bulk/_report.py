@@ -41,7 +41,10 @@ class Outcome:
     ``job`` is the job as run (a plain mapping given with ``phlo_id`` is
     turned into a ``RunJob``; anything that is not a job is kept as given).
     ``http_status`` is the status of the last answer (None when no answer
-    came). ``attempts`` counts requests sent for the job.
+    came). ``attempts`` counts the requests for the job that may have reached
+    the API: answered (any status) or with an unknown outcome; an attempt
+    that could not connect (refused, DNS, connect or pool timeout) sent
+    nothing and is not counted.
     ``from_journal`` is True when the outcome was read from the journal of an
     earlier run instead of being sent; ``reason`` explains skipped and
     journal outcomes in words.
@@ -73,7 +76,14 @@ class BulkReport:
     ``sample_size`` outcome-unknown ones (``unknown``), so memory stays flat
     whether a million jobs succeed or a million fail. Every outcome reaches
     ``on_outcome``, :meth:`BulkRunner.stream` and the journal: keep them there.
-    ``rate`` is requests sent per second of wall time.
+    ``rate`` is requests sent per second of wall time; ``requests_sent``
+    counts what ``Outcome.attempts`` counts (requests that may have reached
+    the API).
+
+    ``stopped_by`` is the error that made the runner stop on its own (a 401
+    or 403, or the connection error after the circuit breaker gave up), and
+    ``stop_reason`` the words the jobs not sent were skipped with; both are
+    None when the run was not stopped that way.
     """
 
     counts: dict[OutcomeStatus, int] = field(
@@ -85,6 +95,8 @@ class BulkReport:
     wall_time: float = 0.0
     requests_sent: int = 0
     stopped_early: bool = False
+    stopped_by: PlivoError | None = None
+    stop_reason: str | None = None
 
     @property
     def total(self) -> int:
@@ -129,7 +141,9 @@ class BulkReport:
     def summary(self) -> str:
         """One line for logs: counts, wall time and rate."""
         parts = ", ".join(f"{status.value} {n}" for status, n in self.counts.items())
-        extra = "; stopped early" if self.stopped_early else ""
+        extra = f"; {self.stop_reason}" if self.stop_reason else (
+            "; stopped early" if self.stopped_early else ""
+        )
         return (
             f"{self.total} jobs: {parts}; {self.requests_sent} requests in "
             f"{self.wall_time:.2f} s ({self.rate:.1f}/s){extra}"

@@ -10,6 +10,11 @@ Retries are the runner's own (the client it uses has ``max_retries=0``), so
 every attempt passes through the rate limiter: only what can never start a
 second call is retried (429, and connection failures before sending); an
 outcome-unknown failure is reported as such and never re-sent.
+
+It fails fast instead of flooding: a 401 or 403 stops the run at once (see
+:meth:`BulkRunner._halt`), and failures to connect go through a circuit
+breaker shared by every worker (:mod:`._breaker`) instead of pushing every
+job through every retry.
 """
 
 from __future__ import annotations
@@ -30,27 +35,45 @@ from .._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
+    AuthenticationError,
+    CannotConnectError,
     ConfigurationError,
     InvalidParameterError,
     OutcomeUnknownError,
+    PermissionDeniedError,
     PlivoError,
     RateLimitError,
 )
 from .._retry import RetryPolicy
 from .._validation import validate_path_id
+from ._breaker import (
+    DEFAULT_CIRCUIT_BREAKER,
+    Breaker,
+    BreakerGaveUp,
+    CircuitBreaker,
+    cannot_connect_reason,
+    may_have_reached,
+    refused_reason,
+)
 from ._jobs import JOB_TYPES, Handles, Job, RunJob, job_id_of, prepare
 from ._journal import IN_FLIGHT, Journal, JournalRow
 from ._limiter import DEFAULT_RATE_LIMIT, RateLimit, RateLimiter
 from ._report import BulkReport, Outcome, OutcomeStatus
+from ._stream import OutcomeStream
 from ._text import escape_surrogates, safe_str, unusable
 
 __all__ = ["DEFAULT_CONCURRENCY", "BulkRunner", "OutcomeCallback", "run_chunk"]
 
 DEFAULT_CONCURRENCY = 64
 
-#: The only sleep the runner itself does (backoff after a connection failure);
-#: tests replace it to record delays without waiting.
+#: The only sleep the runner itself does (backoff after a connection failure,
+#: the circuit breaker's cool-down); tests replace it to record delays without
+#: waiting.
 _sleep = anyio.sleep
+
+
+async def _pause(seconds: float) -> None:
+    await _sleep(seconds)  # looked up at each call, so that tests can replace it
 
 OutcomeCallback = Callable[[Outcome], Any]
 JobSource = Iterable[Any] | AsyncIterable[Any]
@@ -88,6 +111,7 @@ class BulkRunner:
         max_retries: int | None = None,
         on_outcome: OutcomeCallback | None = None,
         retry_failed: bool = False,
+        circuit_breaker: CircuitBreaker = DEFAULT_CIRCUIT_BREAKER,
     ) -> None:
         if not isinstance(client, PhloClient):
             raise ConfigurationError("client must be a PhloClient")
@@ -109,6 +133,10 @@ class BulkRunner:
             raise ConfigurationError(f"max_retries must be an integer >= 0, not {max_retries!r}")
         if on_outcome is not None and not callable(on_outcome):
             raise ConfigurationError("on_outcome must be callable")
+        if not isinstance(circuit_breaker, CircuitBreaker):
+            raise ConfigurationError(
+                "circuit_breaker must be a CircuitBreaker", field="circuit_breaker"
+            )
         self._client = client.with_options(max_retries=0)
         self._handles = Handles(self._client)
         self._jobs = jobs
@@ -120,12 +148,19 @@ class BulkRunner:
         self.retry_failed = bool(retry_failed)
         self._on_outcome = on_outcome
         self._policy = RetryPolicy(max_retries=max_retries)
+        self.circuit_breaker = circuit_breaker
+        self._breaker = Breaker(circuit_breaker, _pause)
+        #: The reason given to jobs skipped because the run stopped.
+        self._skip_reason = STOPPED
         #: Filled in as outcomes are consumed; final once the stream is closed.
         self.report = BulkReport()
 
         self._started = False
         self._finished = False
         self._stopping = False
+        #: Stopped by the runner itself: the rest of the input is still read,
+        #: so that every job gets its ``skipped`` outcome.
+        self._draining = False
         self._input_done = False
         self._input_error: Exception | None = None
         self._stop_skips = 0
@@ -156,14 +191,23 @@ class BulkRunner:
         Jobs already read but not started get a ``skipped`` outcome (reason
         "stopped"); the input is not read any further. Idempotent; call it
         from the event loop's thread (a signal handler, a callback, a task).
+        The runner stops itself on a 401 or 403 and when the circuit breaker
+        gives up (see ``report.stopped_by``); then it reads the rest of the
+        input too, so that every job gets its ``skipped`` outcome (a
+        ``stop()`` meanwhile ends that reading).
         """
+        self._draining = False
+        if self._producer_scope is not None:
+            self._producer_scope.cancel()
+        self._begin_stop()
+
+    def _begin_stop(self) -> None:
+        """Start no new request; interrupt every wait."""
         if self._stopping:
             return
         self._stopping = True
         if not self._finished:
             self.report.stopped_early = True
-        if self._producer_scope is not None:
-            self._producer_scope.cancel()
         for scope in list(self._waiting):
             scope.cancel()
 
@@ -197,7 +241,7 @@ class BulkRunner:
         self._slots = anyio.Semaphore(self.concurrency)
         job_send, job_recv = anyio.create_memory_object_stream[tuple[int, Any]](self.concurrency)
         out_send, out_recv = anyio.create_memory_object_stream[Outcome](self.concurrency)
-        view = _Outcomes(self, out_recv, started)
+        view = OutcomeStream(out_recv, self.report, self._on_outcome, started)
         body_error: Exception | None = None
         drain_error: Exception | None = None
         try:
@@ -241,9 +285,9 @@ class BulkRunner:
                 if isinstance(jobs, AsyncIterable):
                     iterator = jobs.__aiter__()
                     try:
-                        while not self._stopping:
+                        while not self._stopping or self._draining:
                             await _acquire(slots)  # room first: nothing read is ever held
-                            if self._stopping:
+                            if self._stopping and not self._draining:
                                 break
                             try:
                                 item = await iterator.__anext__()
@@ -262,9 +306,9 @@ class BulkRunner:
                 else:
                     try:
                         sync_iterator = iter(jobs)
-                        while not self._stopping:
+                        while not self._stopping or self._draining:
                             await _acquire(slots)
-                            if self._stopping:
+                            if self._stopping and not self._draining:
                                 break
                             try:
                                 item = next(sync_iterator)
@@ -335,7 +379,7 @@ class BulkRunner:
             invalid = exc if isinstance(exc, InvalidParameterError) else unusable("job_id", exc)
             return Outcome(job, ref, None, _FAILED, error=invalid, reason=str(invalid))
         if self._stopping:
-            return self._stopped(Outcome(job, ref, job_id, _SKIPPED, reason=STOPPED))
+            return self._stopped(Outcome(job, ref, job_id, _SKIPPED, reason=self._skip_reason))
         journal = self._journal
         if journal is not None:
             settled = self._claim(job, job_id, journal)
@@ -378,27 +422,59 @@ class BulkRunner:
         send = prepared.send
         limiter = self._limiter
         assert limiter is not None
+        breaker = self._breaker
         report = self.report
-        attempts = 0
+        attempts = 0  # requests that may have reached the API
+        tries = 0  # attempts that count against max_retries
         last_error: PlivoError | None = None
         while True:
+            probe = False
+            if not breaker.closed and not self._stopping:
+                admitted = await self._admit()
+                if admitted is None:
+                    return self._skip(job, job_id, attempts, last_error)
+                probe = admitted
             if self._stopping or (
                 limiter.try_acquire() is None and not await self._wait(limiter.acquire)
             ):
-                return self._stopped(
-                    Outcome(job, ref, job_id, _SKIPPED, attempts=attempts, error=last_error,
-                            reason=STOPPED)
-                )
+                if probe:
+                    breaker.released(probe=True)
+                return self._skip(job, job_id, attempts, last_error)
+            if not probe and not breaker.closed:
+                continue  # it opened while this job waited for the rate limit
             if journal is not None:
                 journal.start(job_id, ref)
-            attempts += 1
-            report.requests_sent += 1
             try:
                 result = await send()
+            except CannotConnectError as exc:  # nothing was sent
+                last_error = exc
+                if journal is not None:
+                    journal.forget(job_id)
+                breaker.failed(exc, probe=probe)
+                if breaker.gave_up:
+                    self._halt(exc, f"stopped: {cannot_connect_reason(exc)}")
+                    return self._skip(job, job_id, attempts, exc)
+                if not breaker.closed:
+                    continue  # the breaker decides when it goes again: no retry used
+                tries += 1
+                if tries > self.max_retries:
+                    return self._settle(_error_outcome(job, job_id, exc, attempts))
+                if not await self._wait(partial(_sleep, self._policy.backoff(tries))):
+                    return self._skip(job, job_id, attempts, exc)
+                continue
             except PlivoError as exc:
                 last_error = exc
-                retry_in = self._retry_delay(exc, attempts)
+                if may_have_reached(exc):
+                    attempts += 1
+                    report.requests_sent += 1
+                    breaker.reached(probe=probe)
+                else:
+                    breaker.released(probe=probe)
+                tries += 1
+                retry_in = self._retry_delay(exc, tries)
                 if retry_in is None:
+                    if isinstance(exc, (AuthenticationError, PermissionDeniedError)):
+                        self._halt(exc, refused_reason(exc))
                     return self._settle(_error_outcome(job, job_id, exc, attempts))
                 # Certainly not executed: the row must not say "maybe".
                 if journal is not None:
@@ -406,12 +482,12 @@ class BulkRunner:
                 if isinstance(exc, RateLimitError):
                     limiter.pause(retry_in)  # every worker waits, not just this one
                 elif not await self._wait(partial(_sleep, retry_in)):
-                    return self._stopped(
-                        Outcome(job, ref, job_id, _SKIPPED, attempts=attempts, error=exc,
-                                reason=STOPPED)
-                    )
+                    return self._skip(job, job_id, attempts, exc)
                 continue
             except Exception as exc:  # not mapped by the SDK: it may have been sent
+                attempts += 1
+                report.requests_sent += 1
+                breaker.released(probe=probe)
                 error = OutcomeUnknownError(
                     f"unexpected {type(exc).__name__} while sending: {exc}; "
                     "outcome unknown, not retried"
@@ -421,19 +497,66 @@ class BulkRunner:
                     Outcome(job, ref, job_id, _UNKNOWN, attempts=attempts, error=error,
                             reason=str(error))
                 )
+            except BaseException:  # cancelled mid-request: the probe is no longer out
+                breaker.released(probe=probe)
+                raise
+            attempts += 1
+            report.requests_sent += 1
+            breaker.reached(probe=probe)
             return self._settle(
                 Outcome(job, ref, job_id, _SUCCEEDED, http_status=result.http_status,
                         api_id=result.api_id, attempts=attempts, result=result)
             )
 
-    def _retry_delay(self, error: PlivoError, attempts: int) -> float | None:
+    async def _admit(self) -> bool | None:
+        """Wait for the circuit breaker: whether this attempt is its probe, or
+        None when the run is stopping (or the breaker gave up)."""
+        probe = False
+
+        async def admit() -> None:
+            nonlocal probe
+            probe = await self._breaker.admit()
+
+        try:
+            admitted = await self._wait(admit)
+        except BreakerGaveUp:
+            return None
+        if not admitted:
+            if probe:
+                self._breaker.released(probe=True)
+            return None
+        return probe
+
+    def _halt(self, error: PlivoError, reason: str) -> None:
+        """Stop the run because of ``error``: nothing more can succeed. Every
+        job not started, read or still to be read, is skipped with ``reason``.
+
+        The first reason wins; a stop the caller asked for first keeps its own.
+        """
+        if self._stopping:
+            return
+        self._skip_reason = reason
+        self.report.stopped_by = error
+        self.report.stop_reason = reason
+        self._draining = True
+        self._begin_stop()
+
+    def _skip(
+        self, job: Job, job_id: str, attempts: int, error: PlivoError | None
+    ) -> Outcome:
+        return self._stopped(
+            Outcome(job, job.ref, job_id, _SKIPPED, attempts=attempts, error=error,
+                    reason=self._skip_reason)
+        )
+
+    def _retry_delay(self, error: PlivoError, tries: int) -> float | None:
         """Seconds to wait before sending again, or None when it must not be."""
-        if attempts > self.max_retries or error.outcome_unknown:
+        if tries > self.max_retries or error.outcome_unknown:
             return None
         if isinstance(error, RateLimitError):
-            return self._policy.rate_limit_delay(error.retry_after, attempts)
+            return self._policy.rate_limit_delay(error.retry_after, tries)
         if isinstance(error, APIConnectionError):  # never left: no side effect possible
-            return self._policy.backoff(attempts)
+            return self._policy.backoff(tries)
         return None
 
     async def _wait(self, wait: Callable[[], Awaitable[Any]]) -> bool:
@@ -508,58 +631,6 @@ def _from_journal(job: Job, job_id: str, row: JournalRow, status: OutcomeStatus)
     )
 
 
-class _Outcomes:
-    """The caller's view of the outcome stream: counts each outcome in the
-    report and passes it to ``on_outcome`` before handing it over."""
-
-    def __init__(
-        self, runner: BulkRunner, receive: MemoryObjectReceiveStream[Outcome], started: float
-    ) -> None:
-        self._runner = runner
-        self._receive = receive
-        self._started = started
-        self._callback = runner._on_outcome
-        self.exhausted = False
-
-    def __aiter__(self) -> _Outcomes:
-        return self
-
-    async def __anext__(self) -> Outcome:
-        try:
-            try:
-                outcome = self._receive.receive_nowait()
-            except anyio.WouldBlock:
-                outcome = await self._receive.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            self.exhausted = True
-            raise StopAsyncIteration from None
-        report = self._runner.report
-        report.add(outcome)
-        report.wall_time = time.perf_counter() - self._started
-        callback = self._callback
-        if callback is not None:
-            try:
-                result = callback(outcome)
-                if inspect.isawaitable(result):
-                    await result
-            except BaseException:
-                self._callback = None  # a broken callback is not called again
-                raise
-        return outcome
-
-    async def drain(self) -> Exception | None:
-        """Consume what is left (after a graceful stop); return the first
-        error ``on_outcome`` raised meanwhile, if any."""
-        first: Exception | None = None
-        while True:
-            try:
-                await self.__anext__()
-            except StopAsyncIteration:
-                return first
-            except Exception as exc:  # the callback's: it is not called again
-                first = first or exc
-
-
 async def run_chunk(
     client: PhloClient,
     jobs: JobSource,
@@ -571,6 +642,7 @@ async def run_chunk(
     max_retries: int | None = None,
     on_outcome: OutcomeCallback | None = None,
     retry_failed: bool = False,
+    circuit_breaker: CircuitBreaker = DEFAULT_CIRCUIT_BREAKER,
 ) -> BulkReport:
     """Run one chunk of jobs to completion and return its report.
 
@@ -581,7 +653,7 @@ async def run_chunk(
     runner = BulkRunner(
         client, jobs, phlo_id=phlo_id, concurrency=concurrency, rate_limit=rate_limit,
         journal=journal, max_retries=max_retries, on_outcome=on_outcome,
-        retry_failed=retry_failed,
+        retry_failed=retry_failed, circuit_breaker=circuit_breaker,
     )
     return await runner.run()
 

@@ -1,7 +1,12 @@
 """What every command shares: credentials, the client, errors and exit codes.
 
 Exit codes: 0 success; 1 a request failed or its outcome is unknown; 2 bad
-usage, bad input or bad configuration (nothing was sent); 130 interrupted.
+usage, bad input or bad configuration (nothing was sent); 3 a bulk run
+stopped because Plivo refused the credentials (401 or 403); 4 a bulk run
+stopped because the API could not be reached (refused, DNS, TLS, timeouts:
+the circuit breaker gave up); 130 interrupted. 3 and 4 mean the jobs not yet
+sent were skipped: fix the cause and run again (with the same ``--journal``
+only what is left is sent).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from ..types import PlivoObject
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_UNREACHABLE = 4
 EXIT_INTERRUPTED = 130
 
 CREDENTIALS_PANEL = "Credentials and endpoint"

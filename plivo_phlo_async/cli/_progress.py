@@ -33,11 +33,19 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from .._exceptions import APIStatusError, InvalidParameterError
+from .._exceptions import (
+    APIStatusError,
+    AuthenticationError,
+    CannotConnectError,
+    InvalidParameterError,
+    NameResolutionError,
+    PermissionDeniedError,
+)
 from ..bulk import BulkReport, BulkRunner, Outcome, OutcomeStatus
-from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from ..bulk._runner import DUPLICATE
+from ._common import EXIT_AUTH, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE
 
-__all__ = ["DriveResult", "drive", "exit_code", "print_summary"]
+__all__ = ["DriveResult", "drive", "exit_code", "print_summary", "stop_message"]
 
 #: Lines of outcome-unknown and failed jobs shown in the summary; the rest
 #: are in the ``--output`` file.
@@ -157,7 +165,7 @@ async def drive(
                 async for outcome in outcomes:
                     if outcome.from_journal:
                         result.from_journal += 1
-                    elif outcome.status is OutcomeStatus.SKIPPED and outcome.reason != "stopped":
+                    elif outcome.status is OutcomeStatus.SKIPPED and outcome.reason == DUPLICATE:
                         result.duplicates += 1
                     if on_outcome is not None:
                         on_outcome(outcome)
@@ -171,13 +179,46 @@ async def drive(
 
 def exit_code(result: DriveResult) -> int:
     """0 when every job succeeded (now or in an earlier run), 1 when any
-    failed or has an unknown outcome, 130 when interrupted."""
+    failed or has an unknown outcome, 3 when the run stopped on a 401/403,
+    4 when it stopped because the API could not be reached, 130 when
+    interrupted."""
     report = result.report
+    stopped_by = report.stopped_by
+    if isinstance(stopped_by, (AuthenticationError, PermissionDeniedError)):
+        return EXIT_AUTH
+    if isinstance(stopped_by, CannotConnectError):
+        return EXIT_UNREACHABLE
     if result.interrupted:
         return EXIT_INTERRUPTED
     if report.failed or report.outcome_unknown:
         return EXIT_FAILED
     return EXIT_OK
+
+
+def stop_message(report: BulkReport) -> str | None:
+    """One line: why the runner stopped on its own, and what to check."""
+    stopped_by = report.stopped_by
+    if stopped_by is None:
+        return None
+    reason = report.stop_reason or str(stopped_by)
+    reason = reason[:1].upper() + reason[1:]
+    if isinstance(stopped_by, (AuthenticationError, PermissionDeniedError)):
+        check = (
+            "Check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN (or --auth-id/--auth-token); "
+            "with the same --journal, a re-run sends what was skipped "
+            "(add --retry-failed for the jobs refused)."
+        )
+    elif isinstance(stopped_by, NameResolutionError):
+        check = (
+            f"Check the host name in --base-url ({stopped_by.host}) and DNS; with the "
+            "same --journal, a re-run sends what was skipped."
+        )
+    else:
+        check = (
+            "Check --base-url, the network and any proxy; with the same --journal, "
+            "a re-run sends what was skipped."
+        )
+    return f"{reason}. The jobs not sent are skipped. {check}"
 
 
 def _cell(value: object) -> Text:
@@ -211,7 +252,10 @@ def print_summary(
     if result.duplicates:
         line += f"; {result.duplicates} duplicate jobs skipped"
     console.print(line, markup=False, highlight=False)
-    if result.interrupts == 1:
+    stopped = stop_message(report)
+    if stopped is not None:
+        console.print(Text(stopped, style="red bold"), soft_wrap=True)
+    elif result.interrupts == 1:
         console.print(
             "[yellow]Stopped early (Ctrl-C): jobs not started are 'skipped'. Run the same "
             "command with the same --journal to send only what is left.[/]"

@@ -165,7 +165,8 @@ def run(
     Exit status: 0 when every job succeeded (now or, per the journal, in an
     earlier run); 1 when any failed or has an unknown outcome (or the file
     changed during the run); 2 for bad usage or invalid rows (nothing sent);
-    130 when interrupted (Ctrl-C).
+    3 when stopped because Plivo refused the credentials (401/403); 4 when
+    stopped because the API could not be reached; 130 when interrupted (Ctrl-C).
     """
     _escape_unencodable_output()
     if from_csv is not None and from_jsonl is None:

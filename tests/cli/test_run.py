@@ -314,7 +314,7 @@ def test_the_token_is_not_in_the_output_or_the_outcomes(
 
     result = run(base_url, "--from-csv", str(source), "--output", str(output))
 
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # stopped: the credentials were refused
     assert {record["error_type"] for record in lines(output)} == {"AuthenticationError"}
     assert SECRET_TOKEN not in result.output
     assert SECRET_TOKEN not in output.read_text()

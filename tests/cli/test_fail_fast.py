@@ -1,0 +1,127 @@
+"""plivo-phlo run stops at once on refused credentials (exit 3) and when the API
+cannot be reached (exit 4), with one line that says what to check."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio.lowlevel
+import pytest
+
+from plivo_phlo_async.bulk import _runner
+from plivo_phlo_async.cli._common import EXIT_AUTH, EXIT_UNREACHABLE
+from plivo_phlo_async.emulator import DEFAULT_PHLO_ID, PhloEmulator
+
+from .conftest import SECRET_TOKEN, invoke, write
+
+ROWS = 300
+
+
+def numbers_csv(tmp_path: Path, rows: int = ROWS) -> Path:
+    return write(
+        tmp_path / "in.csv", "to\n" + "".join(f"+1415555{n:04d}\n" for n in range(rows))
+    )
+
+
+def run(base_url: str, source: Path, output: Path, *args: str) -> Any:
+    return invoke(
+        "run", DEFAULT_PHLO_ID, "--from-csv", str(source), "--base-url", base_url,
+        "--output", str(output), "--no-rate-limit", *args,
+    )
+
+
+def records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def no_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The runner's backoffs and the breaker's cool-downs, recorded, not slept."""
+    waits: list[float] = []
+
+    async def record(delay: float) -> None:
+        waits.append(delay)
+        await anyio.lowlevel.checkpoint()
+
+    monkeypatch.setattr(_runner, "_sleep", record)
+    return waits
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port bound by nobody listening: every connect is refused."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def test_refused_credentials_stop_the_run_with_exit_3(
+    emulator: PhloEmulator, base_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLIVO_AUTH_ID", emulator.auth_id)
+    monkeypatch.setenv("PLIVO_AUTH_TOKEN", SECRET_TOKEN)  # not the emulator's
+    output = tmp_path / "outcomes.jsonl"
+
+    result = run(base_url, numbers_csv(tmp_path), output, "--concurrency", "16")
+
+    assert result.exit_code == EXIT_AUTH == 3, result.output
+    assert 1 <= len(emulator.requests) <= 16  # one request per worker at most
+    assert emulator.executions("run") == []
+    stop_lines = [line for line in result.stdout.splitlines() if line.startswith("Stopped:")]
+    assert len(stop_lines) == 1
+    (line,) = stop_lines
+    assert line.startswith("Stopped: authentication failed (401): ")
+    assert "Check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN" in line
+    assert "The jobs not sent are skipped." in line
+    written = records(output)
+    assert sorted(r["ref"] for r in written) == list(range(2, ROWS + 2))  # every row
+    skipped = [r for r in written if r["status"] == "skipped"]
+    assert len(skipped) == ROWS - len(emulator.requests)
+    assert all(r["reason"].startswith("stopped: authentication failed (401)") for r in skipped)
+    assert {r["error_type"] for r in written if r["status"] == "failed"} == {"AuthenticationError"}
+    assert SECRET_TOKEN not in result.output
+
+
+@pytest.mark.usefixtures("credentials")
+def test_an_unreachable_api_stops_the_run_with_exit_4(
+    no_waits: list[float], closed_port: int, tmp_path: Path
+) -> None:
+    output = tmp_path / "outcomes.jsonl"
+
+    result = run(f"http://127.0.0.1:{closed_port}/v1", numbers_csv(tmp_path), output)
+
+    assert result.exit_code == EXIT_UNREACHABLE == 4, result.output
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("Stopped:")]
+    assert line.startswith(f"Stopped: cannot connect to 127.0.0.1:{closed_port}: ")
+    assert "Check --base-url" in line
+    assert "0 requests sent" in result.stdout  # none connected
+    written = records(output)
+    assert len(written) == ROWS
+    assert all(r["attempts"] == 0 for r in written)
+    assert sum(r["status"] == "skipped" for r in written) >= ROWS - 4
+
+
+@pytest.mark.usefixtures("credentials")
+def test_an_unresolvable_host_is_named_with_exit_4(
+    no_waits: list[float], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_dns(host: Any, *args: Any, **kwargs: Any) -> Any:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    output = tmp_path / "outcomes.jsonl"
+
+    result = run("http://localhost:8123/v1", numbers_csv(tmp_path, 50), output)
+
+    assert result.exit_code == EXIT_UNREACHABLE, result.output
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("Stopped:")]
+    assert line.startswith("Stopped: cannot resolve host name 'localhost': ")
+    assert "Check the host name in --base-url (localhost)" in line
+    assert {r["status"] for r in records(output)} == {"skipped"}
