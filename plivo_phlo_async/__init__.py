@@ -36,6 +36,7 @@ from ._version import __version__
 from .bulk import (
     BulkReport,
     BulkRunner,
+    JournalError,
     MemberActionJob,
     NodeActionJob,
     Outcome,
@@ -79,6 +80,7 @@ __all__ = [
     "ConnectionOutcomeUnknownError",
     "InternalServerError",
     "InvalidParameterError",
+    "JournalError",
     "Member",
     "MemberAction",
     "MemberActionJob",
