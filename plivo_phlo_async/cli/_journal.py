@@ -20,7 +20,14 @@ import click
 import typer
 
 from .._exceptions import InvalidParameterError
-from ..bulk import JournalEntry, JournalError, allow_resend, mark_jobs, unknown_jobs
+from ..bulk import (
+    JournalEntry,
+    JournalError,
+    OutcomeStatus,
+    allow_resend,
+    mark_jobs,
+    unknown_jobs,
+)
 from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
 
 __all__ = ["journal_app"]
@@ -127,9 +134,9 @@ def mark(
         fail("give exactly one of --succeeded or --failed")
     if not job_ids:
         fail("give the job ids to mark (see plivo-phlo journal unknown PATH)")
-    status = "succeeded" if succeeded else "failed"
+    status = OutcomeStatus.SUCCEEDED if succeeded else OutcomeStatus.FAILED
     marked = _call(mark_jobs(path, job_ids, status, note=note))
-    typer.echo(f"{path}: {len(marked)} jobs marked {status}.")
+    typer.echo(f"{path}: {len(marked)} jobs marked {status.value}.")
 
 
 @journal_app.command("resend")
