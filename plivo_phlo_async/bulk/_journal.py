@@ -409,7 +409,7 @@ def _inspect(db: sqlite3.Connection, path: Path, wal_present: bool) -> dict[str,
     except sqlite3.DatabaseError as exc:
         raise _damaged(path, str(exc)) from None
     if problems != ["ok"]:
-        raise _damaged(path, "; ".join(str(problem) for problem in problems))
+        raise _damaged(path, " ".join(" ".join(str(problem).split()) for problem in problems))
     try:
         meta = {str(key): str(value) for key, value in db.execute("SELECT key, value FROM meta")}
     except sqlite3.DatabaseError as exc:
@@ -435,6 +435,7 @@ def _inspect(db: sqlite3.Connection, path: Path, wal_present: bool) -> dict[str,
 
 
 def _damaged(path: Path, detail: str) -> JournalError:
+    detail = " ".join(detail.split())  # quick_check's report spans lines
     return JournalError(
         path,
         f"journal {path} is damaged (SQLite: {detail}); nothing was sent. Restore it from a "

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import anyio
-import click
 import typer
 
 from .._exceptions import InvalidParameterError
@@ -161,7 +160,7 @@ def resend(
     if not yes:
         try:
             confirmed = typer.confirm(f"Send {count} again on the next run?", default=False)
-        except click.exceptions.Abort:
+        except (typer.Abort, EOFError):  # no answer (stdin closed)
             confirmed = False
         if not confirmed:
             fail("not confirmed: nothing was changed (pass --yes to skip the question)")
