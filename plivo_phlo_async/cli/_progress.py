@@ -157,7 +157,10 @@ async def drive(
                 async for outcome in outcomes:
                     if outcome.from_journal:
                         result.from_journal += 1
-                    elif outcome.status is OutcomeStatus.SKIPPED and outcome.reason != "stopped":
+                    elif (
+                        outcome.status is OutcomeStatus.SKIPPED
+                        and outcome.reason == "duplicate job id"
+                    ):
                         result.duplicates += 1
                     if on_outcome is not None:
                         on_outcome(outcome)

@@ -237,6 +237,7 @@ def test_a_journal_failing_mid_run_prints_the_summary_and_the_error(
 
     assert result.exit_code == 1
     assert "Outcomes" in result.stdout
+    assert "duplicate" not in result.stdout  # the job the journal failed to start is not one
     assert "plivo-phlo: the run stopped: journal" in result.stderr
     assert "Traceback" not in result.output
     assert len(emulator.requests) == 2
