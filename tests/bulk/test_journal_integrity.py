@@ -29,6 +29,7 @@ from plivo_phlo_async.bulk import (
     _journal,
     _runner,
     derive_job_id,
+    unknown_jobs,
 )
 from plivo_phlo_async.bulk._journal import Journal
 
@@ -460,3 +461,35 @@ async def test_a_failed_finish_keeps_the_outcome_and_a_rerun_never_resends_it(
     assert error is None
     assert sorted(plivo.sent_refs()) == [0, 1, 2, *range(3, 20)]  # job 2 not sent twice
     assert next(o for o in again if o.ref == 2).status is UNKNOWN
+
+
+async def test_a_failed_read_of_an_earlier_row_is_not_sent_and_stops_the_run(
+    plivo: FakePlivo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "j.sqlite"
+    client = plivo.client()
+    await client.bulk(jobs(range(10)), rate_limit=None, journal=path).run()
+    flaky_journal(monkeypatch, "UPDATE jobs SET run_token", nth=3)  # adopting the third row
+
+    outcomes, report, error = await run_all(client, range(30), path, concurrency=1)
+
+    assert isinstance(error, JournalError)
+    assert "could not update job" in str(error)
+    assert len(plivo.requests) == 10  # nothing new sent
+    (failed,) = [o for o in outcomes if o.error is error]
+    assert failed.status is SKIPPED
+    assert report.total == len(outcomes) < 30
+
+
+async def test_a_version_1_journal_lists_its_unknown_jobs_without_a_request(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.sqlite"
+    v1_journal(path, done=[0], unknown=[1])
+    before = path.read_bytes()
+
+    (entry,) = await unknown_jobs(path)
+
+    assert (entry.job_id, entry.status, entry.ref) == (derive_job_id(jobs([1])[0]), UNKNOWN, "1")
+    assert (entry.url, entry.payload, entry.note) == (None, None, None)
+    assert path.read_bytes() == before  # listing neither migrates nor writes
