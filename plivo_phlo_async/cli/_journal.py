@@ -99,7 +99,7 @@ def unknown(
     for entry in entries:
         typer.echo(_describe(entry))
     typer.echo(
-        f"\n{len(entries)} jobs in {path} may or may not have been executed. Check each one "
+        f"{len(entries)} jobs in {path} may or may not have been executed. Check each one "
         "in Plivo's console (the request is above), then:\n"
         f"  plivo-phlo journal mark {path} JOB_ID... --succeeded|--failed [--note TEXT]\n"
         f"  plivo-phlo journal resend {path} JOB_ID...   (sends them again on the next run)"
@@ -182,17 +182,26 @@ def _state(entry: JournalEntry) -> str:
 
 
 def _describe(entry: JournalEntry) -> str:
+    """A few lines per job; text from the journal never drives the terminal."""
     lines = [
-        f"{entry.job_id}  ref {entry.ref if entry.ref is not None else '-'}  "
+        f"{_shown(entry.job_id)}  ref {_shown(entry.ref) if entry.ref is not None else '-'}  "
         f"{_state(entry)}, {_when(entry)}",
     ]
     if entry.error:
-        lines.append(f"  error:   {entry.error}")
+        lines.append(f"  error:   {_shown(entry.error)}")
     if entry.api_id:
-        lines.append(f"  api_id:  {entry.api_id}")
-    lines.append(f"  request: POST {entry.url or '(not recorded)'}")
-    lines.append(f"  payload: {entry.payload if entry.payload is not None else '(not recorded)'}")
+        lines.append(f"  api_id:  {_shown(entry.api_id)}")
+    lines.append(f"  request: POST {_shown(entry.url or '(not recorded)')}")
+    payload = "(not recorded)" if entry.payload is None else entry.payload
+    lines.append(f"  payload: {_shown(payload)}\n")
     return "\n".join(lines)
+
+
+def _shown(text: str) -> str:
+    """Control characters (escape sequences, new lines) as Python escapes."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def _record(entry: JournalEntry) -> dict[str, Any]:

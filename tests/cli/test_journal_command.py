@@ -368,3 +368,18 @@ def test_journal_command_mistakes_exit_2_and_change_nothing(
     assert message in result.stderr
     assert unknown_records(journal) == before
     assert not (tmp_path / "missing.sqlite").exists()
+
+
+def test_unknown_never_prints_control_characters_from_the_journal(tmp_path: Path) -> None:
+    journal = tmp_path / "j.sqlite"
+    written = Journal(journal)
+    written.start("job-1", "\x1b]0;owned\x07", url="u", payload=b'{"to":"+1"}')
+    written.finish("job-1", "outcome_unknown", ref="x", http_status=None, api_id=None,
+                   attempts=1, error="Error: \x1b[2J cleared\nsecond line")
+    written.close()
+
+    listed = invoke("journal", "unknown", str(journal))
+
+    assert listed.exit_code == 1
+    assert "\x1b" not in listed.stdout
+    assert "Error: \\x1b[2J cleared\\nsecond line" in listed.stdout
