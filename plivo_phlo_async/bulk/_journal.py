@@ -160,16 +160,16 @@ class Journal:
         self._writes = 0
         self._closed = False
         name = self.path
-        if not create and not self.path.is_file():
-            raise JournalError(name, f"no journal at {name}")
-        wal_present = _wal(self.path).exists()
         try:
+            if not create and not self.path.is_file():
+                raise JournalError(name, f"no journal at {name}")
+            wal_present = _wal(self.path).exists()
             if readonly:
                 uri = f"{self.path.resolve().as_uri()}?mode=ro"
                 self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
             else:
                 self._db = sqlite3.connect(self.path, isolation_level=None)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError, ValueError) as exc:  # ValueError: a NUL in the path
             raise JournalError(name, f"cannot open journal {name}: {exc}") from None
         try:
             self._db.execute("PRAGMA busy_timeout=5000")

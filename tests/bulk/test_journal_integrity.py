@@ -493,3 +493,18 @@ async def test_a_version_1_journal_lists_its_unknown_jobs_without_a_request(
     assert (entry.job_id, entry.status, entry.ref) == (derive_job_id(jobs([1])[0]), UNKNOWN, "1")
     assert (entry.url, entry.payload, entry.note) == (None, None, None)
     assert path.read_bytes() == before  # listing neither migrates nor writes
+
+
+@pytest.mark.parametrize("where", ["missing directory", "a directory", "NUL in the name"])
+async def test_a_journal_that_cannot_be_opened_is_a_journal_error(
+    plivo: FakePlivo, tmp_path: Path, where: str
+) -> None:
+    path = {
+        "missing directory": tmp_path / "no" / "j.sqlite",
+        "a directory": tmp_path,
+        "NUL in the name": tmp_path / "j\0.sqlite",
+    }[where]
+    _, _, error = await run_all(plivo.client(), range(3), path)
+    assert isinstance(error, JournalError)
+    assert str(error).startswith("cannot open journal")
+    assert plivo.requests == []
