@@ -53,7 +53,7 @@ async def mark_jobs(
     """
     try:
         resolution = OutcomeStatus(status)
-    except ValueError:
+    except (ValueError, TypeError):
         resolution = None
     if resolution not in (OutcomeStatus.SUCCEEDED, OutcomeStatus.FAILED):
         raise InvalidParameterError(
@@ -81,7 +81,7 @@ async def allow_resend(
     :func:`mark_jobs`. Returns the ids.
     """
     if (job_ids is None) == (not all_unknown):
-        raise InvalidParameterError("job_ids", "give job ids or all_unknown=True, not both")
+        raise InvalidParameterError("job_ids", "give job ids or all_unknown=True (not both)")
     ids = None if job_ids is None else _ids(job_ids)
     return await anyio.to_thread.run_sync(partial(_resend, journal, ids))
 
