@@ -39,6 +39,7 @@ from ._version import __version__
 from .bulk import (
     BulkReport,
     BulkRunner,
+    JournalError,
     MemberActionJob,
     NodeActionJob,
     Outcome,
@@ -84,6 +85,7 @@ __all__ = [
     "ConnectionOutcomeUnknownError",
     "InternalServerError",
     "InvalidParameterError",
+    "JournalError",
     "Member",
     "MemberAction",
     "MemberActionJob",

@@ -96,10 +96,13 @@ Send: TypeAlias = Callable[[], Awaitable[PhloRunResult | ActionResult]]
 
 @dataclass(frozen=True, slots=True)
 class PreparedJob:
-    """A job that passed every check: its id and how to send it."""
+    """A job that passed every check: its id, how to send it, and the request
+    it sends (for the journal: what to check when its outcome is unknown)."""
 
     job_id: str
     send: Send
+    url: str
+    body: bytes
 
 
 class Handles:
@@ -298,7 +301,7 @@ def prepare(job: Job, handles: Handles) -> PreparedJob:
         def send_run() -> Awaitable[PhloRunResult]:
             return phlo._send_run(content)
 
-        return PreparedJob(job_id, send_run)
+        return PreparedJob(job_id, send_run, phlo._run_url, content)
 
     if not isinstance(job, JOB_TYPES):
         raise InvalidParameterError(
@@ -323,11 +326,11 @@ def prepare(job: Job, handles: Handles) -> PreparedJob:
         def send_node_action() -> Awaitable[ActionResult]:
             return node._send_action(params)
 
-        return PreparedJob(job_id, send_node_action)
+        return PreparedJob(job_id, send_node_action, node._url, params.to_json())
 
     member = _checked("member_address", node.member, job.member_address)  # checks it
-    action = _checked(
+    member_params = _checked(
         "action", validate_model, MemberActionParams, {"action": job.action}
-    ).action
-    member_act: Callable[[], Awaitable[ActionResult]] = getattr(member, action)
-    return PreparedJob(job_id, member_act)
+    )
+    member_act: Callable[[], Awaitable[ActionResult]] = getattr(member, member_params.action)
+    return PreparedJob(job_id, member_act, member._url, member_params.to_json())

@@ -19,6 +19,7 @@ job through every retry.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 import time
@@ -56,7 +57,7 @@ from ._breaker import (
     refused_reason,
 )
 from ._jobs import JOB_TYPES, Handles, Job, RunJob, job_id_of, prepare
-from ._journal import IN_FLIGHT, Journal, JournalRow
+from ._journal import IN_FLIGHT, RESEND, Journal, JournalEntry, JournalError
 from ._limiter import DEFAULT_RATE_LIMIT, RateLimit, RateLimiter
 from ._report import BulkReport, Outcome, OutcomeStatus
 from ._stream import OutcomeStream
@@ -168,6 +169,8 @@ class BulkRunner:
         self._waiting: set[anyio.CancelScope] = set()
         self._claimed: set[str] = set()
         self._journal: Journal | None = None
+        #: The first journal failure: the run stops, and it is raised at the end.
+        self._journal_error: JournalError | None = None
         self._limiter: RateLimiter | None = None
         self._slots: anyio.Semaphore | None = None
 
@@ -236,7 +239,9 @@ class BulkRunner:
             raise RuntimeError("a BulkRunner runs once; create another with client.bulk()")
         self._started = True
         started = time.perf_counter()
-        self._journal = Journal(self.journal_path) if self.journal_path is not None else None
+        self._journal = None if self.journal_path is None else Journal(
+            self.journal_path, auth_id=self._client.auth_id, base_url=self._client.base_url
+        )
         self._limiter = RateLimiter(self.rate_limit)
         self._slots = anyio.Semaphore(self.concurrency)
         job_send, job_recv = anyio.create_memory_object_stream[tuple[int, Any]](self.concurrency)
@@ -265,11 +270,16 @@ class BulkRunner:
             self.report.wall_time = time.perf_counter() - started
             out_recv.close()
             if self._journal is not None:
-                self._journal.close()
+                try:
+                    self._journal.close()
+                except JournalError as exc:
+                    self._journal_error = self._journal_error or exc
         if body_error is not None:
             raise body_error
         if drain_error is not None:
             raise drain_error
+        if self._journal_error is not None:
+            raise self._journal_error
         if self._input_error is not None:
             raise self._input_error
 
@@ -395,17 +405,22 @@ class BulkRunner:
         ref = job.ref
         if job_id in self._claimed:
             return Outcome(job, ref, job_id, _SKIPPED, reason=DUPLICATE)
-        row = journal.get(job_id)
-        if row is not None:
-            if row.run_token == journal.run_token:
-                return Outcome(job, ref, job_id, _SKIPPED, reason=DUPLICATE)
-            status = row.status
-            if status == _SUCCEEDED.value or (status == _FAILED.value and not self.retry_failed):
-                journal.adopt(job_id, status)
-                return _from_journal(job, job_id, row, OutcomeStatus(status))
-            if status != _FAILED.value:  # in_flight or outcome_unknown: never re-sent
-                journal.adopt(job_id, _UNKNOWN.value)
-                return _from_journal(job, job_id, row, _UNKNOWN)
+        try:
+            row = journal.get(job_id)
+            if row is not None:
+                if row.run_token == journal.run_token:
+                    return Outcome(job, ref, job_id, _SKIPPED, reason=DUPLICATE)
+                status = row.status
+                if status == _SUCCEEDED.value or (
+                    status == _FAILED.value and not self.retry_failed
+                ):
+                    journal.adopt(job_id, status)
+                    return _from_journal(job, job_id, row, OutcomeStatus(status))
+                if status not in (_FAILED.value, RESEND):  # maybe executed: never re-sent
+                    journal.adopt(job_id, _UNKNOWN.value)
+                    return _from_journal(job, job_id, row, _UNKNOWN)
+        except JournalError as exc:
+            return self._journal_failed(Outcome(job, ref, job_id, _SKIPPED), exc)
         self._claimed.add(job_id)
         return None
 
@@ -443,13 +458,25 @@ class BulkRunner:
             if not probe and not breaker.closed:
                 continue  # it opened while this job waited for the rate limit
             if journal is not None:
-                journal.start(job_id, ref)
+                try:
+                    journal.start(job_id, ref, url=prepared.url, payload=prepared.body)
+                except JournalError as exc:  # not recorded, so not sent
+                    breaker.released(probe=probe)
+                    return self._journal_failed(
+                        Outcome(job, ref, job_id, _SKIPPED, attempts=attempts), exc
+                    )
             try:
                 result = await send()
             except CannotConnectError as exc:  # nothing was sent
                 last_error = exc
                 if journal is not None:
-                    journal.forget(job_id)
+                    try:
+                        journal.forget(job_id)
+                    except JournalError as journal_error:
+                        breaker.released(probe=probe)
+                        return self._journal_failed(
+                            Outcome(job, ref, job_id, _SKIPPED, attempts=attempts), journal_error
+                        )
                 breaker.failed(exc, probe=probe)
                 if breaker.gave_up:
                     self._halt(exc, f"stopped: {cannot_connect_reason(exc)}")
@@ -478,7 +505,12 @@ class BulkRunner:
                     return self._settle(_error_outcome(job, job_id, exc, attempts))
                 # Certainly not executed: the row must not say "maybe".
                 if journal is not None:
-                    journal.forget(job_id)
+                    try:
+                        journal.forget(job_id)
+                    except JournalError as journal_error:
+                        return self._journal_failed(
+                            Outcome(job, ref, job_id, _SKIPPED, attempts=attempts), journal_error
+                        )
                 if isinstance(exc, RateLimitError):
                     limiter.pause(retry_in)  # every worker waits, not just this one
                 elif not await self._wait(partial(_sleep, retry_in)):
@@ -580,14 +612,36 @@ class BulkRunner:
         journal = self._journal
         if journal is not None and outcome.job_id is not None:
             error = outcome.error
-            journal.finish(
-                outcome.job_id,
-                outcome.status.value,
-                ref=outcome.ref,
-                http_status=outcome.http_status,
-                api_id=outcome.api_id,
-                attempts=outcome.attempts,
-                error=None if error is None else f"{type(error).__name__}: {safe_str(error)}",
+            try:
+                journal.finish(
+                    outcome.job_id,
+                    outcome.status.value,
+                    ref=outcome.ref,
+                    http_status=outcome.http_status,
+                    api_id=outcome.api_id,
+                    attempts=outcome.attempts,
+                    error=None if error is None else f"{type(error).__name__}: {safe_str(error)}",
+                )
+            except JournalError as exc:
+                # The outcome stands; the row stays in flight, so a re-run
+                # reports it unknown rather than sending it again.
+                self._journal_failed(outcome, exc)
+                note = f"not recorded in the journal: {exc}"
+                reason = note if outcome.reason is None else f"{outcome.reason}; {note}"
+                return dataclasses.replace(outcome, reason=reason)
+        return outcome
+
+    def _journal_failed(self, outcome: Outcome, error: JournalError) -> Outcome:
+        """A journal write failed: stop the run (the error is raised once every
+        job has its outcome). A job not yet sent is not sent: it is skipped
+        with the error as its reason."""
+        if self._journal_error is None:
+            self._journal_error = error
+        self.stop()
+        if outcome.status is _SKIPPED:
+            self._stop_skips += 1
+            return dataclasses.replace(
+                outcome, error=error, reason=f"not sent: the journal failed: {error}"
             )
         return outcome
 
@@ -616,11 +670,16 @@ def _error_outcome(job: Job, job_id: str, error: PlivoError, attempts: int) -> O
     )
 
 
-def _from_journal(job: Job, job_id: str, row: JournalRow, status: OutcomeStatus) -> Outcome:
-    if row.status == IN_FLIGHT:
-        reason = "in flight when an earlier run ended: it may have been executed"
+def _from_journal(job: Job, job_id: str, row: JournalEntry, status: OutcomeStatus) -> Outcome:
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(row.updated_at))
+    if row.note is not None:  # the operator's resolution
+        reason = f"{row.note} ({when})"
+    elif row.status == IN_FLIGHT or (status is _UNKNOWN and row.error is None):
+        reason = (
+            f"in flight when an earlier run ended (sent {when}): it may have been executed"
+        )
     elif status is _UNKNOWN:
-        reason = f"outcome unknown in an earlier run: {row.error}"
+        reason = f"outcome unknown in an earlier run ({when}): {row.error}"
     elif status is _FAILED:
         reason = f"failed in an earlier run: {row.error}"
     else:

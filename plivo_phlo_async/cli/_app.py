@@ -8,6 +8,7 @@ import typer
 
 from .._version import __version__
 from ._demo import demo
+from ._journal import journal_app
 from ._run import run
 from ._serve import emulator
 from ._single import get, get_run, member, mpc
@@ -49,3 +50,4 @@ app.command("get-run")(get_run)
 app.command("mpc")(mpc)
 app.command("member")(member)
 app.command("emulator")(emulator)
+app.add_typer(journal_app, name="journal")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -21,7 +20,8 @@ from rich.markup import escape
 
 from .._exceptions import InvalidParameterError
 from .._validation import validate_path_id
-from ..bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE_LIMIT, RateLimit
+from ..bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE_LIMIT, JournalError, RateLimit
+from ..bulk._journal import Journal
 from ._common import (
     DEFAULT_BASE,
     EXIT_FAILED,
@@ -42,7 +42,7 @@ from ._io import (
     run_jobs,
     validate,
 )
-from ._progress import drive, exit_code, print_summary
+from ._progress import DriveResult, drive, exit_code, print_summary
 
 #: Invalid rows listed before "... and N more".
 LISTED = 50
@@ -184,8 +184,6 @@ def run(
         raise typer.BadParameter("--retry-failed needs --journal")
     if job_id_column == "":
         raise typer.BadParameter("must not be empty", param_hint="--job-id-column")
-    if journal is not None:
-        _check_journal(journal)
     try:
         validate_path_id("phlo_id", phlo_id)
     except InvalidParameterError as exc:
@@ -193,6 +191,9 @@ def run(
     err = Console(stderr=True)
     out = Console()
     client = None if dry_run else make_client(auth_id, auth_token, base_url)
+    if journal is not None:
+        _check_journal(journal, None if client is None else client.auth_id,
+                       None if client is None else client.base_url)
 
     try:
         checked = validate(source, phlo_id)
@@ -228,8 +229,10 @@ def run(
                 description=f"PHLO {phlo_id[:8]}",
                 console=err,
                 on_outcome=None if writer is None else writer.write,
-                input_errors=(InputChangedError, InputFormatError),
+                input_errors=(InputChangedError, InputFormatError, JournalError),
             )
+        if isinstance(result.input_error, JournalError):
+            return _journal_failed(out, result, result.input_error, output)
         print_summary(out, result, output_hint=None if output is None else str(output))
         unwritten = writer is not None and writer.error is not None
         if writer is not None and writer.error is not None:
@@ -268,21 +271,32 @@ def _escape_unencodable_output() -> None:
                 reconfigure(errors="backslashreplace")
 
 
-def _check_journal(path: Path) -> None:
-    """Refuse a journal the runner could not open, or a file that is not one
-    (the runner would add its tables to any SQLite database)."""
+def _check_journal(path: Path, auth_id: str | None, base_url: str | None) -> None:
+    """Refuse, before anything is sent, a journal the runner would refuse:
+    not a journal, damaged, missing its ``-wal`` file, or written for another
+    account or base URL. Reads only (the runner checks again when it opens it)."""
     if not path.parent.is_dir():
         fail(f"--journal: directory {path.parent} does not exist")
     if not path.exists():
         return
     try:
-        with contextlib.closing(
-            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        ) as db:
-            db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            db.execute("SELECT job_id, status FROM jobs LIMIT 1").fetchone()
-    except sqlite3.Error as exc:
-        fail(f"--journal: {path} is not a plivo-phlo journal ({exc})")
+        Journal(path, auth_id=auth_id, base_url=base_url, create=False, readonly=True).close()
+    except JournalError as exc:
+        fail(f"--journal: {exc}")
+
+
+def _journal_failed(
+    out: Console, result: DriveResult, error: JournalError, output: Path | None
+) -> int:
+    """The journal failed: one line, exit 2 if nothing was sent; else the
+    summary too (every job has its outcome; the run stopped at the failure)."""
+    if result.report.requests_sent == 0:
+        typer.echo(f"plivo-phlo: {error}; nothing was sent", err=True)
+        return EXIT_USAGE
+    print_summary(out, result, output_hint=None if output is None else str(output))
+    typer.echo(f"plivo-phlo: the run stopped: {error}", err=True)
+    code = exit_code(result)
+    return code if code != EXIT_OK else EXIT_FAILED
 
 
 def _report_validation(console: Console, checked: Validation, source: Source) -> None:

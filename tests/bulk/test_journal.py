@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -11,16 +12,20 @@ import anyio
 import httpx
 import pytest
 
-from plivo_phlo_async import BadRequestError, ServerOutcomeUnknownError
+from plivo_phlo_async import BadRequestError, InvalidParameterError, ServerOutcomeUnknownError
 from plivo_phlo_async.bulk import (
     BulkReport,
+    JournalError,
     MemberActionJob,
     NodeActionJob,
     Outcome,
     OutcomeStatus,
     RunJob,
+    allow_resend,
     derive_job_id,
+    mark_jobs,
     run_chunk,
+    unknown_jobs,
 )
 from plivo_phlo_async.bulk._journal import Journal
 
@@ -318,3 +323,168 @@ def test_journal_file_is_wal_and_reopens(tmp_path: Path) -> None:
     assert (row.status, row.api_id, row.attempts, row.ref) == ("succeeded", "x", 1, "1")
     assert row.run_token != again.run_token
     again.close()
+
+
+# -- resolving unknown outcomes ---------------------------------------------------------------
+
+
+def answer_by_ref(codes: dict[int, int]) -> FakePlivo:
+    """A fake Plivo answering ``codes[n]`` (else 201) to the job whose payload has ``n``."""
+
+    def answer(request: httpx.Request, _: int) -> httpx.Response:
+        ref = json.loads(request.content)["n"]
+        return httpx.Response(codes.get(ref, 201), json={"api_id": f"api-{ref}", "error": "x"})
+
+    return FakePlivo(answer)
+
+
+def job_id(n: int) -> str:
+    return derive_job_id(run_jobs([n])[0])
+
+
+async def test_unknown_jobs_lists_them_with_the_request_sent(tmp_path: Path) -> None:
+    plivo = answer_by_ref({1: 503, 3: 502})
+    journal = tmp_path / "j.sqlite"
+    await plivo.client().bulk(run_jobs(range(5)), rate_limit=None, journal=journal).run()
+    sent = {json.loads(r.content)["n"]: r for r in plivo.requests}
+    before = journal.read_bytes()
+
+    entries = await unknown_jobs(journal)
+
+    assert journal.read_bytes() == before  # read only
+    assert [entry.job_id for entry in sorted(entries, key=lambda e: e.ref or "")] == [
+        job_id(1), job_id(3),
+    ]
+    for entry in entries:
+        request = sent[int(entry.ref or "")]
+        assert entry.status == "outcome_unknown"
+        assert entry.url == str(request.url)
+        assert entry.payload == request.content.decode()
+        assert entry.error is not None
+        assert "ServerOutcomeUnknownError" in entry.error
+        assert entry.updated_at > 0
+
+
+async def test_a_job_in_flight_when_a_run_ended_says_so_in_every_later_run(
+    plivo: FakePlivo, tmp_path: Path
+) -> None:
+    journal = tmp_path / "j.sqlite"
+    crashed = Journal(journal)
+    crashed.start(job_id(0), 0, url="u", payload=b"{}")
+    crashed.close()
+
+    for _ in range(2):  # the first run adopts the row as outcome_unknown; the second reads that
+        outcomes = await collect(plivo.client().bulk(run_jobs([0]), journal=journal))
+        (outcome,) = outcomes
+        assert outcome.status is UNKNOWN
+        assert outcome.reason is not None
+        assert outcome.reason.startswith("in flight when an earlier run ended (sent ")
+        assert "None" not in outcome.reason
+    assert plivo.requests == []
+
+
+async def test_marked_succeeded_settles_later_runs(tmp_path: Path) -> None:
+    plivo = answer_by_ref({1: 503})
+    journal = tmp_path / "j.sqlite"
+    client = plivo.client()
+    first = await client.bulk(run_jobs(range(3)), rate_limit=None, journal=journal).run()
+    assert first.outcome_unknown == 1
+
+    marked = await mark_jobs(journal, [job_id(1)], "succeeded", note="run seen in the console")
+
+    assert marked == [job_id(1)]
+    assert await unknown_jobs(journal) == []
+    again = await collect(client.bulk(run_jobs(range(3)), rate_limit=None, journal=journal))
+    assert len(plivo.requests) == 3  # nothing sent
+    assert all(o.status is SUCCEEDED and o.from_journal for o in again)
+    (one,) = [o for o in again if o.ref == 1]
+    assert one.reason is not None
+    assert one.reason.startswith("marked succeeded by the operator: run seen in the console")
+
+
+async def test_marked_failed_is_a_failure_that_retry_failed_sends_again(tmp_path: Path) -> None:
+    plivo = answer_by_ref({1: 503})
+    journal = tmp_path / "j.sqlite"
+    client = plivo.client()
+    await client.bulk(run_jobs(range(3)), rate_limit=None, journal=journal).run()
+    await mark_jobs(journal, [job_id(1)], FAILED)
+
+    again = await collect(client.bulk(run_jobs(range(3)), rate_limit=None, journal=journal))
+    (one,) = [o for o in again if o.ref == 1]
+    assert one.status is FAILED
+    assert one.reason is not None
+    assert one.reason.startswith("marked failed by the operator")
+    assert len(plivo.requests) == 3
+
+    plivo.respond = None  # Plivo answers 201 now
+    report = await client.bulk(run_jobs(range(3)), rate_limit=None, journal=journal,
+                               retry_failed=True).run()
+    assert report.succeeded == 3
+    assert plivo.sent_refs()[3:] == [1]
+
+
+async def test_allow_resend_sends_exactly_those_jobs_once(tmp_path: Path) -> None:
+    plivo = answer_by_ref({1: 503, 2: 500, 4: 504})
+    journal = tmp_path / "j.sqlite"
+    client = plivo.client()
+    await client.bulk(run_jobs(range(6)), rate_limit=None, journal=journal).run()
+    assert len(plivo.requests) == 6
+    plivo.respond = None
+
+    allowed = await allow_resend(journal, [job_id(1), job_id(4)])
+
+    assert sorted(allowed) == sorted([job_id(1), job_id(4)])
+    assert [e.job_id for e in await unknown_jobs(journal)] == [job_id(2)]
+    report = await client.bulk(run_jobs(range(6)), rate_limit=None, journal=journal).run()
+    assert sorted(plivo.sent_refs()[6:]) == [1, 4]
+    assert (report.succeeded, report.outcome_unknown, report.requests_sent) == (5, 1, 2)
+
+    third = await client.bulk(run_jobs(range(6)), rate_limit=None, journal=journal).run()
+    assert third.requests_sent == 0
+    assert len(plivo.requests) == 8
+
+
+async def test_allow_resend_of_every_unknown_job(tmp_path: Path) -> None:
+    plivo = answer_by_ref({0: 503, 2: 503})
+    journal = tmp_path / "j.sqlite"
+    client = plivo.client()
+    await client.bulk(run_jobs(range(3)), rate_limit=None, journal=journal).run()
+    plivo.respond = None
+
+    assert len(await allow_resend(journal, all_unknown=True)) == 2
+
+    await client.bulk(run_jobs(range(3)), rate_limit=None, journal=journal).run()
+    assert sorted(plivo.sent_refs()[3:]) == [0, 2]
+    assert await allow_resend(journal, all_unknown=True) == []
+
+
+async def test_resolving_refuses_unknown_ids_and_known_outcomes_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    plivo = answer_by_ref({1: 503})
+    journal = tmp_path / "j.sqlite"
+    await plivo.client().bulk(run_jobs(range(3)), rate_limit=None, journal=journal).run()
+
+    with pytest.raises(InvalidParameterError, match="not in journal") as missing:
+        await mark_jobs(journal, [job_id(1), "no-such-job"], "succeeded")
+    assert missing.value.field == "job_ids"
+    with pytest.raises(InvalidParameterError, match=r"\(succeeded\)"):
+        await allow_resend(journal, [job_id(1), job_id(0)])
+    with pytest.raises(InvalidParameterError) as status:
+        await mark_jobs(journal, [job_id(1)], "skipped")  # type: ignore[arg-type]
+    assert status.value.field == "status"
+    with pytest.raises(InvalidParameterError):
+        await allow_resend(journal, [job_id(1)], all_unknown=True)
+    with pytest.raises(InvalidParameterError):
+        await mark_jobs(journal, job_id(1), "failed")  # one string, not a list of ids
+
+    assert [e.job_id for e in await unknown_jobs(journal)] == [job_id(1)]
+    assert rows(journal)[job_id(1)] == "outcome_unknown"
+
+
+async def test_resolving_a_missing_journal_is_a_journal_error(tmp_path: Path) -> None:
+    with pytest.raises(JournalError, match="no journal at"):
+        await unknown_jobs(tmp_path / "nope.sqlite")
+    with pytest.raises(JournalError, match="no journal at"):
+        await mark_jobs(tmp_path / "nope.sqlite", ["a"], "failed")
+    assert not (tmp_path / "nope.sqlite").exists()
