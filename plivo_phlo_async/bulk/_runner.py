@@ -20,7 +20,6 @@ job through every retry.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import os
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -34,8 +33,6 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from .._client import PhloClient
 from .._exceptions import (
     APIConnectionError,
-    APIResponseValidationError,
-    APIStatusError,
     AuthenticationError,
     CannotConnectError,
     ConfigurationError,
@@ -56,9 +53,11 @@ from ._breaker import (
     may_have_reached,
     refused_reason,
 )
+from ._input import JobInput
 from ._jobs import JOB_TYPES, Handles, Job, RunJob, job_id_of, prepare
-from ._journal import IN_FLIGHT, RESEND, Journal, JournalEntry, JournalError
+from ._journal import RESEND, Journal, JournalError
 from ._limiter import DEFAULT_RATE_LIMIT, RateLimit, RateLimiter
+from ._outcomes import error_outcome, from_journal
 from ._report import BulkReport, Outcome, OutcomeStatus
 from ._stream import OutcomeStream
 from ._text import escape_surrogates, safe_str, unusable
@@ -288,53 +287,26 @@ class BulkRunner:
         """Read the input one job at a time, only when the buffer has room."""
         assert self._slots is not None
         slots = self._slots
-        jobs = self._jobs
+        source = JobInput(self._jobs)
         async with job_send:
             with anyio.CancelScope() as self._producer_scope:
                 index = 0
-                if isinstance(jobs, AsyncIterable):
-                    iterator = jobs.__aiter__()
-                    try:
-                        while not self._stopping or self._draining:
-                            await _acquire(slots)  # room first: nothing read is ever held
-                            if self._stopping and not self._draining:
-                                break
-                            try:
-                                item = await iterator.__anext__()
-                            except StopAsyncIteration:
-                                self._input_done = True
-                                break
-                            job_send.send_nowait((index, item))
-                            index += 1
-                    except Exception as exc:
-                        self._fail_input(exc)
-                    finally:
-                        aclose = getattr(iterator, "aclose", None)
-                        if aclose is not None and not self._input_done:
-                            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                                await aclose()
-                else:
-                    try:
-                        sync_iterator = iter(jobs)
-                        while not self._stopping or self._draining:
-                            await _acquire(slots)
-                            if self._stopping and not self._draining:
-                                break
-                            try:
-                                item = next(sync_iterator)
-                            except StopIteration:
-                                self._input_done = True
-                                break
-                            job_send.send_nowait((index, item))
-                            index += 1
-                    except Exception as exc:
-                        self._fail_input(exc)
-                    finally:
-                        close = getattr(jobs, "close", None)
-                        if close is not None and not self._input_done and inspect.isgenerator(
-                            jobs
-                        ):
-                            close()
+                try:
+                    while not self._stopping or self._draining:
+                        await _acquire(slots)  # room first: nothing read is ever held
+                        if self._stopping and not self._draining:
+                            break
+                        try:
+                            item = await source.next()
+                        except StopAsyncIteration:
+                            self._input_done = True
+                            break
+                        job_send.send_nowait((index, item))
+                        index += 1
+                except Exception as exc:
+                    self._fail_input(exc)
+                finally:
+                    await source.close()
 
     def _fail_input(self, exc: Exception) -> None:
         """The input raised: run the jobs already read, then raise it to the caller."""
@@ -415,10 +387,10 @@ class BulkRunner:
                     status == _FAILED.value and not self.retry_failed
                 ):
                     journal.adopt(job_id, status)
-                    return _from_journal(job, job_id, row, OutcomeStatus(status))
+                    return from_journal(job, job_id, row, OutcomeStatus(status))
                 if status not in (_FAILED.value, RESEND):  # maybe executed: never re-sent
                     journal.adopt(job_id, _UNKNOWN.value)
-                    return _from_journal(job, job_id, row, _UNKNOWN)
+                    return from_journal(job, job_id, row, _UNKNOWN)
         except JournalError as exc:
             return self._journal_failed(Outcome(job, ref, job_id, _SKIPPED), exc)
         self._claimed.add(job_id)
@@ -485,7 +457,7 @@ class BulkRunner:
                     continue  # the breaker decides when it goes again: no retry used
                 tries += 1
                 if tries > self.max_retries:
-                    return self._settle(_error_outcome(job, job_id, exc, attempts))
+                    return self._settle(error_outcome(job, job_id, exc, attempts))
                 if not await self._wait(partial(_sleep, self._policy.backoff(tries))):
                     return self._skip(job, job_id, attempts, exc)
                 continue
@@ -502,7 +474,7 @@ class BulkRunner:
                 if retry_in is None:
                     if isinstance(exc, (AuthenticationError, PermissionDeniedError)):
                         self._halt(exc, refused_reason(exc))
-                    return self._settle(_error_outcome(job, job_id, exc, attempts))
+                    return self._settle(error_outcome(job, job_id, exc, attempts))
                 # Certainly not executed: the row must not say "maybe".
                 if journal is not None:
                     try:
@@ -652,42 +624,6 @@ async def _acquire(semaphore: anyio.Semaphore) -> None:
         semaphore.acquire_nowait()
     except anyio.WouldBlock:
         await semaphore.acquire()
-
-
-def _error_outcome(job: Job, job_id: str, error: PlivoError, attempts: int) -> Outcome:
-    http_status = getattr(error, "status_code", None)
-    api_id = error.api_id if isinstance(error, APIStatusError) else None
-    if error.outcome_unknown:
-        status = _UNKNOWN
-    elif isinstance(error, APIResponseValidationError):
-        # Plivo answered 2xx: the job ran, only its answer is unreadable.
-        status = _SUCCEEDED
-    else:
-        status = _FAILED
-    return Outcome(
-        job, job.ref, job_id, status, http_status=http_status, api_id=api_id,
-        attempts=attempts, error=error, reason=str(error),
-    )
-
-
-def _from_journal(job: Job, job_id: str, row: JournalEntry, status: OutcomeStatus) -> Outcome:
-    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(row.updated_at))
-    if row.note is not None:  # the operator's resolution
-        reason = f"{row.note} ({when})"
-    elif row.status == IN_FLIGHT or (status is _UNKNOWN and row.error is None):
-        reason = (
-            f"in flight when an earlier run ended (sent {when}): it may have been executed"
-        )
-    elif status is _UNKNOWN:
-        reason = f"outcome unknown in an earlier run ({when}): {row.error}"
-    elif status is _FAILED:
-        reason = f"failed in an earlier run: {row.error}"
-    else:
-        reason = "succeeded in an earlier run"
-    return Outcome(
-        job, job.ref, job_id, status, http_status=row.http_status, api_id=row.api_id,
-        attempts=row.attempts, from_journal=True, reason=reason,
-    )
 
 
 async def run_chunk(
