@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio.lowlevel
 import pytest
+from _services import POSTGRES_URL, REDIS_URL, require
 
 from plivo_phlo_async import PhloClient, _base_client
 
@@ -71,3 +72,16 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
     monkeypatch.setattr(_base_client, "_sleep", record)
     return waits
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A reachable Redis (``PLIVO_PHLO_TEST_REDIS_URL``); tests use their own key prefix."""
+    return require("Redis", REDIS_URL)
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A reachable PostgreSQL (``PLIVO_PHLO_TEST_POSTGRES_URL``); tests use their own tables
+    or schema."""
+    return require("PostgreSQL", POSTGRES_URL)
