@@ -99,8 +99,50 @@ class _RedactedHeaders(dict[str, str]):
         return repr(shown)
 
 
-def check_base_url(name: str, url: str) -> str:
-    """Require https, except for a loopback host (the local emulator)."""
+#: Non-loopback hosts a client may reach over plain http (comma-separated), e.g.
+#: the emulator as a docker-compose service: ``PLIVO_PHLO_INSECURE_HTTP_HOSTS=emulator``.
+INSECURE_HTTP_HOSTS_ENV = "PLIVO_PHLO_INSECURE_HTTP_HOSTS"
+
+
+def insecure_http_hosts(value: object) -> frozenset[str]:
+    """The host names a client may reach over plain http, checked and lowercased.
+
+    ``value`` is a host name, a comma-separated list of them, or an iterable of
+    host names (None: none).
+    """
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        names: list[object] = list(value.split(","))
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        names = list(value)
+    else:
+        raise ConfigurationError(
+            "insecure_http_hosts must be host names (a string or a list of strings)",
+            field="insecure_http_hosts",
+        )
+    hosts = set()
+    for name in names:
+        if not isinstance(name, str):
+            raise ConfigurationError(
+                f"insecure_http_hosts must hold host names, not {type(name).__name__}",
+                field="insecure_http_hosts",
+            )
+        host = name.strip().lower()
+        if not host:
+            continue
+        if not all(part.isalnum() or part in "-._[]:" for part in host) or not host.isascii():
+            raise ConfigurationError(
+                f"insecure_http_hosts: {describe(name)} is not a host name",
+                field="insecure_http_hosts",
+            )
+        hosts.add(host)
+    return frozenset(hosts)
+
+
+def check_base_url(name: str, url: str, insecure_hosts: frozenset[str] = frozenset()) -> str:
+    """Require https, except for a loopback host (the local emulator) or a host
+    the caller named in ``insecure_hosts`` (logged as a warning)."""
     try:
         parsed = httpx.URL(url)
         host = parsed.raw_host.decode("ascii")
@@ -121,9 +163,16 @@ def check_base_url(name: str, url: str) -> str:
             f"{name} has a host name label longer than 63 characters: {url!r}", field=name
         )
     if parsed.scheme == "http" and not _is_loopback(parsed.host):
-        raise ConfigurationError(
-            f"{name} must use https (plain http is only allowed for a loopback host), got {url!r}",
-            field=name,
+        if parsed.host.lower() not in insecure_hosts:
+            raise ConfigurationError(
+                f"{name} must use https (plain http is only allowed for a loopback host, or "
+                f"a host named in insecure_http_hosts / {INSECURE_HTTP_HOSTS_ENV}), got {url!r}",
+                field=name,
+            )
+        logger.warning(
+            "%s uses plain http to %s: the auth token and every payload cross the network "
+            "unencrypted (allowed by insecure_http_hosts / %s)",
+            name, parsed.host, INSECURE_HTTP_HOSTS_ENV,
         )
     return url.rstrip("/")
 

@@ -15,12 +15,16 @@ from ._base_client import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
+    INSECURE_HTTP_HOSTS_ENV,
     BaseClient,
     Requester,
     TimeoutTypes,
     check_base_url,
     coerce_deadline,
     coerce_timeout,
+)
+from ._base_client import (
+    insecure_http_hosts as check_insecure_hosts,
 )
 from ._exceptions import ConfigurationError
 from ._retry import RetryPolicy
@@ -55,6 +59,11 @@ class PhloClient(BaseClient):
     between two reads, the wait for a pool slot); ``attempt_deadline`` bounds
     an attempt whole (default: twice the read timeout), so a server dripping
     its answer a byte at a time cannot hold a request for long.
+
+    Base URLs must use https, except for a loopback host (the local
+    emulator). ``insecure_http_hosts`` (default: ``PLIVO_PHLO_INSECURE_HTTP_HOSTS``,
+    comma-separated) names other hosts allowed over plain http, such as the
+    emulator as a docker-compose service; each use is logged as a warning.
     """
 
     phlo: PhloResource
@@ -73,6 +82,7 @@ class PhloClient(BaseClient):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         proxy: str | httpx.URL | httpx.Proxy | None = None,
         http_client: httpx.AsyncClient | None = None,
+        insecure_http_hosts: str | Iterable[str] | None = None,
     ) -> None:
         auth_id = auth_id if auth_id is not None else os.environ.get("PLIVO_AUTH_ID")
         auth_token = auth_token if auth_token is not None else os.environ.get("PLIVO_AUTH_TOKEN")
@@ -99,6 +109,10 @@ class PhloClient(BaseClient):
             raise ConfigurationError(
                 "http_client must be an httpx.AsyncClient", field="http_client"
             )
+        insecure_hosts = check_insecure_hosts(
+            insecure_http_hosts if insecure_http_hosts is not None
+            else os.environ.get(INSECURE_HTTP_HOSTS_ENV)
+        )
         checked_timeout = coerce_timeout(timeout)
         super().__init__(
             requester=Requester(
@@ -109,8 +123,8 @@ class PhloClient(BaseClient):
                 proxy=proxy,
             ),
             auth_id=auth_id,
-            base_url=check_base_url("base_url", base_url),
-            voice_base_url=check_base_url("voice_base_url", voice_base_url),
+            base_url=check_base_url("base_url", base_url, insecure_hosts),
+            voice_base_url=check_base_url("voice_base_url", voice_base_url, insecure_hosts),
             timeout=checked_timeout,
             attempt_deadline=coerce_deadline(attempt_deadline),
             retry=RetryPolicy(max_retries=max_retries),

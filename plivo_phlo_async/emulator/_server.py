@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
-from ._config import EmulatorConfig
+from ._config import DEFAULT_AUTH_TOKEN, EmulatorConfig
 from ._emulator import _MISSING_EXTRA, PhloEmulator
 
 if TYPE_CHECKING:
@@ -292,6 +292,32 @@ def run_emulator(
     return EmulatorServer(_emulator_for(config, emulator), host=host, port=port)
 
 
+def banner(emulator: PhloEmulator, url: str) -> str:
+    """What ``serve`` prints: where it listens, the credentials, the seeded ids.
+
+    A custom token is never printed (a terminal or a CI log may be shared):
+    whoever configured it knows it. The default test token is public.
+    """
+    token = emulator.auth_token
+    shown_token = (
+        f"{token} (the default test token)" if token == DEFAULT_AUTH_TOKEN
+        else "as configured (not shown)"
+    )
+    lines = [
+        f"PHLO emulator listening on {url}",
+        f"  base_url and voice_base_url: {url}/v1",
+        f"  auth id: {emulator.auth_id}",
+        f"  auth token: {shown_token}",
+        f"  admin API: {url}/_emulator/ (requests, executed, state, reset, inject)",
+    ]
+    for phlo in emulator.config.phlos:
+        lines.append(f"  PHLO {phlo.phlo_id} ({phlo.name})")
+        for node in phlo.nodes:
+            node_type = getattr(node, "node_type", "multi_party_call")
+            lines.append(f"    {node_type} node {node.node_id} ({node.name})")
+    return "\n".join(lines)
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 0,
@@ -318,14 +344,14 @@ def serve(
     bound = sock.getsockname()[1]
     shown = f"[{host.strip('[]')}]" if ":" in host else host
     url = f"http://{shown}:{bound}"
-    print(
-        f"PHLO emulator listening on {url}\n"
-        f"  base_url and voice_base_url: {url}/v1\n"
-        f"  auth id: {emulator.auth_id}\n"
-        f"  auth token: {emulator.auth_token}\n"
-        f"  admin API: {url}/_emulator/ (requests, executed, state, reset, inject)",
-        flush=True,
-    )
+    text = banner(emulator, url)
+    if host.strip("[]") in ("0.0.0.0", "::", ""):  # noqa: S104 - serving other hosts, as asked
+        text += (
+            f"\n  serving every interface: clients on other hosts use http://<this host>:{bound}/v1"
+            "\n  and name that host in PLIVO_PHLO_INSECURE_HTTP_HOSTS (plain http is refused "
+            "otherwise)"
+        )
+    print(text, flush=True)
     try:
         uvicorn.Server(uvicorn_config).run(sockets=[sock])
     finally:

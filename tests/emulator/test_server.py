@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 from typing import Any
@@ -14,6 +16,7 @@ import pytest
 
 from plivo_phlo_async import PhloClient
 from plivo_phlo_async.emulator import (
+    DEFAULT_NODE_ID,
     DEFAULT_PHLO_ID,
     EmulatorServer,
     PhloEmulator,
@@ -169,3 +172,55 @@ def test_the_module_command_rejects_a_bad_config(tmp_path: Any) -> None:
 
     assert done.returncode == 2
     assert "unknown key(s) ['colour']" in done.stderr
+
+
+def _non_loopback_address() -> str | None:
+    """An IPv4 address of this machine other than loopback (None if it has none)."""
+    candidates: list[str] = []
+    with contextlib.suppress(OSError):
+        candidates += [info[4][0] for info in socket.getaddrinfo(
+            socket.gethostname(), None, socket.AF_INET, socket.SOCK_STREAM
+        )]
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with contextlib.suppress(OSError):
+        probe.connect(("10.255.255.255", 9))  # sends nothing: only picks a route
+        candidates.append(probe.getsockname()[0])
+    probe.close()
+    return next((a for a in candidates if not a.startswith(("127.", "0."))), None)
+
+
+def test_the_emulator_serves_other_hosts_and_never_prints_a_custom_token(tmp_path: Any) -> None:
+    """``--host 0.0.0.0`` (a docker-compose service): a client reaches it over a
+    non-loopback address once it names that host in ``insecure_http_hosts``."""
+    address = _non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    config = tmp_path / "seed.json"
+    config.write_text('{"auth_id": "MASERVICE00000000001", "auth_token": "svc-secret-token"}')
+    process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "plivo_phlo_async.emulator", "--host", "0.0.0.0",  # noqa: S104
+         "--port", "0", "--config", str(config), "--log-level", "warning"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = [process.stdout.readline() for _ in range(7)]
+        port = int(banner[0].rsplit(":", 1)[1])
+
+        async def get_phlo() -> str:
+            async with PhloClient(
+                "MASERVICE00000000001", "svc-secret-token",
+                base_url=f"http://{address}:{port}/v1", insecure_http_hosts=[address],
+            ) as client:
+                return (await client.phlo(DEFAULT_PHLO_ID).get()).phlo_id
+
+        assert anyio.run(get_phlo) == DEFAULT_PHLO_ID
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    printed = "".join(banner) + out + err
+    assert "svc-secret-token" not in printed
+    assert "  auth token: as configured (not shown)\n" in banner
+    assert any(line.startswith(f"  PHLO {DEFAULT_PHLO_ID} (") for line in banner)
+    assert any(DEFAULT_NODE_ID in line for line in banner)
