@@ -59,6 +59,7 @@ from ._retry import (
 from ._validation import describe, validate_path_id
 from ._version import __version__
 from .types._base import PlivoObject
+from .types._headers import ResponseHeaders
 
 logger = logging.getLogger("plivo_phlo_async")
 
@@ -399,6 +400,7 @@ def _parse_success(response: Answer, cast_to: type[ModelT]) -> ModelT:
             response=full,
         ) from exc
     model._http_status = response.status_code
+    model._http_headers = ResponseHeaders(response.headers)
     return model
 
 
