@@ -223,7 +223,7 @@ async def test_status_and_headers_are_not_part_of_the_dump(path_client: PhloClie
 async def test_headers_survive_a_copy_and_a_pickle(path_client: PhloClient) -> None:
     result = await path_client.phlo(PHLO_ID).get()
 
-    for copied in (copy.deepcopy(result), pickle.loads(pickle.dumps(result))):
+    for copied in (copy.deepcopy(result), pickle.loads(pickle.dumps(result))):  # noqa: S301
         assert copied.http_headers == result.http_headers
         assert copied.http_headers["X-Request-Id"] == "req-42"
         assert copied.http_status == result.http_status
