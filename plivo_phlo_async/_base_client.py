@@ -387,7 +387,9 @@ def _parse_success(response: Answer, cast_to: type[ModelT]) -> ModelT:
     except (ValueError, RecursionError) as exc:
         full = response.to_httpx()
         if isinstance(exc, ValidationError):
-            reason = exc.errors(include_url=False)[0]["msg"]
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(part) for part in first["loc"])
+            reason = f"{where}: {first['msg']}" if where else first["msg"]
             problem = f"does not match {cast_to.__name__} ({reason})"
         elif isinstance(exc, RecursionError):
             problem = "is nested too deeply to read"
