@@ -18,6 +18,7 @@ from plivo_phlo_async import (
     MultiPartyCallDetails,
     NodeDetails,
     NotFoundError,
+    OutcomeUnknownError,
     PhloClient,
     ServerOutcomeUnknownError,
 )
@@ -184,13 +185,21 @@ async def test_a_bridge_node_takes_no_node_action(raw: Any, emulator: PhloEmulat
     assert emulator.executed == []
 
 
-async def test_a_member_action_answered_500_after_it_ran_is_sent_once(
-    connect: Connect, emulator: PhloEmulator, sleeps: list[float]
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [("error_after", ServerOutcomeUnknownError), ("drop_after", OutcomeUnknownError)],
+)
+async def test_a_member_action_whose_answer_is_lost_after_it_ran_is_sent_once(
+    connect: Connect,
+    emulator: PhloEmulator,
+    sleeps: list[float],
+    fault: str,
+    error: type[Exception],
 ) -> None:
     client = await connect(emulator, max_retries=5)
-    emulator.inject("error_after", method="POST", status=500)
+    emulator.inject(fault, method="POST", status=500)
 
-    with pytest.raises(ServerOutcomeUnknownError):
+    with pytest.raises(error):
         await client.phlo(DEFAULT_PHLO_ID).conference_bridge(DEFAULT_BRIDGE_ID).member(
             FIRST
         ).mute()
