@@ -30,6 +30,12 @@ behaves, and strict where strictness catches client bugs):
 * Voice calls accept numbers and booleans as strings and methods in any case
   (the reference's own example sends ``"300"``, ``"true"`` and ``"POSt"``).
   ``error_if_parent_not_found`` with an unknown ``parent_call_uuid`` is 404.
+* Nodes are served by type: ``GET /phlo/{id}/{node_type}/{node_id}`` finds a
+  node only under its own type (a bridge's id under ``multi_party_call`` is
+  404). Conference bridges (the reference does not document them; the
+  official SDKs post the same ``{"action": ...}`` bodies) take ``mute``,
+  ``unmute``, ``hold``, ``unhold`` and ``hangup`` on members; a node POST to a
+  bridge is 405, another action 400.
 * Both ``/phlo/{id}`` and ``/phlo/{id}/`` are served (Plivo's Python SDK
   sends the trailing slash), with no redirects.
 """
