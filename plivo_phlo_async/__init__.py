@@ -48,17 +48,29 @@ from .bulk import (
     RunJob,
     run_chunk,
 )
-from .resources import Calls, Member, MultiPartyCall, Phlo, PhloResource
+from .resources import (
+    Calls,
+    ConferenceBridge,
+    ConferenceBridgeMember,
+    Member,
+    MultiPartyCall,
+    Node,
+    Phlo,
+    PhloResource,
+)
 from .types import (
     ActionResult,
     CallCreateResult,
+    ConferenceBridgeDetails,
     MultiPartyCallDetails,
+    NodeDetails,
     PhloDetails,
     PhloRun,
     PhloRunResult,
     PlivoObject,
+    ResponseHeaders,
 )
-from .types._params import MemberAction, NodeAction, Role
+from .types._params import ConferenceBridgeMemberAction, MemberAction, NodeAction, Role
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -80,6 +92,10 @@ __all__ = [
     "Calls",
     "CannotConnectError",
     "ClientClosedError",
+    "ConferenceBridge",
+    "ConferenceBridgeDetails",
+    "ConferenceBridgeMember",
+    "ConferenceBridgeMemberAction",
     "ConfigurationError",
     "ConnectTimeoutError",
     "ConnectionOutcomeUnknownError",
@@ -93,8 +109,10 @@ __all__ = [
     "MultiPartyCall",
     "MultiPartyCallDetails",
     "NameResolutionError",
+    "Node",
     "NodeAction",
     "NodeActionJob",
+    "NodeDetails",
     "NotFoundError",
     "Outcome",
     "OutcomeStatus",
@@ -111,6 +129,7 @@ __all__ = [
     "RateLimit",
     "RateLimitError",
     "RequestTimeoutError",
+    "ResponseHeaders",
     "Role",
     "RunJob",
     "ServerOutcomeUnknownError",

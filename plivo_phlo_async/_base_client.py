@@ -59,6 +59,7 @@ from ._retry import (
 from ._validation import describe, validate_path_id
 from ._version import __version__
 from .types._base import PlivoObject
+from .types._headers import ResponseHeaders
 
 logger = logging.getLogger("plivo_phlo_async")
 
@@ -435,7 +436,9 @@ def _parse_success(response: Answer, cast_to: type[ModelT]) -> ModelT:
     except (ValueError, RecursionError) as exc:
         full = response.to_httpx()
         if isinstance(exc, ValidationError):
-            reason = exc.errors(include_url=False)[0]["msg"]
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(part) for part in first["loc"])
+            reason = f"{where}: {first['msg']}" if where else first["msg"]
             problem = f"does not match {cast_to.__name__} ({reason})"
         elif isinstance(exc, RecursionError):
             problem = "is nested too deeply to read"
@@ -448,6 +451,7 @@ def _parse_success(response: Answer, cast_to: type[ModelT]) -> ModelT:
             response=full,
         ) from exc
     model._http_status = response.status_code
+    model._http_headers = ResponseHeaders(response.headers)
     return model
 
 

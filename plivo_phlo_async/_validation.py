@@ -209,6 +209,28 @@ def validate_path_id(field: str, value: object) -> str:
     return encode_path_segment(value)
 
 
+#: A node type as Plivo names them in URLs: ``multi_party_call``, ``conference_bridge``...
+_NODE_TYPE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def validate_node_type(value: object) -> str:
+    """Check a node type: lowercase letters, digits and underscores, so it can
+    only ever name one path segment (no '/', '..', '%' or case tricks)."""
+    if isinstance(value, _BYTES_TYPES):
+        raise InvalidParameterError("node_type", bytes_reason(value))
+    if not isinstance(value, str):
+        raise InvalidParameterError(
+            "node_type", f"must be a string, not {type(value).__name__}"
+        )
+    if not _NODE_TYPE.fullmatch(value):
+        raise InvalidParameterError(
+            "node_type",
+            "must be a node type such as 'multi_party_call': a lowercase letter, then "
+            f"up to 63 lowercase letters, digits or underscores, not {describe(value)}",
+        )
+    return value
+
+
 def validate_address(field: str, value: object) -> str:
     """Check one address argument (phone number or SIP URI)."""
     if isinstance(value, _BYTES_TYPES):

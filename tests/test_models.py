@@ -107,7 +107,7 @@ def test_unknown_fields_are_kept() -> None:
     ("model", "data"),
     [
         (PhloDetails, {"phlo_id": PHLO_ID}),
-        (PhloRunResult, {}),
+        (PhloRunResult, {"api_id": API_ID}),
         (PhloRun, {"phlo_id": PHLO_ID, "run_id": "r-1"}),
         (MultiPartyCallDetails, {"phlo_id": PHLO_ID, "node_id": NODE_ID}),
         (ActionResult, {}),
@@ -124,7 +124,7 @@ def test_every_model_keeps_unknown_fields_and_exposes_api_id(
     assert obj.model_extra == {"added_tomorrow": {"x": 1}}
 
 
-@pytest.mark.parametrize("model", [PhloRunResult, ActionResult, CallCreateResult])
+@pytest.mark.parametrize("model", [ActionResult, CallCreateResult])
 def test_api_id_is_none_when_absent(model: type[PlivoObject]) -> None:
     assert model.model_validate({}).api_id is None
 
@@ -153,8 +153,16 @@ def test_run_result_run_id_is_the_api_id() -> None:
     assert result.message == "b'Send SMS' - b'Send SMS_1' executed"
 
 
-def test_run_result_without_api_id_has_no_run_id() -> None:
-    assert PhloRunResult.model_validate({"message": "stopped"}).run_id is None
+def test_a_run_result_without_api_id_is_refused() -> None:
+    # Plivo always returns it on success; run_id is typed str, never None.
+    with pytest.raises(pydantic.ValidationError, match="api_id"):
+        PhloRunResult.model_validate({"message": "stopped"})
+
+
+@pytest.mark.parametrize("api_id", [None, 123, ["a"]])
+def test_a_run_result_s_api_id_must_be_text(api_id: object) -> None:
+    with pytest.raises(pydantic.ValidationError, match="api_id"):
+        PhloRunResult.model_validate({"api_id": api_id, "message": "executed"})
 
 
 def test_phlo_run_lists_default_to_empty() -> None:

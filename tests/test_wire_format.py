@@ -101,7 +101,35 @@ ENDPOINTS: list[tuple[str, Call, str, str]] = [
             "resume_call",
             "abort_transfer",
             "voicemail_drop",
+            "mute",
+            "unmute",
         )
+    ],
+    (
+        "bridge.get",
+        lambda c: c.phlo(PHLO_ID).conference_bridge(NODE_ID).get(),
+        "GET",
+        f"/phlo/{PHLO_ID}/conference_bridge/{NODE_ID}",
+    ),
+    *[
+        (
+            f"bridge_member.{action}",
+            lambda c, action=action: getattr(
+                c.phlo(PHLO_ID).conference_bridge(NODE_ID).member(MEMBER), action
+            )(),
+            "POST",
+            f"/phlo/{PHLO_ID}/conference_bridge/{NODE_ID}/members/{MEMBER}",
+        )
+        for action in ("mute", "unmute", "hold", "unhold", "hangup")
+    ],
+    *[
+        (
+            f"node.get[{node_type}]",
+            lambda c, node_type=node_type: c.phlo(PHLO_ID).node(node_type, NODE_ID).get(),
+            "GET",
+            f"/phlo/{PHLO_ID}/{node_type}/{NODE_ID}",
+        )
+        for node_type in ("multi_party_call", "conference_bridge", "send_sms")
     ],
 ]
 
@@ -300,7 +328,9 @@ async def test_node_action_keys_are_in_plivo_order(
     assert list(body_of(route.calls.last.request)) == ["action", "to", "role", "trigger_source"]
 
 
-MEMBER_ACTIONS = ["hold", "unhold", "hangup", "resume_call", "abort_transfer", "voicemail_drop"]
+MEMBER_ACTIONS = [
+    "hold", "unhold", "hangup", "resume_call", "abort_transfer", "voicemail_drop", "mute", "unmute",
+]
 
 
 @pytest.mark.parametrize("action", MEMBER_ACTIONS)

@@ -1,7 +1,7 @@
 """A local, stateful emulator of Plivo's PHLO and Voice APIs, for tests.
 
-Like stripe-mock or moto, but for PHLOs: seeded PHLOs and multi-party-call
-nodes, runs you can look up, members with real hold/transfer rules, Basic
+Like stripe-mock or moto, but for PHLOs: seeded PHLOs, multi-party-call and
+conference-bridge nodes, runs you can look up, members with real hold/transfer rules, Basic
 auth, the account's rate limit, and reproducible fault injection. Needs the
 ``emulator`` extra (``pip install 'plivo-phlo-async[emulator]'``)::
 
@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._config import (
+    BRIDGE_MEMBERS,
     DEFAULT_AUTH_ID,
     DEFAULT_AUTH_TOKEN,
+    DEFAULT_BRIDGE_ID,
     DEFAULT_NODE_ID,
     DEFAULT_PHLO_ID,
     SECOND_NODE_ID,
@@ -63,8 +65,10 @@ def create_app(config: EmulatorConfig | Mapping[str, Any] | str | Path | None = 
 
 
 __all__ = [
+    "BRIDGE_MEMBERS",
     "DEFAULT_AUTH_ID",
     "DEFAULT_AUTH_TOKEN",
+    "DEFAULT_BRIDGE_ID",
     "DEFAULT_NODE_ID",
     "DEFAULT_PHLO_ID",
     "MEMBER_STATES",

@@ -30,6 +30,12 @@ behaves, and strict where strictness catches client bugs):
 * Voice calls accept numbers and booleans as strings and methods in any case
   (the reference's own example sends ``"300"``, ``"true"`` and ``"POSt"``).
   ``error_if_parent_not_found`` with an unknown ``parent_call_uuid`` is 404.
+* Nodes are served by type: ``GET /phlo/{id}/{node_type}/{node_id}`` finds a
+  node only under its own type (a bridge's id under ``multi_party_call`` is
+  404). Conference bridges (the reference does not document them; the
+  official SDKs post the same ``{"action": ...}`` bodies) take ``mute``,
+  ``unmute``, ``hold``, ``unhold`` and ``hangup`` on members; a node POST to a
+  bridge is 405, another action 400.
 * Both ``/phlo/{id}`` and ``/phlo/{id}/`` are served (Plivo's Python SDK
   sends the trailing slash), with no redirects.
 """
@@ -73,7 +79,14 @@ UNAUTHORIZED = (
     "You have to login with proper credentials."
 )
 NODE_ACTIONS = ("call", "warm_transfer", "cold_transfer")
-MEMBER_ACTIONS = ("hold", "unhold", "hangup", "resume_call", "abort_transfer", "voicemail_drop")
+#: The member actions of each node type that has members.
+MEMBER_ACTIONS: dict[str, tuple[str, ...]] = {
+    "multi_party_call": (
+        "hold", "unhold", "hangup", "resume_call", "abort_transfer", "voicemail_drop",
+        "mute", "unmute",
+    ),
+    "conference_bridge": ("mute", "unmute", "hold", "unhold", "hangup"),
+}
 ROLES = ("agent", "customer")
 
 
@@ -401,9 +414,11 @@ async def get_run(request: Request) -> Response:
 
 
 async def get_node(request: Request) -> Response:
+    """Any node type: ``GET /phlo/{phlo_id}/{node_type}/{node_id}``."""
     emulator, _ = _context(request)
+    params = request.path_params
     with emulator._lock:
-        node = emulator._state.node(request.path_params["phlo_id"], request.path_params["node_id"])
+        node = emulator._state.node(params["phlo_id"], params["node_id"], params["node_type"])
         return _ok(request, 200, node.describe())
 
 
@@ -412,7 +427,7 @@ async def node_action(request: Request) -> Response:
     phlo_id = request.path_params["phlo_id"]
     node_id = request.path_params["node_id"]
     with emulator._lock:
-        emulator._state.node(phlo_id, node_id)
+        emulator._state.node(phlo_id, node_id, "multi_party_call")
     data = await _json_object(request)
     problems = _check_keys(data, ("action", "to", "role", "trigger_source"))
     action = data.get("action")
@@ -446,19 +461,23 @@ async def member_action(request: Request) -> Response:
     phlo_id = request.path_params["phlo_id"]
     node_id = request.path_params["node_id"]
     address = request.path_params["member_address"]
+    node_type = request.path_params["node_type"]
+    allowed = MEMBER_ACTIONS.get(node_type)
+    if allowed is None:
+        raise EmulatorError(404, f"a {node_type} node has no members")
     with emulator._lock:
-        emulator._state.node(phlo_id, node_id)
+        emulator._state.node(phlo_id, node_id, node_type)
     data = await _json_object(request)
     problems = _check_keys(data, ("action",))
     action = data.get("action")
     if action is None:
         problems.append("action is required")
-    elif action not in MEMBER_ACTIONS:
-        problems.append(f"action must be one of {', '.join(MEMBER_ACTIONS)}, not {action!r}")
+    elif action not in allowed:
+        problems.append(f"action must be one of {', '.join(allowed)}, not {action!r}")
     _fail_if(problems)
     action = str(action)
     with emulator._lock:
-        emulator._state.member_action(phlo_id, node_id, address, action)
+        emulator._state.member_action(phlo_id, node_id, address, action, node_type)
         _record(
             emulator, record, kind=action, phlo_id=phlo_id, node_id=node_id, member=address,
             payload=data,
@@ -669,10 +688,10 @@ def _routes() -> list[BaseRoute]:
         *both("/v1/phlo/{phlo_id}", get_phlo, ["GET"]),
         *both("/v1/account/{auth_id}/phlo/{phlo_id}", run_phlo, ["POST"]),
         *both("/v1/phlo/{phlo_id}/runs/{run_id}", get_run, ["GET"]),
-        *both("/v1/phlo/{phlo_id}/multi_party_call/{node_id}", get_node, ["GET"]),
         *both("/v1/phlo/{phlo_id}/multi_party_call/{node_id}", node_action, ["POST"]),
+        *both("/v1/phlo/{phlo_id}/{node_type}/{node_id}", get_node, ["GET"]),
         *both(
-            "/v1/phlo/{phlo_id}/multi_party_call/{node_id}/members/{member_address}",
+            "/v1/phlo/{phlo_id}/{node_type}/{node_id}/members/{member_address}",
             member_action,
             ["POST"],
         ),

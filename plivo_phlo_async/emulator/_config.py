@@ -43,6 +43,11 @@ DEFAULT_PHLO_ID = "00000000-0000-4000-8000-00000000a001"
 DEFAULT_NODE_ID = "00000000-0000-4000-8000-00000000b001"
 SECOND_PHLO_ID = "00000000-0000-4000-8000-00000000a002"
 SECOND_NODE_ID = "00000000-0000-4000-8000-00000000b002"
+#: The default PHLO's conference-bridge node, and the two members on it.
+DEFAULT_BRIDGE_ID = "00000000-0000-4000-8000-00000000c001"
+BRIDGE_MEMBERS = ("+14155550131", "+14155550132")
+#: Node types whose members the emulator keeps (and acts on).
+MEMBER_NODE_TYPES = ("multi_party_call", "conference_bridge")
 
 #: Plivo's timestamp format: "2020-08-01 09:04:40.632232+00:00".
 _PLIVO_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}[+-]\d{2}:\d{2}")
@@ -69,16 +74,32 @@ class MemberSeed:
 
 @dataclass(frozen=True)
 class NodeSeed:
-    """A multi-party-call node of a PHLO."""
+    """A node of a PHLO: a multi-party call unless ``node_type`` says otherwise.
+
+    Members are kept for ``multi_party_call`` and ``conference_bridge`` nodes;
+    a node of another type is only served to ``GET``.
+    """
 
     node_id: str
     name: str = "Multi-Party Call_1"
     created_on: str = "2024-05-01 09:05:11.846982+00:00"
     members: tuple[MemberSeed, ...] = ()
+    node_type: str = "multi_party_call"
 
     def __post_init__(self) -> None:
         _check_id("node_id", self.node_id)
         _check_time(self.created_on)
+        if not isinstance(self.node_type, str) or not re.fullmatch(
+            r"[a-z][a-z0-9_]{0,63}", self.node_type
+        ):
+            raise ConfigError(
+                f"node_type must be lowercase letters, digits and '_', not {self.node_type!r}"
+            )
+        if self.members and self.node_type not in MEMBER_NODE_TYPES:
+            raise ConfigError(
+                f"node {self.node_id}: a {self.node_type} node has no members "
+                f"(only {' and '.join(MEMBER_NODE_TYPES)} nodes do)"
+            )
         object.__setattr__(self, "members", tuple(self.members))
         addresses = [member.address for member in self.members]
         if len(set(addresses)) != len(addresses):
@@ -188,7 +209,8 @@ class EmulatorConfig:
 
 
 def default_phlos() -> tuple[PhloSeed, ...]:
-    """Two PHLOs with one multi-party-call node each: enough for the demo."""
+    """Two PHLOs with one multi-party-call node each (the first also has a
+    conference bridge with two members on it): enough for the demo."""
     return (
         PhloSeed(
             phlo_id=DEFAULT_PHLO_ID,
@@ -199,6 +221,16 @@ def default_phlos() -> tuple[PhloSeed, ...]:
                     node_id=DEFAULT_NODE_ID,
                     name="Multi-Party Call_1",
                     created_on="2024-05-01 09:05:11.846982+00:00",
+                ),
+                NodeSeed(
+                    node_id=DEFAULT_BRIDGE_ID,
+                    name="Conference Bridge_1",
+                    node_type="conference_bridge",
+                    created_on="2024-05-01 09:06:02.210377+00:00",
+                    members=(
+                        MemberSeed(BRIDGE_MEMBERS[0], "agent"),
+                        MemberSeed(BRIDGE_MEMBERS[1], "customer"),
+                    ),
                 ),
             ),
         ),

@@ -220,10 +220,16 @@ class PhloEmulator:
             return list(self._state.calls)
 
     def members(self, phlo_id: str, node_id: str) -> dict[str, str]:
-        """``{address: state}`` of a multi-party call's current members."""
+        """``{address: state}`` of a node's current members (multi-party call or bridge)."""
         with self._lock:
             node = self._state.node(phlo_id, node_id)
             return {address: m.state for address, m in node.members.items()}
+
+    def muted(self, phlo_id: str, node_id: str) -> dict[str, bool]:
+        """``{address: muted}`` of a node's current members (any node type)."""
+        with self._lock:
+            node = self._state.node(phlo_id, node_id)
+            return {address: m.muted for address, m in node.members.items()}
 
     def roles(self, phlo_id: str, node_id: str) -> dict[str, str]:
         """``{address: role}`` of a multi-party call's current members."""

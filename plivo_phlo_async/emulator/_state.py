@@ -1,4 +1,5 @@
-"""The emulated account: PHLOs, their multi-party calls, runs and calls.
+"""The emulated account: PHLOs, their nodes (multi-party calls, conference
+bridges), runs and calls.
 
 Nothing here knows about HTTP. Every operation either changes the state and
 returns what the answer needs, or raises :class:`EmulatorError` with the
@@ -18,6 +19,11 @@ Member states of a multi-party call, and what moves them:
 ``waiting_on_transfer``     members who were ``on_call`` when a warm transfer
                             started: they hear hold music until it ends
 ==========================  ==================================================
+
+Every member also has a ``muted`` flag, apart from its state: ``mute`` only
+when not muted, ``unmute`` only when muted (400 otherwise). A conference
+bridge's members (seeded: people dial in) take ``mute``, ``unmute``, ``hold``,
+``unhold`` and ``hangup`` with the same rules.
 
 A warm transfer ends with ``resume_call`` (initiator or recipient: everyone
 is back on the call), ``abort_transfer`` (initiator only: the recipient is
@@ -79,12 +85,14 @@ class Member:
     state: str
     call_uuid: str
     joined_on: str
+    muted: bool = False
 
-    def snapshot(self) -> dict[str, str]:
+    def snapshot(self) -> dict[str, Any]:
         return {
             "member_address": self.address,
             "role": self.role,
             "state": self.state,
+            "muted": self.muted,
             "call_uuid": self.call_uuid,
             "joined_on": self.joined_on,
         }
@@ -181,10 +189,13 @@ class AccountState:
             raise EmulatorError(404, f"PHLO {phlo_id} not found")
         return phlo
 
-    def node(self, phlo_id: str, node_id: str) -> Node:
+    def node(self, phlo_id: str, node_id: str, node_type: str | None = None) -> Node:
+        """The node, which must be of ``node_type`` when one is given (404 otherwise)."""
         node = self.phlo(phlo_id).nodes.get(node_id)
-        if node is None:
-            raise EmulatorError(404, f"multi_party_call node {node_id} not found in PHLO {phlo_id}")
+        if node is None or (node_type is not None and node.node_type != node_type):
+            raise EmulatorError(
+                404, f"{node_type or 'a'} node {node_id} not found in PHLO {phlo_id}"
+            )
         return node
 
     def run(self, phlo_id: str, run_id: str) -> Run:
@@ -234,7 +245,7 @@ class AccountState:
     def node_action(
         self, phlo_id: str, node_id: str, action: str, trigger_source: str, to: str, role: str
     ) -> None:
-        node = self.node(phlo_id, node_id)
+        node = self.node(phlo_id, node_id, "multi_party_call")
         if to == trigger_source:
             raise EmulatorError(400, "to and trigger_source must be different parties")
         if to in node.members:
@@ -288,13 +299,28 @@ class AccountState:
         )
 
     # -- member actions ----------------------------------------------------
-    def member_action(self, phlo_id: str, node_id: str, address: str, action: str) -> None:
-        node = self.node(phlo_id, node_id)
+    def member_action(
+        self,
+        phlo_id: str,
+        node_id: str,
+        address: str,
+        action: str,
+        node_type: str = "multi_party_call",
+    ) -> None:
+        node = self.node(phlo_id, node_id, node_type)
         member = node.members.get(address)
         if member is None:
             raise EmulatorError(404, f"member {address} is not on the call")
         state = member.state
-        if action == "hold":
+        if action == "mute":
+            if member.muted:
+                raise EmulatorError(400, f"cannot mute {address}: member is already muted")
+            member.muted = True
+        elif action == "unmute":
+            if not member.muted:
+                raise EmulatorError(400, f"cannot unmute {address}: member is not muted")
+            member.muted = False
+        elif action == "hold":
             if state != ON_CALL:
                 raise EmulatorError(400, f"cannot hold {address}: member is {state}")
             member.state = ON_HOLD
@@ -410,6 +436,7 @@ def _phlo_from_seed(seed: PhloSeed) -> Phlo:
             phlo_id=seed.phlo_id,
             name=node_seed.name,
             created_on=node_seed.created_on,
+            node_type=node_seed.node_type,
         )
         for member in node_seed.members:
             node.members[member.address] = Member(

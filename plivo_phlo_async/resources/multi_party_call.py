@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from .._base_client import BaseClient, TimeoutTypes
-from .._validation import validate_address, validate_model, validate_path_id
+from .._validation import validate_model, validate_path_id
 from ..types import ActionResult, MultiPartyCallDetails
-from ..types._params import MemberAction, MemberActionParams, NodeAction, NodeActionParams, Role
+from ..types._params import NodeAction, NodeActionParams, Role
+from ._member import MemberHandle
 
 
 class MultiPartyCall:
@@ -85,19 +86,10 @@ class MultiPartyCall:
         )
 
 
-class Member:
+class Member(MemberHandle):
     """A handle on one member of a multi-party call. Creating it sends nothing."""
 
-    __slots__ = ("_client", "_url", "member_address")
-
-    def __init__(self, client: BaseClient, node_url: str, member_address: str) -> None:
-        validate_address("member_address", member_address)
-        self._client = client
-        self.member_address = member_address
-        self._url = f"{node_url}/members/{validate_path_id('member_address', member_address)}"
-
-    def __repr__(self) -> str:
-        return f"Member(member_address={self.member_address!r})"
+    __slots__ = ()
 
     async def hold(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
         """Put the member on hold: muted, hearing the node's hold music."""
@@ -111,6 +103,14 @@ class Member:
         """Disconnect the member from the call."""
         return await self._act("hangup", timeout)
 
+    async def mute(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+        """Mute the member: the others stop hearing them (they still hear the call)."""
+        return await self._act("mute", timeout)
+
+    async def unmute(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+        """Let the others hear the member again."""
+        return await self._act("unmute", timeout)
+
     async def resume_call(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
         """Return to the call after a warm transfer (initiator or recipient)."""
         return await self._act("resume_call", timeout)
@@ -122,9 +122,3 @@ class Member:
     async def voicemail_drop(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
         """Play the node's voicemail message to an answering machine."""
         return await self._act("voicemail_drop", timeout)
-
-    async def _act(self, action: MemberAction, timeout: TimeoutTypes | None) -> ActionResult:
-        params = validate_model(MemberActionParams, {"action": action})
-        return await self._client._request(
-            "POST", self._url, ActionResult, content=params.to_json(), timeout=timeout
-        )

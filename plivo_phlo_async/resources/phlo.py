@@ -9,7 +9,9 @@ from .._base_client import BaseClient, TimeoutTypes
 from .._exceptions import InvalidParameterError
 from .._validation import describe, encode_json_payload, validate_path_id
 from ..types import PhloDetails, PhloRun, PhloRunResult
+from .conference_bridge import ConferenceBridge
 from .multi_party_call import MultiPartyCall
+from .node import Node
 
 
 class PhloResource:
@@ -72,6 +74,15 @@ class Phlo:
     def multi_party_call(self, node_id: str) -> MultiPartyCall:
         """A handle on a multi-party-call node of this PHLO; no request is made."""
         return MultiPartyCall(self._client, self._url, node_id)
+
+    def conference_bridge(self, node_id: str) -> ConferenceBridge:
+        """A handle on a conference-bridge node of this PHLO; no request is made."""
+        return ConferenceBridge(self._client, self._url, node_id)
+
+    def node(self, node_type: str, node_id: str) -> Node:
+        """A handle on a node of any type (``"multi_party_call"``,
+        ``"conference_bridge"``...); no request is made."""
+        return Node(self._client, self._url, node_type, node_id)
 
 
 def _run_payload(payload: Mapping[str, Any] | None, fields: Mapping[str, Any]) -> bytes:

@@ -1,16 +1,21 @@
 """Response models returned by the client's methods."""
 
 from ._base import PlivoObject
+from ._headers import ResponseHeaders
 from .call import CallCreateResult
-from .multi_party_call import ActionResult, MultiPartyCallDetails
+from .multi_party_call import ActionResult
+from .node import ConferenceBridgeDetails, MultiPartyCallDetails, NodeDetails
 from .phlo import PhloDetails, PhloRun, PhloRunResult
 
 __all__ = [
     "ActionResult",
     "CallCreateResult",
+    "ConferenceBridgeDetails",
     "MultiPartyCallDetails",
+    "NodeDetails",
     "PhloDetails",
     "PhloRun",
     "PhloRunResult",
     "PlivoObject",
+    "ResponseHeaders",
 ]

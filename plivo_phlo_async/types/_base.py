@@ -6,6 +6,10 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from ._headers import ResponseHeaders
+
+_NO_HEADERS = ResponseHeaders()
+
 
 class PlivoObject(BaseModel):
     """A JSON object returned by Plivo.
@@ -21,11 +25,23 @@ class PlivoObject(BaseModel):
 
     # Not a field: it is not in Plivo's JSON, and must not show in dumps.
     _http_status: int | None = PrivateAttr(default=None)
+    _http_headers: ResponseHeaders = PrivateAttr(default=_NO_HEADERS)
 
     @property
     def http_status(self) -> int | None:
-        """The HTTP status of the answer (201 "call fired" vs 200 "call queued")."""
+        """The HTTP status of the answer (201 "call fired" vs 200 "call queued").
+
+        None for a model built by hand rather than read from an answer.
+        """
         return self._http_status
+
+    @property
+    def http_headers(self) -> ResponseHeaders:
+        """The answer's headers: read-only, case-insensitive, no second request.
+
+        Empty for a model built by hand rather than read from an answer.
+        """
+        return self._http_headers
 
 
 def as_aware(value: datetime) -> datetime:

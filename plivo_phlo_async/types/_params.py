@@ -36,8 +36,17 @@ if TYPE_CHECKING:
 
 NodeAction = Literal["call", "warm_transfer", "cold_transfer"]
 MemberAction = Literal[
-    "hold", "unhold", "hangup", "resume_call", "abort_transfer", "voicemail_drop"
+    "hold",
+    "unhold",
+    "hangup",
+    "resume_call",
+    "abort_transfer",
+    "voicemail_drop",
+    "mute",
+    "unmute",
 ]
+#: The member actions of a conference-bridge node.
+ConferenceBridgeMemberAction = Literal["mute", "unmute", "hold", "unhold", "hangup"]
 Role = Literal["agent", "customer"]
 
 # Keys and values of Plivo's SIP headers: letters and digits only.
@@ -98,7 +107,7 @@ class NodeActionParams(_Params):
 
 
 class MemberActionParams(_Params):
-    """Body of ``POST .../multi_party_call/{node_id}/members/{member_address}``."""
+    """Body of ``POST .../{node_type}/{node_id}/members/{member_address}``."""
 
     action: MemberAction
 

@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 from ._base import PlivoObject
-from .phlo import AwareDatetime
+from .node import MultiPartyCallDetails
 
-
-class MultiPartyCallDetails(PlivoObject):
-    """``GET /phlo/{phlo_id}/multi_party_call/{node_id}``."""
-
-    node_id: str
-    phlo_id: str
-    name: str | None = None
-    node_type: str | None = None
-    created_on: AwareDatetime | None = None
+__all__ = ["ActionResult", "MultiPartyCallDetails"]
 
 
 class ActionResult(PlivoObject):

@@ -24,14 +24,18 @@ class PhloRunResult(PlivoObject):
     """``POST /account/{auth_id}/phlo/{phlo_id}``: a PHLO was triggered.
 
     Plivo answers 2xx even when the run stopped early; ``message`` says what
-    happened. The run's id is the ``api_id`` (Plivo's ``phlo_run_id``).
+    happened. The run's id is the ``api_id`` (Plivo's ``phlo_run_id``), which
+    Plivo always returns on success: an answer without it is an
+    :class:`~plivo_phlo_async.APIResponseValidationError`, so ``run_id`` is a
+    ``str`` that type-checks as ``get_run``'s argument.
     """
 
+    api_id: str
     phlo_id: str | None = None
     message: str | None = None
 
     @property
-    def run_id(self) -> str | None:
+    def run_id(self) -> str:
         """The id to pass to ``get_run``."""
         return self.api_id
 

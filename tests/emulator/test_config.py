@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from plivo_phlo_async.emulator import (
+    BRIDGE_MEMBERS,
     DEFAULT_AUTH_ID,
+    DEFAULT_BRIDGE_ID,
     DEFAULT_NODE_ID,
     DEFAULT_PHLO_ID,
     SECOND_NODE_ID,
@@ -84,9 +86,12 @@ def test_default_seed_has_two_phlos_with_a_node_each() -> None:
     config = EmulatorConfig()
 
     assert [(p.phlo_id, [n.node_id for n in p.nodes]) for p in config.phlos] == [
-        (DEFAULT_PHLO_ID, [DEFAULT_NODE_ID]),
+        (DEFAULT_PHLO_ID, [DEFAULT_NODE_ID, DEFAULT_BRIDGE_ID]),
         (SECOND_PHLO_ID, [SECOND_NODE_ID]),
     ]
+    bridge = config.phlos[0].nodes[1]
+    assert bridge.node_type == "conference_bridge"
+    assert [m.address for m in bridge.members] == list(BRIDGE_MEMBERS)
     assert re.fullmatch(r"MA[A-Z0-9]{18}", DEFAULT_AUTH_ID)
     for phlo in config.phlos:
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\+00:00", phlo.created_on)

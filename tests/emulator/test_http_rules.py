@@ -134,7 +134,7 @@ async def test_invalid_node_actions_are_400(
 
 @pytest.mark.parametrize(
     ("body", "error"),
-    [({}, "action is required"), ({"action": "mute"}, "action must be one of"),
+    [({}, "action is required"), ({"action": "call"}, "action must be one of"),
      ({"action": "hold", "to": "+1"}, "unknown parameter 'to'")],
 )
 async def test_invalid_member_actions_are_400(

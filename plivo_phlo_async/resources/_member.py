@@ -1,0 +1,34 @@
+"""What every member handle shares: the checked address and the one POST."""
+
+from __future__ import annotations
+
+from .._base_client import BaseClient, TimeoutTypes
+from .._validation import validate_address, validate_model, validate_path_id
+from ..types import ActionResult
+from ..types._params import MemberAction, MemberActionParams
+
+
+class MemberHandle:
+    """A member of a node's call, by phone number or SIP URI. Creating it sends nothing.
+
+    Every action is one ``POST .../members/{member_address}`` of
+    ``{"action": name}``, sent through the client's one send path: like a
+    run, it is never re-sent once it may have reached Plivo.
+    """
+
+    __slots__ = ("_client", "_url", "member_address")
+
+    def __init__(self, client: BaseClient, node_url: str, member_address: str) -> None:
+        validate_address("member_address", member_address)
+        self._client = client
+        self.member_address = member_address
+        self._url = f"{node_url}/members/{validate_path_id('member_address', member_address)}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(member_address={self.member_address!r})"
+
+    async def _act(self, action: MemberAction, timeout: TimeoutTypes | None) -> ActionResult:
+        params = validate_model(MemberActionParams, {"action": action})
+        return await self._client._request(
+            "POST", self._url, ActionResult, content=params.to_json(), timeout=timeout
+        )

@@ -1,0 +1,62 @@
+"""Conference-bridge nodes and their members."""
+
+from __future__ import annotations
+
+from .._base_client import BaseClient, TimeoutTypes
+from .._validation import validate_path_id
+from ..types import ActionResult, ConferenceBridgeDetails
+from ._member import MemberHandle
+
+
+class ConferenceBridge:
+    """A handle on one conference-bridge node. Creating it sends nothing.
+
+    People join a conference bridge by dialling in, so the node has no
+    action of its own: only its members are acted on.
+    """
+
+    __slots__ = ("_client", "_url", "node_id")
+
+    def __init__(self, client: BaseClient, phlo_url: str, node_id: str) -> None:
+        self._client = client
+        self.node_id = node_id
+        self._url = f"{phlo_url}/conference_bridge/{validate_path_id('node_id', node_id)}"
+
+    def __repr__(self) -> str:
+        return f"ConferenceBridge(node_id={self.node_id!r})"
+
+    async def get(self, *, timeout: TimeoutTypes | None = None) -> ConferenceBridgeDetails:
+        """``GET .../conference_bridge/{node_id}``."""
+        return await self._client._request(
+            "GET", self._url, ConferenceBridgeDetails, timeout=timeout
+        )
+
+    def member(self, member_address: str) -> ConferenceBridgeMember:
+        """A handle on one member (phone number or SIP URI); no request is made."""
+        return ConferenceBridgeMember(self._client, self._url, member_address)
+
+
+class ConferenceBridgeMember(MemberHandle):
+    """A handle on one member of a conference bridge. Creating it sends nothing."""
+
+    __slots__ = ()
+
+    async def mute(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+        """Mute the member: the others stop hearing them."""
+        return await self._act("mute", timeout)
+
+    async def unmute(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+        """Let the others hear the member again."""
+        return await self._act("unmute", timeout)
+
+    async def hold(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+        """Put the member on hold: muted, hearing hold music."""
+        return await self._act("hold", timeout)
+
+    async def unhold(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+        """Take the member off hold."""
+        return await self._act("unhold", timeout)
+
+    async def hangup(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+        """Disconnect the member from the bridge."""
+        return await self._act("hangup", timeout)
