@@ -14,11 +14,11 @@ The reference is ``plivo/utils/signature_v3.py`` of the official Python SDK
 * A list value yields one entry per item, items sorted. Then ``.`` and the
   nonce; HMAC-SHA256 keyed with the auth token, base64.
 
-The official code turns the signed text into UTF-8 bytes, reads those back
-one byte per character and encodes the result as UTF-8 again, so a
-non-ASCII character is signed as its double-encoded form; the query of the
-URL is percent-decoded the same way. This module does the same, so that
-whatever the official package accepts, this accepts, and nothing more.
+Non-ASCII text is signed as UTF-8, as ``validate_v3_signature`` of the
+official package (4.63) does; the nonce alone is read back one byte per
+character and encoded again (a double encoding the official code applies to
+it, harmless since Plivo's nonces are digits). The URL's query is
+percent-decoded one byte per character, as the official code does.
 
 Where this deliberately departs from the official code (none of these
 changes what a correct Plivo request verifies to): the method is matched in
@@ -27,7 +27,8 @@ comma-separated signatures are ignored; a tuple value counts as a list;
 ``None``, mappings and other objects are refused with a typed error instead
 of being signed as their ``repr``; the caller's ``params`` is never changed
 (the official GET path merges the query into it); a URL with non-ASCII
-characters is signed instead of raising.
+characters, or with percent-encoded non-ASCII bytes in its query (which the
+official code raises on under Python 3.11), is signed instead of raising.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from urllib.parse import parse_qs, urlparse, urlunparse
+from urllib.parse import unquote_to_bytes, urlparse, urlunparse
 
 from .._exceptions import InvalidParameterError
 
@@ -122,11 +123,25 @@ def _split_url(url: object) -> tuple[str, dict[str, str | list[str]]]:
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise InvalidParameterError("url", f"must be an absolute http(s) URL, not {url!r}")
     base = urlunparse((parsed.scheme, parsed.netloc, parsed.path, "", "", ""))
-    query: dict[str, str | list[str]] = {
-        key.decode("latin-1"): [item.decode("latin-1") for item in items]
-        for key, items in parse_qs(parsed.query.encode("utf-8"), keep_blank_values=True).items()
-    }
-    return base, query
+    return base, _parse_query(parsed.query)
+
+
+def _parse_query(query: str) -> dict[str, str | list[str]]:
+    """``parse_qs(query_bytes, keep_blank_values=True)`` as the official code means it.
+
+    Each percent-decoded byte becomes one character (what its ``string_format``
+    does with bytes). Written out because ``parse_qs`` on bytes raises on
+    Python 3.11 for a percent-encoded non-ASCII byte, and must not here.
+    """
+    parsed: dict[str, list[str]] = {}
+    for piece in query.split("&"):
+        if not piece:
+            continue
+        name, _, value = piece.partition("=")
+        key = unquote_to_bytes(name.replace("+", " ")).decode("latin-1")
+        item = unquote_to_bytes(value.replace("+", " ")).decode("latin-1")
+        parsed.setdefault(key, []).append(item)
+    return {key: items for key, items in parsed.items()}
 
 
 def _method(method: object) -> str:
@@ -155,9 +170,9 @@ def signed_text_v3(
 
 
 def _digest(auth_token: str, signed: str, nonce: str) -> bytes:
-    # The official code re-reads the UTF-8 of the text and of the nonce one
-    # byte per character before encoding again: do the same (see module doc).
-    message = f"{signed}.{nonce}".encode().decode("latin-1").encode()
+    # The official code re-reads the UTF-8 of the nonce one byte per
+    # character before encoding it again: do the same (see module doc).
+    message = f"{signed}.{nonce.encode().decode('latin-1')}".encode()
     mac = hmac.new(auth_token.encode(), message, hashlib.sha256).digest()
     return base64.b64encode(mac)
 
