@@ -26,6 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._callbacks import CallbackRecord
 from ._config import (
     DEFAULT_AUTH_ID,
     DEFAULT_AUTH_TOKEN,
@@ -75,6 +76,7 @@ __all__ = [
     "TRANSFER_INITIATOR",
     "TRANSFER_RECIPIENT",
     "WAITING_ON_TRANSFER",
+    "CallbackRecord",
     "ConfigError",
     "ConnectionDropped",
     "EmulatorConfig",

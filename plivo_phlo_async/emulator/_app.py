@@ -53,6 +53,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._callbacks import plan_callbacks, send_callbacks
 from ._emulator import ConnectionDropped, ExecutedAction, ReceivedRequest
 from ._faults import FAULT_KINDS
 from ._state import EmulatorError, is_address, new_id
@@ -578,6 +579,13 @@ async def create_call(request: Request) -> Response:
             queued = len(recent) >= cps
             emulator._call_times = [*recent, now]
         _record(emulator, record, kind="create_call", payload=data, call_uuids=tuple(uuids))
+        callbacks = emulator._state.callbacks
+        outgoing = plan_callbacks(
+            callbacks, auth_id=emulator.auth_id, auth_token=emulator.auth_token,
+            from_=data["from"], destinations=list(zip(uuids, destinations, strict=True)),
+            options=data,
+        )
+    send_callbacks(callbacks, outgoing)  # in the background: the answer never waits
     request_uuid: str | list[str] = uuids[0] if len(uuids) == 1 else uuids
     if queued:
         return _ok(request, 200, {"message": "call queued", "request_uuid": request_uuid})
