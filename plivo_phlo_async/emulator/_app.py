@@ -12,7 +12,7 @@ SDK's models, so the emulator catches the SDK sending what Plivo would
 refuse instead of agreeing with its mistakes.
 
 ``/_emulator/...`` is the unauthenticated admin API (requests, executed
-actions, state, reset, inject) for tests that drive the emulator over HTTP.
+actions, callbacks, state, reset, inject) for tests that drive the emulator over HTTP.
 
 Choices where the reference is silent (chosen as the real service plausibly
 behaves, and strict where strictness catches client bugs):
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hmac
 import json
 import math
@@ -639,6 +640,10 @@ async def admin_executed(request: Request) -> Response:
     )
 
 
+async def admin_callbacks(request: Request) -> Response:
+    return JSONResponse([dataclasses.asdict(r) for r in _admin(request).callbacks])
+
+
 async def admin_state(request: Request) -> Response:
     return JSONResponse(_admin(request).snapshot())
 
@@ -687,6 +692,7 @@ def _routes() -> list[BaseRoute]:
         *both("/v1/Account/{auth_id}/Call/", create_call, ["POST"]),
         Route("/_emulator/requests", admin_requests, methods=["GET"]),
         Route("/_emulator/executed", admin_executed, methods=["GET"]),
+        Route("/_emulator/callbacks", admin_callbacks, methods=["GET"]),
         Route("/_emulator/state", admin_state, methods=["GET"]),
         Route("/_emulator/reset", admin_reset, methods=["POST"]),
         Route("/_emulator/inject", admin_inject, methods=["POST"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import pytest
 
@@ -117,3 +118,14 @@ def test_waiting_for_callbacks_that_never_come_times_out() -> None:
     emulator = PhloEmulator()
     with pytest.raises(TimeoutError, match="1 expected"):
         emulator.wait_for_callbacks(count=1, timeout=0.05)
+
+
+async def test_the_admin_api_lists_callbacks(
+    client: PhloClient, emulator: PhloEmulator, raw: Any
+) -> None:
+    result = await client.calls.create(SOURCE, DESTINATION, "https://example.com/answer")
+    listed = (await raw.get("/_emulator/callbacks")).json()
+    assert [(c["event"], c["state"], c["call_uuid"]) for c in listed] == [
+        ("answer", "skipped", result.request_uuid),
+    ]
+    assert listed[0]["params"]["CallUUID"] == result.request_uuid
