@@ -111,7 +111,10 @@ class CallbackLog:
 
 
 def is_loopback_url(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
     if host == "localhost":
         return True
     try:
@@ -189,26 +192,34 @@ def plan_callbacks(
             if not isinstance(url, str):
                 continue
             verb = method.upper() if isinstance(method, str) else "POST"
-            params = {**common, **extra}
-            if verb == "GET":
-                url = url + ("&" if urlsplit(url).query else "?" if "?" not in url else "")
-                url += urlencode(params)
-                signed: dict[str, str] = {}
-            else:
-                signed = params
-            nonce = f"{secrets.randbelow(10**20):020d}"
-            record = CallbackRecord(
-                seq=0, call_uuid=call_uuid, event=event, method=verb, url=url, params=params,
-                nonce=nonce,
-                signature=sign_v3(method=verb, url=url, params=signed, nonce=nonce,
-                                  auth_token=auth_token),
-            )
+            record = _planned(call_uuid, event, verb, url, {**common, **extra}, auth_token)
             log.add(record)
-            if is_loopback_url(url):
+            if record.error is not None:
+                log.settle(record, state="failed")
+            elif is_loopback_url(record.url):
                 to_send.append(record)
             else:
                 log.settle(record, state="skipped", error=_SKIPPED)
     return to_send
+
+
+def _planned(
+    call_uuid: str, event: str, verb: str, url: str, params: dict[str, str], auth_token: str
+) -> CallbackRecord:
+    """One signed callback; a URL that cannot be signed gives a record with ``error``."""
+    nonce = f"{secrets.randbelow(10**20):020d}"
+    record = CallbackRecord(seq=0, call_uuid=call_uuid, event=event, method=verb, url=url,
+                            params=params, nonce=nonce, signature="")
+    try:
+        if verb == "GET":  # the parameters go in the query, as Plivo sends them
+            separator = "&" if urlsplit(url).query else "" if url.endswith("?") else "?"
+            record.url = url + separator + urlencode(params)
+        signed = {} if verb == "GET" else params
+        record.signature = sign_v3(method=verb, url=record.url, params=signed, nonce=nonce,
+                                   auth_token=auth_token)
+    except ValueError as exc:  # InvalidParameterError included
+        record.error = f"cannot sign this URL: {exc}"
+    return record
 
 
 def send_callbacks(log: CallbackLog, records: Sequence[CallbackRecord]) -> None:

@@ -129,3 +129,14 @@ async def test_the_admin_api_lists_callbacks(
         ("answer", "skipped", result.request_uuid),
     ]
     assert listed[0]["params"]["CallUUID"] == result.request_uuid
+
+
+async def test_a_url_that_cannot_be_signed_is_recorded_and_the_call_still_answers(
+    emulator: PhloEmulator, raw: Any
+) -> None:
+    body = {"from": SOURCE, "to": DESTINATION, "answer_url": "http://[::1/answer"}
+    response = await raw.post(f"/v1/Account/{emulator.auth_id}/Call/", json=body)
+    assert response.status_code == 201
+    [record] = emulator.callbacks
+    assert record.state == "failed"
+    assert "cannot sign this URL" in (record.error or "")
