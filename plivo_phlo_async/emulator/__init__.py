@@ -26,6 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._callbacks import CallbackRecord
 from ._config import (
     BRIDGE_MEMBERS,
     DEFAULT_AUTH_ID,
@@ -79,6 +80,7 @@ __all__ = [
     "TRANSFER_INITIATOR",
     "TRANSFER_RECIPIENT",
     "WAITING_ON_TRANSFER",
+    "CallbackRecord",
     "ConfigError",
     "ConnectionDropped",
     "EmulatorConfig",

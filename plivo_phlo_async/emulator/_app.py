@@ -12,7 +12,7 @@ SDK's models, so the emulator catches the SDK sending what Plivo would
 refuse instead of agreeing with its mistakes.
 
 ``/_emulator/...`` is the unauthenticated admin API (requests, executed
-actions, state, reset, inject) for tests that drive the emulator over HTTP.
+actions, callbacks, state, reset, inject) for tests that drive the emulator over HTTP.
 
 Choices where the reference is silent (chosen as the real service plausibly
 behaves, and strict where strictness catches client bugs):
@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hmac
 import json
 import math
@@ -59,6 +60,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._callbacks import plan_callbacks, send_callbacks
 from ._emulator import ConnectionDropped, ExecutedAction, ReceivedRequest
 from ._faults import FAULT_KINDS
 from ._state import EmulatorError, is_address, new_id
@@ -597,6 +599,13 @@ async def create_call(request: Request) -> Response:
             queued = len(recent) >= cps
             emulator._call_times = [*recent, now]
         _record(emulator, record, kind="create_call", payload=data, call_uuids=tuple(uuids))
+        callbacks = emulator._state.callbacks
+        outgoing = plan_callbacks(
+            callbacks, auth_id=emulator.auth_id, auth_token=emulator.auth_token,
+            from_=data["from"], destinations=list(zip(uuids, destinations, strict=True)),
+            options=data,
+        )
+    send_callbacks(callbacks, outgoing)  # in the background: the answer never waits
     request_uuid: str | list[str] = uuids[0] if len(uuids) == 1 else uuids
     if queued:
         return _ok(request, 200, {"message": "call queued", "request_uuid": request_uuid})
@@ -650,6 +659,10 @@ async def admin_executed(request: Request) -> Response:
     )
 
 
+async def admin_callbacks(request: Request) -> Response:
+    return JSONResponse([dataclasses.asdict(r) for r in _admin(request).callbacks])
+
+
 async def admin_state(request: Request) -> Response:
     return JSONResponse(_admin(request).snapshot())
 
@@ -698,6 +711,7 @@ def _routes() -> list[BaseRoute]:
         *both("/v1/Account/{auth_id}/Call/", create_call, ["POST"]),
         Route("/_emulator/requests", admin_requests, methods=["GET"]),
         Route("/_emulator/executed", admin_executed, methods=["GET"]),
+        Route("/_emulator/callbacks", admin_callbacks, methods=["GET"]),
         Route("/_emulator/state", admin_state, methods=["GET"]),
         Route("/_emulator/reset", admin_reset, methods=["POST"]),
         Route("/_emulator/inject", admin_inject, methods=["POST"]),

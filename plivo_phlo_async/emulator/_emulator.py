@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from ._callbacks import CallbackRecord
 from ._config import EmulatorConfig
 from ._faults import FaultConfig, FaultInjector, FaultKind, RateLimit, RateLimiter
 from ._state import AccountState, Call, Run
@@ -218,6 +219,28 @@ class PhloEmulator:
         """Every call leg dialled: by the Voice API, by runs, by multi-party calls."""
         with self._lock:
             return list(self._state.calls)
+
+    @property
+    def callbacks(self) -> list[CallbackRecord]:
+        """Every signed callback to a call's ring/answer/hangup URL, oldest first."""
+        return self._state.callbacks.records
+
+    def wait_for_callbacks(
+        self, *, count: int | None = None, timeout: float = 10.0
+    ) -> list[CallbackRecord]:
+        """Block until no callback is pending (and ``count`` exist); TimeoutError otherwise."""
+        return self._state.callbacks.wait(count=count, timeout=timeout)
+
+    async def callbacks_settled(
+        self, *, count: int | None = None, timeout: float = 10.0
+    ) -> list[CallbackRecord]:
+        """:meth:`wait_for_callbacks` without blocking the event loop."""
+        import anyio.to_thread
+
+        log = self._state.callbacks
+        return await anyio.to_thread.run_sync(
+            lambda: log.wait(count=count, timeout=timeout), abandon_on_cancel=True
+        )
 
     def members(self, phlo_id: str, node_id: str) -> dict[str, str]:
         """``{address: state}`` of a node's current members (multi-party call or bridge)."""

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from ._callbacks import CallbackLog
 from ._config import EmulatorConfig, PhloSeed
 
 ON_CALL = "on_call"
@@ -181,6 +182,8 @@ class AccountState:
         self.phlos: dict[str, Phlo] = {seed.phlo_id: _phlo_from_seed(seed) for seed in config.phlos}
         self.runs: dict[str, Run] = {}
         self.calls: list[Call] = []
+        #: Signed callbacks to the calls' ring/answer/hangup URLs (see _callbacks).
+        self.callbacks = CallbackLog()
 
     # -- lookups -----------------------------------------------------------
     def phlo(self, phlo_id: str) -> Phlo:

@@ -1,0 +1,197 @@
+"""Verifying a Starlette or FastAPI request: read it, check it, return its parameters.
+
+No ``from __future__ import annotations`` here on purpose: FastAPI reads the
+annotation of ``PlivoWebhook.__call__`` to know it should pass the
+``Request``, and a string annotation on an instance's method is one it
+cannot resolve.
+"""
+
+import base64
+import binascii
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, quote, urlsplit
+
+from starlette.datastructures import ImmutableMultiDict
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from .._exceptions import InvalidParameterError
+from ._signature import NONCE_HEADER, SIGNATURE_HEADER, verify_signature_v3
+
+if TYPE_CHECKING:
+    from .._client import PhloClient
+
+__all__ = ["PlivoWebhook", "verified_params"]
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+class PlivoWebhook:
+    """Checks that a request really comes from Plivo; usable as a FastAPI dependency.
+
+    Give the auth token (``auth_token=``) or the ``PhloClient`` that holds it
+    (``client=``). Behind a proxy or a tunnel, Plivo signed the URL it
+    requested, not the one your server sees: give that public base as
+    ``public_url`` (``"https://bot.example.com"``, with a path prefix if the
+    proxy strips one); the request's path and query are appended to it.
+
+    Calling it with a request returns the verified parameters: the form
+    fields of a POST, the query of a GET. Anything else (no signature
+    headers, a signature that does not match, a body that is not a form,
+    a method other than GET and POST) raises Starlette's
+    ``HTTPException(403)``, which Starlette and FastAPI answer as 403.
+    """
+
+    __slots__ = ("_auth_token", "_public_url", "_source")
+
+    def __init__(
+        self,
+        *,
+        auth_token: str | None = None,
+        client: "PhloClient | None" = None,
+        public_url: str | None = None,
+    ) -> None:
+        if (auth_token is None) == (client is None):
+            raise InvalidParameterError("auth_token", "give exactly one of auth_token or client")
+        if client is not None:
+            self._auth_token = _client_token(client)
+            self._source = "client"
+        else:
+            if not isinstance(auth_token, str) or not auth_token:
+                raise InvalidParameterError("auth_token", "must be a non-empty string")
+            self._auth_token = auth_token
+            self._source = "auth_token"
+        self._public_url = _check_public_url(public_url)
+
+    @property
+    def public_url(self) -> str | None:
+        return self._public_url
+
+    async def __call__(self, request: Request) -> ImmutableMultiDict[str, str]:
+        return await _verify(request, self._auth_token, self._public_url)
+
+    def __repr__(self) -> str:
+        # Never the token: only where it came from.
+        return f"PlivoWebhook(token_from={self._source!r}, public_url={self._public_url!r})"
+
+
+async def verified_params(
+    request: Request,
+    *,
+    auth_token: str | None = None,
+    client: "PhloClient | None" = None,
+    public_url: str | None = None,
+) -> ImmutableMultiDict[str, str]:
+    """The parameters of a request Plivo signed, or ``HTTPException(403)``.
+
+    The one-call form of :class:`PlivoWebhook` (same arguments, same answers).
+    """
+    webhook = PlivoWebhook(auth_token=auth_token, client=client, public_url=public_url)
+    return await webhook(request)
+
+
+def _client_token(client: "PhloClient") -> str:
+    """The token inside a ``PhloClient``, read back from its Basic credentials.
+
+    The client keeps only the ``Authorization`` header it sends, not the
+    token itself; decoding it here keeps the token out of any new attribute.
+    """
+    from .._client import PhloClient
+
+    if not isinstance(client, PhloClient):
+        raise InvalidParameterError(
+            "client", f"must be a PhloClient, not {type(client).__name__}"
+        )
+    header = client._requester.get_headers["Authorization"]
+    prefix = f"{client._auth_id}:"
+    try:
+        credentials = base64.b64decode(header.removeprefix("Basic "), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):  # pragma: no cover - the client built it
+        credentials = ""
+    if not credentials.startswith(prefix) or len(credentials) == len(prefix):
+        raise InvalidParameterError("client", "holds no auth token")  # pragma: no cover
+    return credentials[len(prefix):]
+
+
+def _check_public_url(public_url: object) -> str | None:
+    if public_url is None:
+        return None
+    if not isinstance(public_url, str):
+        raise InvalidParameterError(
+            "public_url", f"must be a string, not {type(public_url).__name__}"
+        )
+    parts = urlsplit(public_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or (
+        parts.query or parts.fragment
+    ):
+        raise InvalidParameterError(
+            "public_url",
+            f"must be an http(s) base URL without query, such as 'https://bot.example.com',"
+            f" not {public_url!r}",
+        )
+    return public_url.rstrip("/")
+
+
+def _signed_url(request: Request, public_url: str | None) -> str:
+    """The URL as Plivo requested it: the raw path (as sent, still percent-encoded)."""
+    raw_path = request.scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else quote(request.scope["path"])
+    base = public_url or f"{request.url.scheme}://{request.url.netloc}"
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return f"{base}{path}?{query}" if query else f"{base}{path}"
+
+
+def _refuse(reason: str) -> HTTPException:
+    return HTTPException(status_code=403, detail=f"Forbidden: {reason}")
+
+
+async def _verify(
+    request: Request, auth_token: str, public_url: str | None
+) -> ImmutableMultiDict[str, str]:
+    signature = request.headers.get(SIGNATURE_HEADER)
+    nonce = request.headers.get(NONCE_HEADER)
+    if not signature or not nonce:
+        raise _refuse("missing Plivo signature headers")
+    method = request.method.upper()
+    if method not in ("GET", "POST"):
+        raise _refuse(f"Plivo does not sign {method} requests")
+    items: list[tuple[str, str]] = []
+    if method == "POST":
+        items = await _form_items(request)
+    params: dict[str, str | list[str]] = {}
+    for key, value in items:
+        known = params.get(key)
+        if known is None:
+            params[key] = value
+        elif isinstance(known, list):
+            known.append(value)
+        else:
+            params[key] = [known, value]
+    ok = verify_signature_v3(
+        method=method,
+        url=_signed_url(request, public_url),
+        params=params,
+        nonce=nonce,
+        signature=signature,
+        auth_token=auth_token,
+    )
+    if not ok:
+        raise _refuse("invalid Plivo signature")
+    if method == "GET":
+        return ImmutableMultiDict(request.query_params.multi_items())
+    return ImmutableMultiDict(items)
+
+
+async def _form_items(request: Request) -> list[tuple[str, str]]:
+    """The urlencoded body Plivo POSTs, parsed without python-multipart."""
+    body = await request.body()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not body:
+        return []
+    if content_type != _FORM:
+        raise _refuse(f"the body must be {_FORM}")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _refuse("the body is not UTF-8") from None
+    return parse_qsl(text, keep_blank_values=True)
