@@ -36,6 +36,9 @@ if TYPE_CHECKING:  # the bulk package is imported lazily, in PhloClient.bulk
 
 DEFAULT_BASE_URL = "https://phlorunner.plivo.com/v1"
 DEFAULT_VOICE_BASE_URL = "https://api.plivo.com/v1"
+#: Read when ``base_url`` / ``voice_base_url`` are not given (pinned names).
+BASE_URL_ENV = "PLIVO_PHLO_BASE_URL"
+VOICE_BASE_URL_ENV = "PLIVO_API_BASE_URL"
 
 
 class _Default(enum.Enum):
@@ -50,7 +53,8 @@ class _Default(enum.Enum):
 class PhloClient(BaseClient):
     """An asyncio (and trio) client for Plivo's PHLO API and outbound calls.
 
-    Credentials default to ``PLIVO_AUTH_ID`` and ``PLIVO_AUTH_TOKEN``. One
+    Credentials default to ``PLIVO_AUTH_ID`` and ``PLIVO_AUTH_TOKEN``, base
+    URLs to ``PLIVO_PHLO_BASE_URL`` and ``PLIVO_API_BASE_URL`` (then Plivo's). One
     client owns one connection pool: create it once, share it, and close it
     with ``await client.aclose()`` or ``async with``; closing is final. An
     ``http_client`` you pass in is used as is and left open for you to close.
@@ -74,8 +78,8 @@ class PhloClient(BaseClient):
         auth_id: str | None = None,
         auth_token: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
-        voice_base_url: str = DEFAULT_VOICE_BASE_URL,
+        base_url: str | None = None,
+        voice_base_url: str | None = None,
         timeout: TimeoutTypes = DEFAULT_TIMEOUT,
         attempt_deadline: float | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -85,6 +89,10 @@ class PhloClient(BaseClient):
         insecure_http_hosts: str | Iterable[str] | None = None,
     ) -> None:
         auth_id = auth_id if auth_id is not None else os.environ.get("PLIVO_AUTH_ID")
+        if base_url is None:
+            base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        if voice_base_url is None:
+            voice_base_url = os.environ.get(VOICE_BASE_URL_ENV) or DEFAULT_VOICE_BASE_URL
         auth_token = auth_token if auth_token is not None else os.environ.get("PLIVO_AUTH_TOKEN")
         if not auth_id:
             raise ConfigurationError(

@@ -64,8 +64,11 @@ BaseUrlOption = Annotated[
     str,
     typer.Option(
         "--base-url",
+        envvar="PLIVO_PHLO_BASE_URL",
+        show_envvar=True,
         help="PHLO API base URL; plain http is accepted for a loopback host only "
-        "(e.g. the emulator's http://127.0.0.1:PORT/v1).",
+        "(e.g. the emulator's http://127.0.0.1:PORT/v1) or a host named in "
+        "PLIVO_PHLO_INSECURE_HTTP_HOSTS.",
         rich_help_panel=CREDENTIALS_PANEL,
     ),
 ]

@@ -281,3 +281,11 @@ def test_the_accepted_token_is_never_printed(emulator: PhloEmulator, base_url: s
 
     assert result.exit_code == 0
     assert emulator.auth_token not in result.output
+
+
+def test_the_base_url_comes_from_the_environment(emulator: PhloEmulator, base_url: str) -> None:
+    result = invoke("get", DEFAULT_PHLO_ID, env={"PLIVO_PHLO_BASE_URL": base_url})
+
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["phlo_id"] == DEFAULT_PHLO_ID
+    assert [r.path for r in emulator.requests] == [f"/v1/phlo/{DEFAULT_PHLO_ID}"]
