@@ -57,7 +57,7 @@ async def test_pause_holds_every_start_until_it_ends() -> None:
     clock = FakeClock()
     limiter = RateLimiter(None, clock=clock, sleep=clock.sleep)
     await limiter.acquire()
-    limiter.pause(3.0)
+    await limiter.pause(3.0)
     assert limiter.paused_until == 3.0
     starts = await _take(limiter, 5, workers=5)
     assert min(starts) >= 3.0
@@ -66,8 +66,8 @@ async def test_pause_holds_every_start_until_it_ends() -> None:
 async def test_pause_is_never_shortened() -> None:
     clock = FakeClock()
     limiter = RateLimiter(RateLimit(2, per=1.0), clock=clock, sleep=clock.sleep)
-    limiter.pause(5.0)
-    limiter.pause(1.0)
+    await limiter.pause(5.0)
+    await limiter.pause(1.0)
     assert limiter.paused_until == 5.0
     assert await limiter.acquire() >= 5.0
 
@@ -77,7 +77,7 @@ async def test_pause_and_window_combine() -> None:
     limiter = RateLimiter(RateLimit(2, per=10.0), clock=clock, sleep=clock.sleep)
     await limiter.acquire()
     await limiter.acquire()
-    limiter.pause(1.0)  # shorter than the window: the window decides
+    await limiter.pause(1.0)  # shorter than the window: the window decides
     assert await limiter.acquire() >= 10.0
 
 
