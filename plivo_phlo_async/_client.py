@@ -180,7 +180,7 @@ class PhloClient(BaseClient):
         timeout: TimeoutTypes | None = None,
         attempt_deadline: float | None = None,
         max_retries: int | None = None,
-        rate_limit: RateLimit | None | _Default = _Default.UNCHANGED,
+        rate_limit: RateLimit | _Default | None = _Default.UNCHANGED,
     ) -> PhloClient:
         """A client with other defaults that shares this one's connection pool.
 

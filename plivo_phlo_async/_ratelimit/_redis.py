@@ -184,9 +184,9 @@ class RedisLimiter:
 
     async def check(self) -> None:
         """Raise :class:`RateLimiterUnavailableError` unless Redis answers."""
-        self._client()
-        assert self._redis is not None
         try:
+            self._client()
+            assert self._redis is not None
             await self._redis.ping()
         except Exception as exc:
             raise RateLimiterUnavailableError(
