@@ -20,8 +20,8 @@ from plivo_phlo_async import (
     ConfigurationError,
     PhloClient,
     RateLimit,
-    RateLimiterUnavailableError,
     RateLimitError,
+    RateLimiterUnavailableError,
 )
 from plivo_phlo_async._ratelimit._redis import RedisLimiter, limit_key
 from plivo_phlo_async.emulator import DEFAULT_AUTH_ID, DEFAULT_PHLO_ID, PhloEmulator
@@ -48,7 +48,7 @@ async def _run(client: PhloClient, n: int) -> None:
 
 def test_importing_the_sdk_does_not_import_redis() -> None:
     code = "import sys, plivo_phlo_async; print('redis' in sys.modules)"
-    out = subprocess.run(
+    out = subprocess.run(  # noqa: S603 - our own interpreter
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
@@ -67,7 +67,7 @@ def test_a_shared_limit_without_redis_py_names_the_extra() -> None:
             print(exc)
         """
     )
-    out = subprocess.run(
+    out = subprocess.run(  # noqa: S603 - our own interpreter
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert 'pip install "plivo-phlo-async[redis]"' in out
@@ -195,7 +195,9 @@ async def test_the_limit_is_keyed_by_auth_id_and_prefix(
 async def test_redis_down_is_a_typed_error_and_nothing_is_sent() -> None:
     emulator = emulator_with_limit(300, 5.0)
     async with emulator.client(rate_limit=RateLimit(20, per=1.0, redis=DOWN)) as client:
-        with pytest.raises(RateLimiterUnavailableError, match=r"127\.0\.0\.1:1/0.*nothing was sent"):
+        with pytest.raises(
+            RateLimiterUnavailableError, match=r"127\.0\.0\.1:1/0.*nothing was sent"
+        ):
             await _run(client, 1)
     assert emulator.requests == []
 
