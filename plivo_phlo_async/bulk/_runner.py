@@ -493,6 +493,9 @@ class BulkRunner:
                 else:
                     breaker.released(probe=probe)
                 tries += 1
+                if isinstance(exc, RateLimitError):  # retried or not: every worker
+                    # (and every process sharing the limit) waits, not just this one
+                    await limiter.pause(self._policy.rate_limit_delay(exc.retry_after, tries))
                 retry_in = self._retry_delay(exc, tries)
                 if retry_in is None:
                     if isinstance(exc, (AuthenticationError, PermissionDeniedError)):
@@ -506,9 +509,10 @@ class BulkRunner:
                         return self._journal_failed(
                             Outcome(job, ref, job_id, _SKIPPED, attempts=attempts), journal_error
                         )
-                if isinstance(exc, RateLimitError):
-                    await limiter.pause(retry_in)  # every worker (and process) waits
-                elif not await self._wait(partial(_sleep, retry_in)):
+                # After a 429 the pause above holds this retry too.
+                if not isinstance(exc, RateLimitError) and not await self._wait(
+                    partial(_sleep, retry_in)
+                ):
                     return self._skip(job, job_id, attempts, exc)
                 continue
             except Exception as exc:  # not mapped by the SDK: it may have been sent
