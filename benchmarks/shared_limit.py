@@ -86,6 +86,8 @@ def main() -> None:
         received = len(emulator.requests)
         rejected = emulator.rate_limited()
         runs = Counter(a.payload["n"] for a in emulator.executions("run"))
+        first = min((r.received_at for r in emulator.requests), default=0.0)
+        throttled = [r.received_at - first for r in emulator.requests if r.status == 429]
     if not args.no_redis:
         _delete_keys(args.redis, prefix)
 
@@ -99,6 +101,9 @@ def main() -> None:
           f"(ideal at {LIMIT / WINDOW:g}/s: {total / (LIMIT / WINDOW):.1f} s)")
     print(f"  requests received:       {received}")
     print(f"  answered 429:            {rejected} ({100 * rejected / max(received, 1):.2f}%)")
+    if throttled:
+        print(f"  429s received between:   {min(throttled):.2f} s and {max(throttled):.2f} s "
+              "after the first request")
     print(f"  peak in any {WINDOW:g} s window: {emulator.peak_requests(DEFAULT_AUTH_ID)} "
           f"(limit {LIMIT})")
     print(f"  runs executed:           {len(runs)} of {total}; "
