@@ -243,3 +243,16 @@ async def test_with_options_shares_the_limiter_unless_told_otherwise() -> None:
 async def test_a_client_rejects_a_rate_limit_that_is_not_one() -> None:
     with pytest.raises(ConfigurationError, match="rate_limit must be a RateLimit"):
         PhloClient("MAXXXXXXXXXXXXXXXXXX", "token", rate_limit=300)  # type: ignore[arg-type]
+
+
+async def test_a_retried_429_waits_the_shared_pause_then_sends_once_more(
+    sleeps: list[float],
+) -> None:
+    emulator = emulator_with_limit(300, 5.0)
+    emulator.inject("rate_limit", retry_after=1)
+    async with emulator.client(rate_limit=RateLimit(300, per=5.0), max_retries=1) as client:
+        await _run(client, 1)
+    first, second = emulator.requests
+    assert (first.status, second.status) == (429, 201)
+    assert second.received_at - first.received_at >= 1.0  # the limiter's pause, not a sleep
+    assert sleeps == []

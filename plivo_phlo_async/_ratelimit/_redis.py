@@ -49,6 +49,7 @@ REDIS_TIMEOUT = 5.0
 # request, the span (µs), this start's unique member. Returns 0 when the start
 # was taken, else the microseconds to wait before asking again.
 _ACQUIRE = """
+if redis.replicate_commands then redis.replicate_commands() end  -- Redis < 5: TIME, then writes
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local cap = tonumber(ARGV[1])
@@ -70,6 +71,7 @@ return math.max(1, tonumber(oldest[2]) + span - now)
 
 # KEYS: the pause key. ARGV: the pause (µs). Never shortens a pause.
 _PAUSE = """
+if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local pause = tonumber(ARGV[1])

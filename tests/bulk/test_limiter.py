@@ -118,3 +118,15 @@ def test_default_is_plivos_account_limit() -> None:
 def test_rate_limit_rejects_nonsense(requests: object, per: object) -> None:
     with pytest.raises(ConfigurationError):
         RateLimit(requests, per=per)  # type: ignore[arg-type]
+
+
+async def test_bulk_share_keeps_the_rest_of_the_window_for_single_requests() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(RateLimit(10, per=1.0, bulk_share=0.6), clock=clock, sleep=clock.sleep)
+    bulk = [await limiter.acquire(bulk=True) for _ in range(6)]
+    assert limiter.try_acquire(bulk=True) is None  # bulk has its 6 of 10
+    single = [limiter.try_acquire() for _ in range(4)]
+    assert bulk == [0.0] * 6
+    assert single == [0.0] * 4  # the other 4 at once, no waiting
+    assert limiter.try_acquire() is None  # the window is full for everyone
+    assert await limiter.acquire(bulk=True) >= 1.0
