@@ -32,9 +32,9 @@ _GUARD_SHARE = 0.02
 _MAX_GUARD = 0.05
 
 
-def guarded_span(limit: RateLimit) -> float:
+def guarded_span(limit: RateLimit, max_guard: float = _MAX_GUARD) -> float:
     """How long a start counts against the limit: the window plus the guard."""
-    return limit.per + min(_MAX_GUARD, limit.per * _GUARD_SHARE)
+    return limit.per + min(max_guard, limit.per * _GUARD_SHARE)
 
 
 class RateLimiter:
