@@ -83,12 +83,39 @@ def test_a_shared_limit_without_redis_py_names_the_extra() -> None:
         {"bulk_share": True},
         {"requests": 1, "bulk_share": 0.5},  # leaves bulk runners nothing
         {"key_prefix": 7},
+        {"burst": 0},
+        {"burst": 11},
+        {"burst": 2.5},
     ],
 )
 def test_rate_limit_rejects_nonsense_sharing(options: dict[str, object]) -> None:
     options = {"requests": 10, **options}
     with pytest.raises(ConfigurationError):
         RateLimit(**options)  # type: ignore[arg-type]
+
+
+def test_a_shared_limit_starts_a_tenth_of_its_window_at_once_by_default() -> None:
+    assert RateLimit(300, per=5.0).burst_requests == 300
+    assert RateLimit(300, per=5.0, redis="redis://127.0.0.1:6379/0").burst_requests == 30
+    assert RateLimit(5, per=5.0, redis="redis://127.0.0.1:6379/0").burst_requests == 1
+    assert RateLimit(300, per=5.0, redis="redis://127.0.0.1:6379/0", burst=300).burst_requests == (
+        300
+    )
+
+
+async def test_past_the_burst_shared_starts_are_paced(redis_url: str, redis_prefix: str) -> None:
+    limit = RateLimit(20, per=60.0, redis=redis_url, key_prefix=redis_prefix)  # burst 2
+    one = RedisLimiter(limit, DEFAULT_AUTH_ID)
+    other = RedisLimiter(limit, DEFAULT_AUTH_ID)  # another process: the same pace
+    try:
+        assert await one.try_once() == 0.0
+        assert await other.try_once() == 0.0
+        wait = await one.try_once()  # the window has room, but 2 just started
+        assert 5.0 < wait <= 2 * 61.2 / 20  # two paces (3 s each, guard included)
+        assert await other.try_once() > 5.0
+    finally:
+        await one.aclose()
+        await other.aclose()
 
 
 def test_a_shared_limit_never_shows_the_redis_password() -> None:
@@ -141,7 +168,7 @@ async def test_a_429_pauses_every_client_sharing_the_key(
 
 
 async def test_a_restarted_limiter_does_not_burst(redis_url: str, redis_prefix: str) -> None:
-    limit = RateLimit(5, per=60.0, redis=redis_url, key_prefix=redis_prefix)
+    limit = RateLimit(5, per=60.0, redis=redis_url, key_prefix=redis_prefix, burst=5)
     crashed = RedisLimiter(limit, DEFAULT_AUTH_ID)
     for _ in range(5):
         await crashed.acquire()
@@ -156,7 +183,9 @@ async def test_a_restarted_limiter_does_not_burst(redis_url: str, redis_prefix: 
 async def test_bulk_share_leaves_the_rest_of_the_window_to_single_requests(
     redis_url: str, redis_prefix: str
 ) -> None:
-    limit = RateLimit(10, per=60.0, redis=redis_url, key_prefix=redis_prefix, bulk_share=0.8)
+    limit = RateLimit(
+        10, per=60.0, redis=redis_url, key_prefix=redis_prefix, bulk_share=0.8, burst=10
+    )
     limiter = RedisLimiter(limit, DEFAULT_AUTH_ID)
     try:
         assert [await limiter.try_once(bulk=True) for _ in range(8)] == [0.0] * 8

@@ -44,6 +44,13 @@ class RateLimit:
     single request while fewer than ``requests`` did, so the last
     ``requests - bulk_share_requests`` of every window are left to
     interactive traffic.
+
+    ``burst`` is the most requests started at once: beyond it, starts are
+    spaced as the limit allows on average (``per / requests`` apart), so a
+    window's requests do not all reach Plivo together, where queueing and
+    jitter between processes would make some look late and the next window's
+    early (429s). None: the whole window at once (``requests``) for an
+    in-process limit, a tenth of it (at least 1) for a shared one.
     """
 
     requests: int
@@ -51,6 +58,7 @@ class RateLimit:
     redis: str | Redis | None = field(default=None, repr=False)
     bulk_share: float = 1.0
     key_prefix: str = ""
+    burst: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.requests, bool) or not isinstance(self.requests, int) or (
@@ -76,6 +84,15 @@ class RateLimit:
                 f"RateLimit bulk_share {share!r} of {self.requests} requests leaves bulk "
                 "runners no request at all"
             )
+        burst = self.burst
+        if burst is not None and (
+            isinstance(burst, bool) or not isinstance(burst, int)
+            or not 1 <= burst <= self.requests
+        ):
+            raise ConfigurationError(
+                f"RateLimit burst must be an integer from 1 to requests ({self.requests}) "
+                f"or None, not {burst!r}"
+            )
         if not isinstance(self.key_prefix, str):
             raise ConfigurationError("RateLimit key_prefix must be a string")
         _check_redis(self.redis)
@@ -89,6 +106,13 @@ class RateLimit:
     def bulk_share_requests(self) -> int:
         """The most requests bulk runners start together in any window."""
         return math.floor(self.requests * self.bulk_share)
+
+    @property
+    def burst_requests(self) -> int:
+        """The most requests started at once (``burst``, resolved)."""
+        if self.burst is not None:
+            return self.burst
+        return max(1, self.requests // 10) if self.redis is not None else self.requests
 
     @property
     def shared(self) -> bool:

@@ -3,7 +3,8 @@
 A new request may start only when fewer than ``requests`` requests started
 in the last ``per`` seconds (fewer than ``bulk_share_requests`` for a bulk
 request), so no window ever holds more than ``requests`` starts, from the
-very first request on (no initial burst).
+very first request on (no initial burst); and, past ``burst`` starts at
+once, only ``per / requests`` seconds per start after the last ``burst``.
 
 The same object carries the shared pause: after a 429, :meth:`pause` holds
 every start, because the limit is the account's, not the task's.
@@ -61,6 +62,9 @@ class RateLimiter:
         if limit is not None:
             self._span = guarded_span(limit)
             self._caps = {False: limit.requests, True: limit.bulk_share_requests}
+            self._burst = limit.burst_requests
+            # At most ``burst`` starts in any ``burst`` intervals of the average pace.
+            self._burst_span = self._span * self._burst / limit.requests
 
     @property
     def paused_until(self) -> float:
@@ -80,8 +84,11 @@ class RateLimiter:
             while starts and starts[0] + span <= now:
                 starts.popleft()
             cap = self._caps[bulk]
-            if len(starts) >= cap:
-                wait = max(wait, starts[len(starts) - cap] + span - now)
+            count = len(starts)
+            if count >= cap:
+                wait = max(wait, starts[count - cap] + span - now)
+            if count >= self._burst:
+                wait = max(wait, starts[count - self._burst] + self._burst_span - now)
         return wait
 
     def try_acquire(self, *, bulk: bool = False) -> float | None:

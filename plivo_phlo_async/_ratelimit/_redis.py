@@ -53,22 +53,31 @@ REDIS_TIMEOUT = 5.0
 SHARED_MAX_GUARD = 0.1
 
 # KEYS: the log (sorted set), the pause key. ARGV: the cap for this kind of
-# request, the span (µs), this start's unique member. Returns 0 when the start
-# was taken, else the microseconds to wait before asking again.
+# request, this start's unique member, the span (µs), the burst, and the span
+# in which at most ``burst`` may start (µs). Returns 0 when the start was
+# taken, else the microseconds to wait before asking again.
 _ACQUIRE = """
 if redis.replicate_commands then redis.replicate_commands() end  -- Redis < 5: TIME, then writes
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local cap = tonumber(ARGV[1])
-local span = tonumber(ARGV[2])
+local span = tonumber(ARGV[3])
+local burst = tonumber(ARGV[4])
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
 if paused > now then
   return paused - now
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
 local count = redis.call('ZCARD', KEYS[1])
+if count < cap and count >= burst then
+  local paced = redis.call('ZRANGE', KEYS[1], -burst, -burst, 'WITHSCORES')
+  local wait = tonumber(paced[2]) + tonumber(ARGV[5]) - now
+  if wait > 0 then
+    return wait
+  end
+end
 if count < cap then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('ZADD', KEYS[1], now, ARGV[2])
   redis.call('PEXPIRE', KEYS[1], math.ceil(span / 1000) + 1000)
   return 0
 end
@@ -120,6 +129,8 @@ class RedisLimiter:
         self._keys = [f"{self.key}:starts", f"{self.key}:paused"]
         self._span_us = math.ceil(guarded_span(limit, SHARED_MAX_GUARD) * 1_000_000)
         self._caps = {False: limit.requests, True: limit.bulk_share_requests}
+        burst = limit.burst_requests
+        self._pace = (self._span_us, burst, math.ceil(self._span_us * burst / limit.requests))
         self._locks = {False: anyio.Lock(), True: anyio.Lock()}
         self._sleep = sleep
         self._member = uuid.uuid4().hex
@@ -163,7 +174,7 @@ class RedisLimiter:
         """Take a start now if the shared limit allows it: 0.0, else the seconds
         to wait before asking again. One round trip to Redis."""
         member = f"{self._member}:{next(self._sequence)}"
-        wait_us = await self._run(0, self._keys[:2], [self._caps[bulk], self._span_us, member])
+        wait_us = await self._run(0, self._keys[:2], [self._caps[bulk], member, *self._pace])
         return wait_us / 1_000_000
 
     def try_acquire(self, *, bulk: bool = False) -> float | None:

@@ -130,3 +130,14 @@ async def test_bulk_share_keeps_the_rest_of_the_window_for_single_requests() -> 
     assert single == [0.0] * 4  # the other 4 at once, no waiting
     assert limiter.try_acquire() is None  # the window is full for everyone
     assert await limiter.acquire(bulk=True) >= 1.0
+
+
+async def test_past_the_burst_starts_are_spaced_at_the_average_pace() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(RateLimit(10, per=1.0, burst=2), clock=clock, sleep=clock.sleep)
+    starts = await _take(limiter, 30, workers=5)
+    ordered = sorted(starts)
+    assert ordered[:2] == [0.0, 0.0]
+    assert max_in_window(starts, 1.0) == 10
+    # Never more than 2 starts within two paces of 0.1 s (1.02 s / 10, guard included).
+    assert all(b - a >= 0.2 for a, b in zip(ordered, ordered[2:], strict=False))

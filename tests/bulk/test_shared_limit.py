@@ -57,7 +57,9 @@ async def test_single_requests_find_room_while_bulk_saturates_its_share(
     redis_url: str, redis_prefix: str
 ) -> None:
     emulator = PhloEmulator()
-    limit = RateLimit(10, per=60.0, redis=redis_url, key_prefix=redis_prefix, bulk_share=0.5)
+    limit = RateLimit(
+        10, per=60.0, redis=redis_url, key_prefix=redis_prefix, bulk_share=0.5, burst=10
+    )
     bulk_saturated = anyio.Event()
 
     def watch(_: object) -> None:
@@ -81,7 +83,7 @@ async def test_single_requests_find_room_while_bulk_saturates_its_share(
 
 async def test_client_bulk_shares_the_clients_limiter(redis_url: str, redis_prefix: str) -> None:
     emulator = PhloEmulator()
-    limit = RateLimit(10, per=60.0, redis=redis_url, key_prefix=redis_prefix)
+    limit = RateLimit(10, per=60.0, redis=redis_url, key_prefix=redis_prefix, burst=10)
     async with emulator.client(rate_limit=limit) as client:
         runner = client.bulk(jobs(0, 3))
         assert runner.rate_limit == limit
