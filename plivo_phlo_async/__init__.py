@@ -35,6 +35,7 @@ from ._exceptions import (
     StatusOutcomeUnknownError,
     TimeoutOutcomeUnknownError,
 )
+from ._ratelimit import DEFAULT_RATE_LIMIT, RateLimit, RateLimiterUnavailableError
 from ._version import __version__
 from .bulk import (
     BulkReport,
@@ -44,7 +45,6 @@ from .bulk import (
     NodeActionJob,
     Outcome,
     OutcomeStatus,
-    RateLimit,
     RunJob,
     run_chunk,
 )
@@ -76,6 +76,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_RETRIES",
+    "DEFAULT_RATE_LIMIT",
     "DEFAULT_TIMEOUT",
     "DEFAULT_VOICE_BASE_URL",
     "APIConnectionError",
@@ -128,6 +129,7 @@ __all__ = [
     "PlivoObject",
     "RateLimit",
     "RateLimitError",
+    "RateLimiterUnavailableError",
     "RequestTimeoutError",
     "ResponseHeaders",
     "Role",

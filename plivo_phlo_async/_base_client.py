@@ -48,6 +48,7 @@ from ._exceptions import (
     TimeoutOutcomeUnknownError,
 )
 from ._fastpath import Answer, Sender
+from ._ratelimit import Limiter
 from ._retry import (
     IDEMPOTENT_METHODS,
     RetryPolicy,
@@ -308,11 +309,14 @@ class Requester:
         timeout: httpx.Timeout,
         deadline: float | None,
         retry: RetryPolicy,
+        limiter: Limiter | None = None,
     ) -> Answer:
         """Send one logical request, retrying only where that is safe.
 
         ``content`` is the JSON body, encoded once by the resource that
         validated it; ``deadline`` bounds each attempt whole, in seconds.
+        With a ``limiter``, every attempt waits for a start slot first, and a
+        429 pauses everyone sharing the limiter for its ``Retry-After``.
         """
         send = self.sender.send
         attempts = retry.max_retries + 1
@@ -320,6 +324,8 @@ class Requester:
         for attempt in range(1, attempts + 1):
             if self.is_closed:
                 raise ClientClosedError("the client is closed; create a new PhloClient")
+            if limiter is not None and limiter.try_acquire() is None:
+                await limiter.acquire()  # a RateLimiterUnavailableError: nothing sent
             started = time.perf_counter()
             try:
                 response = await send(method, url, content, timeout, deadline)
@@ -347,17 +353,20 @@ class Requester:
 
             full = response.to_httpx()  # errors carry the full httpx.Response
             retry_after = parse_retry_after(full.headers.get("retry-after"))
+            if status == 429:
+                delay = retry.rate_limit_delay(retry_after, attempt)
+                if limiter is not None:  # the limit is the account's: everyone waits
+                    await limiter.pause(delay)
+            else:
+                delay = retry.backoff(attempt)
             if attempt == attempts or not retryable_status(status, method):
                 if debug:
                     _log_attempt(method, url, attempt, attempts, str(status), started, None)
                 raise _status_error(full, method, retry_after, attempt)
-            if status == 429:
-                delay = retry.rate_limit_delay(retry_after, attempt)
-            else:
-                delay = retry.backoff(attempt)
             if debug:
                 _log_attempt(method, url, attempt, attempts, str(status), started, delay)
-            await _sleep(delay)
+            if status != 429 or limiter is None:  # else the next acquire waits the pause
+                await _sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
 
@@ -375,8 +384,10 @@ class BaseClient:
         timeout: httpx.Timeout,
         attempt_deadline: float | None,
         retry: RetryPolicy,
+        limiter: Limiter | None = None,
     ) -> None:
         self._requester = requester
+        self._limiter = limiter
         self._auth_id = auth_id
         self._base_url = base_url
         self._voice_base_url = voice_base_url
@@ -404,7 +415,8 @@ class BaseClient:
             resolved = coerce_timeout(timeout, per_call=True)
             deadline = resolve_deadline(resolved, self._attempt_deadline)
         response = await self._requester.request(
-            method, url, content=content, timeout=resolved, deadline=deadline, retry=self._retry
+            method, url, content=content, timeout=resolved, deadline=deadline, retry=self._retry,
+            limiter=self._limiter,
         )
         return _parse_success(response, cast_to)
 

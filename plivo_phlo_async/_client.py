@@ -27,12 +27,13 @@ from ._base_client import (
     insecure_http_hosts as check_insecure_hosts,
 )
 from ._exceptions import ConfigurationError
+from ._ratelimit import Limiter, RateLimit, make_limiter
 from ._retry import RetryPolicy
 from ._validation import check_path_id
 from .resources import Calls, PhloResource
 
 if TYPE_CHECKING:  # the bulk package is imported lazily, in PhloClient.bulk
-    from .bulk import BulkRunner, CircuitBreaker, OutcomeCallback, RateLimit
+    from .bulk import BulkRunner, CircuitBreaker, OutcomeCallback
 
 DEFAULT_BASE_URL = "https://phlorunner.plivo.com/v1"
 DEFAULT_VOICE_BASE_URL = "https://api.plivo.com/v1"
@@ -44,7 +45,8 @@ VOICE_BASE_URL_ENV = "PLIVO_API_BASE_URL"
 class _Default(enum.Enum):
     """Marks a default that lives in the lazily imported bulk package."""
 
-    RATE_LIMIT = "RateLimit(300, per=5.0)"
+    RATE_LIMIT = "the client's rate_limit, else RateLimit(300, per=5.0)"
+    UNCHANGED = "unchanged"
 
     def __repr__(self) -> str:
         return self.value
@@ -68,6 +70,12 @@ class PhloClient(BaseClient):
     emulator). ``insecure_http_hosts`` (default: ``PLIVO_PHLO_INSECURE_HTTP_HOSTS``,
     comma-separated) names other hosts allowed over plain http, such as the
     emulator as a docker-compose service; each use is logged as a warning.
+
+    ``rate_limit`` (a :class:`RateLimit`; default none) makes every request
+    of this client, and of its bulk runners, wait for a start slot; a 429
+    pauses all of them for its ``Retry-After``. With ``RateLimit(...,
+    redis=URL)`` every process and machine on the account shares the limit
+    (see :class:`RateLimit` for ``bulk_share``).
     """
 
     phlo: PhloResource
@@ -87,6 +95,7 @@ class PhloClient(BaseClient):
         proxy: str | httpx.URL | httpx.Proxy | None = None,
         http_client: httpx.AsyncClient | None = None,
         insecure_http_hosts: str | Iterable[str] | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         auth_id = auth_id if auth_id is not None else os.environ.get("PLIVO_AUTH_ID")
         if base_url is None:
@@ -122,6 +131,7 @@ class PhloClient(BaseClient):
             else os.environ.get(INSECURE_HTTP_HOSTS_ENV)
         )
         checked_timeout = coerce_timeout(timeout)
+        limiter = _limiter_for(rate_limit, auth_id)
         super().__init__(
             requester=Requester(
                 auth_id=auth_id,
@@ -136,8 +146,10 @@ class PhloClient(BaseClient):
             timeout=checked_timeout,
             attempt_deadline=coerce_deadline(attempt_deadline),
             retry=RetryPolicy(max_retries=max_retries),
+            limiter=limiter,
         )
         self._owns_pool = True
+        self._owns_limiter = True
         self._attach_resources()
 
     def _attach_resources(self) -> None:
@@ -173,20 +185,37 @@ class PhloClient(BaseClient):
     def is_closed(self) -> bool:
         return self._requester.is_closed
 
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The limit every request of this client waits for (None: none)."""
+        return None if self._limiter is None else self._limiter.limit
+
+    @property
+    def limiter(self) -> Limiter | None:
+        """The limiter behind :attr:`rate_limit`, shared with ``with_options`` copies
+        and with this client's bulk runners."""
+        return self._limiter
+
     def with_options(
         self,
         *,
         timeout: TimeoutTypes | None = None,
         attempt_deadline: float | None = None,
         max_retries: int | None = None,
+        rate_limit: RateLimit | _Default | None = _Default.UNCHANGED,
     ) -> PhloClient:
         """A client with other defaults that shares this one's connection pool.
 
         Closing the copy leaves the pool open; the original client owns it,
-        and once it is closed every copy is closed too.
+        and once it is closed every copy is closed too. The copy shares this
+        client's limiter unless ``rate_limit`` is given (None: no limit).
         """
         if max_retries is not None:
             _check_retries(max_retries)
+        if isinstance(rate_limit, _Default):
+            limiter, owns_limiter = self._limiter, False
+        else:
+            limiter, owns_limiter = _limiter_for(rate_limit, self._auth_id), True
         copy = object.__new__(PhloClient)
         BaseClient.__init__(
             copy,
@@ -201,8 +230,10 @@ class PhloClient(BaseClient):
             retry=self._retry
             if max_retries is None
             else dataclasses.replace(self._retry, max_retries=max_retries),
+            limiter=limiter,
         )
         copy._owns_pool = False
+        copy._owns_limiter = owns_limiter
         copy._attach_resources()
         return copy
 
@@ -224,7 +255,9 @@ class PhloClient(BaseClient):
         ``jobs`` is any iterable or async iterable of ``RunJob``,
         ``NodeActionJob`` or ``MemberActionJob`` (with ``phlo_id``, plain
         mappings are run payloads for that PHLO). ``rate_limit`` defaults to
-        Plivo's 300 requests per 5 s (None: no limit); ``max_retries`` None
+        this client's limit when it has one (the runner then shares its
+        limiter, taking at most its ``bulk_share``), else to Plivo's 300
+        requests per 5 s (None: no limit); ``max_retries`` None
         means this client's; ``circuit_breaker`` None means the default
         ``CircuitBreaker()``. See :mod:`plivo_phlo_async.bulk`.
         """
@@ -233,6 +266,8 @@ class PhloClient(BaseClient):
         options: dict[str, Any] = {}
         if not isinstance(rate_limit, _Default):
             options["rate_limit"] = rate_limit
+        elif self._limiter is not None and self._limiter.limit is not None:
+            options["rate_limit"] = self._limiter.limit
         if circuit_breaker is not None:
             options["circuit_breaker"] = circuit_breaker
         return BulkRunner(
@@ -252,8 +287,12 @@ class PhloClient(BaseClient):
 
         A copy made by :meth:`with_options` does not close the pool it shares.
         """
-        if self._owns_pool:
-            await self._requester.aclose()
+        try:
+            if self._owns_pool:
+                await self._requester.aclose()
+        finally:
+            if self._owns_limiter and self._limiter is not None:
+                await self._limiter.aclose()
 
     async def __aenter__(self) -> PhloClient:
         return self
@@ -271,6 +310,17 @@ class PhloClient(BaseClient):
             f"PhloClient(auth_id={self._auth_id!r}, base_url={self._base_url!r}, "
             f"voice_base_url={self._voice_base_url!r}, max_retries={self.max_retries})"
         )
+
+
+def _limiter_for(rate_limit: object, auth_id: str) -> Limiter | None:
+    if rate_limit is None:
+        return None
+    if not isinstance(rate_limit, RateLimit):
+        raise ConfigurationError(
+            f"rate_limit must be a RateLimit or None, not {type(rate_limit).__name__}",
+            field="rate_limit",
+        )
+    return make_limiter(rate_limit, auth_id)
 
 
 def _check_retries(max_retries: object) -> None:

@@ -42,6 +42,7 @@ from .._exceptions import (
     PlivoError,
     RateLimitError,
 )
+from .._ratelimit import Limiter, RateLimiterUnavailableError, make_limiter
 from .._retry import RetryPolicy
 from .._validation import validate_path_id
 from ._breaker import (
@@ -56,7 +57,7 @@ from ._breaker import (
 from ._input import JobInput
 from ._jobs import JOB_TYPES, Handles, Job, RunJob, job_id_of, prepare
 from ._journal import RESEND, Journal, JournalError
-from ._limiter import DEFAULT_RATE_LIMIT, RateLimit, RateLimiter
+from ._limiter import DEFAULT_RATE_LIMIT, RateLimit
 from ._outcomes import error_outcome, from_journal
 from ._report import BulkReport, Outcome, OutcomeStatus
 from ._stream import OutcomeStream
@@ -137,7 +138,17 @@ class BulkRunner:
             raise ConfigurationError(
                 "circuit_breaker must be a CircuitBreaker", field="circuit_breaker"
             )
-        self._client = client.with_options(max_retries=0)
+        # The runner waits for the limit itself (as a bulk request, before
+        # each attempt), so its own client does not wait a second time.
+        self._client = client.with_options(max_retries=0, rate_limit=None)
+        #: The client's limiter when the runner shares it (the default, or the
+        #: client's own limit): single requests and this run then share one limit.
+        self._shared_limiter: Limiter | None = None
+        if client.limiter is not None and (
+            rate_limit is DEFAULT_RATE_LIMIT or rate_limit == client.rate_limit
+        ):
+            self._shared_limiter = client.limiter
+            rate_limit = client.rate_limit
         self._handles = Handles(self._client)
         self._jobs = jobs
         self._phlo_id = phlo_id
@@ -170,7 +181,7 @@ class BulkRunner:
         self._journal: Journal | None = None
         #: The first journal failure: the run stops, and it is raised at the end.
         self._journal_error: JournalError | None = None
-        self._limiter: RateLimiter | None = None
+        self._limiter: Limiter | None = None
         self._slots: anyio.Semaphore | None = None
 
     # -- public ----------------------------------------------------------------
@@ -241,7 +252,9 @@ class BulkRunner:
         self._journal = None if self.journal_path is None else Journal(
             self.journal_path, auth_id=self._client.auth_id, base_url=self._client.base_url
         )
-        self._limiter = RateLimiter(self.rate_limit)
+        self._limiter = self._shared_limiter or make_limiter(
+            self.rate_limit, self._client.auth_id
+        )
         self._slots = anyio.Semaphore(self.concurrency)
         job_send, job_recv = anyio.create_memory_object_stream[tuple[int, Any]](self.concurrency)
         out_send, out_recv = anyio.create_memory_object_stream[Outcome](self.concurrency)
@@ -268,6 +281,9 @@ class BulkRunner:
                 self.report.stopped_early = False  # stop() came after the last job was read
             self.report.wall_time = time.perf_counter() - started
             out_recv.close()
+            if self._shared_limiter is None:
+                with anyio.CancelScope(shield=True):
+                    await self._limiter.aclose()
             if self._journal is not None:
                 try:
                     self._journal.close()
@@ -421,9 +437,16 @@ class BulkRunner:
                 if admitted is None:
                     return self._skip(job, job_id, attempts, last_error)
                 probe = admitted
-            if self._stopping or (
-                limiter.try_acquire() is None and not await self._wait(limiter.acquire)
-            ):
+            try:
+                stopped = self._stopping or (
+                    limiter.try_acquire(bulk=True) is None
+                    and not await self._wait(partial(limiter.acquire, bulk=True))
+                )
+            except RateLimiterUnavailableError as exc:  # fail closed: nothing is sent
+                breaker.released(probe=probe)
+                self._halt(exc, f"stopped: {exc}")
+                return self._skip(job, job_id, attempts, exc)
+            if stopped:
                 if probe:
                     breaker.released(probe=True)
                 return self._skip(job, job_id, attempts, last_error)
@@ -470,6 +493,9 @@ class BulkRunner:
                 else:
                     breaker.released(probe=probe)
                 tries += 1
+                if isinstance(exc, RateLimitError):  # retried or not: every worker
+                    # (and every process sharing the limit) waits, not just this one
+                    await limiter.pause(self._policy.rate_limit_delay(exc.retry_after, tries))
                 retry_in = self._retry_delay(exc, tries)
                 if retry_in is None:
                     if isinstance(exc, (AuthenticationError, PermissionDeniedError)):
@@ -483,9 +509,10 @@ class BulkRunner:
                         return self._journal_failed(
                             Outcome(job, ref, job_id, _SKIPPED, attempts=attempts), journal_error
                         )
-                if isinstance(exc, RateLimitError):
-                    limiter.pause(retry_in)  # every worker waits, not just this one
-                elif not await self._wait(partial(_sleep, retry_in)):
+                # After a 429 the pause above holds this retry too.
+                if not isinstance(exc, RateLimitError) and not await self._wait(
+                    partial(_sleep, retry_in)
+                ):
                     return self._skip(job, job_id, attempts, exc)
                 continue
             except Exception as exc:  # not mapped by the SDK: it may have been sent

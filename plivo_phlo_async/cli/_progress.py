@@ -41,6 +41,7 @@ from .._exceptions import (
     NameResolutionError,
     PermissionDeniedError,
 )
+from .._ratelimit import RateLimiterUnavailableError
 from ..bulk import BulkReport, BulkRunner, Outcome, OutcomeStatus
 from ..bulk._runner import DUPLICATE
 from ._common import EXIT_AUTH, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE
@@ -190,7 +191,9 @@ def exit_code(result: DriveResult) -> int:
         return EXIT_UNREACHABLE
     if result.interrupted:
         return EXIT_INTERRUPTED
-    if report.failed or report.outcome_unknown:
+    if report.failed or report.outcome_unknown or isinstance(
+        stopped_by, RateLimiterUnavailableError
+    ):
         return EXIT_FAILED
     return EXIT_OK
 
@@ -207,6 +210,11 @@ def stop_message(report: BulkReport) -> str | None:
             "Check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN (or --auth-id/--auth-token); "
             "with the same --journal, a re-run sends what was skipped "
             "(add --retry-failed for the jobs refused)."
+        )
+    elif isinstance(stopped_by, RateLimiterUnavailableError):
+        check = (
+            "Check --redis and that Redis is up; with the same --journal, a re-run "
+            "sends what was skipped."
         )
     elif isinstance(stopped_by, NameResolutionError):
         check = (

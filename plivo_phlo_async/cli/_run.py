@@ -8,6 +8,7 @@ command before anything is sent), then lazily by the bulk runner.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import sys
 from pathlib import Path
@@ -18,7 +19,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .._exceptions import InvalidParameterError
+from .._exceptions import ConfigurationError, InvalidParameterError
+from .._ratelimit import RateLimiterUnavailableError
 from .._validation import validate_path_id
 from ..bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE_LIMIT, JournalError, RateLimit
 from ..bulk._journal import Journal
@@ -129,6 +131,25 @@ def run(
             rich_help_panel=RUNNING,
         ),
     ] = False,
+    redis: Annotated[
+        str | None,
+        typer.Option(
+            "--redis", metavar="URL", envvar="PLIVO_PHLO_REDIS_URL", show_envvar=True,
+            help="Share the rate limit through Redis (redis://host:port/db) with every "
+            "process and machine on this account (needs the redis extra).",
+            rich_help_panel=RUNNING,
+        ),
+    ] = None,
+    redis_key_prefix: Annotated[
+        str,
+        typer.Option(
+            "--redis-key-prefix", metavar="PREFIX", envvar="PLIVO_PHLO_REDIS_KEY_PREFIX",
+            show_envvar=True,
+            help="With --redis: prefix of the limit's Redis keys (one limit per prefix "
+            "and account).",
+            rich_help_panel=RUNNING,
+        ),
+    ] = "",
     journal: Annotated[
         Path | None,
         typer.Option(
@@ -180,6 +201,8 @@ def run(
     rate_limit = None if no_rate_limit else DEFAULT_RATE_LIMIT if rate is None else (
         parse_rate(rate)
     )
+    if redis is not None:
+        rate_limit = _shared(rate_limit, redis, redis_key_prefix)
     if retry_failed and journal is None:
         raise typer.BadParameter("--retry-failed needs --journal")
     if job_id_column == "":
@@ -216,6 +239,12 @@ def run(
 
     async def go() -> int:
         async with client:
+            if rate_limit is not None and rate_limit.redis is not None:
+                try:
+                    await _check_redis(rate_limit, client.auth_id)
+                except RateLimiterUnavailableError as exc:
+                    typer.echo(f"plivo-phlo: --redis: {exc}", err=True)
+                    return EXIT_USAGE
             runner = client.bulk(
                 run_jobs(source, phlo_id),
                 concurrency=concurrency,
@@ -255,6 +284,29 @@ def run(
         if writer is not None:
             writer.close()
     raise typer.Exit(code)
+
+
+def _shared(rate_limit: RateLimit | None, url: str, key_prefix: str) -> RateLimit:
+    """The limit asked for (``--rate`` or the default), kept in Redis at ``url``."""
+    if rate_limit is None:
+        raise typer.BadParameter(
+            "--redis shares the rate limit, --no-rate-limit turns it off", param_hint="--redis"
+        )
+    try:
+        return dataclasses.replace(rate_limit, redis=url, key_prefix=key_prefix)
+    except ConfigurationError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--redis") from None
+
+
+async def _check_redis(rate_limit: RateLimit, auth_id: str) -> None:
+    """Fail before anything is sent when the shared limit cannot be reached."""
+    from .._ratelimit._redis import RedisLimiter
+
+    limiter = RedisLimiter(rate_limit, auth_id)
+    try:
+        await limiter.check()
+    finally:
+        await limiter.aclose()
 
 
 def _escape_unencodable_output() -> None:

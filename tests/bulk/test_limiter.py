@@ -57,7 +57,7 @@ async def test_pause_holds_every_start_until_it_ends() -> None:
     clock = FakeClock()
     limiter = RateLimiter(None, clock=clock, sleep=clock.sleep)
     await limiter.acquire()
-    limiter.pause(3.0)
+    await limiter.pause(3.0)
     assert limiter.paused_until == 3.0
     starts = await _take(limiter, 5, workers=5)
     assert min(starts) >= 3.0
@@ -66,8 +66,8 @@ async def test_pause_holds_every_start_until_it_ends() -> None:
 async def test_pause_is_never_shortened() -> None:
     clock = FakeClock()
     limiter = RateLimiter(RateLimit(2, per=1.0), clock=clock, sleep=clock.sleep)
-    limiter.pause(5.0)
-    limiter.pause(1.0)
+    await limiter.pause(5.0)
+    await limiter.pause(1.0)
     assert limiter.paused_until == 5.0
     assert await limiter.acquire() >= 5.0
 
@@ -77,7 +77,7 @@ async def test_pause_and_window_combine() -> None:
     limiter = RateLimiter(RateLimit(2, per=10.0), clock=clock, sleep=clock.sleep)
     await limiter.acquire()
     await limiter.acquire()
-    limiter.pause(1.0)  # shorter than the window: the window decides
+    await limiter.pause(1.0)  # shorter than the window: the window decides
     assert await limiter.acquire() >= 10.0
 
 
@@ -118,3 +118,26 @@ def test_default_is_plivos_account_limit() -> None:
 def test_rate_limit_rejects_nonsense(requests: object, per: object) -> None:
     with pytest.raises(ConfigurationError):
         RateLimit(requests, per=per)  # type: ignore[arg-type]
+
+
+async def test_bulk_share_keeps_the_rest_of_the_window_for_single_requests() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(RateLimit(10, per=1.0, bulk_share=0.6), clock=clock, sleep=clock.sleep)
+    bulk = [await limiter.acquire(bulk=True) for _ in range(6)]
+    assert limiter.try_acquire(bulk=True) is None  # bulk has its 6 of 10
+    single = [limiter.try_acquire() for _ in range(4)]
+    assert bulk == [0.0] * 6
+    assert single == [0.0] * 4  # the other 4 at once, no waiting
+    assert limiter.try_acquire() is None  # the window is full for everyone
+    assert await limiter.acquire(bulk=True) >= 1.0
+
+
+async def test_past_the_burst_starts_are_spaced_at_the_average_pace() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(RateLimit(10, per=1.0, burst=2), clock=clock, sleep=clock.sleep)
+    starts = await _take(limiter, 30, workers=5)
+    ordered = sorted(starts)
+    assert ordered[:2] == [0.0, 0.0]
+    assert max_in_window(starts, 1.0) == 10
+    # Never more than 2 starts within two paces of 0.1 s (1.02 s / 10, guard included).
+    assert all(b - a >= 0.2 for a, b in zip(ordered, ordered[2:], strict=False))
