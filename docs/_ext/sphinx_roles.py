@@ -1,10 +1,12 @@
-"""Griffe extension: render the docstrings' Sphinx roles as links.
+"""Griffe extension: render the docstrings' reST touches as Markdown.
 
 The package's docstrings are prose that name other objects with Sphinx roles
 (:class:`Outcome`, :func:`~plivo_phlo_async.bulk.mark_jobs`). Markdown has no
 roles, so each one becomes an optional autorefs link: a link where the name
 resolves to an object the site documents, plain code otherwise (a private
 helper, a stdlib class). Explicit references in the pages stay strict.
+A paragraph ending in ``::`` (a reST literal block) ends in ``:``; the
+indented block after it is already a Markdown code block.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import griffe
 
+_LITERAL_MARKER = re.compile(r"(\S)::\n\n|^[ \t]*::\n\n", re.MULTILINE)
 _ROLE = re.compile(r":(?:py:)?(?:func|class|meth|attr|exc|data|mod|obj|const):`(~?)([^`]+)`")
 
 
@@ -40,6 +43,7 @@ def _convert(obj: griffe.Object, text: str) -> str:
             return code
         return f'<autoref identifier="{html.escape(target)}" optional>{code}</autoref>'
 
+    text = _LITERAL_MARKER.sub(lambda m: f"{m.group(1)}:\n\n" if m.group(1) else "\n", text)
     return _ROLE.sub(link, text)
 
 
