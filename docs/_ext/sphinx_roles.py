@@ -53,6 +53,9 @@ class SphinxRoles(griffe.Extension):
             if obj.docstring is not None:
                 obj.docstring.value = _convert(obj, obj.docstring.value)
 
+    # griffe < 2 calls the same hook by this name; converting twice changes nothing.
+    on_package_loaded = on_package
+
 
 def _walk(obj: griffe.Object) -> list[griffe.Object]:
     found = [obj]
