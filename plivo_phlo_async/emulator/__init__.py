@@ -26,7 +26,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._callbacks import CallbackRecord
 from ._config import (
     BRIDGE_MEMBERS,
     DEFAULT_AUTH_ID,
@@ -42,8 +41,9 @@ from ._config import (
     NodeSeed,
     PhloSeed,
 )
-from ._emulator import ConnectionDropped, ExecutedAction, PhloEmulator, ReceivedRequest
+from ._emulator import ConnectionDropped, PhloEmulator
 from ._faults import FaultConfig, RateLimit
+from ._records import CallbackRecord, ExecutedAction, ReceivedRequest
 from ._server import EmulatorServer, run_emulator, serve
 from ._state import (
     MEMBER_STATES,

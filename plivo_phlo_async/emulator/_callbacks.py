@@ -24,48 +24,21 @@ import ipaddress
 import secrets
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 
 from ..webhooks._signature import NONCE_HEADER, SIGNATURE_HEADER, sign_v3
+from ._records import CallbackRecord, CallbackState
 
 __all__ = ["CallbackLog", "CallbackRecord", "CallbackState", "plan_callbacks", "send_callbacks"]
 
-CallbackState = Literal["pending", "delivered", "failed", "skipped"]
 #: Seconds a webhook gets to answer before the callback is recorded as failed.
 CALLBACK_TIMEOUT = 10.0
 _ANSWER_TEXT_LIMIT = 4096
 _USER_AGENT = "plivo-phlo-async-emulator"
 _SKIPPED = "not a loopback address: the emulator only calls back to this machine"
-
-
-@dataclass
-class CallbackRecord:
-    """One callback: what was (or would have been) sent, and what came back.
-
-    ``state`` is ``"pending"`` until sent, then ``"delivered"`` (any HTTP
-    answer: ``status`` and ``answer_text`` say which), ``"failed"``
-    (``error`` says why: refused, timed out...) or ``"skipped"`` (not a
-    loopback URL). ``url`` is the URL requested (for a GET, with the
-    parameters appended, as Plivo sends it and signs it).
-    """
-
-    seq: int
-    call_uuid: str
-    event: str  # "ring", "answer" or "hangup"
-    method: str
-    url: str
-    params: dict[str, str]
-    nonce: str
-    signature: str
-    state: CallbackState = "pending"
-    status: int | None = None
-    answer_text: str | None = None
-    error: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class CallbackLog:

@@ -7,19 +7,22 @@ imports it) loads even where Starlette is not installed.
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._callbacks import CallbackRecord
+from ._callbacks import plan_callbacks, send_callbacks
 from ._config import EmulatorConfig
-from ._faults import FaultConfig, FaultInjector, FaultKind, RateLimit, RateLimiter
-from ._state import AccountState, Call, Run
+from ._faults import Fault, FaultConfig, FaultInjector, FaultKind, RateLimit, RateLimiter
+from ._records import Call, CallbackRecord, Run
+from ._records import ExecutedAction as ExecutedAction  # re-exported from here too
+from ._records import ReceivedRequest as ReceivedRequest
+from ._state import AccountState, new_id
 
 if TYPE_CHECKING:
     from .._client import PhloClient
@@ -41,52 +44,6 @@ class ConnectionDropped(httpx.RemoteProtocolError):
     """
 
 
-@dataclass
-class ReceivedRequest:
-    """One request as the emulator received it.
-
-    ``status`` is the status answered, or None when the connection was
-    dropped; ``fault`` names the injected fault, if any. The token of the
-    Basic credentials is never kept, only the auth id.
-    """
-
-    seq: int
-    method: str
-    path: str
-    query: str
-    headers: dict[str, str]
-    body: bytes
-    json: Any
-    auth_id: str | None
-    api_id: str
-    received_at: float
-    status: int | None = None
-    fault: str | None = None
-    latency: float = 0.0
-
-
-@dataclass(frozen=True)
-class ExecutedAction:
-    """A side effect the emulator carried out (a run, a call, a member action...).
-
-    ``kind`` is ``"run"``, ``"create_call"``, a node action (``"call"``,
-    ``"warm_transfer"``, ``"cold_transfer"``) or a member action (``"hold"``,
-    ``"unhold"``, ``"hangup"``, ``"resume_call"``, ``"abort_transfer"``,
-    ``"voicemail_drop"``). ``request_seq`` links it to its request; whether
-    the client saw the answer is on that request (``status``/``fault``).
-    """
-
-    kind: str
-    api_id: str
-    request_seq: int
-    phlo_id: str | None = None
-    node_id: str | None = None
-    member: str | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
-    run_id: str | None = None
-    call_uuids: tuple[str, ...] = ()
-
-
 class PhloEmulator:
     """A stateful stand-in for Plivo's PHLO and Voice APIs.
 
@@ -98,6 +55,10 @@ class PhloEmulator:
     over a socket (:func:`run_emulator`) at once: its state is guarded by a
     lock, so reading :attr:`requests` from a test while a server thread
     answers is safe.
+
+    The HTTP layer (:mod:`._app` and its endpoints) goes through the methods
+    under "serving" only, each one step taken under the lock: it never
+    touches the state, the records or the lock itself.
     """
 
     def __init__(
@@ -275,7 +236,160 @@ class PhloEmulator:
         with self._lock:
             return self._limiter.rejected(auth_id)
 
-    # -- serving -------------------------------------------------------------
+    # -- serving: what the HTTP layer calls ----------------------------------
+    def receive(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        json: Any,
+        auth_id: str | None,
+    ) -> tuple[ReceivedRequest, Fault]:
+        """Record an arriving request, count it against its account's limit,
+        and decide its injected fault (if any), in one step."""
+        with self._lock:
+            record = ReceivedRequest(
+                seq=len(self._requests) + 1,
+                method=method,
+                path=path,
+                query=query,
+                headers=headers,
+                body=body,
+                json=json,
+                auth_id=auth_id,
+                api_id=new_id(),
+                received_at=self._clock(),
+            )
+            self._requests.append(record)
+            self._limiter.arrive(auth_id or "")
+            fault = self._faults.decide(method, path)
+            record.fault = fault.kind
+            record.latency = fault.latency
+        return record, fault
+
+    def answered(self, record: ReceivedRequest, status: int | None) -> None:
+        """Note the status a request was answered with (None: dropped unanswered)."""
+        with self._lock:
+            record.status = status
+
+    def credentials_match(self, auth_id: str | None, token: str | None) -> bool:
+        """Whether Basic credentials are this account's (the token compared in constant time)."""
+        return auth_id == self.auth_id and hmac.compare_digest(
+            (token or "").encode(), self.auth_token.encode()
+        )
+
+    def admit(self, auth_id: str) -> int | None:
+        """None if the account's rate limit lets the request in, else the seconds to wait."""
+        with self._lock:
+            return self._limiter.admit(auth_id)
+
+    def describe_phlo(self, phlo_id: str) -> dict[str, Any]:
+        """A PHLO as ``GET /phlo/{id}`` answers it (EmulatorError 404 if unknown)."""
+        with self._lock:
+            return self._state.phlo(phlo_id).describe()
+
+    def describe_run(self, phlo_id: str, run_id: str) -> dict[str, Any]:
+        with self._lock:
+            return self._state.run(phlo_id, run_id).describe()
+
+    def describe_node(self, phlo_id: str, node_id: str, node_type: str) -> dict[str, Any]:
+        """A node found under its own type only (EmulatorError 404 otherwise)."""
+        with self._lock:
+            return self._state.node(phlo_id, node_id, node_type).describe()
+
+    def require_node(self, phlo_id: str, node_id: str, node_type: str) -> None:
+        """EmulatorError 404 unless the node exists under this type (checked before the body)."""
+        with self._lock:
+            self._state.node(phlo_id, node_id, node_type)
+
+    def start_run(
+        self, record: ReceivedRequest, phlo_id: str, payload: dict[str, Any]
+    ) -> Run:
+        """Run a PHLO for ``record`` and record it as executed."""
+        with self._lock:
+            run = self._state.start_run(phlo_id, record.api_id, payload)
+            self._executed_by(
+                record, kind="run", phlo_id=phlo_id, payload=payload, run_id=run.run_id,
+                call_uuids=tuple(run.call_uuids),
+            )
+        return run
+
+    def act_on_node(
+        self,
+        record: ReceivedRequest,
+        phlo_id: str,
+        node_id: str,
+        action: str,
+        payload: dict[str, Any],
+    ) -> None:
+        """A multi-party call's ``call``/``warm_transfer``/``cold_transfer``,
+        from a payload already checked, recorded as executed."""
+        with self._lock:
+            self._state.node_action(
+                phlo_id, node_id, action, payload["trigger_source"], payload["to"],
+                payload.get("role", "agent"),
+            )
+            self._executed_by(
+                record, kind=action, phlo_id=phlo_id, node_id=node_id,
+                member=payload["to"], payload=payload,
+            )
+
+    def act_on_member(
+        self,
+        record: ReceivedRequest,
+        phlo_id: str,
+        node_id: str,
+        node_type: str,
+        address: str,
+        payload: dict[str, Any],
+    ) -> None:
+        """A member action (``payload["action"]``, already checked), recorded as executed."""
+        action = str(payload["action"])
+        with self._lock:
+            self._state.member_action(phlo_id, node_id, address, action, node_type)
+            self._executed_by(
+                record, kind=action, phlo_id=phlo_id, node_id=node_id, member=address,
+                payload=payload,
+            )
+
+    def place_calls(
+        self, record: ReceivedRequest, destinations: list[str], options: dict[str, Any]
+    ) -> tuple[list[str], bool]:
+        """Dial every destination of a checked Voice API body; ``(call_uuids, queued)``.
+
+        ``queued`` when the calls-per-second limit is reached in the last
+        second. The signed callbacks go out in the background: the answer
+        never waits for them.
+        """
+        now = self._clock()
+        with self._lock:
+            uuids = self._state.create_calls(options["from"], destinations, options)
+            queued = False
+            cps = self._config.calls_per_second
+            if cps is not None:
+                recent = [t for t in self._call_times if now - t < 1.0]
+                queued = len(recent) >= cps
+                self._call_times = [*recent, now]
+            self._executed_by(
+                record, kind="create_call", payload=options, call_uuids=tuple(uuids)
+            )
+            callbacks = self._state.callbacks
+            outgoing = plan_callbacks(
+                callbacks, auth_id=self.auth_id, auth_token=self.auth_token,
+                from_=options["from"], destinations=list(zip(uuids, destinations, strict=True)),
+                options=options,
+            )
+        send_callbacks(callbacks, outgoing)
+        return uuids, queued
+
+    def _executed_by(self, record: ReceivedRequest, **fields: Any) -> None:
+        self._executed.append(
+            ExecutedAction(api_id=record.api_id, request_seq=record.seq, **fields)
+        )
+
     @property
     def app(self) -> ASGIApp:
         """The ASGI application (needs the ``emulator`` extra)."""

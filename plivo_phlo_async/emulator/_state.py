@@ -36,11 +36,13 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from ._callbacks import CallbackLog
 from ._config import EmulatorConfig, PhloSeed
+from ._records import Call as Call  # re-exported: the records moved to ._records
+from ._records import Run as Run
+from ._records import plivo_time as plivo_time
 
 ON_CALL = "on_call"
 ON_HOLD = "on_hold"
@@ -62,12 +64,6 @@ def is_address(value: object) -> bool:
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-def plivo_time(moment: datetime | None = None) -> str:
-    """Plivo's timestamp format: '2024-05-01 09:04:40.632232+00:00'."""
-    moment = moment or datetime.now(timezone.utc)
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
 
 
 class EmulatorError(Exception):
@@ -137,41 +133,6 @@ class Phlo:
 
     def describe(self) -> dict[str, Any]:
         return {"phlo_id": self.phlo_id, "name": self.name, "created_on": self.created_on}
-
-
-@dataclass
-class Run:
-    run_id: str
-    phlo_id: str
-    payload: dict[str, Any]
-    message: str
-    call_uuids: list[str]
-    message_uuids: list[str] = field(default_factory=list)
-    recording_ids: list[str] = field(default_factory=list)
-    created_on: str = field(default_factory=plivo_time)
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "phlo_id": self.phlo_id,
-            "run_id": self.run_id,
-            "call_uuids": list(self.call_uuids),
-            "message_uuids": list(self.message_uuids),
-            "recording_ids": list(self.recording_ids),
-        }
-
-
-@dataclass(frozen=True)
-class Call:
-    """One outbound leg the emulator "dialled"."""
-
-    call_uuid: str
-    to: str
-    from_: str | None
-    source: str  # "voice", "run" or "multi_party_call"
-    run_id: str | None = None
-    phlo_id: str | None = None
-    node_id: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 class AccountState:

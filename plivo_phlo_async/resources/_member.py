@@ -6,9 +6,10 @@ from .._base_client import BaseClient, TimeoutTypes
 from .._validation import validate_address, validate_model, validate_path_id
 from ..types import ActionResult
 from ..types._params import MemberAction, MemberActionParams
+from ._resource import Resource
 
 
-class MemberHandle:
+class MemberHandle(Resource):
     """A member of a node's call, by phone number or SIP URI. Creating it sends nothing.
 
     Every action is one ``POST .../members/{member_address}`` of
@@ -16,11 +17,11 @@ class MemberHandle:
     run, it is never re-sent once it may have reached Plivo.
     """
 
-    __slots__ = ("_client", "_url", "member_address")
+    __slots__ = ("_url", "member_address")
 
     def __init__(self, client: BaseClient, node_url: str, member_address: str) -> None:
         validate_address("member_address", member_address)
-        self._client = client
+        super().__init__(client)
         self.member_address = member_address
         self._url = f"{node_url}/members/{validate_path_id('member_address', member_address)}"
 
@@ -29,6 +30,4 @@ class MemberHandle:
 
     async def _act(self, action: MemberAction, timeout: TimeoutTypes | None) -> ActionResult:
         params = validate_model(MemberActionParams, {"action": action})
-        return await self._client._request(
-            "POST", self._url, ActionResult, content=params.to_json(), timeout=timeout
-        )
+        return await self._post(self._url, ActionResult, content=params.to_json(), timeout=timeout)

@@ -5,19 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from .._base_client import BaseClient, TimeoutTypes
+from .._base_client import TimeoutTypes
 from .._validation import validate_model
 from ..types import CallCreateResult
 from ..types._params import CallCreateParams
+from ._resource import Resource
 
 HttpMethodName = Literal["GET", "POST"]
 
 
-class Calls:
+class Calls(Resource):
     """``client.calls``: start outbound calls through the Voice API."""
-
-    def __init__(self, client: BaseClient) -> None:
-        self._client = client
 
     async def create(
         self,
@@ -83,10 +81,6 @@ class Calls:
             },
             arguments={"from": "from_"},
         )
-        return await self._client._request(
-            "POST",
-            self._client._voice_call_url,
-            CallCreateResult,
-            content=params.to_json(),
-            timeout=timeout,
+        return await self._post(
+            self._voice_call_url, CallCreateResult, content=params.to_json(), timeout=timeout
         )

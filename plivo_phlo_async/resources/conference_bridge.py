@@ -6,19 +6,20 @@ from .._base_client import BaseClient, TimeoutTypes
 from .._validation import validate_path_id
 from ..types import ActionResult, ConferenceBridgeDetails
 from ._member import MemberHandle
+from ._resource import Resource
 
 
-class ConferenceBridge:
+class ConferenceBridge(Resource):
     """A handle on one conference-bridge node. Creating it sends nothing.
 
     People join a conference bridge by dialling in, so the node has no
     action of its own: only its members are acted on.
     """
 
-    __slots__ = ("_client", "_url", "node_id")
+    __slots__ = ("_url", "node_id")
 
     def __init__(self, client: BaseClient, phlo_url: str, node_id: str) -> None:
-        self._client = client
+        super().__init__(client)
         self.node_id = node_id
         self._url = f"{phlo_url}/conference_bridge/{validate_path_id('node_id', node_id)}"
 
@@ -27,9 +28,7 @@ class ConferenceBridge:
 
     async def get(self, *, timeout: TimeoutTypes | None = None) -> ConferenceBridgeDetails:
         """``GET .../conference_bridge/{node_id}``."""
-        return await self._client._request(
-            "GET", self._url, ConferenceBridgeDetails, timeout=timeout
-        )
+        return await self._get(self._url, ConferenceBridgeDetails, timeout=timeout)
 
     def member(self, member_address: str) -> ConferenceBridgeMember:
         """A handle on one member (phone number or SIP URI); no request is made."""

@@ -7,15 +7,16 @@ from .._validation import validate_model, validate_path_id
 from ..types import ActionResult, MultiPartyCallDetails
 from ..types._params import NodeAction, NodeActionParams, Role
 from ._member import MemberHandle
+from ._resource import PreparedRequest, Resource
 
 
-class MultiPartyCall:
+class MultiPartyCall(Resource):
     """A handle on one multi-party-call node. Creating it sends nothing."""
 
-    __slots__ = ("_client", "_url", "node_id")
+    __slots__ = ("_url", "node_id")
 
     def __init__(self, client: BaseClient, phlo_url: str, node_id: str) -> None:
-        self._client = client
+        super().__init__(client)
         self.node_id = node_id
         self._url = f"{phlo_url}/multi_party_call/{validate_path_id('node_id', node_id)}"
 
@@ -24,7 +25,7 @@ class MultiPartyCall:
 
     async def get(self, *, timeout: TimeoutTypes | None = None) -> MultiPartyCallDetails:
         """``GET .../multi_party_call/{node_id}``."""
-        return await self._client._request("GET", self._url, MultiPartyCallDetails, timeout=timeout)
+        return await self._get(self._url, MultiPartyCallDetails, timeout=timeout)
 
     async def call(
         self,
@@ -75,15 +76,13 @@ class MultiPartyCall:
             NodeActionParams,
             {"action": action, "to": to, "role": role, "trigger_source": trigger_source},
         )
-        return await self._send_action(params, timeout)
+        return await self._send(prepare_action(self, params), timeout=timeout)
 
     async def _send_action(
         self, params: NodeActionParams, timeout: TimeoutTypes | None = None
     ) -> ActionResult:
-        """Send an action already validated (the bulk runner checks jobs up front)."""
-        return await self._client._request(
-            "POST", self._url, ActionResult, content=params.to_json(), timeout=timeout
-        )
+        """Kept for the bulk runner: ``send_prepared(client, prepare_action(node, params))``."""
+        return await self._send(prepare_action(self, params), timeout=timeout)
 
 
 class Member(MemberHandle):
@@ -122,3 +121,9 @@ class Member(MemberHandle):
     async def voicemail_drop(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
         """Play the node's voicemail message to an answering machine."""
         return await self._act("voicemail_drop", timeout)
+
+
+def prepare_action(node: MultiPartyCall, params: NodeActionParams) -> PreparedRequest[ActionResult]:
+    """The POST of a node action already validated, for :func:`send_prepared`
+    (the bulk runner checks every job before sending any)."""
+    return PreparedRequest("POST", node._url, ActionResult, params.to_json())

@@ -6,9 +6,10 @@ from .._base_client import BaseClient, TimeoutTypes
 from .._validation import validate_node_type, validate_path_id
 from ..types import NodeDetails
 from ..types.node import NODE_MODELS
+from ._resource import Resource
 
 
-class Node:
+class Node(Resource):
     """A handle on one node of any type. Creating it checks both ids and sends nothing.
 
     ``get()`` reads a ``multi_party_call`` node as :class:`MultiPartyCallDetails`
@@ -17,12 +18,12 @@ class Node:
     other fields kept in ``model_extra``.
     """
 
-    __slots__ = ("_client", "_url", "node_id", "node_type")
+    __slots__ = ("_url", "node_id", "node_type")
 
     def __init__(self, client: BaseClient, phlo_url: str, node_type: str, node_id: str) -> None:
         self.node_type = validate_node_type(node_type)
         encoded = validate_path_id("node_id", node_id)
-        self._client = client
+        super().__init__(client)
         self.node_id = node_id
         self._url = f"{phlo_url}/{node_type}/{encoded}"
 
@@ -32,4 +33,4 @@ class Node:
     async def get(self, *, timeout: TimeoutTypes | None = None) -> NodeDetails:
         """``GET .../{node_type}/{node_id}``."""
         model = NODE_MODELS.get(self.node_type, NodeDetails)
-        return await self._client._request("GET", self._url, model, timeout=timeout)
+        return await self._get(self._url, model, timeout=timeout)

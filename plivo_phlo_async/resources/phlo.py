@@ -9,16 +9,14 @@ from .._base_client import BaseClient, TimeoutTypes
 from .._exceptions import InvalidParameterError
 from .._validation import describe, encode_json_payload, validate_path_id
 from ..types import PhloDetails, PhloRun, PhloRunResult
+from ._resource import PreparedRequest, Resource
 from .conference_bridge import ConferenceBridge
 from .multi_party_call import MultiPartyCall
 from .node import Node
 
 
-class PhloResource:
+class PhloResource(Resource):
     """``client.phlo``: fetch a PHLO, or call it to get a handle on one."""
-
-    def __init__(self, client: BaseClient) -> None:
-        self._client = client
 
     def __call__(self, phlo_id: str) -> Phlo:
         """A handle on one PHLO; no request is made."""
@@ -29,24 +27,24 @@ class PhloResource:
         return await Phlo(self._client, phlo_id).get(timeout=timeout)
 
 
-class Phlo:
+class Phlo(Resource):
     """A handle on one PHLO. Creating it checks the id and sends nothing."""
 
-    __slots__ = ("_client", "_run_url", "_url", "phlo_id")
+    __slots__ = ("_run_url", "_url", "phlo_id")
 
     def __init__(self, client: BaseClient, phlo_id: str) -> None:
         encoded = validate_path_id("phlo_id", phlo_id)
-        self._client = client
+        super().__init__(client)
         self.phlo_id = phlo_id
-        self._url = f"{client._base_url}/phlo/{encoded}"
-        self._run_url = f"{client._account_url}/phlo/{encoded}"
+        self._url = f"{self._base_url}/phlo/{encoded}"
+        self._run_url = f"{self._account_url}/phlo/{encoded}"
 
     def __repr__(self) -> str:
         return f"Phlo(phlo_id={self.phlo_id!r})"
 
     async def get(self, *, timeout: TimeoutTypes | None = None) -> PhloDetails:
         """``GET {base}/phlo/{phlo_id}``: the PHLO's name and creation time."""
-        return await self._client._request("GET", self._url, PhloDetails, timeout=timeout)
+        return await self._get(self._url, PhloDetails, timeout=timeout)
 
     async def run(
         self, payload: Mapping[str, Any] | None = None, /, **fields: Any
@@ -58,18 +56,16 @@ class Phlo:
         payload, so a per-call timeout is set with ``client.with_options``.
         The result's ``run_id`` identifies the run for ``get_run``.
         """
-        return await self._send_run(_run_payload(payload, fields))
+        return await self._send(prepare_run(self, encode_run_payload(payload, fields)))
 
     async def _send_run(self, content: bytes) -> PhloRunResult:
-        """Send a payload already checked and encoded by ``_run_payload``."""
-        return await self._client._request(
-            "POST", self._run_url, PhloRunResult, content=content
-        )
+        """Kept for the bulk runner: ``send_prepared(client, prepare_run(phlo, content))``."""
+        return await self._send(prepare_run(self, content))
 
     async def get_run(self, run_id: str, *, timeout: TimeoutTypes | None = None) -> PhloRun:
         """``GET {base}/phlo/{phlo_id}/runs/{run_id}``: what a run started."""
         url = f"{self._url}/runs/{validate_path_id('run_id', run_id)}"
-        return await self._client._request("GET", url, PhloRun, timeout=timeout)
+        return await self._get(url, PhloRun, timeout=timeout)
 
     def multi_party_call(self, node_id: str) -> MultiPartyCall:
         """A handle on a multi-party-call node of this PHLO; no request is made."""
@@ -85,7 +81,13 @@ class Phlo:
         return Node(self._client, self._url, node_type, node_id)
 
 
-def _run_payload(payload: Mapping[str, Any] | None, fields: Mapping[str, Any]) -> bytes:
+def prepare_run(phlo: Phlo, content: bytes) -> PreparedRequest[PhloRunResult]:
+    """The run POST of a payload already encoded by :func:`encode_run_payload`,
+    for :func:`send_prepared` (the bulk runner checks every job before sending any)."""
+    return PreparedRequest("POST", phlo._run_url, PhloRunResult, content)
+
+
+def encode_run_payload(payload: Mapping[str, Any] | None, fields: Mapping[str, Any]) -> bytes:
     """Merge the two ways of passing a payload, check it, and encode it once.
 
     Keys are non-empty strings; values are JSON (str, finite numbers, 64-bit
@@ -113,3 +115,7 @@ def _run_payload(payload: Mapping[str, Any] | None, fields: Mapping[str, Any]) -
                 "payload", f"keys must be non-empty strings, got {describe(key)}"
             )
     return encode_json_payload(body)
+
+
+#: The old name, still imported by ``bulk/_jobs.py`` and ``cli/_io.py``.
+_run_payload = encode_run_payload
