@@ -34,6 +34,8 @@ from plivo_phlo_async.bulk import (
 from .conftest import AUTH_ID, BASE, NODE_ID, PHLO_ID, RUN_URL, FakePlivo
 
 SUCCEEDED = OutcomeStatus.SUCCEEDED
+#: How late a request may reach a fake server after its start was granted (loaded machine).
+SCHEDULING_JITTER = 0.05
 FAILED = OutcomeStatus.FAILED
 UNKNOWN = OutcomeStatus.OUTCOME_UNKNOWN
 SKIPPED = OutcomeStatus.SKIPPED
@@ -364,8 +366,12 @@ async def test_the_rate_limit_holds_from_the_first_request(plivo: FakePlivo) -> 
         run_jobs(25), concurrency=16, rate_limit=RateLimit(10, per=0.2)
     ).run()
     assert report.succeeded == 25
-    assert max_in_window(plivo.starts, 0.2) <= 10
-    assert plivo.starts[10] - plivo.starts[0] >= 0.2  # no initial burst beyond 10
+    # Starts are stamped when the fake server runs, a scheduling delay after the
+    # limiter granted them: on a loaded machine that delay varies by a few ms,
+    # so the window is checked shortened by that much (a missing limit puts all
+    # 25 within a few ms).
+    assert max_in_window(plivo.starts, 0.2 - SCHEDULING_JITTER) <= 10
+    assert plivo.starts[10] - plivo.starts[0] >= 0.2 - SCHEDULING_JITTER  # no initial burst
 
 
 # -- stop, break, cancel -------------------------------------------------------------------
