@@ -72,7 +72,9 @@ def campaign_broker(
         idle_timeout=int(redeliver_after * 1000),
         # A lock left by a killed worker must not stop redelivery for good.
         unacknowledged_lock_timeout=max(1.0, min(redeliver_after, 30.0)),
-        **options,
+        # One chunk per read: a chunk read but waiting in a busy worker ages
+        # towards its redelivery all the same.
+        **{"xread_count": 1, **options},
     )
 
 
