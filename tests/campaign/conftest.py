@@ -128,3 +128,12 @@ async def in_process_worker(
         with contextlib.suppress(BaseException):
             await task
     await broker.shutdown()
+
+
+async def until(check: Callable[[], bool], *, deadline: float = 60.0) -> None:
+    """Return once ``check()`` holds (a hang fails after ``deadline`` seconds)."""
+    with anyio.fail_after(deadline):
+        while True:
+            if check():
+                return
+            await asyncio.sleep(0.05)

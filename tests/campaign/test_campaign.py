@@ -18,7 +18,7 @@ from plivo_phlo_async.integrations.taskiq import (
     submit_campaign,
 )
 
-from .conftest import PHLO_ID, executions, make_jobs, pending, wait_for_outcomes
+from .conftest import PHLO_ID, executions, make_jobs, pending, until, wait_for_outcomes
 
 Start = Callable[[], Awaitable[None]]
 
@@ -63,8 +63,7 @@ async def test_a_chunk_delivered_twice_sends_nothing_twice(
 
     await wait_for_outcomes(journal, 20)
     # Both deliveries done (acknowledged) before looking at what was sent.
-    while pending(redis_url, queue) or _stream_unread(redis_url, queue):
-        await _tick()
+    await until(lambda: not pending(redis_url, queue) and not _stream_unread(redis_url, queue))
 
     assert executions(server) == {n: 1 for n in range(20)}
     assert len(server.emulator.requests) == 20
@@ -99,8 +98,7 @@ async def test_resubmitting_a_finished_campaign_sends_nothing(
 
     # Resubmitted from the same input (new RunJob objects): same derived ids.
     await submit(redis_url, queue, make_jobs(40), journal, shared_limit)
-    while pending(redis_url, queue) or _stream_unread(redis_url, queue):
-        await _tick()
+    await until(lambda: not pending(redis_url, queue) and not _stream_unread(redis_url, queue))
 
     assert len(server.emulator.requests) == 40
     assert await campaign_status(journal) == {"succeeded": 40}
@@ -113,12 +111,6 @@ def _stream_unread(redis_url: str, queue: str) -> int:
     with redis.Redis.from_url(redis_url) as connection:
         groups: Any = connection.xinfo_groups(queue)
     return int(groups[0].get("lag") or 0) if groups else 0
-
-
-async def _tick() -> None:
-    import asyncio
-
-    await asyncio.sleep(0.1)
 
 
 @pytest.mark.parametrize("chunk_size", [0, -1, True])
