@@ -15,6 +15,7 @@ returns: by then every job of the chunk has its outcome in the journal.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections import Counter
@@ -64,7 +65,14 @@ def _job_record(job: RunJob) -> dict[str, Any]:
     if not isinstance(job, RunJob):
         raise InvalidParameterError("jobs", f"a campaign holds RunJobs, not {type(job).__name__}")
     job_id = job.job_id if job.job_id is not None else derive_job_id(job)
-    return {"payload": dict(job.payload), "ref": job.ref, "job_id": job_id}
+    record = {"payload": dict(job.payload), "ref": job.ref, "job_id": job_id}
+    try:  # a message is JSON: refuse what it cannot carry before anything is queued
+        json.dumps(record, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(
+            "jobs", f"job {job_id[:16]}: payload and ref must be JSON ({exc})"
+        ) from None
+    return record
 
 
 def campaign_chunks(
@@ -141,7 +149,10 @@ def _checked_chunk(chunk: Mapping[str, Any]) -> _Checked:
     if not isinstance(phlo_id, str) or not isinstance(journal, str) or not journal:
         raise InvalidParameterError("chunk", "a chunk needs a phlo_id and a journal")
     limit = chunk.get("rate_limit")
-    rate_limit = None if limit is None else RateLimit(**limit)
+    try:
+        rate_limit = None if limit is None else RateLimit(**limit)
+    except (TypeError, ValueError, ConfigurationError) as exc:
+        raise InvalidParameterError("chunk", f"unusable rate_limit: {exc}") from None
     concurrency = chunk.get("concurrency", DEFAULT_CONCURRENCY)
     records = chunk.get("jobs")
     if not isinstance(records, list):
@@ -152,8 +163,10 @@ def _checked_chunk(chunk: Mapping[str, Any]) -> _Checked:
         if not isinstance(job_id, str) or not job_id:
             # Without its id a redelivered job could not be recognised.
             raise InvalidParameterError("chunk", "every job of a chunk needs its job_id")
-        jobs.append(RunJob(phlo_id, record.get("payload") or {}, ref=record.get("ref"),
-                           job_id=job_id))
+        payload = record.get("payload", {})
+        if not isinstance(payload, Mapping):
+            raise InvalidParameterError("chunk", f"job {job_id[:16]}: payload must be an object")
+        jobs.append(RunJob(phlo_id, payload, ref=record.get("ref"), job_id=job_id))
     return phlo_id, journal, rate_limit, concurrency, jobs
 
 

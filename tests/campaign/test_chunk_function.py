@@ -71,6 +71,11 @@ def test_a_job_for_another_phlo_is_refused(journal: str) -> None:
         chunks_of([RunJob("another-phlo", {"to": "+14155550100"})], journal)
 
 
+def test_a_job_that_json_cannot_carry_is_refused_before_queueing(journal: str) -> None:
+    with pytest.raises(InvalidParameterError, match="must be JSON"):
+        chunks_of([RunJob(PHLO_ID, {"to": "+14155550100"}, ref=object())], journal)
+
+
 def test_a_limit_with_a_redis_connection_cannot_travel(journal: str, redis_url: str) -> None:
     import redis.asyncio
 
@@ -86,8 +91,11 @@ def test_a_limit_with_a_redis_connection_cannot_travel(journal: str, redis_url: 
         lambda chunk: chunk.pop("journal"),
         lambda chunk: chunk["jobs"][3].pop("job_id"),
         lambda chunk: chunk.update(jobs="not a list"),
+        lambda chunk: chunk["jobs"][0].update(payload=[1, 2]),
+        lambda chunk: chunk.update(rate_limit={"requests": 300, "unknown": 1}),
+        lambda chunk: chunk.update(rate_limit={"requests": -1}),
     ],
-    ids=["version", "journal", "job_id", "jobs"],
+    ids=["version", "journal", "job_id", "jobs", "payload", "rate_limit", "negative_limit"],
 )
 async def test_a_malformed_chunk_is_refused_before_any_request(
     server: EmulatorServer, worker_env: dict[str, str], journal: str,
