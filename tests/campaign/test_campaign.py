@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from plivo_phlo_async import bulk
 from plivo_phlo_async.bulk import RateLimit
 from plivo_phlo_async.emulator import DEFAULT_AUTH_TOKEN
 from plivo_phlo_async.emulator._server import EmulatorServer
@@ -125,3 +126,27 @@ async def test_a_bad_chunk_size_is_refused_before_anything_is_queued(
         await submit(redis_url, queue, make_jobs(3), journal, shared_limit, chunk_size=chunk_size)
     with redis.Redis.from_url(redis_url) as connection:
         assert connection.xlen(queue) == 0
+
+
+@pytest.mark.skipif(
+    not hasattr(bulk, "journal_counts"),
+    reason="two deliveries of one chunk at the same time need the journal's atomic claims "
+    "(issue 10, parts 1-2, merged with bulk.journal_counts)",
+)
+async def test_a_chunk_delivered_twice_at_the_same_time_sends_nothing_twice(
+    redis_url: str, queue: str, server: EmulatorServer, worker_env: dict[str, str],
+    shared_limit: RateLimit, journal: str,
+) -> None:
+    import asyncio
+
+    from plivo_phlo_async.integrations.campaign import campaign_chunks, run_campaign_chunk
+
+    [chunk] = campaign_chunks(make_jobs(20), phlo_id=PHLO_ID, journal=journal,
+                              rate_limit=shared_limit, chunk_size=20)
+
+    await asyncio.gather(run_campaign_chunk(chunk), run_campaign_chunk(chunk))
+
+    assert executions(server) == {n: 1 for n in range(20)}
+    assert len(server.emulator.requests) == 20
+    counts = await campaign_status(journal)
+    assert sum(counts.values()) == 20
