@@ -36,7 +36,9 @@ _ATTENTION = ("failed", "outcome_unknown", "in_flight")
 
 @campaign_app.command("submit")
 def submit(
-    phlo_id: Annotated[str, typer.Argument(help="The PHLO every row triggers.")],
+    phlo_id: Annotated[
+        str, typer.Argument(metavar="PHLO_ID", help="The PHLO every row triggers.")
+    ],
     journal: Annotated[
         str,
         typer.Option(
