@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from .._version import __version__
+from ._campaign import campaign_app
 from ._demo import demo
 from ._journal import journal_app
 from ._run import run
@@ -51,3 +52,4 @@ app.command("mpc")(mpc)
 app.command("member")(member)
 app.command("emulator")(emulator)
 app.add_typer(journal_app, name="journal")
+app.add_typer(campaign_app, name="campaign")
