@@ -6,8 +6,9 @@ Run it against the bundled emulator (one command, no account):
 
 Against Plivo (or an emulator you started): set PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN, PHLO_ID and
 NODE_ID, leave out --emulator, and feed it events on stdin, one JSON object a line:
-`{"event": "call", "to": "+1415...", "role": "customer"}`, `{"event": "hold", "member": "+1415..."}`,
-and likewise unhold, hangup, mute, unmute. The agent who places calls is `--agent`.
+`{"event": "call", "to": "+1415...", "role": "customer"}`,
+`{"event": "hold", "member": "+1415..."}`, and likewise unhold, hangup, mute, unmute.
+The agent who places calls is `--agent`.
 
 Each event prints one line: `done`, `failed` (the action was refused; nothing happened) or
 `UNKNOWN` (the request may have reached Plivo: check before doing it again). Ctrl-C or SIGTERM
