@@ -14,7 +14,8 @@ Each event prints one line: `done`, `failed` (the action was refused; nothing ha
 `UNKNOWN` (the request may have reached Plivo: check before doing it again). Ctrl-C or SIGTERM
 cancels the bot. An action in flight at that moment is reported `UNKNOWN`, never sent again,
 because a cancelled request may still have been executed; the events not yet read are left
-unread. Exit status: 0 at the end of the input, 130 when cancelled.
+unread. Exit status: 0 at the end of the input, 130 when cancelled. POSIX only (it reads a
+pipe and takes signals through the event loop).
 """
 
 from __future__ import annotations
