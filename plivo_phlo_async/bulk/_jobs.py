@@ -14,16 +14,20 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, field, fields
-from typing import Any, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
-from .._client import PhloClient
 from .._exceptions import InvalidParameterError
 from .._validation import SURROGATE, check_text, validate_model
-from ..resources.multi_party_call import MultiPartyCall
-from ..resources.phlo import Phlo, _run_payload
+from ..resources._member import prepare_member_action
+from ..resources._resource import PreparedRequest, send_prepared
+from ..resources.multi_party_call import MultiPartyCall, prepare_action
+from ..resources.phlo import Phlo, encode_run_payload, prepare_run
 from ..types import ActionResult, PhloRunResult
 from ..types._params import MemberAction, MemberActionParams, NodeActionParams, Role
 from ._text import escape_surrogates, safe_repr, unusable
+
+if TYPE_CHECKING:  # the client imports bulk lazily; bulk needs it only for types
+    from .._client import PhloClient
 
 __all__ = [
     "Handles",
@@ -118,6 +122,10 @@ class Handles:
         self._client = client
         self._phlos: dict[str, Phlo] = {}
         self._nodes: dict[tuple[str, str], MultiPartyCall] = {}
+
+    @property
+    def client(self) -> PhloClient:
+        return self._client
 
     def phlo(self, phlo_id: str) -> Phlo:
         if not isinstance(phlo_id, str):
@@ -296,12 +304,8 @@ def prepare(job: Job, handles: Handles) -> PreparedJob:
     job_id = job_id_of(job)
     if isinstance(job, RunJob):
         phlo = _checked("phlo_id", handles.phlo, job.phlo_id)
-        content = _checked("payload", _run_payload, job.payload, {})
-
-        def send_run() -> Awaitable[PhloRunResult]:
-            return phlo._send_run(content)
-
-        return PreparedJob(job_id, send_run, phlo._run_url, content)
+        content = _checked("payload", encode_run_payload, job.payload, {})
+        return _prepared(job_id, handles, prepare_run(phlo, content))
 
     if not isinstance(job, JOB_TYPES):
         raise InvalidParameterError(
@@ -323,14 +327,21 @@ def prepare(job: Job, handles: Handles) -> PreparedJob:
         except Exception as exc:
             raise unusable(_suspect(job, tuple(data)), exc) from None
 
-        def send_node_action() -> Awaitable[ActionResult]:
-            return node._send_action(params)
-
-        return PreparedJob(job_id, send_node_action, node._url, params.to_json())
+        return _prepared(job_id, handles, prepare_action(node, params))
 
     member = _checked("member_address", node.member, job.member_address)  # checks it
     member_params = _checked(
         "action", validate_model, MemberActionParams, {"action": job.action}
     )
-    member_act: Callable[[], Awaitable[ActionResult]] = getattr(member, member_params.action)
-    return PreparedJob(job_id, member_act, member._url, member_params.to_json())
+    return _prepared(job_id, handles, prepare_member_action(member, member_params))
+
+
+def _prepared(job_id: str, handles: Handles, request: PreparedRequest[Any]) -> PreparedJob:
+    """A checked request, sent through the client's one send path when the runner says so."""
+    client = handles.client
+
+    def send() -> Awaitable[PhloRunResult | ActionResult]:
+        return send_prepared(client, request)
+
+    assert request.content is not None  # every bulk request is a POST with a body
+    return PreparedJob(job_id, send, request.url, request.content)

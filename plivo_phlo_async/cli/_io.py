@@ -30,7 +30,7 @@ from .._validation import MAX_PAYLOAD_DEPTH, SURROGATE
 from ..bulk import Outcome, RunJob
 from ..bulk._jobs import job_id_of
 from ..bulk._text import escape_surrogates, safe_repr, safe_str, unusable
-from ..resources.phlo import _run_payload
+from ..resources.phlo import encode_run_payload
 from ._lines import MAX_LINE_BYTES, LineReader, Overlong
 
 __all__ = [
@@ -149,7 +149,7 @@ def _refusal(job: RunJob) -> str | None:
     try:
         if job.job_id is not None:  # a derived id never fails
             job_id_of(job)
-        _run_payload(job.payload, {})  # what Phlo.run checks and encodes
+        encode_run_payload(job.payload, {})  # what Phlo.run checks and encodes
     except InvalidParameterError as exc:
         return str(exc)
     except Exception as exc:  # prepare makes any other failure a failed outcome too

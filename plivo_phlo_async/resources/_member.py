@@ -6,7 +6,7 @@ from .._base_client import BaseClient, TimeoutTypes
 from .._validation import validate_address, validate_model, validate_path_id
 from ..types import ActionResult
 from ..types._params import MemberAction, MemberActionParams
-from ._resource import Resource
+from ._resource import PreparedRequest, Resource
 
 
 class MemberHandle(Resource):
@@ -31,3 +31,11 @@ class MemberHandle(Resource):
     async def _act(self, action: MemberAction, timeout: TimeoutTypes | None) -> ActionResult:
         params = validate_model(MemberActionParams, {"action": action})
         return await self._post(self._url, ActionResult, content=params.to_json(), timeout=timeout)
+
+
+def prepare_member_action(
+    member: MemberHandle, params: MemberActionParams
+) -> PreparedRequest[ActionResult]:
+    """The POST of a member action already validated, for :func:`send_prepared`
+    (the bulk runner checks every job before sending any)."""
+    return PreparedRequest("POST", member._url, ActionResult, params.to_json())
