@@ -55,7 +55,7 @@ from ._breaker import (
 )
 from ._input import JobInput
 from ._jobs import JOB_TYPES, Handles, Job, RunJob, job_id_of, prepare
-from ._journal import RESEND, Journal, JournalError
+from ._journal import DEFAULT_LEASE, Journal, JournalError, journal_name, open_journal
 from ._limiter import DEFAULT_RATE_LIMIT, RateLimit, RateLimiter
 from ._outcomes import error_outcome, from_journal
 from ._report import BulkReport, Outcome, OutcomeStatus
@@ -80,6 +80,14 @@ JobSource = Iterable[Any] | AsyncIterable[Any]
 
 STOPPED = "stopped"
 DUPLICATE = "duplicate job id"
+OWNED = (
+    "not sent: another runner holds this job (claimed or in flight); its outcome is in "
+    "the journal"
+)
+LOST = (
+    "not sent: this run's claim expired while it waited and another runner took the job; "
+    "its outcome is in the journal"
+)
 
 _SUCCEEDED = OutcomeStatus.SUCCEEDED
 _FAILED = OutcomeStatus.FAILED
@@ -112,6 +120,7 @@ class BulkRunner:
         on_outcome: OutcomeCallback | None = None,
         retry_failed: bool = False,
         circuit_breaker: CircuitBreaker = DEFAULT_CIRCUIT_BREAKER,
+        lease: float = DEFAULT_LEASE,
     ) -> None:
         if not isinstance(client, PhloClient):
             raise ConfigurationError("client must be a PhloClient")
@@ -137,13 +146,24 @@ class BulkRunner:
             raise ConfigurationError(
                 "circuit_breaker must be a CircuitBreaker", field="circuit_breaker"
             )
+        if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not (
+            0 < lease < 86_400
+        ):
+            raise ConfigurationError(f"lease must be seconds in (0, 86400), not {lease!r}",
+                                     field="lease")
+        if journal is not None and not isinstance(journal, (str, os.PathLike)):
+            raise ConfigurationError("journal must be a path or a postgresql:// URL",
+                                     field="journal")
         self._client = client.with_options(max_retries=0)
         self._handles = Handles(self._client)
         self._jobs = jobs
         self._phlo_id = phlo_id
         self.concurrency = concurrency
         self.rate_limit = rate_limit
+        #: The journal's file or URL (see :attr:`journal_name` for display).
         self.journal_path = None if journal is None else os.fspath(journal)
+        self.journal_name = None if journal is None else journal_name(journal)
+        self.lease = float(lease)
         self.max_retries = max_retries
         self.retry_failed = bool(retry_failed)
         self._on_outcome = on_outcome
@@ -166,11 +186,11 @@ class BulkRunner:
         self._stop_skips = 0
         self._producer_scope: anyio.CancelScope | None = None
         self._waiting: set[anyio.CancelScope] = set()
-        self._claimed: set[str] = set()
         self._journal: Journal | None = None
         #: The first journal failure: the run stops, and it is raised at the end.
         self._journal_error: JournalError | None = None
         self._limiter: RateLimiter | None = None
+        self._workers_left = 0
         self._slots: anyio.Semaphore | None = None
 
     # -- public ----------------------------------------------------------------
@@ -238,8 +258,9 @@ class BulkRunner:
             raise RuntimeError("a BulkRunner runs once; create another with client.bulk()")
         self._started = True
         started = time.perf_counter()
-        self._journal = None if self.journal_path is None else Journal(
-            self.journal_path, auth_id=self._client.auth_id, base_url=self._client.base_url
+        self._journal = None if self.journal_path is None else await open_journal(
+            self.journal_path, auth_id=self._client.auth_id, base_url=self._client.base_url,
+            lease=self.lease,
         )
         self._limiter = RateLimiter(self.rate_limit)
         self._slots = anyio.Semaphore(self.concurrency)
@@ -251,8 +272,12 @@ class BulkRunner:
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._produce, job_send)
+                self._workers_left = self.concurrency
+                self._workers_done = anyio.Event()
                 for _ in range(self.concurrency):
                     tg.start_soon(self._work, job_recv.clone(), out_send.clone())
+                if self._journal is not None:
+                    tg.start_soon(self._heartbeat, self._journal)
                 job_recv.close()
                 out_send.close()
                 try:
@@ -270,7 +295,8 @@ class BulkRunner:
             out_recv.close()
             if self._journal is not None:
                 try:
-                    self._journal.close()
+                    with anyio.CancelScope(shield=True):
+                        await self._journal.aclose()
                 except JournalError as exc:
                     self._journal_error = self._journal_error or exc
         if body_error is not None:
@@ -314,7 +340,32 @@ class BulkRunner:
         self.report.stopped_early = True
 
     # -- workers -----------------------------------------------------------------
+    async def _heartbeat(self, journal: Journal) -> None:
+        """Renew this run's claims every third of the lease until the workers
+        are done, so waiting for the rate limiter never lets them expire."""
+        while self._workers_left:
+            with anyio.move_on_after(self.lease / 3):
+                await self._workers_done.wait()
+            if not self._workers_left:
+                return
+            try:
+                await journal.renew()
+            except JournalError as exc:  # they will expire: stop before that matters
+                self._journal_failed(Outcome(None, None, None, _FAILED), exc)
+
     async def _work(
+        self,
+        job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
+        out_send: MemoryObjectSendStream[Outcome],
+    ) -> None:
+        try:
+            await self._work_on(job_recv, out_send)
+        finally:
+            self._workers_left -= 1
+            if not self._workers_left:
+                self._workers_done.set()
+
+    async def _work_on(
         self,
         job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
         out_send: MemoryObjectSendStream[Outcome],
@@ -363,38 +414,44 @@ class BulkRunner:
         if self._stopping:
             return self._stopped(Outcome(job, ref, job_id, _SKIPPED, reason=self._skip_reason))
         journal = self._journal
-        if journal is not None:
-            settled = self._claim(job, job_id, journal)
-            if settled is not None:
-                return settled
-        try:
+        if journal is None:
             return await self._execute(job, job_id)
-        finally:
-            self._claimed.discard(job_id)
+        settled = await self._claim(job, job_id, journal)
+        if settled is not None:
+            return settled
+        outcome = await self._execute(job, job_id)  # cancelled: its claim expires
+        if outcome.status is _SKIPPED:  # certainly not sent since it was claimed
+            try:
+                await journal.release(job_id)
+            except JournalError as exc:  # the claim will expire instead
+                self._journal_error = self._journal_error or exc
+                self.stop()
+        return outcome
 
-    def _claim(self, job: Job, job_id: str, journal: Journal) -> Outcome | None:
-        """Settle the job from the journal, or reserve its id for this run."""
+    async def _claim(self, job: Job, job_id: str, journal: Journal) -> Outcome | None:
+        """Claim the job for this run (None), or settle it from the journal.
+
+        A job another live runner holds is waited for: when its owner records
+        the outcome, that outcome is this job's too (``from_journal``); when
+        the owner's lease expires, the claim is decided again. A stop ends
+        the wait: the job is skipped, and never sent by this run.
+        """
         ref = job.ref
-        if job_id in self._claimed:
-            return Outcome(job, ref, job_id, _SKIPPED, reason=DUPLICATE)
-        try:
-            row = journal.get(job_id)
-            if row is not None:
-                if row.run_token == journal.run_token:
-                    return Outcome(job, ref, job_id, _SKIPPED, reason=DUPLICATE)
-                status = row.status
-                if status == _SUCCEEDED.value or (
-                    status == _FAILED.value and not self.retry_failed
-                ):
-                    journal.adopt(job_id, status)
-                    return from_journal(job, job_id, row, OutcomeStatus(status))
-                if status not in (_FAILED.value, RESEND):  # maybe executed: never re-sent
-                    journal.adopt(job_id, _UNKNOWN.value)
-                    return from_journal(job, job_id, row, _UNKNOWN)
-        except JournalError as exc:
-            return self._journal_failed(Outcome(job, ref, job_id, _SKIPPED), exc)
-        self._claimed.add(job_id)
-        return None
+        while True:
+            try:
+                claim = await journal.claim(job_id, ref, retry_failed=self.retry_failed)
+            except JournalError as exc:
+                return self._journal_failed(Outcome(job, ref, job_id, _SKIPPED), exc)
+            if claim.kind == "claimed":
+                return None
+            if claim.kind == "duplicate":
+                return Outcome(job, ref, job_id, _SKIPPED, reason=DUPLICATE)
+            if claim.kind == "settled":
+                assert claim.row is not None
+                assert claim.status is not None
+                return from_journal(job, job_id, claim.row, OutcomeStatus(claim.status))
+            if not await self._wait(partial(anyio.sleep, min(0.5, self.lease / 10))):
+                return self._stopped(Outcome(job, ref, job_id, _SKIPPED, reason=OWNED))
 
     async def _execute(self, job: Job, job_id: str) -> Outcome:
         ref = job.ref
@@ -403,7 +460,7 @@ class BulkRunner:
             prepared = prepare(job, self._handles)
         except Exception as exc:  # prepare names the field; anything else is the job's
             invalid = exc if isinstance(exc, InvalidParameterError) else unusable("job", exc)
-            return self._settle(
+            return await self._settle(
                 Outcome(job, ref, job_id, _FAILED, error=invalid, reason=str(invalid))
             )
         send = prepared.send
@@ -431,19 +488,25 @@ class BulkRunner:
                 continue  # it opened while this job waited for the rate limit
             if journal is not None:
                 try:
-                    journal.start(job_id, ref, url=prepared.url, payload=prepared.body)
+                    owned = await journal.start(
+                        job_id, ref, url=prepared.url, payload=prepared.body
+                    )
                 except JournalError as exc:  # not recorded, so not sent
                     breaker.released(probe=probe)
                     return self._journal_failed(
                         Outcome(job, ref, job_id, _SKIPPED, attempts=attempts), exc
                     )
+                if not owned:  # its lease expired and another runner took it
+                    breaker.released(probe=probe)
+                    return Outcome(job, ref, job_id, _SKIPPED, attempts=attempts,
+                                   error=last_error, reason=LOST)
             try:
                 result = await send()
             except CannotConnectError as exc:  # nothing was sent
                 last_error = exc
                 if journal is not None:
                     try:
-                        journal.forget(job_id)
+                        await journal.unsent(job_id)
                     except JournalError as journal_error:
                         breaker.released(probe=probe)
                         return self._journal_failed(
@@ -457,7 +520,7 @@ class BulkRunner:
                     continue  # the breaker decides when it goes again: no retry used
                 tries += 1
                 if tries > self.max_retries:
-                    return self._settle(error_outcome(job, job_id, exc, attempts))
+                    return await self._settle(error_outcome(job, job_id, exc, attempts))
                 if not await self._wait(partial(_sleep, self._policy.backoff(tries))):
                     return self._skip(job, job_id, attempts, exc)
                 continue
@@ -474,11 +537,11 @@ class BulkRunner:
                 if retry_in is None:
                     if isinstance(exc, (AuthenticationError, PermissionDeniedError)):
                         self._halt(exc, refused_reason(exc))
-                    return self._settle(error_outcome(job, job_id, exc, attempts))
+                    return await self._settle(error_outcome(job, job_id, exc, attempts))
                 # Certainly not executed: the row must not say "maybe".
                 if journal is not None:
                     try:
-                        journal.forget(job_id)
+                        await journal.unsent(job_id)
                     except JournalError as journal_error:
                         return self._journal_failed(
                             Outcome(job, ref, job_id, _SKIPPED, attempts=attempts), journal_error
@@ -497,7 +560,7 @@ class BulkRunner:
                     "outcome unknown, not retried"
                 )
                 error.__cause__ = exc
-                return self._settle(
+                return await self._settle(
                     Outcome(job, ref, job_id, _UNKNOWN, attempts=attempts, error=error,
                             reason=str(error))
                 )
@@ -507,7 +570,7 @@ class BulkRunner:
             attempts += 1
             report.requests_sent += 1
             breaker.reached(probe=probe)
-            return self._settle(
+            return await self._settle(
                 Outcome(job, ref, job_id, _SUCCEEDED, http_status=result.http_status,
                         api_id=result.api_id, attempts=attempts, result=result)
             )
@@ -579,13 +642,13 @@ class BulkRunner:
         self._stop_skips += 1
         return outcome
 
-    def _settle(self, outcome: Outcome) -> Outcome:
+    async def _settle(self, outcome: Outcome) -> Outcome:
         """Record a sent (or invalid) job's outcome in the journal."""
         journal = self._journal
         if journal is not None and outcome.job_id is not None:
             error = outcome.error
             try:
-                journal.finish(
+                await journal.finish(
                     outcome.job_id,
                     outcome.status.value,
                     ref=outcome.ref,
