@@ -23,7 +23,9 @@ key, in the transaction that writes ``open``), and ``running`` or
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import socket
 import sqlite3
 import time
 import uuid
@@ -58,6 +60,7 @@ CHECKPOINT_EVERY = 1000
 #: Milliseconds a connection waits for another process's write lock.
 BUSY_TIMEOUT = 10_000
 
+_HOST = socket.gethostname()
 _OPEN = "open"
 _RUNNING = "running"
 _CLOSED = "closed"
@@ -90,7 +93,9 @@ CREATE TABLE IF NOT EXISTS meta (
     """
 CREATE TABLE IF NOT EXISTS runners (
     token       TEXT PRIMARY KEY,
-    lease_until REAL NOT NULL
+    lease_until REAL NOT NULL,
+    host        TEXT,
+    pid         INTEGER
 ) WITHOUT ROWID
 """,
 )
@@ -156,6 +161,8 @@ class SqliteFile:
         self.lease = lease
         #: Rows this run holds (claimed or in flight): their leases are renewed.
         self.held: set[str] = set()
+        #: Other runners' tokens whose process is known to be dead.
+        self._dead: set[str] = set()
         self._writes = 0
         self._closed = False
         name = self.path
@@ -218,8 +225,8 @@ class SqliteFile:
                 db.execute("INSERT INTO meta VALUES ('auth_id', ?)", (auth_id,))
             if base_url is not None and "base_url" not in current:
                 db.execute("INSERT INTO meta VALUES ('base_url', ?)", (base_url,))
-            db.execute("INSERT OR REPLACE INTO runners VALUES (?, ?)",
-                       (self.run_token, time.time() + self.lease))
+            db.execute("INSERT OR REPLACE INTO runners VALUES (?, ?, ?, ?)",
+                       (self.run_token, time.time() + self.lease, _HOST, os.getpid()))
             self._announce_checkpoint()
             db.execute("COMMIT")
         except BaseException:
@@ -247,10 +254,10 @@ class SqliteFile:
             try:
                 row = db.execute(_SELECT[self.schema] + " WHERE job_id=?", (job_id,)).fetchone()
                 now = time.time()
-                claim, write = decide(
-                    None if row is None else JournalEntry(*row), self.run_token, now,
-                    retry_failed,
-                )
+                entry = None if row is None else JournalEntry(*row)
+                if entry is not None and self._owner_died(entry, now):
+                    entry = dataclasses.replace(entry, lease_until=None)
+                claim, write = decide(entry, self.run_token, now, retry_failed)
                 if write == "insert":
                     db.execute(
                         "INSERT INTO jobs (job_id, status, run_token, ref, attempts, "
@@ -278,6 +285,23 @@ class SqliteFile:
             self.held.add(job_id)
         self._count_write()
         return claim
+
+    def _owner_died(self, entry: JournalEntry, now: float) -> bool:
+        """A live lease whose owner is a process of this machine that is gone
+        (killed): no need to wait for the lease to expire."""
+        if entry.status not in (CLAIMED, IN_FLIGHT) or entry.run_token == self.run_token or (
+            entry.lease_until is None or entry.lease_until <= now
+        ):
+            return False
+        token = entry.run_token
+        if token not in self._dead:
+            owner = self._db.execute(
+                "SELECT host, pid FROM runners WHERE token=?", (token,)
+            ).fetchone()
+            if owner is None or owner[0] != _HOST or _alive(owner[1]):
+                return False  # asked again at the next poll: it may die meanwhile
+            self._dead.add(token)
+        return True
 
     def _adopt(self, job_id: str, status: str) -> None:
         """Mark an earlier run's row as seen by this run (and set its status);
@@ -362,8 +386,8 @@ class SqliteFile:
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute("INSERT OR REPLACE INTO runners VALUES (?, ?)",
-                                 (self.run_token, until))
+                self._db.execute("INSERT OR REPLACE INTO runners VALUES (?, ?, ?, ?)",
+                                 (self.run_token, until, _HOST, os.getpid()))
                 self._db.executemany(
                     "UPDATE jobs SET lease_until=? WHERE job_id=? AND run_token=? "
                     "AND status IN (?, ?)",
@@ -555,6 +579,18 @@ class SqliteFile:
             f"journal {self.path}: could not {what} job {safe_str(job_id)}: "
             f"{type(exc).__name__}: {exc}",
         )
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0 or os.name != "posix":
+        return True  # unknown (on Windows os.kill would end it): wait for the lease
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, another user's
+        return True
+    return True
 
 
 class SqliteJournal:
