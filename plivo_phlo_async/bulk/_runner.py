@@ -84,6 +84,8 @@ OWNED = (
     "not sent: another runner holds this job (claimed or in flight); its outcome is in "
     "the journal"
 )
+#: Longest wait between two looks at a job another runner holds.
+MAX_POLL = 0.5
 LOST = (
     "not sent: this run's claim expired while it waited and another runner took the job; "
     "its outcome is in the journal"
@@ -437,6 +439,7 @@ class BulkRunner:
         the wait: the job is skipped, and never sent by this run.
         """
         ref = job.ref
+        poll = 0.05
         while True:
             try:
                 claim = await journal.claim(job_id, ref, retry_failed=self.retry_failed)
@@ -450,8 +453,9 @@ class BulkRunner:
                 assert claim.row is not None
                 assert claim.status is not None
                 return from_journal(job, job_id, claim.row, OutcomeStatus(claim.status))
-            if not await self._wait(partial(anyio.sleep, min(0.5, self.lease / 10))):
+            if not await self._wait(partial(anyio.sleep, poll)):
                 return self._stopped(Outcome(job, ref, job_id, _SKIPPED, reason=OWNED))
+            poll = min(poll * 2, MAX_POLL, self.lease / 10)
 
     async def _execute(self, job: Job, job_id: str) -> Outcome:
         ref = job.ref
