@@ -20,7 +20,9 @@ measured with the database's clock, never the runners'.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -58,6 +60,8 @@ DEFAULT_PREFIX = "plivo_phlo"
 PREFIX_PARAMETER = "journal_prefix"
 #: Seconds to wait for the database when connecting (unless the URL says).
 CONNECT_TIMEOUT = 10
+#: Connections a runner's journal opens at most (one per operation in progress).
+POOL_SIZE = 4
 
 _NOW = "extract(epoch from clock_timestamp())::float8"
 _COLUMNS = (
@@ -94,7 +98,7 @@ class PostgresJournal:
 
     def __init__(
         self, name: str, prefix: str, connection: psycopg.AsyncConnection[Any], lease: float,
-        readonly: bool,
+        readonly: bool, connect: Callable[[], Awaitable[psycopg.AsyncConnection[Any]]],
     ) -> None:
         self.name = name
         self.prefix = prefix
@@ -103,7 +107,12 @@ class PostgresJournal:
         self.readonly = readonly
         self.held: set[str] = set()
         self._db = connection
-        self._lock = anyio.Lock()
+        #: Idle connections; up to POOL_SIZE, so that commits (each waits for
+        #: the database's disk) overlap instead of queueing on one connection.
+        self._free = [connection]
+        self._opened = [connection]
+        self._slots = anyio.Semaphore(1 if readonly else POOL_SIZE)
+        self._connect = connect
         self._jobs = f"{prefix}_jobs"
         self._meta = f"{prefix}_meta"
         self._exists = True
@@ -138,7 +147,8 @@ class PostgresJournal:
             connection = await psycopg.AsyncConnection.connect(conninfo, **options)
         except psycopg.Error as exc:
             raise JournalError(name, f"cannot open journal {name}: {_said(exc, url)}") from None
-        journal = cls(name, prefix, connection, lease, readonly)
+        journal = cls(name, prefix, connection, lease, readonly,
+                      partial(psycopg.AsyncConnection.connect, conninfo, **options))
         try:
             await journal._prepare(auth_id, base_url, create=create)
         except psycopg.Error as exc:
@@ -220,9 +230,8 @@ class PostgresJournal:
         import psycopg
 
         key = _pg(text(job_id))
-        db = self._db
         try:
-            async with self._lock, db.transaction():
+            async with self._connection() as db, db.transaction():
                 cursor = await db.execute(
                     f"INSERT INTO {self._jobs} (job_id, status, run_token, ref, attempts, "
                     f"updated_at, lease_until) VALUES (%s, %s, %s, %s, 0, {_NOW}, "
@@ -346,8 +355,8 @@ class PostgresJournal:
             query += " WHERE status = ANY(%s)"
             args = ([status] if isinstance(status, str) else list(status),)
         try:
-            async with self._lock:
-                cursor = await self._db.execute(query + " ORDER BY updated_at, job_id", args)
+            async with self._connection() as db:
+                cursor = await db.execute(query + " ORDER BY updated_at, job_id", args)
                 return [JournalEntry(*row) for row in await cursor.fetchall()]
         except psycopg.Error as exc:
             raise JournalError(self.name, f"journal {self.name} cannot be read: "
@@ -359,8 +368,8 @@ class PostgresJournal:
         if not self._exists:
             return {}
         try:
-            async with self._lock:
-                cursor = await self._db.execute(
+            async with self._connection() as db:
+                cursor = await db.execute(
                     f"SELECT status, count(*) FROM {self._jobs} GROUP BY status"
                 )
                 return {str(status): int(count) for status, count in await cursor.fetchall()}
@@ -373,9 +382,8 @@ class PostgresJournal:
 
         ids = list(dict.fromkeys(job_ids))
         keys = [_pg(job_id) for job_id in ids]
-        db = self._db
         try:
-            async with self._lock, db.transaction():
+            async with self._connection() as db, db.transaction():
                 cursor = await db.execute(
                     f"SELECT job_id, status FROM {self._jobs} WHERE job_id = ANY(%s) "
                     "FOR UPDATE", (keys,),
@@ -398,18 +406,18 @@ class PostgresJournal:
         try:
             if not self.readonly and self._exists:
                 with anyio.CancelScope(shield=True):
-                    async with self._lock, self._db.transaction():
-                        await self._db.execute(
+                    async with self._connection() as db, db.transaction():
+                        await db.execute(
                             f"DELETE FROM {self._jobs} WHERE run_token=%s AND status=%s "
                             "AND prior IS NULL", (self.run_token, CLAIMED),
                         )
-                        await self._db.execute(
+                        await db.execute(
                             f"UPDATE {self._jobs} SET status=prior, prior=NULL, "
                             "lease_until=NULL WHERE run_token=%s AND status=%s",
                             (self.run_token, CLAIMED),
                         )
                         # Its jobs in flight have no owner any more: unknown at once.
-                        await self._db.execute(
+                        await db.execute(
                             f"UPDATE {self._jobs} SET lease_until=NULL "
                             "WHERE run_token=%s AND status=%s", (self.run_token, IN_FLIGHT),
                         )
@@ -418,15 +426,37 @@ class PostgresJournal:
                                           f"cleanly: {_said(exc)}") from None
         finally:
             with anyio.CancelScope(shield=True):
-                await self._db.close()
+                for connection in self._opened:
+                    await connection.close()
 
     # -- internals ---------------------------------------------------------------------
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """An idle connection (a new one while fewer than POOL_SIZE are open)."""
+        async with self._slots:
+            if self._free:
+                db = self._free.pop()
+            else:
+                db = await self._connect()
+                self._opened.append(db)
+            try:
+                yield db
+            except BaseException:
+                if db.broken or db.info.transaction_status != 0:  # not idle: drop it
+                    self._opened.remove(db)
+                    with anyio.CancelScope(shield=True):
+                        await db.close()
+                    raise
+                self._free.append(db)
+                raise
+            self._free.append(db)
+
     async def _write(self, what: str, job_id: str, sql: str, args: tuple[Any, ...]) -> int:
         import psycopg
 
         try:
-            async with self._lock:
-                cursor = await self._db.execute(sql, args)
+            async with self._connection() as db:
+                cursor = await db.execute(sql, args)
                 return cursor.rowcount
         except psycopg.Error as exc:
             raise self._failure(what, job_id, exc) from None
@@ -437,8 +467,8 @@ class PostgresJournal:
         import psycopg
 
         try:
-            async with self._lock:
-                cursor = await self._db.execute(sql, args)
+            async with self._connection() as db:
+                cursor = await db.execute(sql, args)
                 row = await cursor.fetchone()
         except psycopg.Error as exc:
             raise self._failure(what, job_id, exc) from None
