@@ -186,6 +186,7 @@ class PostgresJournal:
                 if self.readonly:
                     return
                 await self._create()
+                self._exists = True
             meta = await self._read_meta()
             schema = meta.get("schema")
             if schema != str(SCHEMA_VERSION):
