@@ -19,7 +19,6 @@ job through every retry.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -44,6 +43,8 @@ from .._exceptions import (
 )
 from .._retry import RetryPolicy
 from .._validation import validate_path_id
+from ._bookkeeping import DUPLICATE as DUPLICATE  # the CLI tells duplicates apart by it
+from ._bookkeeping import Bookkeeper
 from ._breaker import (
     DEFAULT_CIRCUIT_BREAKER,
     Breaker,
@@ -55,12 +56,12 @@ from ._breaker import (
 )
 from ._input import JobInput
 from ._jobs import JOB_TYPES, Handles, Job, RunJob, job_id_of, prepare
-from ._journal import DEFAULT_LEASE, Journal, JournalError, journal_name, open_journal
+from ._journal import DEFAULT_LEASE, journal_name, open_journal
 from ._limiter import DEFAULT_RATE_LIMIT, RateLimit, RateLimiter
-from ._outcomes import error_outcome, from_journal
+from ._outcomes import error_outcome
 from ._report import BulkReport, Outcome, OutcomeStatus
 from ._stream import OutcomeStream
-from ._text import escape_surrogates, safe_str, unusable
+from ._text import escape_surrogates, unusable
 
 __all__ = ["DEFAULT_CONCURRENCY", "BulkRunner", "OutcomeCallback", "run_chunk"]
 
@@ -79,17 +80,6 @@ OutcomeCallback = Callable[[Outcome], Any]
 JobSource = Iterable[Any] | AsyncIterable[Any]
 
 STOPPED = "stopped"
-DUPLICATE = "duplicate job id"
-OWNED = (
-    "not sent: another runner holds this job (claimed or in flight); its outcome is in "
-    "the journal"
-)
-#: Longest wait between two looks at a job another runner holds.
-MAX_POLL = 0.5
-LOST = (
-    "not sent: this run's claim expired while it waited and another runner took the job; "
-    "its outcome is in the journal"
-)
 
 _SUCCEEDED = OutcomeStatus.SUCCEEDED
 _FAILED = OutcomeStatus.FAILED
@@ -107,6 +97,11 @@ class BulkRunner:
     A plain (sync) iterable is read in the event loop's thread, one job at a
     time as room frees up: a list, a file or a generator is fine; wrap a slow
     source (a database cursor, an API) in an async generator instead.
+
+    ``journal`` is a SQLite file or a ``postgresql://`` URL; several runners
+    may share one (see :mod:`._journal`). ``lease`` is how long this run's
+    claims on jobs outlive it if it dies (renewed every third of it while
+    it runs): another runner takes over its unsent jobs after that.
     """
 
     def __init__(
@@ -188,9 +183,7 @@ class BulkRunner:
         self._stop_skips = 0
         self._producer_scope: anyio.CancelScope | None = None
         self._waiting: set[anyio.CancelScope] = set()
-        self._journal: Journal | None = None
-        #: The first journal failure: the run stops, and it is raised at the end.
-        self._journal_error: JournalError | None = None
+        self._books: Bookkeeper | None = None
         self._limiter: RateLimiter | None = None
         self._workers_left = 0
         self._slots: anyio.Semaphore | None = None
@@ -260,10 +253,15 @@ class BulkRunner:
             raise RuntimeError("a BulkRunner runs once; create another with client.bulk()")
         self._started = True
         started = time.perf_counter()
-        self._journal = None if self.journal_path is None else await open_journal(
-            self.journal_path, auth_id=self._client.auth_id, base_url=self._client.base_url,
-            lease=self.lease,
-        )
+        if self.journal_path is not None:
+            self._books = Bookkeeper(
+                await open_journal(
+                    self.journal_path, auth_id=self._client.auth_id,
+                    base_url=self._client.base_url, lease=self.lease,
+                ),
+                retry_failed=self.retry_failed, lease=self.lease, stop=self.stop,
+                wait=self._wait, stopped=self._stopped,
+            )
         self._limiter = RateLimiter(self.rate_limit)
         self._slots = anyio.Semaphore(self.concurrency)
         job_send, job_recv = anyio.create_memory_object_stream[tuple[int, Any]](self.concurrency)
@@ -278,8 +276,8 @@ class BulkRunner:
                 self._workers_done = anyio.Event()
                 for _ in range(self.concurrency):
                     tg.start_soon(self._work, job_recv.clone(), out_send.clone())
-                if self._journal is not None:
-                    tg.start_soon(self._heartbeat, self._journal)
+                if self._books is not None:
+                    tg.start_soon(self._books.heartbeat, self._workers_done)
                 job_recv.close()
                 out_send.close()
                 try:
@@ -295,18 +293,14 @@ class BulkRunner:
                 self.report.stopped_early = False  # stop() came after the last job was read
             self.report.wall_time = time.perf_counter() - started
             out_recv.close()
-            if self._journal is not None:
-                try:
-                    with anyio.CancelScope(shield=True):
-                        await self._journal.aclose()
-                except JournalError as exc:
-                    self._journal_error = self._journal_error or exc
+            if self._books is not None:
+                await self._books.aclose()
         if body_error is not None:
             raise body_error
         if drain_error is not None:
             raise drain_error
-        if self._journal_error is not None:
-            raise self._journal_error
+        if self._books is not None and self._books.error is not None:
+            raise self._books.error
         if self._input_error is not None:
             raise self._input_error
 
@@ -342,19 +336,6 @@ class BulkRunner:
         self.report.stopped_early = True
 
     # -- workers -----------------------------------------------------------------
-    async def _heartbeat(self, journal: Journal) -> None:
-        """Renew this run's claims every third of the lease until the workers
-        are done, so waiting for the rate limiter never lets them expire."""
-        while self._workers_left:
-            with anyio.move_on_after(self.lease / 3):
-                await self._workers_done.wait()
-            if not self._workers_left:
-                return
-            try:
-                await journal.renew()
-            except JournalError as exc:  # they will expire: stop before that matters
-                self._journal_failed(Outcome(None, None, None, _FAILED), exc)
-
     async def _work(
         self,
         job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
@@ -415,51 +396,20 @@ class BulkRunner:
             return Outcome(job, ref, None, _FAILED, error=invalid, reason=str(invalid))
         if self._stopping:
             return self._stopped(Outcome(job, ref, job_id, _SKIPPED, reason=self._skip_reason))
-        journal = self._journal
-        if journal is None:
+        books = self._books
+        if books is None:
             return await self._execute(job, job_id)
-        settled = await self._claim(job, job_id, journal)
+        settled = await books.claim(job, job_id)
         if settled is not None:
             return settled
         outcome = await self._execute(job, job_id)  # cancelled: its claim expires
         if outcome.status is _SKIPPED:  # certainly not sent since it was claimed
-            try:
-                await journal.release(job_id)
-            except JournalError as exc:  # the claim will expire instead
-                self._journal_error = self._journal_error or exc
-                self.stop()
+            await books.release(job_id)
         return outcome
-
-    async def _claim(self, job: Job, job_id: str, journal: Journal) -> Outcome | None:
-        """Claim the job for this run (None), or settle it from the journal.
-
-        A job another live runner holds is waited for: when its owner records
-        the outcome, that outcome is this job's too (``from_journal``); when
-        the owner's lease expires, the claim is decided again. A stop ends
-        the wait: the job is skipped, and never sent by this run.
-        """
-        ref = job.ref
-        poll = 0.05
-        while True:
-            try:
-                claim = await journal.claim(job_id, ref, retry_failed=self.retry_failed)
-            except JournalError as exc:
-                return self._journal_failed(Outcome(job, ref, job_id, _SKIPPED), exc)
-            if claim.kind == "claimed":
-                return None
-            if claim.kind == "duplicate":
-                return Outcome(job, ref, job_id, _SKIPPED, reason=DUPLICATE)
-            if claim.kind == "settled":
-                assert claim.row is not None
-                assert claim.status is not None
-                return from_journal(job, job_id, claim.row, OutcomeStatus(claim.status))
-            if not await self._wait(partial(anyio.sleep, poll)):
-                return self._stopped(Outcome(job, ref, job_id, _SKIPPED, reason=OWNED))
-            poll = min(poll * 2, MAX_POLL, self.lease / 10)
 
     async def _execute(self, job: Job, job_id: str) -> Outcome:
         ref = job.ref
-        journal = self._journal
+        books = self._books
         try:
             prepared = prepare(job, self._handles)
         except Exception as exc:  # prepare names the field; anything else is the job's
@@ -490,32 +440,20 @@ class BulkRunner:
                 return self._skip(job, job_id, attempts, last_error)
             if not probe and not breaker.closed:
                 continue  # it opened while this job waited for the rate limit
-            if journal is not None:
-                try:
-                    owned = await journal.start(
-                        job_id, ref, url=prepared.url, payload=prepared.body
-                    )
-                except JournalError as exc:  # not recorded, so not sent
+            if books is not None:
+                not_sent = await books.start(job, job_id, prepared.url, prepared.body, attempts)
+                if not_sent is not None:
                     breaker.released(probe=probe)
-                    return self._journal_failed(
-                        Outcome(job, ref, job_id, _SKIPPED, attempts=attempts), exc
-                    )
-                if not owned:  # its lease expired and another runner took it
-                    breaker.released(probe=probe)
-                    return Outcome(job, ref, job_id, _SKIPPED, attempts=attempts,
-                                   error=last_error, reason=LOST)
+                    return not_sent
             try:
                 result = await send()
             except CannotConnectError as exc:  # nothing was sent
                 last_error = exc
-                if journal is not None:
-                    try:
-                        await journal.unsent(job_id)
-                    except JournalError as journal_error:
+                if books is not None:
+                    not_sent = await books.unsent(job, job_id, attempts)
+                    if not_sent is not None:
                         breaker.released(probe=probe)
-                        return self._journal_failed(
-                            Outcome(job, ref, job_id, _SKIPPED, attempts=attempts), journal_error
-                        )
+                        return not_sent
                 breaker.failed(exc, probe=probe)
                 if breaker.gave_up:
                     self._halt(exc, f"stopped: {cannot_connect_reason(exc)}")
@@ -543,13 +481,10 @@ class BulkRunner:
                         self._halt(exc, refused_reason(exc))
                     return await self._settle(error_outcome(job, job_id, exc, attempts))
                 # Certainly not executed: the row must not say "maybe".
-                if journal is not None:
-                    try:
-                        await journal.unsent(job_id)
-                    except JournalError as journal_error:
-                        return self._journal_failed(
-                            Outcome(job, ref, job_id, _SKIPPED, attempts=attempts), journal_error
-                        )
+                if books is not None:
+                    not_sent = await books.unsent(job, job_id, attempts)
+                    if not_sent is not None:
+                        return not_sent
                 if isinstance(exc, RateLimitError):
                     limiter.pause(retry_in)  # every worker waits, not just this one
                 elif not await self._wait(partial(_sleep, retry_in)):
@@ -647,42 +582,8 @@ class BulkRunner:
         return outcome
 
     async def _settle(self, outcome: Outcome) -> Outcome:
-        """Record a sent (or invalid) job's outcome in the journal."""
-        journal = self._journal
-        if journal is not None and outcome.job_id is not None:
-            error = outcome.error
-            try:
-                await journal.finish(
-                    outcome.job_id,
-                    outcome.status.value,
-                    ref=outcome.ref,
-                    http_status=outcome.http_status,
-                    api_id=outcome.api_id,
-                    attempts=outcome.attempts,
-                    error=None if error is None else f"{type(error).__name__}: {safe_str(error)}",
-                )
-            except JournalError as exc:
-                # The outcome stands; the row stays in flight, so a re-run
-                # reports it unknown rather than sending it again.
-                self._journal_failed(outcome, exc)
-                note = f"not recorded in the journal: {exc}"
-                reason = note if outcome.reason is None else f"{outcome.reason}; {note}"
-                return dataclasses.replace(outcome, reason=reason)
-        return outcome
-
-    def _journal_failed(self, outcome: Outcome, error: JournalError) -> Outcome:
-        """A journal write failed: stop the run (the error is raised once every
-        job has its outcome). A job not yet sent is not sent: it is skipped
-        with the error as its reason."""
-        if self._journal_error is None:
-            self._journal_error = error
-        self.stop()
-        if outcome.status is _SKIPPED:
-            self._stop_skips += 1
-            return dataclasses.replace(
-                outcome, error=error, reason=f"not sent: the journal failed: {error}"
-            )
-        return outcome
+        """Record a sent (or invalid) job's outcome in the journal, if any."""
+        return outcome if self._books is None else await self._books.settle(outcome)
 
 
 async def _acquire(semaphore: anyio.Semaphore) -> None:
@@ -705,17 +606,20 @@ async def run_chunk(
     on_outcome: OutcomeCallback | None = None,
     retry_failed: bool = False,
     circuit_breaker: CircuitBreaker = DEFAULT_CIRCUIT_BREAKER,
+    lease: float = DEFAULT_LEASE,
 ) -> BulkReport:
     """Run one chunk of jobs to completion and return its report.
 
     A plain coroutine, so it can be the body of a task in a distributed
-    queue: give each chunk its own journal and a re-delivered task resumes
-    where the last attempt stopped instead of repeating calls.
+    queue: with a journal shared by the workers (a ``postgresql://`` URL
+    across machines), a re-delivered task resumes where the last attempt
+    stopped instead of repeating calls, even while that attempt still runs
+    (it waits for the jobs the other one holds and reports their outcomes).
     """
     runner = BulkRunner(
         client, jobs, phlo_id=phlo_id, concurrency=concurrency, rate_limit=rate_limit,
         journal=journal, max_retries=max_retries, on_outcome=on_outcome,
-        retry_failed=retry_failed, circuit_breaker=circuit_breaker,
+        retry_failed=retry_failed, circuit_breaker=circuit_breaker, lease=lease,
     )
     return await runner.run()
 
