@@ -51,6 +51,7 @@ from ._journal import (
     text,
     unresolved_problems,
 )
+from ._journal_sqlite_checks import OPEN, alive, inspect, wal
 from ._text import safe_str
 
 __all__ = ["SqliteFile", "SqliteJournal"]
@@ -61,7 +62,7 @@ CHECKPOINT_EVERY = 1000
 BUSY_TIMEOUT = 10_000
 
 _HOST = socket.gethostname()
-_OPEN = "open"
+_OPEN = OPEN
 _RUNNING = "running"
 _CLOSED = "closed"
 
@@ -169,7 +170,7 @@ class SqliteFile:
         try:
             if not create and not self.path.is_file():
                 raise JournalError(name, f"no journal at {name}")
-            wal_present = _wal(self.path).exists()
+            wal_present = wal(self.path).exists()
             if readonly:
                 uri = f"{self.path.resolve().as_uri()}?mode=ro"
                 self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
@@ -179,7 +180,7 @@ class SqliteFile:
             raise JournalError(name, f"cannot open journal {name}: {exc}") from None
         try:
             self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT}")
-            meta = _inspect(self._db, self.path, wal_present)
+            meta = inspect(self._db, self.path, wal_present)
             self.schema = SCHEMA_VERSION if meta is None else int(meta["schema"])
             self._empty = meta is None
             if meta is not None:
@@ -298,7 +299,7 @@ class SqliteFile:
             owner = self._db.execute(
                 "SELECT host, pid FROM runners WHERE token=?", (token,)
             ).fetchone()
-            if owner is None or owner[0] != _HOST or _alive(owner[1]):
+            if owner is None or owner[0] != _HOST or alive(owner[1]):
                 return False  # asked again at the next poll: it may die meanwhile
             self._dead.add(token)
         return True
@@ -581,18 +582,6 @@ class SqliteFile:
         )
 
 
-def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0 or os.name != "posix":
-        return True  # unknown (on Windows os.kill would end it): wait for the lease
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, another user's
-        return True
-    return True
-
-
 class SqliteJournal:
     """The :class:`~._journal.Journal` interface over a :class:`SqliteFile`.
 
@@ -651,63 +640,3 @@ def _meta(db: sqlite3.Connection) -> list[tuple[str, str]]:
     if "meta" not in tables:
         return []
     return [(str(k), str(v)) for k, v in db.execute("SELECT key, value FROM meta")]
-
-
-def _wal(path: Path) -> Path:
-    return path.with_name(path.name + "-wal")
-
-
-def _inspect(db: sqlite3.Connection, path: Path, wal_present: bool) -> dict[str, str] | None:
-    """The journal's ``meta`` (None for a new, empty file), or a JournalError:
-    not a journal, damaged, too new, or its WAL lost."""
-    try:
-        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
-    except sqlite3.DatabaseError as exc:
-        if "not a database" in str(exc):
-            raise JournalError(path, f"{path} is not a plivo-phlo journal ({exc})") from None
-        raise _damaged(path, str(exc)) from None
-    if not tables:
-        return None
-    if not {"jobs", "meta"} <= tables:
-        raise JournalError(
-            path, f"{path} is not a plivo-phlo journal (an SQLite database with other tables)"
-        )
-    try:
-        problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
-    except sqlite3.DatabaseError as exc:
-        raise _damaged(path, str(exc)) from None
-    if problems != ["ok"]:
-        raise _damaged(path, " ".join(" ".join(str(problem).split()) for problem in problems))
-    try:
-        meta = {str(key): str(value) for key, value in db.execute("SELECT key, value FROM meta")}
-    except sqlite3.DatabaseError as exc:
-        raise JournalError(path, f"{path} is not a plivo-phlo journal ({exc})") from None
-    schema = meta.get("schema")
-    if schema not in ("1", "2", "3"):
-        if schema is not None and schema.isdigit() and int(schema) > SCHEMA_VERSION:
-            raise JournalError(
-                path, f"journal {path} was written by a newer version (schema {schema}); "
-                f"this version reads schemas 1 to {SCHEMA_VERSION}"
-            )
-        raise JournalError(path, f"{path} is not a plivo-phlo journal (schema {schema!r})")
-    if meta.get("state") == _OPEN and not wal_present:
-        wal = _wal(path).name
-        raise JournalError(
-            path,
-            f"journal {path} was not closed cleanly and its write-ahead log {wal} is missing: "
-            f"the latest outcomes are in that file, so resuming without it could send jobs "
-            f"again. Put {wal} (and {path.name}-shm) back beside it; always copy or move a "
-            f"journal together with them",
-        )
-    return meta
-
-
-def _damaged(path: Path, detail: str) -> JournalError:
-    detail = " ".join(detail.split())  # quick_check's report spans lines
-    return JournalError(
-        path,
-        f"journal {path} is damaged (SQLite: {detail}); nothing was sent. Restore it from a "
-        f"backup; resuming from a damaged journal could send jobs again",
-    )
-
-
