@@ -131,12 +131,15 @@ Write = Literal["insert", "take", "adopt"] | None
 
 
 def decide(
-    row: JournalEntry | None, token: str, now: float, retry_failed: bool
+    row: JournalEntry | None, token: str, now: float, retry_failed: bool,
+    prior: str | None = None,
 ) -> tuple[Claim, Write]:
     """The claim a runner makes of a job's row, and the write it takes.
 
     Run inside the transaction that read ``row`` (locked), so no other runner
-    can decide about the same job in between.
+    can decide about the same job in between. ``prior`` is the status a
+    ``claimed`` row had before it was claimed (``failed`` or ``resend``), if
+    any: a dead owner's claim falls back to it.
     """
     if row is None:
         return Claim("claimed"), "insert"
@@ -149,7 +152,11 @@ def decide(
     if status in (FAILED, RESEND):
         return Claim("claimed", row), "take"
     if status == CLAIMED:
-        return (Claim("owned", row), None) if live else (Claim("claimed", row), "take")
+        if live:
+            return Claim("owned", row), None
+        if prior == FAILED and not retry_failed:  # claimed by a run with retry_failed
+            return Claim("settled", row, FAILED), "adopt"
+        return Claim("claimed", row), "take"
     if status == IN_FLIGHT and live:
         return Claim("owned", row), None
     return Claim("settled", row, OUTCOME_UNKNOWN), "adopt"  # it may have been executed

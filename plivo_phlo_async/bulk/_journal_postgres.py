@@ -243,13 +243,14 @@ class PostgresJournal:
                     claim = Claim("claimed")
                 else:
                     cursor = await db.execute(
-                        f"SELECT {_COLUMNS}, {_NOW} FROM {self._jobs} WHERE job_id=%s "
+                        f"SELECT {_COLUMNS}, prior, {_NOW} FROM {self._jobs} WHERE job_id=%s "
                         "FOR UPDATE", (key,),
                     )
                     found = await cursor.fetchone()
                     assert found is not None  # rows are only deleted by their owner
-                    row = JournalEntry(*found[:-1])
-                    claim, write = decide(row, self.run_token, float(found[-1]), retry_failed)
+                    row = JournalEntry(*found[:-2])
+                    claim, write = decide(row, self.run_token, float(found[-1]), retry_failed,
+                                          found[-2])
                     if write == "take":
                         await db.execute(
                             f"UPDATE {self._jobs} SET prior=CASE WHEN status=%s THEN prior "
@@ -261,7 +262,7 @@ class PostgresJournal:
                     elif write == "adopt":
                         await db.execute(
                             f"UPDATE {self._jobs} SET run_token=%s, status=%s, "
-                            "lease_until=NULL WHERE job_id=%s",
+                            "lease_until=NULL, prior=NULL WHERE job_id=%s",
                             (self.run_token, claim.status, key),
                         )
         except psycopg.Error as exc:

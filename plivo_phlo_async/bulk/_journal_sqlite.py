@@ -258,7 +258,10 @@ class SqliteFile:
                 entry = None if row is None else JournalEntry(*row)
                 if entry is not None and self._owner_died(entry, now):
                     entry = dataclasses.replace(entry, lease_until=None)
-                claim, write = decide(entry, self.run_token, now, retry_failed)
+                prior = None if entry is None or entry.status != CLAIMED else db.execute(
+                    "SELECT prior FROM jobs WHERE job_id=?", (job_id,)
+                ).fetchone()[0]
+                claim, write = decide(entry, self.run_token, now, retry_failed, prior)
                 if write == "insert":
                     db.execute(
                         "INSERT INTO jobs (job_id, status, run_token, ref, attempts, "
@@ -308,7 +311,7 @@ class SqliteFile:
         """Mark an earlier run's row as seen by this run (and set its status);
         ``updated_at`` keeps saying when the job was last written."""
         self._db.execute(
-            "UPDATE jobs SET run_token=?, status=?, lease_until=NULL WHERE job_id=?",
+            "UPDATE jobs SET run_token=?, status=?, lease_until=NULL, prior=NULL WHERE job_id=?",
             (self.run_token, status, job_id),
         )
 

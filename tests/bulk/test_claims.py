@@ -303,3 +303,27 @@ async def test_a_stopped_run_releases_the_jobs_it_claimed_and_did_not_send(
 
     assert again.succeeded == 50
     assert max(executed(server.emulator).values()) == 1
+
+
+async def test_a_dead_runners_claim_on_a_failed_job_falls_back_to_failed(journal: str) -> None:
+    """A run with retry_failed claimed a failed job and died before sending
+    it: a run without retry_failed reports the failure, it does not send it."""
+    from plivo_phlo_async.bulk._journal import open_journal
+
+    job_id = derive_job_id(job(0))
+    first = await open_journal(journal)
+    assert (await first.claim(job_id, 0, retry_failed=False)).kind == "claimed"
+    await first.finish(job_id, "failed", ref=0, http_status=400, api_id=None, attempts=1,
+                       error="BadRequestError: no")
+    await first.aclose()
+    dying = await open_journal(journal, lease=0.01)
+    assert (await dying.claim(job_id, 0, retry_failed=True)).kind == "claimed"
+    await anyio.sleep(0.05)  # its lease expires (it never renews it)
+
+    later = await open_journal(journal)
+    claim = await later.claim(job_id, 0, retry_failed=False)
+    await later.aclose()
+    await dying.aclose()
+
+    assert (claim.kind, claim.status) == ("settled", "failed")
+    assert await journal_counts(journal) == {"failed": 1}
