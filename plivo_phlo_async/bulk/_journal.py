@@ -289,14 +289,26 @@ def check_identity(
     )
 
 
-def unresolved_problems(name: str, found: dict[str, str], ids: list[str]) -> None:
-    """ValueError naming the ids (``found``: id -> status) that cannot be resolved."""
+def unresolved_problems(
+    name: str, found: dict[str, tuple[str, float | None]], ids: list[str], now: float
+) -> None:
+    """ValueError naming the ids (``found``: id -> status, lease) that cannot
+    be resolved: not in the journal, settled, or in flight in a live run
+    (whose answer is on its way)."""
     missing = [job_id for job_id in ids if job_id not in found]
     settled = [
-        f"{job_id} ({found[job_id]})" for job_id in ids
-        if job_id in found and found[job_id] not in (*UNRESOLVED, RESEND)
+        f"{job_id} ({found[job_id][0]})" for job_id in ids
+        if job_id in found and found[job_id][0] not in (*UNRESOLVED, RESEND)
+    ]
+    running = [
+        job_id for job_id in ids if job_id in found and found[job_id][0] == IN_FLIGHT
+        and (found[job_id][1] or 0.0) > now
     ]
     problems = []
+    if running:
+        problems.append(
+            f"in flight in a run that is still going (wait for it to end): {', '.join(running)}"
+        )
     if missing:
         problems.append(f"not in journal {name}: {', '.join(missing)}")
     if settled:

@@ -387,11 +387,12 @@ class PostgresJournal:
         try:
             async with self._connection() as db, db.transaction():
                 cursor = await db.execute(
-                    f"SELECT job_id, status FROM {self._jobs} WHERE job_id = ANY(%s) "
-                    "FOR UPDATE", (keys,),
+                    f"SELECT job_id, status, lease_until, {_NOW} FROM {self._jobs} "
+                    "WHERE job_id = ANY(%s) FOR UPDATE", (keys,),
                 )
-                found = {str(job_id): str(value) for job_id, value in await cursor.fetchall()}
-                unresolved_problems(self.name, found, ids)
+                rows = await cursor.fetchall()
+                found = {str(job_id): (str(value), lease) for job_id, value, lease, _ in rows}
+                unresolved_problems(self.name, found, ids, float(rows[0][3]) if rows else 0.0)
                 await db.execute(
                     f"UPDATE {self._jobs} SET status=%s, note=%s, updated_at={_NOW}, "
                     "lease_until=NULL WHERE job_id = ANY(%s)", (status, _pg(note), keys),

@@ -448,14 +448,15 @@ class SqliteFile:
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
-                found: dict[str, str] = {}
+                found: dict[str, tuple[str, float | None]] = {}
+                lease = "lease_until" if self.schema >= 3 else "NULL"
                 for job_id in ids:
-                    row = db.execute("SELECT status FROM jobs WHERE job_id=?",
+                    row = db.execute(f"SELECT status, {lease} FROM jobs WHERE job_id=?",  # noqa: S608
                                      (job_id,)).fetchone()
                     if row is not None:
-                        found[job_id] = row[0]
-                unresolved_problems(str(self.path), found, ids)
+                        found[job_id] = (row[0], row[1])
                 now = time.time()
+                unresolved_problems(str(self.path), found, ids, now)
                 db.executemany(
                     "UPDATE jobs SET status=?, note=?, updated_at=?, lease_until=NULL "
                     "WHERE job_id=?",

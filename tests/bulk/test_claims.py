@@ -327,3 +327,24 @@ async def test_a_dead_runners_claim_on_a_failed_job_falls_back_to_failed(journal
 
     assert (claim.kind, claim.status) == ("settled", "failed")
     assert await journal_counts(journal) == {"failed": 1}
+
+
+async def test_a_job_in_flight_in_a_live_run_cannot_be_marked_or_resent(journal: str) -> None:
+    """Its answer is on its way: the operator waits for the run to end."""
+    from plivo_phlo_async import InvalidParameterError
+    from plivo_phlo_async.bulk import allow_resend, mark_jobs
+    from plivo_phlo_async.bulk._journal import open_journal
+
+    job_id = derive_job_id(job(0))
+    running = await open_journal(journal)
+    assert (await running.claim(job_id, 0, retry_failed=False)).kind == "claimed"
+    assert await running.start(job_id, 0, url="u", payload=b"{}")
+
+    with pytest.raises(InvalidParameterError, match="in flight in a run that is still going"):
+        await mark_jobs(journal, [job_id], "succeeded")
+    with pytest.raises(InvalidParameterError, match="still going"):
+        await allow_resend(journal, all_unknown=True)
+    await running.aclose()  # the run ended without the answer: now it can be resolved
+
+    assert await mark_jobs(journal, [job_id], "succeeded") == [job_id]
+    assert await journal_counts(journal) == {"succeeded": 1}
