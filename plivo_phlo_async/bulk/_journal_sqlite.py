@@ -208,6 +208,7 @@ class SqliteFile:
             # Read again under the write lock: another process may have
             # created or migrated it since _inspect.
             current = dict(_meta(db))
+            check_identity(self.name, current, auth_id, base_url)  # another one created it
             if not current:
                 for statement in _SCHEMA:  # not executescript: it would commit
                     db.execute(statement)

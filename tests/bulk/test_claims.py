@@ -10,6 +10,7 @@ outcome in each runner's report.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -62,9 +63,14 @@ def journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         db.execute(f"DROP TABLE IF EXISTS {prefix}_jobs, {prefix}_meta")
 
 
+@functools.cache
+def job_numbers() -> dict[str, int]:
+    return {derive_job_id(job(n)): n for n in range(1_000)}
+
+
 def journal_rows(location: str) -> dict[int, str]:
     """job number -> status, read by a connection of its own."""
-    ids = {derive_job_id(job(n)): n for n in range(5_000)}
+    ids = job_numbers()
     if location.startswith("postgresql"):
         import psycopg
 
@@ -206,18 +212,21 @@ async def test_after_kill_9_claimed_jobs_are_sent_once_and_in_flight_ones_are_un
     count = 200
     lease = 30.0 if not journal.startswith("postgresql") else 2.0
     out = tmp_path / "killed.jsonl"
-    async with serving(latency=0.3) as server:
+    async with serving(latency=1.2) as server:
         emulator = server.emulator
-        # Slow on purpose: 8 workers each hold a claim while the limiter lets
-        # 20 requests a second through, and requests take 0.3 s to answer.
-        child = await start_child(server, journal, count, out, lease=lease, concurrency=8,
-                                  rate=20)
+        # Slow on purpose: 20 workers each hold a claim while the limiter lets
+        # 8 requests a second through, each answered after 1.2 s: from the
+        # second second on, requests are always in flight and claims wait.
+        child = await start_child(server, journal, count, out, lease=lease, concurrency=20,
+                                  rate=8)
         async with child:
             try:
-                with anyio.fail_after(60):
-                    while list(journal_rows(journal).values()).count("succeeded") < 10:
+                with anyio.fail_after(60):  # done, claimed and in-flight jobs at once
+                    while not {"succeeded", "claimed", "in_flight"} <= set(
+                        journal_rows(journal).values()
+                    ) or list(journal_rows(journal).values()).count("succeeded") < 10:
                         assert child.returncode is None, out.with_suffix(".stderr").read_text()
-                        await anyio.sleep(0.02)
+                        await anyio.sleep(0.01)
             finally:
                 child.send_signal(signal.SIGKILL)
                 await child.wait()
@@ -226,7 +235,8 @@ async def test_after_kill_9_claimed_jobs_are_sent_once_and_in_flight_ones_are_un
         in_flight = {n for n, status in at_kill.items() if status == "in_flight"}
         assert claimed, at_kill
         assert in_flight, at_kill
-        await anyio.sleep(0.6)  # the emulator answers what was in flight at the kill
+        await anyio.sleep(1.5)  # the emulator answers what was in flight at the kill
+        emulator.set_faults(None)  # fast answers for the resumed run
         posted_at_kill = posted(emulator)
         assert not set(posted_at_kill) & claimed  # claimed, never sent
 
