@@ -10,8 +10,10 @@
 Bounded concurrency, a client-side rate limit (Plivo's 300 requests per 5 s
 by default), one outcome per job, a shared pause after a 429, no retry of
 anything that may have started a call, a stop at the first 401/403, a circuit
-breaker when the API cannot be reached, and an optional SQLite journal so an
-interrupted run resumes without sending a job twice. Jobs whose outcome is
+breaker when the API cannot be reached, and an optional journal (a SQLite
+file, or PostgreSQL for runners on several machines) so an interrupted run
+resumes, and several runners share a campaign, without sending a job twice
+(:func:`journal_counts` sums a campaign's progress). Jobs whose outcome is
 unknown are never sent again by the runner: list them (:func:`unknown_jobs`),
 check them in Plivo's console, then :func:`mark_jobs` or :func:`allow_resend`.
 """
@@ -21,7 +23,7 @@ from ._jobs import Job, MemberActionJob, NodeActionJob, RunJob, derive_job_id
 from ._journal import JournalEntry, JournalError
 from ._limiter import DEFAULT_RATE_LIMIT, RateLimit
 from ._report import BulkReport, Outcome, OutcomeStatus
-from ._resolve import allow_resend, mark_jobs, unknown_jobs
+from ._resolve import allow_resend, journal_counts, mark_jobs, unknown_jobs
 from ._runner import DEFAULT_CONCURRENCY, BulkRunner, OutcomeCallback, run_chunk
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "RunJob",
     "allow_resend",
     "derive_job_id",
+    "journal_counts",
     "mark_jobs",
     "run_chunk",
     "unknown_jobs",

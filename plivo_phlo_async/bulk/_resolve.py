@@ -7,25 +7,23 @@ one up (the journal keeps its request) and either records what happened
 (:func:`mark_jobs`) or lets the next run send it again (:func:`allow_resend`,
 which may place a second call if the first did happen).
 
-Each function opens the journal, does its work in one transaction and closes
-it, in a worker thread. Do not use them while a run is using the journal.
+Each function opens the journal (a SQLite file or a ``postgresql://`` URL),
+does its work in one transaction and closes it. Resolve jobs while no run
+is using the journal; :func:`journal_counts` may be called at any time.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from functools import partial
 from typing import Literal
 
-import anyio.to_thread
-
 from .._exceptions import InvalidParameterError
-from ._journal import RESEND, UNRESOLVED, Journal, JournalEntry
+from ._journal import RESEND, UNRESOLVED, JournalEntry, open_journal
 from ._report import OutcomeStatus
 from ._text import safe_str
 
-__all__ = ["allow_resend", "mark_jobs", "unknown_jobs"]
+__all__ = ["allow_resend", "journal_counts", "mark_jobs", "unknown_jobs"]
 
 Resolution = Literal["succeeded", "failed"] | OutcomeStatus
 
@@ -34,7 +32,25 @@ async def unknown_jobs(journal: str | os.PathLike[str]) -> list[JournalEntry]:
     """The jobs that may or may not have been executed (``outcome_unknown``
     or ``in_flight``), oldest first, each with its request (``url``,
     ``payload``) to look up. Reads without changing the journal."""
-    return await anyio.to_thread.run_sync(_unknown, journal)
+    return await _unknown(journal)
+
+
+async def journal_counts(journal: str | os.PathLike[str]) -> dict[str, int]:
+    """How many jobs the journal holds in each status: a campaign's progress,
+    summed over every runner (and machine) using it. Reads only; safe while
+    runs use the journal.
+
+    Keys are outcome statuses (``succeeded``, ``failed``,
+    ``outcome_unknown``) and the states of unfinished jobs: ``claimed`` (a
+    runner is about to send it), ``in_flight`` (sent, answer not recorded
+    yet) and ``resend`` (allowed to be sent again); a status with no job is
+    absent. Jobs never claimed are not in the journal.
+    """
+    opened = await open_journal(journal, create=False, readonly=True)
+    try:
+        return await opened.counts()
+    finally:
+        await opened.aclose()
 
 
 async def mark_jobs(
@@ -64,7 +80,7 @@ async def mark_jobs(
         raise InvalidParameterError("note", f"must be a string, not {type(note).__name__}")
     text = f"marked {resolution.value} by the operator" + (f": {note}" if note else "")
     ids = _ids(job_ids)
-    return await anyio.to_thread.run_sync(partial(_resolve, journal, ids, resolution.value, text))
+    return await _resolve(journal, ids, resolution.value, text)
 
 
 async def allow_resend(
@@ -83,7 +99,7 @@ async def allow_resend(
     if (job_ids is None) == (not all_unknown):
         raise InvalidParameterError("job_ids", "give job ids or all_unknown=True (not both)")
     ids = None if job_ids is None else _ids(job_ids)
-    return await anyio.to_thread.run_sync(partial(_resend, journal, ids))
+    return await _resolve(journal, ids, RESEND, "re-send allowed by the operator")
 
 
 def _ids(job_ids: Iterable[str]) -> list[str]:
@@ -98,32 +114,26 @@ def _ids(job_ids: Iterable[str]) -> list[str]:
     return ids
 
 
-def _unknown(path: str | os.PathLike[str]) -> list[JournalEntry]:
-    journal = Journal(path, create=False, readonly=True)
+async def _unknown(location: str | os.PathLike[str]) -> list[JournalEntry]:
+    journal = await open_journal(location, create=False, readonly=True)
     try:
-        return journal.rows(UNRESOLVED)
+        return await journal.rows(UNRESOLVED)
     finally:
-        journal.close()
+        await journal.aclose()
 
 
-def _resolve(path: str | os.PathLike[str], ids: list[str], status: str, note: str) -> list[str]:
-    journal = Journal(path, create=False)
+async def _resolve(
+    location: str | os.PathLike[str], ids: list[str] | None, status: str, note: str
+) -> list[str]:
+    """Resolve ``ids`` (None: every unresolved job) in one transaction."""
+    journal = await open_journal(location, create=False)
     try:
-        return journal.resolve(ids, status, note)
+        if ids is None:
+            ids = [row.job_id for row in await journal.rows(UNRESOLVED)]
+            if not ids:
+                return []
+        return await journal.resolve(ids, status, note)
     except ValueError as exc:
         raise InvalidParameterError("job_ids", str(exc)) from None
     finally:
-        journal.close()
-
-
-def _resend(path: str | os.PathLike[str], ids: list[str] | None) -> list[str]:
-    journal = Journal(path, create=False)
-    try:
-        chosen = journal.unresolved_ids() if ids is None else ids
-        if not chosen:
-            return []
-        return journal.resolve(chosen, RESEND, "re-send allowed by the operator")
-    except ValueError as exc:
-        raise InvalidParameterError("job_ids", str(exc)) from None
-    finally:
-        journal.close()
+        await journal.aclose()

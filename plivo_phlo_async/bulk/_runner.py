@@ -19,7 +19,6 @@ job through every retry.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -45,6 +44,8 @@ from .._exceptions import (
 from .._ratelimit import Limiter, RateLimiterUnavailableError, make_limiter
 from .._retry import RetryPolicy
 from .._validation import validate_path_id
+from ._bookkeeping import DUPLICATE as DUPLICATE  # the CLI tells duplicates apart by it
+from ._bookkeeping import Bookkeeper
 from ._breaker import (
     DEFAULT_CIRCUIT_BREAKER,
     Breaker,
@@ -56,12 +57,12 @@ from ._breaker import (
 )
 from ._input import JobInput
 from ._jobs import JOB_TYPES, Handles, Job, RunJob, job_id_of, prepare
-from ._journal import RESEND, Journal, JournalError
+from ._journal import DEFAULT_LEASE, journal_name, open_journal
 from ._limiter import DEFAULT_RATE_LIMIT, RateLimit
-from ._outcomes import error_outcome, from_journal
+from ._outcomes import error_outcome
 from ._report import BulkReport, Outcome, OutcomeStatus
 from ._stream import OutcomeStream
-from ._text import escape_surrogates, safe_str, unusable
+from ._text import escape_surrogates, unusable
 
 __all__ = ["DEFAULT_CONCURRENCY", "BulkRunner", "OutcomeCallback", "run_chunk"]
 
@@ -80,7 +81,6 @@ OutcomeCallback = Callable[[Outcome], Any]
 JobSource = Iterable[Any] | AsyncIterable[Any]
 
 STOPPED = "stopped"
-DUPLICATE = "duplicate job id"
 
 _SUCCEEDED = OutcomeStatus.SUCCEEDED
 _FAILED = OutcomeStatus.FAILED
@@ -98,6 +98,11 @@ class BulkRunner:
     A plain (sync) iterable is read in the event loop's thread, one job at a
     time as room frees up: a list, a file or a generator is fine; wrap a slow
     source (a database cursor, an API) in an async generator instead.
+
+    ``journal`` is a SQLite file or a ``postgresql://`` URL; several runners
+    may share one (see :mod:`._journal`). ``lease`` is how long this run's
+    claims on jobs outlive it if it dies (renewed every third of it while
+    it runs): another runner takes over its unsent jobs after that.
     """
 
     def __init__(
@@ -113,6 +118,7 @@ class BulkRunner:
         on_outcome: OutcomeCallback | None = None,
         retry_failed: bool = False,
         circuit_breaker: CircuitBreaker = DEFAULT_CIRCUIT_BREAKER,
+        lease: float = DEFAULT_LEASE,
     ) -> None:
         if not isinstance(client, PhloClient):
             raise ConfigurationError("client must be a PhloClient")
@@ -138,6 +144,14 @@ class BulkRunner:
             raise ConfigurationError(
                 "circuit_breaker must be a CircuitBreaker", field="circuit_breaker"
             )
+        if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not (
+            0 < lease < 86_400
+        ):
+            raise ConfigurationError(f"lease must be seconds in (0, 86400), not {lease!r}",
+                                     field="lease")
+        if journal is not None and not isinstance(journal, (str, os.PathLike)):
+            raise ConfigurationError("journal must be a path or a postgresql:// URL",
+                                     field="journal")
         # The runner waits for the limit itself (as a bulk request, before
         # each attempt), so its own client does not wait a second time.
         self._client = client.with_options(max_retries=0, rate_limit=None)
@@ -154,7 +168,10 @@ class BulkRunner:
         self._phlo_id = phlo_id
         self.concurrency = concurrency
         self.rate_limit = rate_limit
+        #: The journal's file or URL (see :attr:`journal_name` for display).
         self.journal_path = None if journal is None else os.fspath(journal)
+        self.journal_name = None if journal is None else journal_name(journal)
+        self.lease = float(lease)
         self.max_retries = max_retries
         self.retry_failed = bool(retry_failed)
         self._on_outcome = on_outcome
@@ -177,11 +194,9 @@ class BulkRunner:
         self._stop_skips = 0
         self._producer_scope: anyio.CancelScope | None = None
         self._waiting: set[anyio.CancelScope] = set()
-        self._claimed: set[str] = set()
-        self._journal: Journal | None = None
-        #: The first journal failure: the run stops, and it is raised at the end.
-        self._journal_error: JournalError | None = None
+        self._books: Bookkeeper | None = None
         self._limiter: Limiter | None = None
+        self._workers_left = 0
         self._slots: anyio.Semaphore | None = None
 
     # -- public ----------------------------------------------------------------
@@ -249,9 +264,15 @@ class BulkRunner:
             raise RuntimeError("a BulkRunner runs once; create another with client.bulk()")
         self._started = True
         started = time.perf_counter()
-        self._journal = None if self.journal_path is None else Journal(
-            self.journal_path, auth_id=self._client.auth_id, base_url=self._client.base_url
-        )
+        if self.journal_path is not None:
+            self._books = Bookkeeper(
+                await open_journal(
+                    self.journal_path, auth_id=self._client.auth_id,
+                    base_url=self._client.base_url, lease=self.lease,
+                ),
+                retry_failed=self.retry_failed, lease=self.lease, stop=self.stop,
+                wait=self._wait, stopped=self._stopped,
+            )
         self._limiter = self._shared_limiter or make_limiter(
             self.rate_limit, self._client.auth_id
         )
@@ -264,8 +285,12 @@ class BulkRunner:
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._produce, job_send)
+                self._workers_left = self.concurrency
+                self._workers_done = anyio.Event()
                 for _ in range(self.concurrency):
                     tg.start_soon(self._work, job_recv.clone(), out_send.clone())
+                if self._books is not None:
+                    tg.start_soon(self._books.heartbeat, self._workers_done)
                 job_recv.close()
                 out_send.close()
                 try:
@@ -284,17 +309,14 @@ class BulkRunner:
             if self._shared_limiter is None:
                 with anyio.CancelScope(shield=True):
                     await self._limiter.aclose()
-            if self._journal is not None:
-                try:
-                    self._journal.close()
-                except JournalError as exc:
-                    self._journal_error = self._journal_error or exc
+            if self._books is not None:
+                await self._books.aclose()
         if body_error is not None:
             raise body_error
         if drain_error is not None:
             raise drain_error
-        if self._journal_error is not None:
-            raise self._journal_error
+        if self._books is not None and self._books.error is not None:
+            raise self._books.error
         if self._input_error is not None:
             raise self._input_error
 
@@ -331,6 +353,18 @@ class BulkRunner:
 
     # -- workers -----------------------------------------------------------------
     async def _work(
+        self,
+        job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
+        out_send: MemoryObjectSendStream[Outcome],
+    ) -> None:
+        try:
+            await self._work_on(job_recv, out_send)
+        finally:
+            self._workers_left -= 1
+            if not self._workers_left:
+                self._workers_done.set()
+
+    async def _work_on(
         self,
         job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
         out_send: MemoryObjectSendStream[Outcome],
@@ -378,48 +412,25 @@ class BulkRunner:
             return Outcome(job, ref, None, _FAILED, error=invalid, reason=str(invalid))
         if self._stopping:
             return self._stopped(Outcome(job, ref, job_id, _SKIPPED, reason=self._skip_reason))
-        journal = self._journal
-        if journal is not None:
-            settled = self._claim(job, job_id, journal)
-            if settled is not None:
-                return settled
-        try:
+        books = self._books
+        if books is None:
             return await self._execute(job, job_id)
-        finally:
-            self._claimed.discard(job_id)
-
-    def _claim(self, job: Job, job_id: str, journal: Journal) -> Outcome | None:
-        """Settle the job from the journal, or reserve its id for this run."""
-        ref = job.ref
-        if job_id in self._claimed:
-            return Outcome(job, ref, job_id, _SKIPPED, reason=DUPLICATE)
-        try:
-            row = journal.get(job_id)
-            if row is not None:
-                if row.run_token == journal.run_token:
-                    return Outcome(job, ref, job_id, _SKIPPED, reason=DUPLICATE)
-                status = row.status
-                if status == _SUCCEEDED.value or (
-                    status == _FAILED.value and not self.retry_failed
-                ):
-                    journal.adopt(job_id, status)
-                    return from_journal(job, job_id, row, OutcomeStatus(status))
-                if status not in (_FAILED.value, RESEND):  # maybe executed: never re-sent
-                    journal.adopt(job_id, _UNKNOWN.value)
-                    return from_journal(job, job_id, row, _UNKNOWN)
-        except JournalError as exc:
-            return self._journal_failed(Outcome(job, ref, job_id, _SKIPPED), exc)
-        self._claimed.add(job_id)
-        return None
+        settled = await books.claim(job, job_id)
+        if settled is not None:
+            return settled
+        outcome = await self._execute(job, job_id)  # cancelled: its claim expires
+        if outcome.status is _SKIPPED:  # certainly not sent since it was claimed
+            await books.release(job_id)
+        return outcome
 
     async def _execute(self, job: Job, job_id: str) -> Outcome:
         ref = job.ref
-        journal = self._journal
+        books = self._books
         try:
             prepared = prepare(job, self._handles)
         except Exception as exc:  # prepare names the field; anything else is the job's
             invalid = exc if isinstance(exc, InvalidParameterError) else unusable("job", exc)
-            return self._settle(
+            return await self._settle(
                 Outcome(job, ref, job_id, _FAILED, error=invalid, reason=str(invalid))
             )
         send = prepared.send
@@ -452,26 +463,20 @@ class BulkRunner:
                 return self._skip(job, job_id, attempts, last_error)
             if not probe and not breaker.closed:
                 continue  # it opened while this job waited for the rate limit
-            if journal is not None:
-                try:
-                    journal.start(job_id, ref, url=prepared.url, payload=prepared.body)
-                except JournalError as exc:  # not recorded, so not sent
+            if books is not None:
+                not_sent = await books.start(job, job_id, prepared.url, prepared.body, attempts)
+                if not_sent is not None:
                     breaker.released(probe=probe)
-                    return self._journal_failed(
-                        Outcome(job, ref, job_id, _SKIPPED, attempts=attempts), exc
-                    )
+                    return not_sent
             try:
                 result = await send()
             except CannotConnectError as exc:  # nothing was sent
                 last_error = exc
-                if journal is not None:
-                    try:
-                        journal.forget(job_id)
-                    except JournalError as journal_error:
+                if books is not None:
+                    not_sent = await books.unsent(job, job_id, attempts)
+                    if not_sent is not None:
                         breaker.released(probe=probe)
-                        return self._journal_failed(
-                            Outcome(job, ref, job_id, _SKIPPED, attempts=attempts), journal_error
-                        )
+                        return not_sent
                 breaker.failed(exc, probe=probe)
                 if breaker.gave_up:
                     self._halt(exc, f"stopped: {cannot_connect_reason(exc)}")
@@ -480,7 +485,7 @@ class BulkRunner:
                     continue  # the breaker decides when it goes again: no retry used
                 tries += 1
                 if tries > self.max_retries:
-                    return self._settle(error_outcome(job, job_id, exc, attempts))
+                    return await self._settle(error_outcome(job, job_id, exc, attempts))
                 if not await self._wait(partial(_sleep, self._policy.backoff(tries))):
                     return self._skip(job, job_id, attempts, exc)
                 continue
@@ -500,15 +505,12 @@ class BulkRunner:
                 if retry_in is None:
                     if isinstance(exc, (AuthenticationError, PermissionDeniedError)):
                         self._halt(exc, refused_reason(exc))
-                    return self._settle(error_outcome(job, job_id, exc, attempts))
+                    return await self._settle(error_outcome(job, job_id, exc, attempts))
                 # Certainly not executed: the row must not say "maybe".
-                if journal is not None:
-                    try:
-                        journal.forget(job_id)
-                    except JournalError as journal_error:
-                        return self._journal_failed(
-                            Outcome(job, ref, job_id, _SKIPPED, attempts=attempts), journal_error
-                        )
+                if books is not None:
+                    not_sent = await books.unsent(job, job_id, attempts)
+                    if not_sent is not None:
+                        return not_sent
                 # After a 429 the pause above holds this retry too.
                 if not isinstance(exc, RateLimitError) and not await self._wait(
                     partial(_sleep, retry_in)
@@ -524,7 +526,7 @@ class BulkRunner:
                     "outcome unknown, not retried"
                 )
                 error.__cause__ = exc
-                return self._settle(
+                return await self._settle(
                     Outcome(job, ref, job_id, _UNKNOWN, attempts=attempts, error=error,
                             reason=str(error))
                 )
@@ -534,7 +536,7 @@ class BulkRunner:
             attempts += 1
             report.requests_sent += 1
             breaker.reached(probe=probe)
-            return self._settle(
+            return await self._settle(
                 Outcome(job, ref, job_id, _SUCCEEDED, http_status=result.http_status,
                         api_id=result.api_id, attempts=attempts, result=result)
             )
@@ -606,43 +608,9 @@ class BulkRunner:
         self._stop_skips += 1
         return outcome
 
-    def _settle(self, outcome: Outcome) -> Outcome:
-        """Record a sent (or invalid) job's outcome in the journal."""
-        journal = self._journal
-        if journal is not None and outcome.job_id is not None:
-            error = outcome.error
-            try:
-                journal.finish(
-                    outcome.job_id,
-                    outcome.status.value,
-                    ref=outcome.ref,
-                    http_status=outcome.http_status,
-                    api_id=outcome.api_id,
-                    attempts=outcome.attempts,
-                    error=None if error is None else f"{type(error).__name__}: {safe_str(error)}",
-                )
-            except JournalError as exc:
-                # The outcome stands; the row stays in flight, so a re-run
-                # reports it unknown rather than sending it again.
-                self._journal_failed(outcome, exc)
-                note = f"not recorded in the journal: {exc}"
-                reason = note if outcome.reason is None else f"{outcome.reason}; {note}"
-                return dataclasses.replace(outcome, reason=reason)
-        return outcome
-
-    def _journal_failed(self, outcome: Outcome, error: JournalError) -> Outcome:
-        """A journal write failed: stop the run (the error is raised once every
-        job has its outcome). A job not yet sent is not sent: it is skipped
-        with the error as its reason."""
-        if self._journal_error is None:
-            self._journal_error = error
-        self.stop()
-        if outcome.status is _SKIPPED:
-            self._stop_skips += 1
-            return dataclasses.replace(
-                outcome, error=error, reason=f"not sent: the journal failed: {error}"
-            )
-        return outcome
+    async def _settle(self, outcome: Outcome) -> Outcome:
+        """Record a sent (or invalid) job's outcome in the journal, if any."""
+        return outcome if self._books is None else await self._books.settle(outcome)
 
 
 async def _acquire(semaphore: anyio.Semaphore) -> None:
@@ -665,17 +633,20 @@ async def run_chunk(
     on_outcome: OutcomeCallback | None = None,
     retry_failed: bool = False,
     circuit_breaker: CircuitBreaker = DEFAULT_CIRCUIT_BREAKER,
+    lease: float = DEFAULT_LEASE,
 ) -> BulkReport:
     """Run one chunk of jobs to completion and return its report.
 
     A plain coroutine, so it can be the body of a task in a distributed
-    queue: give each chunk its own journal and a re-delivered task resumes
-    where the last attempt stopped instead of repeating calls.
+    queue: with a journal shared by the workers (a ``postgresql://`` URL
+    across machines), a re-delivered task resumes where the last attempt
+    stopped instead of repeating calls, even while that attempt still runs
+    (it waits for the jobs the other one holds and reports their outcomes).
     """
     runner = BulkRunner(
         client, jobs, phlo_id=phlo_id, concurrency=concurrency, rate_limit=rate_limit,
         journal=journal, max_retries=max_retries, on_outcome=on_outcome,
-        retry_failed=retry_failed, circuit_breaker=circuit_breaker,
+        retry_failed=retry_failed, circuit_breaker=circuit_breaker, lease=lease,
     )
     return await runner.run()
 

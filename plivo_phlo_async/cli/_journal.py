@@ -3,7 +3,8 @@
 ``unknown`` lists the jobs that may or may not have been executed, with the
 request each one sent; after checking them in Plivo's console, ``mark``
 records what happened and ``resend`` lets the next run send them again.
-No credentials needed: these commands only read and write the journal file.
+No credentials needed: these commands only read and write the journal (a
+SQLite file or a ``postgresql://`` URL, shown without its password).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import contextlib
 import json
 import time
 from collections.abc import Coroutine
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import anyio
@@ -24,9 +24,11 @@ from ..bulk import (
     JournalError,
     OutcomeStatus,
     allow_resend,
+    journal_counts,
     mark_jobs,
     unknown_jobs,
 )
+from ..bulk._journal import journal_name
 from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
 
 __all__ = ["journal_app"]
@@ -42,9 +44,11 @@ journal_app = typer.Typer(
 )
 
 PathArgument = Annotated[
-    Path,
+    str,
     typer.Argument(
-        metavar="PATH", dir_okay=False, help="The journal (--journal of plivo-phlo run)."
+        metavar="PATH|URL",
+        help="The journal (--journal of plivo-phlo run): a SQLite file or a postgresql:// URL.",
+        show_default=False,
     ),
 ]
 JobIdsArgument = Annotated[
@@ -89,6 +93,7 @@ def unknown(
     journal cannot be read. Nothing is changed.
     """
     entries = _call(unknown_jobs(path))
+    path = _shown(journal_name(path))
     if as_json:
         for entry in entries:
             typer.echo(json.dumps(_record(entry), ensure_ascii=False))
@@ -135,6 +140,7 @@ def mark(
         fail("give the job ids to mark (see plivo-phlo journal unknown PATH)")
     status = OutcomeStatus.SUCCEEDED if succeeded else OutcomeStatus.FAILED
     marked = _call(mark_jobs(path, job_ids, status, note=note))
+    path = _shown(journal_name(path))
     typer.echo(f"{path}: {len(marked)} jobs marked {status.value}.")
 
 
@@ -166,9 +172,39 @@ def resend(
             fail("not confirmed: nothing was changed (pass --yes to skip the question)")
     chosen = _call(allow_resend(path, None if all_unknown else job_ids,
                                 all_unknown=all_unknown))
+    path = _shown(journal_name(path))
     typer.echo(
         f"{path}: {len(chosen)} jobs will be sent again by the next run with this journal."
     )
+
+
+@journal_app.command("status")
+def status(
+    path: PathArgument,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object: status -> number of jobs.")
+    ] = False,
+) -> None:
+    """Count the journal's jobs by status, over every runner using it.
+
+    Safe while runs use the journal. Statuses: succeeded, failed,
+    outcome_unknown, in_flight (sent, answer not recorded yet), claimed
+    (a runner is about to send it), resend.
+
+    Exit status: 0; 2 when the journal cannot be read.
+    """
+    counts = _call(journal_counts(path))
+    if as_json:
+        typer.echo(json.dumps(counts, sort_keys=True))
+        raise typer.Exit(EXIT_OK)
+    name = _shown(journal_name(path))
+    if not counts:
+        typer.echo(f"{name}: no job recorded.")
+        raise typer.Exit(EXIT_OK)
+    width = max(len(key) for key in counts)
+    for key in sorted(counts, key=lambda key: -counts[key]):
+        typer.echo(f"{key:<{width}}  {counts[key]}")
+    typer.echo(f"{name}: {sum(counts.values())} jobs recorded.")
 
 
 def _when(entry: JournalEntry) -> str:

@@ -23,7 +23,7 @@ from .._exceptions import ConfigurationError, InvalidParameterError
 from .._ratelimit import RateLimiterUnavailableError
 from .._validation import validate_path_id
 from ..bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE_LIMIT, JournalError, RateLimit
-from ..bulk._journal import Journal
+from ..bulk._journal import is_database_url, open_journal
 from ._common import (
     DEFAULT_BASE,
     EXIT_FAILED,
@@ -151,11 +151,13 @@ def run(
         ),
     ] = "",
     journal: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
-            "--journal", metavar="PATH", dir_okay=False,
-            help="SQLite journal: a re-run with the same journal sends only the jobs "
-            "with no recorded outcome (after Ctrl-C, a crash or kill -9).",
+            "--journal", metavar="PATH|URL",
+            help="SQLite file, or postgresql://... URL (?journal_prefix=NAME names the "
+            "campaign's tables): a re-run with the same journal sends only the jobs with no "
+            "recorded outcome (after Ctrl-C, a crash or kill -9), and several runs on one "
+            "journal never send a job twice.",
             rich_help_panel=RUNNING,
         ),
     ] = None,
@@ -323,17 +325,30 @@ def _escape_unencodable_output() -> None:
                 reconfigure(errors="backslashreplace")
 
 
-def _check_journal(path: Path, auth_id: str | None, base_url: str | None) -> None:
+def _check_journal(location: str, auth_id: str | None, base_url: str | None) -> None:
     """Refuse, before anything is sent, a journal the runner would refuse:
-    not a journal, damaged, missing its ``-wal`` file, or written for another
-    account or base URL. Reads only (the runner checks again when it opens it)."""
-    if not path.parent.is_dir():
-        fail(f"--journal: directory {path.parent} does not exist")
-    if not path.exists():
-        return
+    not a journal, damaged, missing its ``-wal`` file, unreachable, or
+    written for another account or base URL. Reads only (the runner checks
+    again when it opens it)."""
+    if not is_database_url(location):
+        path = Path(location)
+        if not location or path.is_dir():
+            fail(f"--journal: {location!r} is not a file name")
+        if not path.parent.is_dir():
+            fail(f"--journal: directory {path.parent} does not exist")
+        if not path.exists():
+            return
+
+    async def check() -> None:
+        journal = await open_journal(location, auth_id=auth_id, base_url=base_url,
+                                     create=not is_database_url(location), readonly=True)
+        await journal.aclose()
+
     try:
-        Journal(path, auth_id=auth_id, base_url=base_url, create=False, readonly=True).close()
+        anyio.run(check)
     except JournalError as exc:
+        if is_database_url(location) and str(exc).startswith("no journal at"):
+            return  # created by the run
         fail(f"--journal: {exc}")
 
 

@@ -27,7 +27,7 @@ from plivo_phlo_async.bulk import (
     run_chunk,
     unknown_jobs,
 )
-from plivo_phlo_async.bulk._journal import Journal
+from plivo_phlo_async.bulk._journal_sqlite import SqliteFile as Journal
 
 from .conftest import NODE_ID, PHLO_ID, FakePlivo
 
@@ -312,7 +312,8 @@ async def test_report_fields() -> None:
 def test_journal_file_is_wal_and_reopens(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     journal = Journal(path)
-    journal.start("a", ref=1)
+    journal.claim("a", 1, retry_failed=False)
+    journal.start("a", 1)
     journal.finish("a", "succeeded", ref=1, http_status=None, api_id="x", attempts=1, error=None)
     journal.close()
     with contextlib.closing(sqlite3.connect(path)) as db:
@@ -370,6 +371,7 @@ async def test_a_job_in_flight_when_a_run_ended_says_so_in_every_later_run(
 ) -> None:
     journal = tmp_path / "j.sqlite"
     crashed = Journal(journal)
+    crashed.claim(job_id(0), 0, retry_failed=False)
     crashed.start(job_id(0), 0, url="u", payload=b"{}")
     crashed.close()
 

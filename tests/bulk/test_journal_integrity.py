@@ -26,12 +26,11 @@ from plivo_phlo_async.bulk import (
     Outcome,
     OutcomeStatus,
     RunJob,
-    _journal,
-    _runner,
+    _journal_sqlite,
     derive_job_id,
     unknown_jobs,
 )
-from plivo_phlo_async.bulk._journal import Journal
+from plivo_phlo_async.bulk._journal_sqlite import SqliteFile as Journal
 
 from .conftest import AUTH_ID, BASE, PHLO_ID, FakePlivo
 
@@ -40,6 +39,8 @@ UNKNOWN = OutcomeStatus.OUTCOME_UNKNOWN
 SKIPPED = OutcomeStatus.SKIPPED
 OTHER_AUTH_ID = "MAYYYYYYYYYYYYYYYYYY"
 SECRET = "s3cr3t-TOKEN-never-stored-5d2e"
+#: The lease of a journal that "crashes": expired by the time the next run reads it.
+LEASE = 0.001
 
 
 def jobs(numbers: range | list[int]) -> list[RunJob]:
@@ -62,6 +63,7 @@ def fill(path: Path, count: int, *, auth_id: str = AUTH_ID) -> None:
     journal = Journal(path, auth_id=auth_id, base_url=BASE)
     for job in jobs(range(count)):
         job_id = derive_job_id(job)
+        journal.claim(job_id, job.ref, retry_failed=False)
         journal.start(job_id, job.ref, url="https://x/run", payload=b'{"to":"+1"}')
         journal.finish(job_id, "succeeded", ref=job.ref, http_status=201, api_id="a",
                        attempts=1, error=None)
@@ -155,11 +157,11 @@ async def test_a_journal_from_a_newer_version_is_refused(
     path = tmp_path / "j.sqlite"
     fill(path, 1)
     with contextlib.closing(sqlite3.connect(path)) as db:
-        db.execute("UPDATE meta SET value='3' WHERE key='schema'")
+        db.execute("UPDATE meta SET value='4' WHERE key='schema'")
         db.commit()
     _, _, error = await run_all(plivo.client(), range(3), path)
     assert isinstance(error, JournalError)
-    assert "newer version (schema 3)" in str(error)
+    assert "newer version (schema 4)" in str(error)
     assert plivo.requests == []
 
 
@@ -189,6 +191,7 @@ async def test_a_clean_close_leaves_the_whole_journal_in_the_main_file(
 
 def write_in_flight(journal: Journal, numbers: range) -> None:
     for job in jobs(numbers):
+        journal.claim(derive_job_id(job), job.ref, retry_failed=False)
         journal.start(derive_job_id(job), job.ref, url="u", payload=b"{}")
 
 
@@ -223,12 +226,12 @@ async def test_the_journal_checkpoints_itself_and_the_main_file_still_says_open(
 ) -> None:
     """SQLite's automatic checkpoint would copy a "running" marker into the main
     file mid-run; the journal's own checkpoints leave it saying "open"."""
-    monkeypatch.setattr(_journal, "CHECKPOINT_EVERY", 10)
+    monkeypatch.setattr(_journal_sqlite, "CHECKPOINT_EVERY", 10)
     path = tmp_path / "campaign.sqlite"
     live = Journal(path, auth_id=AUTH_ID, base_url=BASE)
     try:
-        write_in_flight(live, range(55))
-        assert 50 <= raw(path, "SELECT count(*) FROM jobs")[0][0] < 55  # checkpointed
+        write_in_flight(live, range(54))  # a claim and a start each: 108 writes
+        assert 50 <= raw(path, "SELECT count(*) FROM jobs")[0][0] < 54  # checkpointed
         assert raw(path, "SELECT value FROM meta WHERE key='state'") == [("open",)]
         copy = tmp_path / "copy"
         copy.mkdir()
@@ -244,7 +247,7 @@ async def test_the_journal_checkpoints_itself_and_the_main_file_still_says_open(
 
 async def test_a_crashed_journal_with_its_wal_resumes(plivo: FakePlivo, tmp_path: Path) -> None:
     path = tmp_path / "campaign.sqlite"
-    live = Journal(path, auth_id=AUTH_ID, base_url=BASE)
+    live = Journal(path, auth_id=AUTH_ID, base_url=BASE, lease=LEASE)
     try:
         write_in_flight(live, range(5))
         snapshot = tmp_path / "snapshot"  # what a kill -9 leaves on disk
@@ -267,7 +270,7 @@ async def test_a_crashed_journal_merged_by_another_connection_resumes(
     """Any SQLite connection that is the last to close a crashed journal
     copies its WAL into the main file and deletes it: that journal is whole."""
     path = tmp_path / "campaign.sqlite"
-    crashed = Journal(path, auth_id=AUTH_ID, base_url=BASE)
+    crashed = Journal(path, auth_id=AUTH_ID, base_url=BASE, lease=LEASE)
     write_in_flight(crashed, range(5))
     crashed._db.close()  # the connection goes away without the journal's clean close
     assert not wal(path).exists()
@@ -363,7 +366,7 @@ async def test_a_version_1_journal_is_migrated_and_adopts_the_first_identity(
     assert report.succeeded == 3
     assert [o.ref for o in outcomes if o.status is UNKNOWN] == [2]
     meta = dict(raw(path, "SELECT key, value FROM meta"))
-    assert (meta["schema"], meta["auth_id"], meta["base_url"]) == ("2", AUTH_ID, BASE)
+    assert (meta["schema"], meta["auth_id"], meta["base_url"]) == ("3", AUTH_ID, BASE)
     sent = raw(path, "SELECT url, payload FROM jobs WHERE job_id=?", derive_job_id(jobs([3])[0]))
     assert sent == [(str(plivo.requests[0].url), plivo.requests[0].content.decode())]
 
@@ -407,10 +410,10 @@ def flaky_journal(monkeypatch: pytest.MonkeyPatch, statement: str, nth: int) -> 
             super().__init__(*args, **kwargs)
             self._db = FlakyConnection(self._db, fails)  # type: ignore[assignment]
 
-    monkeypatch.setattr(_runner, "Journal", Flaky)
+    monkeypatch.setattr(_journal_sqlite, "SqliteFile", Flaky)
 
 
-START = "INSERT INTO jobs (job_id, status, run_token, ref, attempts"
+START = "UPDATE jobs SET status=?, ref=?"
 FINISH = "INSERT INTO jobs (job_id, status, run_token, ref, http_status"
 
 
@@ -456,7 +459,7 @@ async def test_a_failed_finish_keeps_the_outcome_and_a_rerun_never_resends_it(
     assert "not recorded in the journal" in third.reason
     assert report.total == len(outcomes)
 
-    monkeypatch.setattr(_runner, "Journal", Journal)
+    monkeypatch.setattr(_journal_sqlite, "SqliteFile", Journal)
     again, _, error = await run_all(client, range(20), path)
     assert error is None
     assert sorted(plivo.sent_refs()) == [0, 1, 2, *range(3, 20)]  # job 2 not sent twice
@@ -474,7 +477,7 @@ async def test_a_failed_read_of_an_earlier_row_is_not_sent_and_stops_the_run(
     outcomes, report, error = await run_all(client, range(30), path, concurrency=1)
 
     assert isinstance(error, JournalError)
-    assert "could not update job" in str(error)
+    assert "could not claim job" in str(error)
     assert len(plivo.requests) == 10  # nothing new sent
     (failed,) = [o for o in outcomes if o.error is error]
     assert failed.status is SKIPPED

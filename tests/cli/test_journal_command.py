@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from plivo_phlo_async.bulk import RunJob, _runner, derive_job_id
-from plivo_phlo_async.bulk._journal import Journal
+from plivo_phlo_async.bulk import RunJob, _journal_sqlite, derive_job_id
+from plivo_phlo_async.bulk._journal_sqlite import SqliteFile as Journal
 from plivo_phlo_async.cli._app import app
 from plivo_phlo_async.emulator import (
     DEFAULT_AUTH_ID,
@@ -36,7 +36,7 @@ from .conftest import Result, cli_process, invoke, write
 pytestmark = pytest.mark.usefixtures("credentials")
 
 CSV = "to,name\n+14155550001,Ann\n+14155550002,Bob\n+14155550003,Cy\n"
-START = "INSERT INTO jobs (job_id, status, run_token, ref, attempts"
+START = "UPDATE jobs SET status=?, ref=?"
 
 
 def run(base_url: str, source: Path, journal: Path, *args: str) -> Result:
@@ -74,6 +74,7 @@ def test_a_damaged_journal_exits_2_in_one_line_and_sends_nothing(
     journal = tmp_path / "campaign.sqlite"
     live = Journal(journal, auth_id=DEFAULT_AUTH_ID, base_url=base_url.rstrip("/"))
     for n in range(3000):
+        live.claim(f"job-{n:05d}", n, retry_failed=False)
         live.start(f"job-{n:05d}", n, url="u", payload=b'{"to":"+14155550001"}')
     live.close()
     data = bytearray(journal.read_bytes())
@@ -98,6 +99,7 @@ def test_a_journal_without_its_wal_exits_2_and_sends_nothing(
     copy.parent.mkdir()
     live = Journal(journal, auth_id=DEFAULT_AUTH_ID, base_url=base_url.rstrip("/"))
     try:
+        live.claim("job-1", 1, retry_failed=False)
         live.start("job-1", 1, url="u", payload=b"{}")
         shutil.copy(journal, copy)
     finally:
@@ -204,7 +206,7 @@ def failing_start(monkeypatch: pytest.MonkeyPatch, nth: int) -> None:
             super().__init__(*args, **kwargs)
             self._db = Flaky(self._db)  # type: ignore[assignment]
 
-    monkeypatch.setattr(_runner, "Journal", FlakyJournal)
+    monkeypatch.setattr(_journal_sqlite, "SqliteFile", FlakyJournal)
 
 
 def test_a_journal_failing_before_anything_is_sent_exits_2_in_one_line(
@@ -373,6 +375,7 @@ def test_journal_command_mistakes_exit_2_and_change_nothing(
 def test_unknown_never_prints_control_characters_from_the_journal(tmp_path: Path) -> None:
     journal = tmp_path / "j.sqlite"
     written = Journal(journal)
+    written.claim("job-1", "\x1b]0;owned\x07", retry_failed=False)
     written.start("job-1", "\x1b]0;owned\x07", url="u", payload=b'{"to":"+1"}')
     written.finish("job-1", "outcome_unknown", ref="x", http_status=None, api_id=None,
                    attempts=1, error="Error: \x1b[2J cleared\nsecond line")

@@ -1,0 +1,90 @@
+"""Whether a SQLite file can be trusted as a journal, checked when it is
+opened and before anything is sent: a journal at all, not damaged, not
+too new, not missing its write-ahead log (see :mod:`._journal_sqlite` for
+the ``state`` marker); and whether another runner's process is alive.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from ._journal import SCHEMA_VERSION, JournalError
+
+__all__ = ["OPEN", "alive", "inspect", "wal"]
+
+OPEN = "open"
+
+
+def alive(pid: object) -> bool:
+    """Whether process ``pid`` of this machine may still be running."""
+    if not isinstance(pid, int) or pid <= 0 or os.name != "posix":
+        return True  # unknown (on Windows os.kill would end it): wait for the lease
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, another user's
+        return True
+    return True
+
+
+def wal(path: Path) -> Path:
+    return path.with_name(path.name + "-wal")
+
+
+def inspect(db: sqlite3.Connection, path: Path, wal_present: bool) -> dict[str, str] | None:
+    """The journal's ``meta`` (None for a new, empty file), or a JournalError:
+    not a journal, damaged, too new, or its WAL lost."""
+    try:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise JournalError(path, f"{path} is not a plivo-phlo journal ({exc})") from None
+        raise _damaged(path, str(exc)) from None
+    if not tables:
+        return None
+    if not {"jobs", "meta"} <= tables:
+        raise JournalError(
+            path, f"{path} is not a plivo-phlo journal (an SQLite database with other tables)"
+        )
+    try:
+        problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as exc:
+        raise _damaged(path, str(exc)) from None
+    if problems != ["ok"]:
+        raise _damaged(path, " ".join(" ".join(str(problem).split()) for problem in problems))
+    try:
+        meta = {str(key): str(value) for key, value in db.execute("SELECT key, value FROM meta")}
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(path, f"{path} is not a plivo-phlo journal ({exc})") from None
+    schema = meta.get("schema")
+    if schema not in ("1", "2", "3"):
+        if schema is not None and schema.isdigit() and int(schema) > SCHEMA_VERSION:
+            raise JournalError(
+                path, f"journal {path} was written by a newer version (schema {schema}); "
+                f"this version reads schemas 1 to {SCHEMA_VERSION}"
+            )
+        raise JournalError(path, f"{path} is not a plivo-phlo journal (schema {schema!r})")
+    if meta.get("state") == OPEN and not wal_present:
+        log = wal(path).name
+        raise JournalError(
+            path,
+            f"journal {path} was not closed cleanly and its write-ahead log {log} is missing: "
+            f"the latest outcomes are in that file, so resuming without it could send jobs "
+            f"again. Put {log} (and {path.name}-shm) back beside it; always copy or move a "
+            f"journal together with them",
+        )
+    return meta
+
+
+def _damaged(path: Path, detail: str) -> JournalError:
+    detail = " ".join(detail.split())  # quick_check's report spans lines
+    return JournalError(
+        path,
+        f"journal {path} is damaged (SQLite: {detail}); nothing was sent. Restore it from a "
+        f"backup; resuming from a damaged journal could send jobs again",
+    )
+
+

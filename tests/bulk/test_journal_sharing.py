@@ -1,0 +1,129 @@
+"""Several runners on one SQLite file: the main file's ``state`` marker still
+tells a file copied without its ``-wal`` from a complete one.
+
+A checkpoint copies whatever any runner committed last, so the marker must
+say ``open`` whenever the main file may lack rows that are only in the WAL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plivo_phlo_async.bulk import JournalError, _journal_sqlite
+from plivo_phlo_async.bulk._journal_sqlite import SqliteFile
+
+from .conftest import AUTH_ID, BASE
+
+
+def raw(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    """The main file alone, as it is on disk (no WAL)."""
+    uri = f"{path.resolve().as_uri()}?immutable=1"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+        return db.execute(sql).fetchall()
+
+
+def state(path: Path) -> str:
+    return str(raw(path, "SELECT value FROM meta WHERE key='state'")[0][0])
+
+
+def open_runner(path: Path) -> SqliteFile:
+    return SqliteFile(path, auth_id=AUTH_ID, base_url=BASE)
+
+
+def send(journal: SqliteFile, job_id: str) -> None:
+    assert journal.claim(job_id, job_id, retry_failed=False).kind == "claimed"
+    assert journal.start(job_id, job_id, url="u", payload=b"{}")
+
+
+def test_a_runner_closing_while_another_runs_leaves_the_main_file_saying_open(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "campaign.sqlite"
+    first, second = open_runner(path), open_runner(path)
+    send(first, "a")
+    first.finish("a", "succeeded", ref="a", http_status=201, api_id="x", attempts=1,
+                 error=None)
+    send(second, "b")
+
+    first.close()  # the second one still runs: its row is only in the WAL
+
+    assert state(path) == "open"
+    copy = tmp_path / "copy" / path.name
+    copy.parent.mkdir()
+    shutil.copy(path, copy)
+    with pytest.raises(JournalError, match="-wal is missing"):
+        SqliteFile(copy, readonly=True)
+
+    second.close()  # the last one: closed, and the main file is the whole journal
+    assert state(path) == "closed"
+    assert sorted(raw(path, "SELECT job_id, status FROM jobs")) == [
+        ("a", "succeeded"), ("b", "in_flight")
+    ]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_whenever_the_main_file_does_not_say_open_it_holds_every_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """Three runners interleave claims, starts, outcomes, opens and closes,
+    checkpointing every 5 writes; after each step, a main file copied
+    alone is either refused (``open``) or complete."""
+    monkeypatch.setattr(_journal_sqlite, "CHECKPOINT_EVERY", 5)
+    path = tmp_path / "campaign.sqlite"
+    rng = random.Random(seed)
+    runners = [open_runner(path) for _ in range(3)]
+    pending: list[tuple[SqliteFile, str]] = []
+    for step in range(200):
+        journal = rng.choice(runners)
+        action = rng.random()
+        if action < 0.45:
+            job_id = f"job-{step}"
+            send(journal, job_id)
+            pending.append((journal, job_id))
+        elif action < 0.9 and pending:
+            owner, job_id = pending.pop(rng.randrange(len(pending)))
+            owner.finish(job_id, "succeeded", ref=job_id, http_status=201, api_id="x",
+                         attempts=1, error=None)
+        elif len(runners) > 1:  # one runner leaves, another arrives
+            pending = [(owner, job_id) for owner, job_id in pending if owner is not journal]
+            journal.close()
+            runners.remove(journal)
+            runners.append(open_runner(path))
+        committed = len(runners[0].rows())
+        if state(path) != "open":
+            assert raw(path, "SELECT count(*) FROM jobs")[0][0] == committed, step
+    for journal in runners:
+        journal.close()
+    assert state(path) == "closed"
+
+
+def test_a_runner_closing_during_another_ones_checkpoint_cannot_mark_the_main_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race two processes can run into, played in order: the first
+    runner closes (writing its state) after the second announced a
+    checkpoint and before it copies the WAL into the main file."""
+    path = tmp_path / "campaign.sqlite"
+    first, second = open_runner(path), open_runner(path)
+    send(second, "b")
+    checkpoint = SqliteFile._checkpoint_and_resume
+
+    def interleaved(self: SqliteFile, mode: str) -> None:
+        if self is second:
+            first.close()
+        checkpoint(self, mode)
+
+    monkeypatch.setattr(SqliteFile, "_checkpoint_and_resume", interleaved)
+    second._checkpoint()
+    send(second, "c")  # only in the WAL
+
+    assert state(path) == "open"
+    second.close()
+    assert state(path) == "closed"
