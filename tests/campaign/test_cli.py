@@ -87,16 +87,32 @@ def test_status_of_a_missing_journal_exits_2(tmp_path: Path) -> None:
 
 
 def test_status_exits_1_when_a_job_failed_or_is_unknown(tmp_path: Path) -> None:
-    import sqlite3
+    """A real journal (one run answered 201, one 500: outcome unknown) read by ``status``."""
+    import anyio
+    import httpx
+
+    from plivo_phlo_async import PhloClient
+    from plivo_phlo_async.bulk import RunJob
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["n"] == 1:
+            return httpx.Response(500, json={"error": "internal"})
+        return httpx.Response(201, json={"api_id": "a", "message": "ok"})
 
     path = tmp_path / "j.sqlite"
-    with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE jobs (job_id TEXT PRIMARY KEY, status TEXT NOT NULL)")
-        db.executemany("INSERT INTO jobs VALUES (?, ?)",
-                       [("a", "succeeded"), ("b", "outcome_unknown")])
-    db.close()
+
+    async def run() -> None:
+        async with PhloClient(
+            "MAXXXXXXXXXXXXXXXXXX", "token", base_url="http://127.0.0.1/v1",
+            http_client=httpx.AsyncClient(transport=httpx.MockTransport(answer)),
+        ) as client:
+            jobs = [RunJob("3c1f5a0e-0000-4000-8000-000000000001", {"n": n}) for n in range(2)]
+            await client.bulk(jobs, rate_limit=None, journal=path).run()
+
+    anyio.run(run)
     code, output = invoke("campaign", "status", "--journal", str(path), "--json")
-    assert (code, json.loads(output)) == (1, {"outcome_unknown": 1, "succeeded": 1})
+    counts = {status: n for status, n in json.loads(output).items() if n}
+    assert (code, counts) == (1, {"outcome_unknown": 1, "succeeded": 1})
 
 
 def test_importing_the_sdk_or_its_cli_imports_no_taskiq() -> None:
