@@ -35,6 +35,7 @@ from ._exceptions import (
     StatusOutcomeUnknownError,
     TimeoutOutcomeUnknownError,
 )
+from ._fastpath import FastTransport
 from ._version import __version__
 from .bulk import (
     BulkReport,
@@ -66,6 +67,7 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "DEFAULT_VOICE_BASE_URL",
+    "FastTransport",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",
