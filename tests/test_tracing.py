@@ -16,22 +16,21 @@ import pytest
 
 pytest.importorskip("opentelemetry.sdk")
 
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
+from fastpath._server import AUTH_TOKEN, Conn, Request, Server, own_answer, response
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
 
-from plivo_phlo_async import (  # noqa: E402
+from plivo_phlo_async import (
     CannotConnectError,
     FastTransport,
     PhloClient,
     ServerOutcomeUnknownError,
     _tracing,
 )
-
-from fastpath._server import AUTH_TOKEN, Conn, Request, Server, own_answer, response  # noqa: E402
 
 PHLO = "phlo-trace"
 
