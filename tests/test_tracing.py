@@ -237,3 +237,20 @@ async def test_a_mock_still_sees_every_request_under_instrumentation(
             assert client._requester.sender._instrumented is None
     finally:
         instrumentor.uninstrument()
+
+
+def test_instrumentation_applied_before_the_sdk_was_imported_is_still_recognised() -> None:
+    instrumentation = pytest.importorskip("opentelemetry.instrumentation.httpx")
+    from plivo_phlo_async._fastpath import _sender
+
+    original = httpx.AsyncHTTPTransport.__dict__["handle_async_request"]
+    instrumentor = instrumentation.HTTPXClientInstrumentor()
+    instrumentor.instrument()
+    try:
+        wrapped = httpx.AsyncHTTPTransport.__dict__["handle_async_request"]
+        assert wrapped is not original
+        assert _sender._unwrapped(wrapped) is original  # what an import now would record
+        assert _sender.httpx_instrumented()
+    finally:
+        instrumentor.uninstrument()
+    assert not _sender.httpx_instrumented()

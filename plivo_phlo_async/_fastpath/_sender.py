@@ -44,9 +44,28 @@ _PATCH_POINTS: Final = (
     (httpx.AsyncClient, "_transport_for_url"),
     (httpx.AsyncClient, "send"),
 )
+
+
+def _is_otel_wrapper(value: object) -> bool:
+    """Whether ``value`` is OpenTelemetry's httpx instrumentation wrapping a method.
+
+    It wraps with ``wrapt``: a wrapper whose ``_self_wrapper`` (a
+    ``functools.partial`` in recent versions) lives in an ``opentelemetry``
+    module. A mock's replacement does not look like that.
+    """
+    wrapper = getattr(value, "_self_wrapper", None)
+    wrapper = getattr(wrapper, "func", wrapper)
+    return str(getattr(wrapper, "__module__", "")).startswith("opentelemetry.")
+
+
+def _unwrapped(value: object) -> object:
+    """httpx's own method, even if instrumentation wrapped it before this import."""
+    return getattr(value, "__wrapped__", value) if _is_otel_wrapper(value) else value
+
+
 # (the class's live namespace, the attribute, what it holds unpatched)
 _UNPATCHED: Final = tuple(
-    (cls.__dict__, name, cls.__dict__.get(name)) for cls, name in _PATCH_POINTS
+    (cls.__dict__, name, _unwrapped(cls.__dict__.get(name))) for cls, name in _PATCH_POINTS
 )
 
 
@@ -59,20 +78,15 @@ def httpx_is_patched() -> bool:
 
 
 def httpx_instrumented() -> bool:
-    """True while httpx is patched, and only by OpenTelemetry's instrumentation.
-
-    It wraps ``AsyncHTTPTransport.handle_async_request`` with ``wrapt`` (a
-    wrapper whose ``_self_wrapper`` lives in an ``opentelemetry`` module); a
-    mock's replacement does not look like that, and a mock must see every request.
-    """
+    """True while httpx is patched, and only by OpenTelemetry's instrumentation
+    (it wraps ``AsyncHTTPTransport.handle_async_request``); a mock must see every
+    request, so any other patch makes this False."""
     patched = False
     for namespace, name, original in _UNPATCHED:
         current = namespace.get(name)
         if current is original:
             continue
-        wrapper = getattr(current, "_self_wrapper", None)
-        wrapper = getattr(wrapper, "func", wrapper)  # a functools.partial in 0.4xb+
-        if not str(getattr(wrapper, "__module__", "")).startswith("opentelemetry."):
+        if not _is_otel_wrapper(current):
             return False
         patched = True
     return patched
