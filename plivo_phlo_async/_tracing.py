@@ -13,6 +13,7 @@ read): no span objects are built then.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING, Any, Final
 
@@ -31,13 +32,22 @@ __all__ = ["AttemptSpan", "start_attempt"]
 _SCOPE: Final = "plivo_phlo_async"
 _API_ID: Final = re.compile(rb'"api_id"\s*:\s*"([^"\\]{1,200})"')
 _TRACER: dict[int, Any] = {}  # per tracer provider (by identity): built once
+_UNSET: Final = object()
+#: opentelemetry-api builds the provider named here on first use.
+_PROVIDER_FROM_ENV: Final = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
 
 
 def _tracer() -> Any:
     """The SDK's tracer, or None when there is nothing to record spans."""
     if _trace is None:
         return None
-    provider = _trace.get_tracer_provider()
+    # The API's global, read directly: get_tracer_provider() looks at the
+    # environment on every call while none is set (microseconds per attempt).
+    provider = getattr(_trace, "_TRACER_PROVIDER", _UNSET)
+    if provider is None and not _PROVIDER_FROM_ENV:
+        return None
+    if provider is None or provider is _UNSET:
+        provider = _trace.get_tracer_provider()
     if isinstance(provider, (_trace.ProxyTracerProvider, _trace.NoOpTracerProvider)):
         return None  # no SDK configured: spans would be dropped anyway
     tracer = _TRACER.get(id(provider))

@@ -1,8 +1,8 @@
 """OpenTelemetry spans: one CLIENT span per attempt, on the fast path and through httpx.
 
 Spans go to opentelemetry-sdk's in-memory exporter through a tracer provider
-handed to the SDK for the test only (the process-wide provider can be set
-once, so it is never touched).
+put in the API's global for the test only (``set_tracer_provider`` works once
+per process, so it is never called).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def exporter(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)  # the global, for this test only
     return exporter
 
 
@@ -177,7 +177,7 @@ async def test_the_span_is_a_child_of_the_callers_span(
 
 
 def test_no_span_without_a_tracer_provider(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(trace, "get_tracer_provider", trace.ProxyTracerProvider)
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
     assert _tracing.start_attempt("GET", "https://phlo.example/v1/phlo/x", 1) is None
 
 
