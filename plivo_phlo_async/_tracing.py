@@ -31,7 +31,7 @@ __all__ = ["AttemptSpan", "start_attempt"]
 
 _SCOPE: Final = "plivo_phlo_async"
 _API_ID: Final = re.compile(rb'"api_id"\s*:\s*"([^"\\]{1,200})"')
-_TRACER: dict[int, Any] = {}  # per tracer provider (by identity): built once
+_TRACER: list[Any] = [None, None]  # [provider, its tracer]: built once per provider
 _UNSET: Final = object()
 #: opentelemetry-api builds the provider named here on first use.
 _PROVIDER_FROM_ENV: Final = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
@@ -43,20 +43,18 @@ def _tracer() -> Any:
         return None
     # The API's global, read directly: get_tracer_provider() looks at the
     # environment on every call while none is set (microseconds per attempt).
-    provider = getattr(_trace, "_TRACER_PROVIDER", _UNSET)
+    provider: Any = getattr(_trace, "_TRACER_PROVIDER", _UNSET)
     if provider is None and not _PROVIDER_FROM_ENV:
         return None
     if provider is None or provider is _UNSET:
         provider = _trace.get_tracer_provider()
     if isinstance(provider, (_trace.ProxyTracerProvider, _trace.NoOpTracerProvider)):
         return None  # no SDK configured: spans would be dropped anyway
-    tracer = _TRACER.get(id(provider))
-    if tracer is None:
+    if _TRACER[0] is not provider:
         from ._version import __version__
 
-        _TRACER.clear()
-        tracer = _TRACER[id(provider)] = provider.get_tracer(_SCOPE, __version__)
-    return tracer
+        _TRACER[:] = [provider, provider.get_tracer(_SCOPE, __version__)]
+    return _TRACER[1]
 
 
 class AttemptSpan:

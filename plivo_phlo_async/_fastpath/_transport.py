@@ -101,13 +101,7 @@ class FastTransport(httpx.AsyncBaseTransport):
         data = b"".join(head) + body if body else b"".join(head)
         port = url.port or (443 if scheme == "https" else 80)
         origin = (scheme, url.raw_host.decode("ascii"), port)
-        timeouts = request.extensions.get("timeout") or {}
-        timeout = httpx.Timeout(
-            connect=timeouts.get("connect"),
-            read=timeouts.get("read"),
-            write=timeouts.get("write"),
-            pool=timeouts.get("pool"),
-        )
+        timeout = _timeout(request.extensions.get("timeout") or {})
         try:
             response, raw = await pool.exchange(
                 origin, data, timeout, None, request.method, str(url), body or None
@@ -168,6 +162,23 @@ class FastTransport(httpx.AsyncBaseTransport):
             post_headers=_NO_HEADERS,
         )
         return self._pool
+
+
+_TIMEOUTS: dict[tuple[float | None, ...], httpx.Timeout] = {}
+
+
+def _timeout(phases: dict[str, float | None]) -> httpx.Timeout:
+    """httpx's ``timeout`` extension as an ``httpx.Timeout`` (a handful per client: cached)."""
+    key = (phases.get("connect"), phases.get("read"), phases.get("write"), phases.get("pool"))
+    timeout = _TIMEOUTS.get(key)
+    if timeout is None:
+        if len(_TIMEOUTS) >= 256:
+            _TIMEOUTS.clear()
+        connect, read, write, pool = key
+        timeout = _TIMEOUTS[key] = httpx.Timeout(
+            connect=connect, read=read, write=write, pool=pool
+        )
+    return timeout
 
 
 class _ReadBody(httpx.AsyncByteStream):
