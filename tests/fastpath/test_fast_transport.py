@@ -16,7 +16,9 @@ import httpx
 import pytest
 
 from plivo_phlo_async import (
+    APIConnectionError,
     ConfigurationError,
+    ConnectionOutcomeUnknownError,
     FastTransport,
     PhloClient,
     TimeoutOutcomeUnknownError,
@@ -174,6 +176,26 @@ async def test_the_sdk_through_fast_transport_never_sends_a_post_twice(
             await client.phlo("once").run(n=1)
     assert server.count("POST", "once") == 1
     assert retry_waits == []
+
+
+async def test_a_post_whose_connection_drops_is_outcome_unknown_and_sent_once(
+    serve: Callable[..., Server], retry_waits: list[float]
+) -> None:
+    async def drop(request: Request, conn: Conn) -> None:
+        conn.abort()  # read it whole, then vanish: it may have run
+
+    server = serve(drop)
+    async with (
+        httpx.AsyncClient(transport=FastTransport()) as http,
+        server.client(http_client=http, max_retries=3) as client,
+    ):
+        with pytest.raises(ConnectionOutcomeUnknownError):
+            await client.phlo("dropped").run(n=1)
+        with pytest.raises(APIConnectionError):  # a GET is retried: each attempt sent once
+            await client.phlo("dropped-get").get()
+    assert server.count("POST", "dropped") == 1
+    assert server.count("GET", "dropped-get") == 4
+    assert len(retry_waits) == 3
 
 
 async def test_the_sdk_keeps_its_answers_through_fast_transport_and_a_hook(
