@@ -251,11 +251,9 @@ async def sdk_fast_transport(args: argparse.Namespace) -> Any:
     return call, close, {"path": "httpx+FastTransport"}
 
 
-async def sdk_otel(args: argparse.Namespace) -> Any:
-    """The SDK with OpenTelemetry's httpx instrumentation active and a tracer provider
-    recording spans: its own client goes through httpx over FastTransport, one span each."""
+def _record_spans() -> Any:
+    """A tracer provider keeping spans in memory (exported one by one, synchronously)."""
     from opentelemetry import trace
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -264,6 +262,28 @@ async def sdk_otel(args: argparse.Namespace) -> Any:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
+    return exporter
+
+
+async def sdk_spans(args: argparse.Namespace) -> Any:
+    """The SDK's fast path with a tracer provider recording its spans (no httpx instrumentation)."""
+    exporter = _record_spans()
+    call, close, info = await sdk(args)
+
+    async def close_and_check() -> None:
+        await close()
+        assert exporter.get_finished_spans(), "no span was recorded"
+        exporter.clear()
+
+    return call, close_and_check, info
+
+
+async def sdk_otel(args: argparse.Namespace) -> Any:
+    """The SDK with OpenTelemetry's httpx instrumentation active and a tracer provider
+    recording spans: its own client goes through httpx over FastTransport, one span each."""
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    exporter = _record_spans()
     HTTPXClientInstrumentor().instrument()
     call, close, info = await sdk(args)
 
@@ -334,6 +354,7 @@ ASYNC: dict[str, Setup] = {
     "sdk-httpx": sdk_httpx,
     "sdk-fast-transport": sdk_fast_transport,
     "sdk-otel": sdk_otel,
+    "sdk-spans": sdk_spans,
 }
 THREADED = {"plivo": official_fastest, "plivo-docs": official_documented}
 

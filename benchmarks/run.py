@@ -64,6 +64,8 @@ BULK_ROWS = [
     Row("sdk-httpx", "plivo-phlo-async through stock httpx (injected AsyncClient)", "sdk-httpx"),
     Row("sdk-otel", "plivo-phlo-async, OpenTelemetry httpx instrumentation + spans", "sdk-otel",
         needs=("opentelemetry.sdk", "opentelemetry.instrumentation.httpx")),
+    Row("sdk-spans", "plivo-phlo-async, spans recorded (opentelemetry-sdk, in memory)",
+        "sdk-spans", needs=("opentelemetry.sdk",)),
     Row("sdk-trio", "plivo-phlo-async under trio (httpx path)", "sdk", ("--backend", "trio"),
         needs=("trio",)),
     Row("httpx-aiohttp", "httpx.AsyncClient over httpx-aiohttp, auth= json=", "httpx-aiohttp",
