@@ -46,6 +46,9 @@ _PATCH_POINTS: Final = (
 )
 
 
+_URL_CACHE_SIZE: Final = 1024
+
+
 def _is_otel_wrapper(value: object) -> bool:
     """Whether ``value`` is OpenTelemetry's httpx instrumentation wrapping a method.
 
@@ -125,6 +128,8 @@ class Sender:
         self._fast: FastPool | None = None
         self._instrumented: httpx.AsyncClient | None = None
         self._instrumented_loop: asyncio.AbstractEventLoop | None = None
+        # The SDK's URLs repeat: parsed once each, not by every build_request.
+        self._urls: dict[str, httpx.URL] = {}
 
     def fast_pool(self) -> FastPool | None:
         """The pool the next request in this task would use, or None for httpx."""
@@ -172,8 +177,13 @@ class Sender:
         if self.fast_allowed and httpx_instrumented():
             http_client = self._instrumented_client() or http_client
         headers = self._get_headers if content is None else self._post_headers
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
         request = http_client.build_request(
-            method, url, headers=headers, content=content, timeout=timeout
+            method, parsed, headers=headers, content=content, timeout=timeout
         )
         if deadline is None:
             return await self._send_httpx(http_client, request, headers, content)
