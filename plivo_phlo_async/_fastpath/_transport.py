@@ -89,16 +89,24 @@ class FastTransport(httpx.AsyncBaseTransport):
                 if name.lower() not in (b"transfer-encoding", b"content-length")
             ]
             raw_headers.append((b"Content-Length", str(len(body)).encode("ascii")))
-        head = [method, b" ", url.raw_path, b" HTTP/1.1\r\n"]
-        for name, value in raw_headers:
-            head += (name, b": ", value, b"\r\n")
-        head.append(b"\r\n")
-        fields = b"".join([part for pair in raw_headers for part in pair])
-        if _FORBIDDEN.search(fields) or _FORBIDDEN.search(url.raw_path):
+        lines = [name + b": " + value for name, value in raw_headers]
+        block = b"\r\n".join(lines)
+        breaks = len(lines) - 1 if lines else 0
+        target = url.raw_path
+        # Only the line breaks put there by the join: none inside a name, a value or the path.
+        if (
+            block.count(b"\n") != breaks
+            or block.count(b"\r") != breaks
+            or b"\0" in block
+            or _FORBIDDEN.search(target)
+        ):
             raise httpx.LocalProtocolError(
                 "a header or the path contains a line break or NUL", request=request
             )
-        data = b"".join(head) + body if body else b"".join(head)
+        head = b"%s %s HTTP/1.1\r\n%s\r\n\r\n" % (method, target, block) if lines else (
+            b"%s %s HTTP/1.1\r\n\r\n" % (method, target)
+        )
+        data = head + body if body else head
         port = url.port or (443 if scheme == "https" else 80)
         origin = (scheme, url.raw_host.decode("ascii"), port)
         timeout = _timeout(request.extensions.get("timeout") or {})

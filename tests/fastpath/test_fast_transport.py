@@ -228,12 +228,13 @@ async def test_head_is_refused_before_anything_is_sent(
     assert server.connections == 0
 
 
-async def test_a_line_break_in_a_header_is_refused_before_sending(
-    serve: Callable[..., Server], http: httpx.AsyncClient
+@pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "a\nX-Injected: 1", "a\rb", "a\x00b"])
+async def test_a_line_break_or_nul_in_a_header_is_refused_before_sending(
+    serve: Callable[..., Server], http: httpx.AsyncClient, value: str
 ) -> None:
     server = serve()
     with pytest.raises(httpx.LocalProtocolError):
-        await http.get(f"{server.base_url}/phlo/x", headers={"X-Evil": "a\r\nX-Injected: 1"})
+        await http.get(f"{server.base_url}/phlo/x", headers={"X-Evil": value})
     assert server.connections == 0
 
 
