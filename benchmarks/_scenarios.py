@@ -220,6 +220,81 @@ async def sdk_httpx(args: argparse.Namespace) -> Any:
     return await sdk(args, inject_httpx=True)
 
 
+async def sdk_fast_transport(args: argparse.Namespace) -> Any:
+    """The SDK on an injected ``httpx.AsyncClient(transport=FastTransport())`` with a
+    response event hook: httpx's features kept, httpcore's pool replaced."""
+    import httpx
+
+    from plivo_phlo_async import FastTransport, PhloClient
+
+    statuses: list[int] = []
+
+    async def on_response(response: httpx.Response) -> None:
+        statuses.append(response.status_code)
+
+    http_client = httpx.AsyncClient(
+        transport=FastTransport(max_connections=100), event_hooks={"response": [on_response]}
+    )
+    client = PhloClient(AUTH_ID, AUTH_TOKEN, base_url=f"{args.url}/v1", http_client=http_client)
+    mpc = client.phlo(PHLO_ID).multi_party_call(NODE_ID)
+
+    async def call() -> None:
+        result = await mpc.call(SOURCE, TARGET)
+        assert result.api_id, result
+
+    async def close() -> None:
+        await client.aclose()
+        await http_client.aclose()
+        assert statuses, "the event hook did not run"
+        assert set(statuses) == {201}, statuses
+
+    return call, close, {"path": "httpx+FastTransport"}
+
+
+def _record_spans() -> Any:
+    """A tracer provider keeping spans in memory (exported one by one, synchronously)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return exporter
+
+
+async def sdk_spans(args: argparse.Namespace) -> Any:
+    """The SDK's fast path with a tracer provider recording its spans (no httpx instrumentation)."""
+    exporter = _record_spans()
+    call, close, info = await sdk(args)
+
+    async def close_and_check() -> None:
+        await close()
+        assert exporter.get_finished_spans(), "no span was recorded"
+        exporter.clear()
+
+    return call, close_and_check, info
+
+
+async def sdk_otel(args: argparse.Namespace) -> Any:
+    """The SDK with OpenTelemetry's httpx instrumentation active and a tracer provider
+    recording spans: its own client goes through httpx over FastTransport, one span each."""
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    exporter = _record_spans()
+    HTTPXClientInstrumentor().instrument()
+    call, close, info = await sdk(args)
+
+    async def close_and_clear() -> None:
+        await close()
+        exporter.clear()
+
+    info["path"] = "httpx+FastTransport" if info["path"] == "httpx" else info["path"]
+    return call, close_and_clear, info
+
+
 # --------------------------------------------------------------------------- the official SDK
 
 
@@ -277,6 +352,9 @@ ASYNC: dict[str, Setup] = {
     "httpx-aiohttp": httpx_over_aiohttp,
     "sdk": sdk,
     "sdk-httpx": sdk_httpx,
+    "sdk-fast-transport": sdk_fast_transport,
+    "sdk-otel": sdk_otel,
+    "sdk-spans": sdk_spans,
 }
 THREADED = {"plivo": official_fastest, "plivo-docs": official_documented}
 

@@ -58,7 +58,14 @@ class Row:
 BULK_ROWS = [
     Row("aiohttp", "raw aiohttp (ClientSession.post, json=)", "aiohttp", needs=("aiohttp",)),
     Row("sdk", "plivo-phlo-async: mpc.call(), 64 workers", "sdk"),
-    Row("sdk-httpx", "plivo-phlo-async on an injected httpx.AsyncClient", "sdk-httpx"),
+    Row("sdk-fast-transport",
+        "plivo-phlo-async through httpx + FastTransport (with an event hook)",
+        "sdk-fast-transport"),
+    Row("sdk-httpx", "plivo-phlo-async through stock httpx (injected AsyncClient)", "sdk-httpx"),
+    Row("sdk-otel", "plivo-phlo-async, OpenTelemetry httpx instrumentation + spans", "sdk-otel",
+        needs=("opentelemetry.sdk", "opentelemetry.instrumentation.httpx")),
+    Row("sdk-spans", "plivo-phlo-async, spans recorded (opentelemetry-sdk, in memory)",
+        "sdk-spans", needs=("opentelemetry.sdk",)),
     Row("sdk-trio", "plivo-phlo-async under trio (httpx path)", "sdk", ("--backend", "trio"),
         needs=("trio",)),
     Row("httpx-aiohttp", "httpx.AsyncClient over httpx-aiohttp, auth= json=", "httpx-aiohttp",
@@ -201,7 +208,10 @@ def table(title: str, rows: list[Row], figures: dict[str, Figures], tls: bool) -
         entry = figures.get(row.key)
         if entry is None:
             continue
-        label = row.label + (" [fast path]" if entry.info.get("path") == "fast" else "")
+        path = entry.info.get("path")
+        label = row.label + {"fast": " [fast path]", "httpx+FastTransport": " [FastTransport]"}.get(
+            path if isinstance(path, str) else "", ""
+        )
         resumed = statistics.median(entry.resumed)
         connections = f"{statistics.median(entry.connections):,.0f}" + (
             f" ({resumed:.0f} resumed)" if resumed else ""
@@ -235,6 +245,8 @@ def goals(figures: dict[str, Figures], transport: str) -> None:
     else:
         line("SDK bulk vs official SDK (64 threads)", None, 3.0)
     line("SDK one at a time vs raw aiohttp one at a time", ratio("sdk-1"), 1.5)
+    line("SDK through httpx + FastTransport (event hook) vs raw aiohttp",
+         ratio("sdk-fast-transport"), 0.5)
 
 
 def benchmark(tls: bool, bulk: list[Row], sequential: list[Row],

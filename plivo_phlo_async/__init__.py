@@ -35,6 +35,7 @@ from ._exceptions import (
     StatusOutcomeUnknownError,
     TimeoutOutcomeUnknownError,
 )
+from ._fastpath import FastTransport
 from ._ratelimit import DEFAULT_RATE_LIMIT, RateLimit, RateLimiterUnavailableError
 from ._version import __version__
 from .bulk import (
@@ -100,6 +101,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectTimeoutError",
     "ConnectionOutcomeUnknownError",
+    "FastTransport",
     "InternalServerError",
     "InvalidParameterError",
     "JournalError",

@@ -57,6 +57,7 @@ from ._retry import (
     retryable_error,
     retryable_status,
 )
+from ._tracing import start_attempt
 from ._validation import describe, validate_path_id
 from ._version import __version__
 from .types._base import PlivoObject
@@ -327,9 +328,12 @@ class Requester:
             if limiter is not None and limiter.try_acquire() is None:
                 await limiter.acquire()  # a RateLimiterUnavailableError: nothing sent
             started = time.perf_counter()
+            span = start_attempt(method, url, attempt)
             try:
                 response = await send(method, url, content, timeout, deadline)
             except httpx.TransportError as exc:
+                if span is not None:
+                    span.failed(exc)
                 sent = may_have_been_sent(exc) and method not in IDEMPOTENT_METHODS
                 if self.is_closed and not sent:  # closed under it: nothing more is sent
                     raise ClientClosedError(
@@ -344,7 +348,12 @@ class Requester:
                     _log_attempt(method, url, attempt, attempts, repr(exc), started, delay)
                 await _sleep(delay)
                 continue
-
+            except BaseException as exc:  # cancelled, or closed under it: no answer
+                if span is not None:
+                    span.failed(exc)
+                raise
+            if span is not None:
+                span.answered(response)
             status = response.status_code
             if 200 <= status < 300:
                 if debug:

@@ -14,11 +14,20 @@ Layers, each its own module:
 * :mod:`._connection`: one connection as an asyncio protocol (timers, drain);
 * :mod:`._pool`: connections per origin, slots, reuse checks, lifecycle;
 * :mod:`._answer`: the answer both paths return, and body decoding;
-* :mod:`._sender`: the seam choosing the fast path or httpx per request.
+* :mod:`._sender`: the seam choosing the fast path or httpx per request;
+* :mod:`._transport`: the pool as an httpx transport (:class:`FastTransport`).
 """
 
 from ._answer import Answer
 from ._pool import FastPool
 from ._sender import Sender, httpx_is_patched, proxy_in_environment
+from ._transport import FastTransport
 
-__all__ = ["Answer", "FastPool", "Sender", "httpx_is_patched", "proxy_in_environment"]
+__all__ = [
+    "Answer",
+    "FastPool",
+    "FastTransport",
+    "Sender",
+    "httpx_is_patched",
+    "proxy_in_environment",
+]

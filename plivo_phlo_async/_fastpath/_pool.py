@@ -30,6 +30,7 @@ import httpx
 from .._exceptions import ClientClosedError
 from ._answer import Answer, decode_body, httpx_request
 from ._connection import Connection, has_pending_input
+from ._reader import Response
 from ._timeout import within
 
 __all__ = ["KEEPALIVE_EXPIRY", "FastPool"]
@@ -108,6 +109,38 @@ class FastPool:
             data = route.prefix + b"\r\n"
         else:
             data = route.prefix + b"Content-Length: %d\r\n\r\n%b" % (len(content), content)
+        response, raw = await self.exchange(
+            route.origin, data, timeout, deadline, method, url, content
+        )
+        headers = response.headers
+        return Answer(
+            response.status_code,
+            response.reason,
+            headers,
+            decode_body(headers, raw) if response.coded and raw else raw,
+            method,
+            url,
+            self._headers(content),
+            content,
+        )
+
+    async def exchange(
+        self,
+        origin: Origin,
+        data: bytes,
+        timeout: httpx.Timeout,
+        deadline: float | None,
+        method: str,
+        url: str,
+        content: bytes | None,
+    ) -> tuple[Response, bytes]:
+        """Send the request bytes ``data`` to ``origin``; the answer's head and raw body.
+
+        Errors are ``httpx.TransportError`` subclasses (their request built
+        from ``method``, ``url`` and ``content``), as :meth:`send` raises them.
+        """
+        if self.closed:
+            raise ClientClosedError("the client is closed; create a new PhloClient")
         loop = self.loop
         deadline_at = None if deadline is None else loop.time() + deadline
         if self._free > 0 and not self._waiting:
@@ -116,10 +149,10 @@ class FastPool:
             pool_timeout = _within(timeout.pool, deadline_at, loop)
             await self._wait_for_slot(pool_timeout, method, url, content)
         try:
-            conn = self._take_idle(route.origin)
+            conn = self._take_idle(origin)
             if conn is None:
                 conn = await self._connect(
-                    route.origin, _within(timeout.connect, deadline_at, loop), method, url, content
+                    origin, _within(timeout.connect, deadline_at, loop), method, url, content
                 )
             if deadline_at is not None and loop.time() >= deadline_at:
                 conn.close()  # nothing was written: the next attempt may send it
@@ -143,22 +176,12 @@ class FastPool:
                 raise
             if conn.reusable and not self.closed:
                 conn.idle_since = loop.time()
-                self._idle.setdefault(route.origin, []).append(conn)
+                self._idle.setdefault(origin, []).append(conn)
             else:
                 conn.close()
         finally:
             self._release_slot()
-        headers = response.headers
-        return Answer(
-            response.status_code,
-            response.reason,
-            headers,
-            decode_body(headers, raw) if response.coded and raw else raw,
-            method,
-            url,
-            self._headers(content),
-            content,
-        )
+        return response, raw
 
     async def aclose(self) -> None:
         self.abort_all()

@@ -11,6 +11,10 @@ objects whose body is capped and decoded the same way.
   ``http_client`` (always honoured), and while httpx's transports are patched
   by a mocking library (respx, pytest-httpx) so that the mock sees every
   request.
+* httpx over :class:`~._transport.FastTransport`: the client's own pool under
+  asyncio while OpenTelemetry's httpx instrumentation (and nothing else) has
+  patched httpx: whatever wraps ``httpx.AsyncClient`` still sees each request,
+  at the fast pool's speed (the SDK's own spans, :mod:`.._tracing`, trace it).
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ import sniffio
 from .._exceptions import ClientClosedError
 from ._answer import MAX_BODY_BYTES, Answer, decode_body
 from ._pool import FastPool
+from ._transport import FastTransport
 
-__all__ = ["Sender", "httpx_is_patched", "proxy_in_environment"]
+__all__ = ["Sender", "httpx_instrumented", "httpx_is_patched", "proxy_in_environment"]
 
 # Attributes that mocking libraries replace: respx (httpcore's pool, or
 # AsyncClient._transport_for_url), pytest-httpx (httpx's transport).
@@ -39,9 +44,31 @@ _PATCH_POINTS: Final = (
     (httpx.AsyncClient, "_transport_for_url"),
     (httpx.AsyncClient, "send"),
 )
+
+
+_URL_CACHE_SIZE: Final = 1024
+
+
+def _is_otel_wrapper(value: object) -> bool:
+    """Whether ``value`` is OpenTelemetry's httpx instrumentation wrapping a method.
+
+    It wraps with ``wrapt``: a wrapper whose ``_self_wrapper`` (a
+    ``functools.partial`` in recent versions) lives in an ``opentelemetry``
+    module. A mock's replacement does not look like that.
+    """
+    wrapper = getattr(value, "_self_wrapper", None)
+    wrapper = getattr(wrapper, "func", wrapper)
+    return str(getattr(wrapper, "__module__", "")).startswith("opentelemetry.")
+
+
+def _unwrapped(value: object) -> object:
+    """httpx's own method, even if instrumentation wrapped it before this import."""
+    return getattr(value, "__wrapped__", value) if _is_otel_wrapper(value) else value
+
+
 # (the class's live namespace, the attribute, what it holds unpatched)
 _UNPATCHED: Final = tuple(
-    (cls.__dict__, name, cls.__dict__.get(name)) for cls, name in _PATCH_POINTS
+    (cls.__dict__, name, _unwrapped(cls.__dict__.get(name))) for cls, name in _PATCH_POINTS
 )
 
 
@@ -51,6 +78,21 @@ def httpx_is_patched() -> bool:
         if namespace.get(name) is not original:
             return True
     return False
+
+
+def httpx_instrumented() -> bool:
+    """True while httpx is patched, and only by OpenTelemetry's instrumentation
+    (it wraps ``AsyncHTTPTransport.handle_async_request``); a mock must see every
+    request, so any other patch makes this False."""
+    patched = False
+    for namespace, name, original in _UNPATCHED:
+        current = namespace.get(name)
+        if current is original:
+            continue
+        if not _is_otel_wrapper(current):
+            return False
+        patched = True
+    return patched
 
 
 def proxy_in_environment() -> bool:
@@ -84,6 +126,10 @@ class Sender:
         self._get_headers = get_headers
         self._post_headers = post_headers
         self._fast: FastPool | None = None
+        self._instrumented: httpx.AsyncClient | None = None
+        self._instrumented_loop: asyncio.AbstractEventLoop | None = None
+        # The SDK's URLs repeat: parsed once each, not by every build_request.
+        self._urls: dict[str, httpx.URL] = {}
 
     def fast_pool(self) -> FastPool | None:
         """The pool the next request in this task would use, or None for httpx."""
@@ -127,28 +173,62 @@ class Sender:
         fast = self.fast_pool()
         if fast is not None:
             return await fast.send(method, url, content, timeout, deadline)
+        http_client = self.http_client
+        if self.fast_allowed and httpx_instrumented():
+            http_client = self._instrumented_client() or http_client
         headers = self._get_headers if content is None else self._post_headers
-        request = self.http_client.build_request(
-            method, url, headers=headers, content=content, timeout=timeout
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
+        request = http_client.build_request(
+            method, parsed, headers=headers, content=content, timeout=timeout
         )
         if deadline is None:
-            return await self._send_httpx(request, headers, content)
+            return await self._send_httpx(http_client, request, headers, content)
         try:
             with anyio.fail_after(deadline):
-                return await self._send_httpx(request, headers, content)
+                return await self._send_httpx(http_client, request, headers, content)
         except TimeoutError:
             # Where httpx was when time ran out is not known: treat it as sent.
             raise httpx.ReadTimeout(
                 "timed out: the attempt deadline passed", request=request
             ) from None
 
+    def _instrumented_client(self) -> httpx.AsyncClient | None:
+        """The client's own httpx client over :class:`FastTransport`, for this loop
+        (None where it cannot run: trio, or a closed sender)."""
+        try:
+            if sniffio.current_async_library() != "asyncio" or self.closed:
+                return None
+            loop = asyncio.get_running_loop()
+        except (sniffio.AsyncLibraryNotFoundError, RuntimeError):
+            return None
+        client = self._instrumented
+        if client is not None and self._instrumented_loop is loop:
+            return client
+        if client is not None and self._instrumented_loop is not None and (
+            not self._instrumented_loop.is_closed()
+        ):
+            return None  # bound to another running loop: the plain httpx client here
+        self._instrumented_loop = loop
+        self._instrumented = httpx.AsyncClient(
+            transport=FastTransport(self._max_connections), follow_redirects=False
+        )
+        return self._instrumented
+
     async def _send_httpx(
-        self, request: httpx.Request, headers: Mapping[str, str], content: bytes | None
+        self,
+        http_client: httpx.AsyncClient,
+        request: httpx.Request,
+        headers: Mapping[str, str],
+        content: bytes | None,
     ) -> Answer:
         """Send through httpx, reading the body raw so that it is capped and decoded
         like the fast path's (httpx would raise on a coding it cannot undo and lose
         the status)."""
-        response = await self.http_client.send(request, stream=True)
+        response = await http_client.send(request, stream=True)
         raw_headers = list(response.headers.raw)
         try:
             content = response.content  # read (and decoded) already: a mock's answer
@@ -169,6 +249,9 @@ class Sender:
 
     async def aclose(self) -> None:
         self.closed = True
+        instrumented, self._instrumented = self._instrumented, None
+        if instrumented is not None:
+            await instrumented.aclose()
         fast, self._fast = self._fast, None
         if fast is None or fast.loop.is_closed():
             return
