@@ -3,7 +3,7 @@
 N jobs are submitted as chunks to a real taskiq-redis queue; K ``taskiq
 worker plivo_phlo_async.integrations.taskiq_worker:broker`` processes run
 them with one rate limit shared in Redis and one journal (``--journal``: a
-SQLite path, or a ``postgresql://`` URL once that journal is merged), against
+SQLite path or a ``postgresql://`` URL), against
 the emulator (a loopback server in this process) holding exactly Plivo's
 limit, 300 requests per 5 s, and answering 429 beyond it. ``--kill-one``
 kills one worker with SIGKILL mid-campaign and starts a replacement; its

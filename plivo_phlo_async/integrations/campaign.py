@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from .._client import PhloClient
 from .._exceptions import ConfigurationError, InvalidParameterError
-from ..bulk import DEFAULT_CONCURRENCY, JournalError, RateLimit, RunJob, derive_job_id, run_chunk
+from ..bulk import (
+    DEFAULT_CONCURRENCY,
+    RateLimit,
+    RunJob,
+    derive_job_id,
+    journal_counts,
+    run_chunk,
+)
 
 __all__ = [
     "CHUNK_VERSION",
@@ -202,29 +206,4 @@ async def run_campaign_chunk(
 async def campaign_status(journal: str | os.PathLike[str]) -> dict[str, int]:
     """The campaign's jobs counted by their status in the journal
     (``succeeded``, ``failed``, ``outcome_unknown``, ``in_flight``...)."""
-    location = os.fspath(journal)
-    from .. import bulk
-
-    counts = getattr(bulk, "journal_counts", None)
-    if counts is not None:  # the journal module's own (SQLite and PostgreSQL)
-        result: dict[str, int] = await counts(location)
-        return result
-    return _sqlite_counts(location)
-
-
-def _sqlite_counts(location: str) -> dict[str, int]:
-    # Until bulk.journal_counts exists (issue 10, parts 1-2: it is merged with
-    # the PostgreSQL journal and replaces this), count a SQLite journal here,
-    # read-only: a status never changes the journal.
-    path = Path(location)
-    if not path.is_file():
-        raise JournalError(path, f"no journal at {path}")
-    try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            rows = db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
-        finally:
-            db.close()
-    except sqlite3.Error as exc:
-        raise JournalError(path, f"journal {path} cannot be read: {exc}") from None
-    return dict(sorted(Counter({str(status): int(n) for status, n in rows}).items()))
+    return await journal_counts(os.fspath(journal))
