@@ -1,5 +1,6 @@
-"""A Redis key prefix of one's own for each test that shares a rate limit; its keys
-are deleted afterwards (import the fixture into the test module)."""
+"""For the rate-limit tests: a Redis key prefix of one's own per test (its keys are
+deleted afterwards; import the fixture into the test module), and ``max_in_window``
+to count request starts in any window (the bulk tests use it too)."""
 
 from __future__ import annotations
 

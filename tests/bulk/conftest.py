@@ -12,6 +12,7 @@ import anyio
 import anyio.lowlevel
 import httpx
 import pytest
+from _redis_keys import max_in_window as max_in_window  # shared with the Redis tests
 
 from plivo_phlo_async import PhloClient
 from plivo_phlo_async.bulk import _runner
@@ -116,15 +117,3 @@ class FakeClock:
         self.sleeps.append(seconds)
         self.now += seconds
         await anyio.lowlevel.checkpoint()
-
-
-def max_in_window(starts: list[float], window: float) -> int:
-    """Most start times within any half-open window [t, t + window)."""
-    ordered = sorted(starts)
-    best = 0
-    low = 0
-    for high, stamp in enumerate(ordered):
-        while ordered[low] <= stamp - window:
-            low += 1
-        best = max(best, high - low + 1)
-    return best
