@@ -12,6 +12,9 @@ from ._resource import PreparedRequest, Resource
 class MemberHandle(Resource):
     """A member of a node's call, by phone number or SIP URI. Creating it sends nothing.
 
+    The actions every node type takes (mute, unmute, hold, unhold, hangup) are
+    here; a node type's own handle adds the rest.
+
     Every action is one ``POST .../members/{member_address}`` of
     ``{"action": name}``, sent through the client's one send path: like a
     run, it is never re-sent once it may have reached Plivo.
@@ -27,6 +30,26 @@ class MemberHandle(Resource):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(member_address={self.member_address!r})"
+
+    async def mute(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+        """Mute the member: the others stop hearing them (they still hear the call)."""
+        return await self._act("mute", timeout)
+
+    async def unmute(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+        """Let the others hear the member again."""
+        return await self._act("unmute", timeout)
+
+    async def hold(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+        """Put the member on hold: muted, hearing the node's hold music."""
+        return await self._act("hold", timeout)
+
+    async def unhold(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+        """Take the member off hold."""
+        return await self._act("unhold", timeout)
+
+    async def hangup(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+        """Disconnect the member from the call."""
+        return await self._act("hangup", timeout)
 
     async def _act(self, action: MemberAction, timeout: TimeoutTypes | None) -> ActionResult:
         params = validate_model(MemberActionParams, {"action": action})

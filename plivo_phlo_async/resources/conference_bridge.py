@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .._base_client import BaseClient, TimeoutTypes
 from .._validation import validate_path_id
-from ..types import ActionResult, ConferenceBridgeDetails
+from ..types import ConferenceBridgeDetails
 from ._member import MemberHandle
 from ._resource import Resource
 
@@ -36,26 +36,7 @@ class ConferenceBridge(Resource):
 
 
 class ConferenceBridgeMember(MemberHandle):
-    """A handle on one member of a conference bridge. Creating it sends nothing."""
+    """A handle on one member of a conference bridge: ``mute()``, ``unmute()``,
+    ``hold()``, ``unhold()``, ``hangup()``. Creating it sends nothing."""
 
     __slots__ = ()
-
-    async def mute(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
-        """Mute the member: the others stop hearing them."""
-        return await self._act("mute", timeout)
-
-    async def unmute(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
-        """Let the others hear the member again."""
-        return await self._act("unmute", timeout)
-
-    async def hold(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
-        """Put the member on hold: muted, hearing hold music."""
-        return await self._act("hold", timeout)
-
-    async def unhold(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
-        """Take the member off hold."""
-        return await self._act("unhold", timeout)
-
-    async def hangup(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
-        """Disconnect the member from the bridge."""
-        return await self._act("hangup", timeout)

@@ -86,29 +86,13 @@ class MultiPartyCall(Resource):
 
 
 class Member(MemberHandle):
-    """A handle on one member of a multi-party call. Creating it sends nothing."""
+    """A handle on one member of a multi-party call. Creating it sends nothing.
+
+    Besides the actions every member has (``mute``, ``unmute``, ``hold``,
+    ``unhold``, ``hangup``), the multi-party call's own.
+    """
 
     __slots__ = ()
-
-    async def hold(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
-        """Put the member on hold: muted, hearing the node's hold music."""
-        return await self._act("hold", timeout)
-
-    async def unhold(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
-        """Take the member off hold."""
-        return await self._act("unhold", timeout)
-
-    async def hangup(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
-        """Disconnect the member from the call."""
-        return await self._act("hangup", timeout)
-
-    async def mute(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
-        """Mute the member: the others stop hearing them (they still hear the call)."""
-        return await self._act("mute", timeout)
-
-    async def unmute(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
-        """Let the others hear the member again."""
-        return await self._act("unmute", timeout)
 
     async def resume_call(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
         """Return to the call after a warm transfer (initiator or recipient)."""
