@@ -1,0 +1,54 @@
+"""The public names are pinned: adding one is a decision (update the list and
+the CHANGELOG), removing or renaming one breaks users' code."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC = {
+    "plivo_phlo_async": {
+        "APIConnectionError", "APIError", "APIResponseValidationError", "APIStatusError",
+        "APITimeoutError", "ActionResult", "AuthenticationError", "BadRequestError", "BulkReport",
+        "BulkRunner", "CallCreateResult", "Calls", "CannotConnectError", "ClientClosedError",
+        "ConferenceBridge", "ConferenceBridgeDetails", "ConferenceBridgeMember",
+        "ConferenceBridgeMemberAction", "ConfigurationError", "ConnectTimeoutError",
+        "ConnectionOutcomeUnknownError", "DEFAULT_BASE_URL", "DEFAULT_MAX_CONNECTIONS",
+        "DEFAULT_MAX_RETRIES", "DEFAULT_RATE_LIMIT", "DEFAULT_TIMEOUT", "DEFAULT_VOICE_BASE_URL",
+        "FastTransport", "InternalServerError", "InvalidParameterError", "JournalError", "Member",
+        "MemberAction", "MemberActionJob", "MethodNotAllowedError", "MultiPartyCall",
+        "MultiPartyCallDetails", "NameResolutionError", "Node", "NodeAction", "NodeActionJob",
+        "NodeDetails", "NotFoundError", "Outcome", "OutcomeStatus", "OutcomeUnknownError",
+        "PermissionDeniedError", "Phlo", "PhloClient", "PhloDetails", "PhloResource", "PhloRun",
+        "PhloRunResult", "PlivoError", "PlivoObject", "RateLimit", "RateLimitError",
+        "RateLimiterUnavailableError", "RequestTimeoutError", "ResponseHeaders", "Role", "RunJob",
+        "ServerOutcomeUnknownError", "StatusOutcomeUnknownError", "TimeoutOutcomeUnknownError",
+        "__version__", "run_chunk",
+    },
+    "plivo_phlo_async.bulk": {
+        "BulkReport", "BulkRunner", "CircuitBreaker", "DEFAULT_CIRCUIT_BREAKER",
+        "DEFAULT_CONCURRENCY", "DEFAULT_RATE_LIMIT", "Job", "JournalEntry", "JournalError",
+        "MemberActionJob", "NodeActionJob", "Outcome", "OutcomeCallback", "OutcomeStatus",
+        "RateLimit", "RunJob", "allow_resend", "derive_job_id", "journal_counts", "mark_jobs",
+        "run_chunk", "unknown_jobs",
+    },
+    "plivo_phlo_async.webhooks": {
+        "NONCE_HEADER", "ParamValue", "PlivoWebhook", "SIGNATURE_HEADER", "sign_v3",
+        "signed_text_v3", "verified_params", "verify_signature_v3",
+    },
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_the_exported_names_are_exactly_the_pinned_ones(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert set(module.__all__) == PUBLIC[module_name]
+    assert len(module.__all__) == len(set(module.__all__))  # no name listed twice
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_every_exported_name_exists(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    missing = [name for name in module.__all__ if not hasattr(module, name)]
+    assert missing == []
