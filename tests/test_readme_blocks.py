@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from plivo_phlo_async.emulator._config import default_phlos
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 _FENCE = re.compile(
-    r"(?:<!--\s*(?P<marker>not run|needs):\s*(?P<reason>[^>]*?)\s*-->\s*\n)?"
+    r"(?:<!--\s*(?P<marker>not run|needs):\s*(?P<reason>[^>]*?)\s*-->\s*\n[ \t]*)?"
     r"```python\n(?P<code>.*?)```",
     re.DOTALL,
 )
@@ -53,7 +54,7 @@ def readme_blocks() -> list[Block]:
     return [
         Block(
             line=text.count("\n", 0, match.start("code")),
-            code=match["code"],
+            code=textwrap.dedent(match["code"]),  # a block inside a list item is indented
             marker=match["marker"],
             reason=match["reason"] or "",
         )
