@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 import pytest
 import respx
+from _rejections import rejected
 
 from plivo_phlo_async import InvalidParameterError, PhloClient, PlivoError
 from plivo_phlo_async._validation import validate_model
@@ -33,21 +34,6 @@ def client() -> Iterator[PhloClient]:
     client = PhloClient("MAXXXXXXXXXXXXXXXXXX", "validation-token")
     yield client
     anyio.run(client.aclose)
-
-
-async def rejected(
-    mock: respx.MockRouter, call: Callable[[], Awaitable[Any]], field: str
-) -> InvalidParameterError:
-    """Run ``call`` (a handle may raise while it is built) and check how it failed."""
-    with pytest.raises(InvalidParameterError) as info:
-        await call()
-    error = info.value
-    assert isinstance(error, ValueError)
-    assert isinstance(error, PlivoError)
-    assert error.field == field
-    assert field in str(error)
-    assert mock.calls.call_count == 0
-    return error
 
 
 # --------------------------------------------------------------------------- path ids

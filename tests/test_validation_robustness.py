@@ -17,6 +17,7 @@ import anyio
 import httpx
 import pytest
 import respx
+from _rejections import rejected
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -49,17 +50,6 @@ def client() -> Iterator[PhloClient]:
     client = PhloClient("MAXXXXXXXXXXXXXXXXXX", "validation-token", max_retries=0)
     yield client
     anyio.run(client.aclose)
-
-
-async def rejected(
-    mock: respx.MockRouter, call: Callable[[], Awaitable[Any]], field: str
-) -> InvalidParameterError:
-    with pytest.raises(InvalidParameterError) as info:
-        await call()
-    assert info.value.field == field
-    assert field in str(info.value)
-    assert mock.calls.call_count == 0
-    return info.value
 
 
 def nested(depth: int) -> Any:
