@@ -6,7 +6,8 @@ unless they ask for it by name.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import anyio.lowlevel
@@ -85,3 +86,14 @@ def postgres_url() -> str:
     """A reachable PostgreSQL (``PLIVO_PHLO_TEST_POSTGRES_URL``); tests use their own tables
     or schema."""
     return require("PostgreSQL", POSTGRES_URL)
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port bound by nobody listening: every connect to it is refused."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()

@@ -115,17 +115,6 @@ def servers() -> Iterator[list[Server]]:
         server.stop()
 
 
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A port nothing listens on: bound (so nobody else takes it), never listening."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        sock.close()
-
-
 def client_for(base_url: str, **options: Any) -> PhloClient:
     return PhloClient(
         "MAXXXXXXXXXXXXXXXXXX", "token", base_url=base_url, voice_base_url=base_url, **options
