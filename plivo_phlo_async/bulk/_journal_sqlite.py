@@ -23,13 +23,14 @@ key, in the transaction that writes ``open``), and ``running`` or
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -203,8 +204,7 @@ class SqliteFile:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA wal_autocheckpoint=0")  # see the module's docstring
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(db):
             # Read again under the write lock: another process may have
             # created or migrated it since _inspect.
             current = dict(_meta(db))
@@ -230,11 +230,6 @@ class SqliteFile:
             db.execute("INSERT OR REPLACE INTO runners VALUES (?, ?, ?, ?)",
                        (self.run_token, time.time() + self.lease, _HOST, os.getpid()))
             self._announce_checkpoint()
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
         self._checkpoint_and_resume("TRUNCATE")
 
     # -- the runner's ----------------------------------------------------------------
@@ -252,8 +247,7 @@ class SqliteFile:
         db = self._db
         job_id = text(job_id)
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(db):
                 row = db.execute(_SELECT[self.schema] + " WHERE job_id=?", (job_id,)).fetchone()
                 now = time.time()
                 entry = None if row is None else JournalEntry(*row)
@@ -279,11 +273,6 @@ class SqliteFile:
                 elif write == "adopt":
                     assert claim.status is not None
                     self._adopt(job_id, claim.status)
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
         except sqlite3.Error as exc:
             raise self._failure("claim", job_id, exc) from None
         if claim.kind == "claimed":
@@ -389,8 +378,7 @@ class SqliteFile:
         """Extend the leases of this runner and of every row it holds."""
         until = time.time() + self.lease
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(self._db):
                 self._db.execute("INSERT OR REPLACE INTO runners VALUES (?, ?, ?, ?)",
                                  (self.run_token, until, _HOST, os.getpid()))
                 self._db.executemany(
@@ -399,11 +387,6 @@ class SqliteFile:
                     [(until, job_id, self.run_token, CLAIMED, IN_FLIGHT)
                      for job_id in list(self.held)],
                 )
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
         except sqlite3.Error as exc:
             raise JournalError(
                 self.path, f"journal {self.path}: could not renew this run's claims: {exc}"
@@ -447,8 +430,7 @@ class SqliteFile:
         ids = list(dict.fromkeys(job_ids))
         db = self._db
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(db):
                 found: dict[str, tuple[str, float | None]] = {}
                 lease = "lease_until" if self.schema >= 3 else "NULL"
                 for job_id in ids:
@@ -463,10 +445,6 @@ class SqliteFile:
                     "WHERE job_id=?",
                     [(status, note, now, job_id) for job_id in ids],
                 )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
         except sqlite3.Error as exc:
             raise JournalError(self.path, f"journal {self.path}: cannot update: {exc}") from None
         return ids
@@ -495,8 +473,7 @@ class SqliteFile:
     def _leave(self) -> None:
         db = self._db
         now = time.time()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(db):
             db.execute(
                 "DELETE FROM jobs WHERE run_token=? AND status=? AND prior IS NULL",
                 (self.run_token, CLAIMED),
@@ -516,11 +493,6 @@ class SqliteFile:
                 _SET_STATE,
                 (_CLOSED if alone else _RUNNING, self.run_token, now),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
         if alone:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -553,31 +525,19 @@ class SqliteFile:
     def _checkpoint(self) -> None:
         """Copy the WAL into the main file, which says ``open`` meanwhile."""
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(db):
             self._announce_checkpoint()
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
         self._checkpoint_and_resume("FULL")
 
     def _checkpoint_and_resume(self, mode: str) -> None:
         db = self._db
         db.execute(f"PRAGMA wal_checkpoint({mode})")
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(db):
             db.execute("DELETE FROM meta WHERE key=?", (f"checkpoint:{self.run_token}",))
             db.execute(
                 _SET_STATE,
                 (_RUNNING, self.run_token, time.time()),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
 
     def _failure(self, what: str, job_id: str, exc: sqlite3.Error) -> JournalError:
         return JournalError(
@@ -639,6 +599,21 @@ class SqliteJournal:
     async def aclose(self) -> None:
         self.file.close()
 
+
+
+@contextlib.contextmanager
+def _immediate(db: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction, ``BEGIN IMMEDIATE`` (the write lock is taken
+    first, so no other process writes between what it reads and what it
+    writes) to ``COMMIT``; rolled back on any exception, cancellation too."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 def _meta(db: sqlite3.Connection) -> list[tuple[str, str]]:
     tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
