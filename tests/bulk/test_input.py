@@ -3,7 +3,7 @@ generator it stops reading (an open file or cursor is released at once)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
@@ -16,19 +16,32 @@ def job(n: int) -> RunJob:
     return RunJob(PHLO_ID, {"n": n}, ref=n)
 
 
-async def test_a_sync_generator_stopped_early_is_closed(plivo: FakePlivo) -> None:
+def endless_sync(closed: list[int]) -> Iterator[RunJob]:
+    n = 0
+    try:
+        while True:
+            yield job(n)
+            n += 1
+    finally:
+        closed.append(n)
+
+
+async def endless_async(closed: list[int]) -> AsyncIterator[RunJob]:
+    n = 0
+    try:
+        while True:
+            yield job(n)
+            n += 1
+    finally:
+        closed.append(n)
+
+
+@pytest.mark.parametrize("endless", [endless_sync, endless_async], ids=["sync", "async"])
+async def test_a_generator_stopped_early_is_closed(
+    plivo: FakePlivo, endless: Callable[[list[int]], Iterator[RunJob] | AsyncIterator[RunJob]]
+) -> None:
     closed: list[int] = []
-
-    def source() -> Iterator[RunJob]:
-        n = 0
-        try:
-            while True:
-                yield job(n)
-                n += 1
-        finally:
-            closed.append(n)
-
-    runner = plivo.client().bulk(source(), concurrency=2, rate_limit=None)
+    runner = plivo.client().bulk(endless(closed), concurrency=2, rate_limit=None)
     async with runner.stream() as outcomes:
         async for outcome in outcomes:
             if outcome.ref == 5:
@@ -38,28 +51,6 @@ async def test_a_sync_generator_stopped_early_is_closed(plivo: FakePlivo) -> Non
     # suspended at yield job(n): n + 1 jobs were read, each has its outcome
     assert runner.report.total == closed[0] + 1
     assert len(plivo.requests) == runner.report.succeeded
-
-
-async def test_an_async_generator_stopped_early_is_closed(plivo: FakePlivo) -> None:
-    closed: list[int] = []
-
-    async def source() -> AsyncIterator[RunJob]:
-        n = 0
-        try:
-            while True:
-                yield job(n)
-                n += 1
-        finally:
-            closed.append(n)
-
-    runner = plivo.client().bulk(source(), concurrency=2, rate_limit=None)
-    async with runner.stream() as outcomes:
-        async for outcome in outcomes:
-            if outcome.ref == 5:
-                break
-
-    assert len(closed) == 1
-    assert runner.report.total == closed[0] + 1
 
 
 async def test_a_list_read_to_its_end_is_left_as_it_was(plivo: FakePlivo) -> None:
