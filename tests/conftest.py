@@ -97,3 +97,19 @@ def closed_port() -> Iterator[int]:
         yield sock.getsockname()[1]
     finally:
         sock.close()
+
+
+@pytest.fixture
+def backoffs(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The bulk runner's waits (backoffs, the circuit breaker's cool-downs),
+    recorded instead of slept."""
+    from plivo_phlo_async.bulk import _runner
+
+    waits: list[float] = []
+
+    async def record(delay: float) -> None:
+        waits.append(delay)
+        await anyio.lowlevel.checkpoint()
+
+    monkeypatch.setattr(_runner, "_sleep", record)
+    return waits

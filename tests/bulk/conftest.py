@@ -15,7 +15,6 @@ import pytest
 from _redis_keys import max_in_window as max_in_window  # shared with the Redis tests
 
 from plivo_phlo_async import PhloClient
-from plivo_phlo_async.bulk import _runner
 
 AUTH_ID = "MAXXXXXXXXXXXXXXXXXX"
 PHLO_ID = "3c1f5a0e-0000-4000-8000-000000000001"
@@ -88,19 +87,6 @@ class FakePlivo:
 @pytest.fixture
 def plivo() -> FakePlivo:
     return FakePlivo()
-
-
-@pytest.fixture
-def backoffs(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The runner's backoff waits, recorded instead of slept."""
-    waits: list[float] = []
-
-    async def record(delay: float) -> None:
-        waits.append(delay)
-        await anyio.lowlevel.checkpoint()
-
-    monkeypatch.setattr(_runner, "_sleep", record)
-    return waits
 
 
 class FakeClock:

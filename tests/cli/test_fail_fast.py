@@ -8,10 +8,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import anyio.lowlevel
 import pytest
 
-from plivo_phlo_async.bulk import _runner
 from plivo_phlo_async.cli._common import EXIT_AUTH, EXIT_UNREACHABLE
 from plivo_phlo_async.emulator import DEFAULT_PHLO_ID, PhloEmulator
 
@@ -35,19 +33,6 @@ def run(base_url: str, source: Path, output: Path, *args: str) -> Any:
 
 def records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-@pytest.fixture
-def no_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The runner's backoffs and the breaker's cool-downs, recorded, not slept."""
-    waits: list[float] = []
-
-    async def record(delay: float) -> None:
-        waits.append(delay)
-        await anyio.lowlevel.checkpoint()
-
-    monkeypatch.setattr(_runner, "_sleep", record)
-    return waits
 
 
 def test_refused_credentials_stop_the_run_with_exit_3(
@@ -79,7 +64,7 @@ def test_refused_credentials_stop_the_run_with_exit_3(
 
 @pytest.mark.usefixtures("credentials")
 def test_an_unreachable_api_stops_the_run_with_exit_4(
-    no_waits: list[float], closed_port: int, tmp_path: Path
+    backoffs: list[float], closed_port: int, tmp_path: Path
 ) -> None:
     output = tmp_path / "outcomes.jsonl"
 
@@ -98,7 +83,7 @@ def test_an_unreachable_api_stops_the_run_with_exit_4(
 
 @pytest.mark.usefixtures("credentials")
 def test_an_unresolvable_host_is_named_with_exit_4(
-    no_waits: list[float], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    backoffs: list[float], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def no_dns(host: Any, *args: Any, **kwargs: Any) -> Any:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
