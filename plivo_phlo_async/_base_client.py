@@ -49,6 +49,7 @@ from ._exceptions import (
 )
 from ._fastpath import Answer, Sender
 from ._ratelimit import Limiter
+from ._request_options import RequestOptions
 from ._retry import (
     IDEMPOTENT_METHODS,
     RetryPolicy,
@@ -100,6 +101,20 @@ class _RedactedHeaders(dict[str, str]):
     def __repr__(self) -> str:
         shown = {k: ("[redacted]" if k.lower() == "authorization" else v) for k, v in self.items()}
         return repr(shown)
+
+
+def with_headers(
+    headers: Mapping[str, str], extra: tuple[tuple[str, str], ...]
+) -> _RedactedHeaders:
+    """``headers`` with ``extra`` replacing any of the same name (names ignore case)."""
+    merged = _RedactedHeaders(headers)
+    if extra:
+        replaced = {name.lower() for name, _ in extra}
+        merged = _RedactedHeaders(
+            {name: value for name, value in headers.items() if name.lower() not in replaced}
+        )
+        merged.update(extra)
+    return merged
 
 
 #: Non-loopback hosts a client may reach over plain http (comma-separated), e.g.
@@ -254,18 +269,21 @@ class Requester:
         http_client: httpx.AsyncClient | None,
         max_connections: int,
         proxy: str | httpx.URL | httpx.Proxy | None,
+        default_headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
         credentials = base64.b64encode(f"{auth_id}:{auth_token}".encode()).decode("ascii")
-        # Built once: every request reuses the same header objects.
-        self.get_headers = _RedactedHeaders(
+        # Built once: every request reuses the same header objects, the caller's
+        # default_headers (checked) included, so they cost nothing per request.
+        self.get_headers = with_headers(
             {
                 "Authorization": f"Basic {credentials}",
                 "User-Agent": USER_AGENT,
                 "Accept": "application/json",
-            }
+            },
+            default_headers,
         )
-        self.post_headers = _RedactedHeaders(
-            {**self.get_headers, "Content-Type": "application/json"}
+        self.post_headers = with_headers(
+            {**self.get_headers, "Content-Type": "application/json"}, default_headers
         )
         self.owns_client = http_client is None
         if http_client is None:
@@ -311,6 +329,7 @@ class Requester:
         deadline: float | None,
         retry: RetryPolicy,
         limiter: Limiter | None = None,
+        extra_headers: tuple[tuple[str, str], ...] = (),
     ) -> Answer:
         """Send one logical request, retrying only where that is safe.
 
@@ -318,8 +337,14 @@ class Requester:
         validated it; ``deadline`` bounds each attempt whole, in seconds.
         With a ``limiter``, every attempt waits for a start slot first, and a
         429 pauses everyone sharing the limiter for its ``Retry-After``.
+        ``extra_headers`` (checked) replace or add to the client's headers.
         """
         send = self.sender.send
+        headers = None
+        if extra_headers:
+            headers = with_headers(
+                self.get_headers if content is None else self.post_headers, extra_headers
+            )
         attempts = retry.max_retries + 1
         debug = logger.isEnabledFor(logging.DEBUG)
         for attempt in range(1, attempts + 1):
@@ -330,7 +355,7 @@ class Requester:
             started = time.perf_counter()
             span = start_attempt(method, url, attempt)
             try:
-                response = await send(method, url, content, timeout, deadline)
+                response = await send(method, url, content, timeout, deadline, headers)
             except httpx.TransportError as exc:
                 if span is not None:
                     span.failed(exc)
@@ -394,9 +419,11 @@ class BaseClient:
         attempt_deadline: float | None,
         retry: RetryPolicy,
         limiter: Limiter | None = None,
+        options: RequestOptions | None = None,
     ) -> None:
         self._requester = requester
         self._limiter = limiter
+        self._options = options
         self._auth_id = auth_id
         self._base_url = base_url
         self._voice_base_url = voice_base_url
@@ -417,15 +444,24 @@ class BaseClient:
         *,
         content: bytes | None = None,
         timeout: TimeoutTypes | None = None,
+        options: RequestOptions | None = None,
     ) -> ModelT:
         if timeout is None:
             resolved, deadline = self._timeout, self._default_deadline
         else:
             resolved = coerce_timeout(timeout, per_call=True)
             deadline = resolve_deadline(resolved, self._attempt_deadline)
+        if self._options is not None:
+            options = self._options.merged(options)
+        extra_headers: tuple[tuple[str, str], ...] = ()
+        if options is not None:  # the escape hatches: checked when they were given
+            url = options.url(url)
+            if content is not None:
+                content = options.content(content)
+            extra_headers = options.headers
         response = await self._requester.request(
             method, url, content=content, timeout=resolved, deadline=deadline, retry=self._retry,
-            limiter=self._limiter,
+            limiter=self._limiter, extra_headers=extra_headers,
         )
         return _parse_success(response, cast_to)
 

@@ -28,6 +28,7 @@ from ._base_client import (
 )
 from ._exceptions import ConfigurationError
 from ._ratelimit import Limiter, RateLimit, make_limiter
+from ._request_options import ExtraBody, ExtraHeaders, ExtraQuery, client_options
 from ._retry import RetryPolicy
 from ._validation import check_path_id
 from .resources import Calls, PhloResource
@@ -76,6 +77,12 @@ class PhloClient(BaseClient):
     pauses all of them for its ``Retry-After``. With ``RateLimit(...,
     redis=URL)`` every process and machine on the account shares the limit
     (see :class:`RateLimit` for ``bulk_share``).
+
+    ``default_headers`` are sent with every request (a ``User-Agent`` of your
+    own replaces the SDK's); the headers that frame a request or carry the
+    credentials stay the SDK's. Every method but ``Phlo.run`` also takes
+    ``extra_headers=``, ``extra_query=`` and ``extra_body=`` for one request;
+    ``with_options`` takes them for every request of a copy.
     """
 
     phlo: PhloResource
@@ -96,6 +103,7 @@ class PhloClient(BaseClient):
         http_client: httpx.AsyncClient | None = None,
         insecure_http_hosts: str | Iterable[str] | None = None,
         rate_limit: RateLimit | None = None,
+        default_headers: ExtraHeaders | None = None,
     ) -> None:
         auth_id = auth_id if auth_id is not None else os.environ.get("PLIVO_AUTH_ID")
         if base_url is None:
@@ -131,6 +139,7 @@ class PhloClient(BaseClient):
             else os.environ.get(INSECURE_HTTP_HOSTS_ENV)
         )
         checked_timeout = coerce_timeout(timeout)
+        headers = client_options(default_headers, names=_DEFAULT_HEADERS_NAMES)
         limiter = _limiter_for(rate_limit, auth_id)
         super().__init__(
             requester=Requester(
@@ -139,6 +148,7 @@ class PhloClient(BaseClient):
                 http_client=http_client,
                 max_connections=max_connections,
                 proxy=proxy,
+                default_headers=() if headers is None else headers.headers,
             ),
             auth_id=auth_id,
             base_url=check_base_url("base_url", base_url, insecure_hosts),
@@ -203,15 +213,33 @@ class PhloClient(BaseClient):
         attempt_deadline: float | None = None,
         max_retries: int | None = None,
         rate_limit: RateLimit | _Default | None = _Default.UNCHANGED,
+        default_headers: ExtraHeaders | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
     ) -> PhloClient:
         """A client with other defaults that shares this one's connection pool.
 
         Closing the copy leaves the pool open; the original client owns it,
         and once it is closed every copy is closed too. The copy shares this
         client's limiter unless ``rate_limit`` is given (None: no limit).
+
+        ``default_headers`` and ``extra_headers`` are sent with every request
+        of the copy, ``extra_query`` added to every URL, and ``extra_body``
+        merged into every JSON body (POSTs: runs, actions, calls), on top of
+        this client's; a method's own ``extra_...`` arguments go on top of
+        them. This is how ``Phlo.run``, whose keywords are all payload, gets
+        them: ``client.with_options(extra_headers={...}).phlo(id).run(...)``.
         """
         if max_retries is not None:
             _check_retries(max_retries)
+        options = self._options
+        for more in (
+            client_options(default_headers, names=_DEFAULT_HEADERS_NAMES),
+            client_options(extra_headers, extra_query, extra_body),
+        ):
+            if more is not None:
+                options = more if options is None else options.merged(more)
         if isinstance(rate_limit, _Default):
             limiter, owns_limiter = self._limiter, False
         else:
@@ -231,6 +259,7 @@ class PhloClient(BaseClient):
             if max_retries is None
             else dataclasses.replace(self._retry, max_retries=max_retries),
             limiter=limiter,
+            options=options,
         )
         copy._owns_pool = False
         copy._owns_limiter = owns_limiter
@@ -310,6 +339,9 @@ class PhloClient(BaseClient):
             f"PhloClient(auth_id={self._auth_id!r}, base_url={self._base_url!r}, "
             f"voice_base_url={self._voice_base_url!r}, max_retries={self.max_retries})"
         )
+
+
+_DEFAULT_HEADERS_NAMES = ("default_headers", "extra_query", "extra_body")
 
 
 def _limiter_for(rate_limit: object, auth_id: str) -> Limiter | None:

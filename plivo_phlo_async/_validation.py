@@ -260,12 +260,12 @@ def to_parameter_error(
     return InvalidParameterError(field, reason, problems)
 
 
-def _json_path(keys: list[object]) -> str:
+def _json_path(keys: list[object], field: str = "payload") -> str:
     """``payload['a'][0]``; a deep path shows its first and last steps only."""
     steps = [f"[{describe(key)}]" for key in (keys if len(keys) <= 6 else keys[:3] + keys[-2:])]
     if len(keys) > 6:
         steps.insert(3, f"...({len(keys) - 5} more)...")
-    return "payload" + "".join(steps)
+    return field + "".join(steps)
 
 
 def _check_json_scalar(value: object) -> str | None:
@@ -296,13 +296,14 @@ def _check_json_scalar(value: object) -> str | None:
     return None
 
 
-def encode_json_payload(body: dict[str, Any]) -> bytes:
+def encode_json_payload(body: dict[str, Any], field: str = "payload") -> bytes:
     """Check a PHLO run payload and encode it, or raise ``InvalidParameterError``.
 
     Walks the payload with an explicit stack of iterators (one per level, so at
     most :data:`MAX_PAYLOAD_DEPTH` of them): no recursion, memory bounded by the
     depth, and a payload too large is refused before it is walked whole. The
-    error's ``field`` is ``payload``; its reason names the key path.
+    error's ``field`` is ``field`` (the argument's name); its reason names the
+    key path.
     """
     # Every element costs at least one byte and a separator.
     budget = MAX_BODY_BYTES - 2 * len(body)
@@ -311,23 +312,24 @@ def encode_json_payload(body: dict[str, Any]) -> bytes:
     keys: list[object] = [None]
     while frames:
         if budget < 0:
-            raise InvalidParameterError("payload", body_too_large(None))
+            raise InvalidParameterError(field, body_too_large(None))
         for key, value in frames[-1]:
             keys[-1] = key
             if is_mapping[-1]:
                 problem = _check_json_key(key)
                 if problem:
                     raise InvalidParameterError(
-                        "payload", f"key {describe(key)} at {_json_path(keys[:-1])}: {problem}"
+                        field, f"key {describe(key)} at {_json_path(keys[:-1], field)}: {problem}"
                     )
                 if isinstance(key, str):
                     budget -= len(key) + 3
             if isinstance(value, (dict, list, tuple)):
                 if len(frames) >= MAX_PAYLOAD_DEPTH:
                     raise InvalidParameterError(
-                        "payload",
-                        f"{_json_path(keys)} is nested deeper than {MAX_PAYLOAD_DEPTH} levels "
-                        "(or contains itself); a PHLO payload is flat key/value pairs",
+                        field,
+                        f"{_json_path(keys, field)} is nested deeper than "
+                        f"{MAX_PAYLOAD_DEPTH} levels (or contains itself); a PHLO payload "
+                        "is flat key/value pairs",
                     )
                 budget -= 2 * len(value) + 2
                 if isinstance(value, dict):
@@ -340,7 +342,7 @@ def encode_json_payload(body: dict[str, Any]) -> bytes:
                 break
             problem = _check_json_scalar(value)
             if problem:
-                raise InvalidParameterError("payload", f"{_json_path(keys)} {problem}")
+                raise InvalidParameterError(field, f"{_json_path(keys, field)} {problem}")
             budget -= len(value) + 2 if isinstance(value, str) else 1
             if budget < 0:
                 break
@@ -353,9 +355,9 @@ def encode_json_payload(body: dict[str, Any]) -> bytes:
             body, allow_nan=False, separators=(",", ":"), ensure_ascii=False
         ).encode()
     except (TypeError, ValueError, RecursionError) as exc:  # a type json rejects that we missed
-        raise InvalidParameterError("payload", f"must be JSON-serialisable: {exc}") from None
+        raise InvalidParameterError(field, f"must be JSON-serialisable: {exc}") from None
     if len(encoded) > MAX_BODY_BYTES:
-        raise InvalidParameterError("payload", body_too_large(len(encoded)))
+        raise InvalidParameterError(field, body_too_large(len(encoded)))
     return encoded
 
 

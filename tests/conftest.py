@@ -11,7 +11,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import anyio.lowlevel
+import httpx
 import pytest
+from _loopback import Loopback, serve_loopback
 from _services import POSTGRES_URL, REDIS_URL, require
 
 from plivo_phlo_async import PhloClient, _base_client
@@ -54,6 +56,36 @@ async def make_client() -> AsyncIterator[Callable[..., PhloClient]]:
     yield make
     for client in made:
         await client.aclose()
+
+
+@pytest.fixture
+async def loopback() -> AsyncIterator[Loopback]:
+    """A loopback server that records every request whole (see tests/_loopback.py)."""
+    async with serve_loopback() as server:
+        yield server
+
+
+@pytest.fixture(params=["fast", "httpx"])
+def send_path(request: pytest.FixtureRequest) -> str:
+    """Which path a test's client sends by: the SDK's own pool, or httpx."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def on_path(
+    send_path: str, loopback: Loopback, make_client: Callable[..., PhloClient]
+) -> AsyncIterator[Callable[..., PhloClient]]:
+    """``on_path(**options)``: a client on the loopback server, sending by ``send_path``."""
+    async with httpx.AsyncClient() as http:
+
+        def make(**options: Any) -> PhloClient:
+            options.setdefault("base_url", loopback.base_url)
+            options.setdefault("voice_base_url", loopback.base_url)
+            if send_path == "httpx":
+                options["http_client"] = http
+            return make_client(**options)
+
+        yield make
 
 
 @pytest.fixture

@@ -1,24 +1,20 @@
 """Raw answers: every result carries its answer's HTTP status and headers, read
 from the one request that was sent (no second request), on both sending paths.
 
-The loopback server below answers each request with the status, headers and
-body the test chose; every test runs on the fast path (the SDK's own pool)
+The loopback server (tests/_loopback.py) answers each request with the status,
+headers and body the test chose; every test runs on the fast path (the SDK's own pool)
 and on httpx (an injected ``httpx.AsyncClient``), and counts the requests.
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import json
 import pickle
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Callable
 
-import httpx
 import pytest
 import respx
+from _loopback import BODY, NODE_ID, PHLO_ID, Loopback
 
 from plivo_phlo_async import (
     ActionResult,
@@ -37,20 +33,7 @@ from plivo_phlo_async import (
     ServerOutcomeUnknownError,
 )
 
-PHLO_ID = "4c1a9f23-7f56-4879-bb80-db856e1e7701"
-NODE_ID = "b4b48fc2-f47a-4a93-97c3-749ed9a40fa8"
 MEMBER = "+14155550122"
-
-#: One answer every result model accepts.
-BODY = {
-    "api_id": "a-1",
-    "phlo_id": PHLO_ID,
-    "node_id": NODE_ID,
-    "run_id": "r-1",
-    "error": "",
-    "message": "ok",
-    "request_uuid": "u-1",
-}
 HEADERS = [
     ("X-Request-Id", "req-42"),
     ("X-RateLimit-Remaining", "299"),
@@ -61,70 +44,11 @@ HEADERS = [
 ]
 
 
-@dataclass
-class Loopback:
-    base_url: str
-    status: int = 201
-    body: bytes = json.dumps(BODY).encode()
-    headers: list[tuple[str, str]] = field(default_factory=lambda: list(HEADERS))
-    received: list[str] = field(default_factory=list)
-
-    def answer(self) -> bytes:
-        lines = [f"HTTP/1.1 {self.status} Whatever", "Content-Type: application/json",
-                 f"Content-Length: {len(self.body)}"]
-        lines += [f"{name}: {value}" for name, value in self.headers]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body
-
-
 @pytest.fixture
-async def loopback() -> AsyncIterator[Loopback]:
-    writers: set[asyncio.StreamWriter] = set()
-    state: list[Loopback] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writers.add(writer)
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                request_line, *lines = head.decode("latin-1").split("\r\n")[:-2]
-                headers = {k.lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines)}
-                await reader.readexactly(int(headers.get("content-length", "0")))
-                state[0].received.append(request_line)
-                writer.write(state[0].answer())
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    state.append(Loopback(f"http://127.0.0.1:{port}/v1"))
-    try:
-        yield state[0]
-    finally:
-        server.close()
-        for writer in writers:
-            writer.close()
-        await server.wait_closed()
-
-
-@pytest.fixture(params=["fast", "httpx"])
-def path(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-async def path_client(
-    path: str, loopback: Loopback, make_client: Callable[..., PhloClient]
-) -> AsyncIterator[PhloClient]:
-    """A client on the loopback server, by the fast path or through httpx."""
-    options: dict[str, Any] = {"base_url": loopback.base_url, "voice_base_url": loopback.base_url}
-    if path == "fast":
-        yield make_client(**options)
-        return
-    async with httpx.AsyncClient() as http:
-        yield make_client(http_client=http, **options)
+def path_client(loopback: Loopback, on_path: Callable[..., PhloClient]) -> PhloClient:
+    """A client on the loopback server (answering with HEADERS), by each send path."""
+    loopback.headers = list(HEADERS)
+    return on_path()
 
 
 RESULTS: list[tuple[str, Callable[[PhloClient], Awaitable[PlivoObject]], type[PlivoObject]]] = [
@@ -165,7 +89,7 @@ RESULTS: list[tuple[str, Callable[[PhloClient], Awaitable[PlivoObject]], type[Pl
     ("call", "model"), [pytest.param(call, model, id=name) for name, call, model in RESULTS]
 )
 async def test_every_result_carries_its_answer_s_status_and_headers(
-    path: str,
+    send_path: str,
     path_client: PhloClient,
     loopback: Loopback,
     call: Callable[[PhloClient], Awaitable[PlivoObject]],
@@ -176,7 +100,7 @@ async def test_every_result_carries_its_answer_s_status_and_headers(
     result = await call(path_client)
 
     assert isinstance(result, model)
-    assert (path_client._requester.sender._fast is not None) == (path == "fast")
+    assert (path_client._requester.sender._fast is not None) == (send_path == "fast")
     assert len(loopback.received) == 1  # read from the one answer, nothing sent again
     assert result.http_status == 202
     headers = result.http_headers

@@ -45,12 +45,17 @@ Origin = tuple[str, str, int]
 
 
 class _Route:
-    """Where a URL goes and the start of its request, parsed once per URL."""
+    """Where a URL goes and the start of its request, parsed once per URL.
 
-    __slots__ = ("origin", "prefix")
+    ``head`` is the request line and ``Host``; ``prefix`` adds the client's
+    header lines to it (a request with headers of its own adds those instead).
+    """
 
-    def __init__(self, origin: Origin, prefix: bytes) -> None:
+    __slots__ = ("head", "origin", "prefix")
+
+    def __init__(self, origin: Origin, head: bytes, prefix: bytes) -> None:
         self.origin = origin
+        self.head = head
         self.prefix = prefix
 
 
@@ -98,29 +103,39 @@ class FastPool:
         content: bytes | None,
         timeout: httpx.Timeout,
         deadline: float | None,
+        headers: Mapping[str, str] | None = None,
     ) -> Answer:
-        """One attempt; ``deadline`` bounds it whole, in seconds from now."""
+        """One attempt; ``deadline`` bounds it whole, in seconds from now.
+
+        ``headers`` (checked by the caller) replace the client's for this
+        request; None keeps the client's, encoded once per route.
+        """
         if self.closed:
             raise ClientClosedError("the client is closed; create a new PhloClient")
         route = self._routes.get((method, url, content is None))
         if route is None:
             route = self._route(method, url, content is None)
-        if content is None:
-            data = route.prefix + b"\r\n"
+        if headers is None:
+            prefix = route.prefix
+            headers = self._headers(content)
         else:
-            data = route.prefix + b"Content-Length: %d\r\n\r\n%b" % (len(content), content)
+            prefix = route.head + _header_block(headers)
+        if content is None:
+            data = prefix + b"\r\n"
+        else:
+            data = prefix + b"Content-Length: %d\r\n\r\n%b" % (len(content), content)
         response, raw = await self.exchange(
             route.origin, data, timeout, deadline, method, url, content
         )
-        headers = response.headers
+        answer_headers = response.headers
         return Answer(
             response.status_code,
             response.reason,
-            headers,
-            decode_body(headers, raw) if response.coded and raw else raw,
+            answer_headers,
+            decode_body(answer_headers, raw) if response.coded and raw else raw,
             method,
             url,
-            self._headers(content),
+            headers,
             content,
         )
 
@@ -385,15 +400,15 @@ class FastPool:
                 f"Request URL has an unsupported protocol '{scheme}://'.", method, url, None,
             )
         port = parsed.port or (443 if scheme == "https" else 80)
-        prefix = b"%s %s HTTP/1.1\r\nHost: %s\r\n%s" % (
-            method.encode("ascii"),
-            parsed.raw_path,
-            parsed.netloc,
-            self._get_block if bodyless else self._post_block,
+        head = b"%s %s HTTP/1.1\r\nHost: %s\r\n" % (
+            method.encode("ascii"), parsed.raw_path, parsed.netloc
         )
+        prefix = head + (self._get_block if bodyless else self._post_block)
         if len(self._routes) >= _ROUTE_CACHE_SIZE:
             self._routes.clear()
-        route = self._routes[(method, url, bodyless)] = _Route((scheme, host, port), prefix)
+        route = self._routes[(method, url, bodyless)] = _Route(
+            (scheme, host, port), head, prefix
+        )
         return route
 
     def _ssl_context(self) -> ssl.SSLContext:

@@ -166,17 +166,23 @@ class Sender:
         content: bytes | None,
         timeout: httpx.Timeout,
         deadline: float | None,
+        headers: Mapping[str, str] | None = None,
     ) -> Answer:
-        """One attempt, bounded whole by ``deadline`` seconds (None: no bound)."""
+        """One attempt, bounded whole by ``deadline`` seconds (None: no bound).
+
+        ``headers`` replace the client's whole header set for this request
+        (None: the client's own, whose encoding the fast path keeps cached).
+        """
         if self.closed:
             raise ClientClosedError("the client is closed; create a new PhloClient")
         fast = self.fast_pool()
         if fast is not None:
-            return await fast.send(method, url, content, timeout, deadline)
+            return await fast.send(method, url, content, timeout, deadline, headers)
         http_client = self.http_client
         if self.fast_allowed and httpx_instrumented():
             http_client = self._instrumented_client() or http_client
-        headers = self._get_headers if content is None else self._post_headers
+        if headers is None:
+            headers = self._get_headers if content is None else self._post_headers
         parsed = self._urls.get(url)
         if parsed is None:
             if len(self._urls) >= _URL_CACHE_SIZE:

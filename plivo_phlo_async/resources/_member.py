@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from .._base_client import BaseClient, TimeoutTypes
+from .._request_options import (
+    ExtraBody,
+    ExtraHeaders,
+    ExtraQuery,
+    RequestOptions,
+    request_options,
+)
 from .._validation import validate_address, validate_model, validate_path_id
 from ..types import ActionResult
 from ..types._params import MemberAction, MemberActionParams
@@ -31,29 +38,76 @@ class MemberHandle(Resource):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(member_address={self.member_address!r})"
 
-    async def mute(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+    async def mute(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
+    ) -> ActionResult:
         """Mute the member: the others stop hearing them (they still hear the call)."""
-        return await self._act("mute", timeout)
+        options = request_options(extra_headers, extra_query, extra_body)
+        return await self._act("mute", timeout, options)
 
-    async def unmute(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+    async def unmute(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
+    ) -> ActionResult:
         """Let the others hear the member again."""
-        return await self._act("unmute", timeout)
+        options = request_options(extra_headers, extra_query, extra_body)
+        return await self._act("unmute", timeout, options)
 
-    async def hold(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+    async def hold(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
+    ) -> ActionResult:
         """Put the member on hold: muted, hearing the node's hold music."""
-        return await self._act("hold", timeout)
+        options = request_options(extra_headers, extra_query, extra_body)
+        return await self._act("hold", timeout, options)
 
-    async def unhold(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+    async def unhold(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
+    ) -> ActionResult:
         """Take the member off hold."""
-        return await self._act("unhold", timeout)
+        options = request_options(extra_headers, extra_query, extra_body)
+        return await self._act("unhold", timeout, options)
 
-    async def hangup(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+    async def hangup(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
+    ) -> ActionResult:
         """Disconnect the member from the call."""
-        return await self._act("hangup", timeout)
+        options = request_options(extra_headers, extra_query, extra_body)
+        return await self._act("hangup", timeout, options)
 
-    async def _act(self, action: MemberAction, timeout: TimeoutTypes | None) -> ActionResult:
+    async def _act(
+        self,
+        action: MemberAction,
+        timeout: TimeoutTypes | None,
+        options: RequestOptions | None = None,
+    ) -> ActionResult:
         params = validate_model(MemberActionParams, {"action": action})
-        return await self._post(self._url, ActionResult, content=params.to_json(), timeout=timeout)
+        return await self._send(
+            prepare_member_action(self, params), timeout=timeout, options=options
+        )
 
 
 def prepare_member_action(

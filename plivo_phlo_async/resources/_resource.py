@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Generic
 
 from .._base_client import BaseClient, ModelT, TimeoutTypes
+from .._request_options import RequestOptions
 
 __all__ = ["PreparedRequest", "Resource", "send_prepared"]
 
@@ -38,11 +39,20 @@ class PreparedRequest(Generic[ModelT]):
 
 
 def send_prepared(
-    client: BaseClient, request: PreparedRequest[ModelT], *, timeout: TimeoutTypes | None = None
+    client: BaseClient,
+    request: PreparedRequest[ModelT],
+    *,
+    timeout: TimeoutTypes | None = None,
+    options: RequestOptions | None = None,
 ) -> Coroutine[Any, Any, ModelT]:
     """Send ``request`` through the client's one send path (no re-send once it may have landed)."""
     return client._request(
-        request.method, request.url, request.cast_to, content=request.content, timeout=timeout
+        request.method,
+        request.url,
+        request.cast_to,
+        content=request.content,
+        timeout=timeout,
+        options=options,
     )
 
 
@@ -70,9 +80,14 @@ class Resource:
         return self._client._voice_call_url
 
     def _get(
-        self, url: str, cast_to: type[ModelT], *, timeout: TimeoutTypes | None = None
+        self,
+        url: str,
+        cast_to: type[ModelT],
+        *,
+        timeout: TimeoutTypes | None = None,
+        options: RequestOptions | None = None,
     ) -> Coroutine[Any, Any, ModelT]:
-        return self._client._request("GET", url, cast_to, timeout=timeout)
+        return self._client._request("GET", url, cast_to, timeout=timeout, options=options)
 
     def _post(
         self,
@@ -81,10 +96,17 @@ class Resource:
         *,
         content: bytes | None,
         timeout: TimeoutTypes | None = None,
+        options: RequestOptions | None = None,
     ) -> Coroutine[Any, Any, ModelT]:
-        return self._client._request("POST", url, cast_to, content=content, timeout=timeout)
+        return self._client._request(
+            "POST", url, cast_to, content=content, timeout=timeout, options=options
+        )
 
     def _send(
-        self, request: PreparedRequest[ModelT], *, timeout: TimeoutTypes | None = None
+        self,
+        request: PreparedRequest[ModelT],
+        *,
+        timeout: TimeoutTypes | None = None,
+        options: RequestOptions | None = None,
     ) -> Coroutine[Any, Any, ModelT]:
-        return send_prepared(self._client, request, timeout=timeout)
+        return send_prepared(self._client, request, timeout=timeout, options=options)

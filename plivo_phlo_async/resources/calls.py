@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from .._base_client import TimeoutTypes
+from .._request_options import ExtraBody, ExtraHeaders, ExtraQuery, request_options
 from .._validation import validate_model
 from ..types import CallCreateResult
 from ..types._params import CallCreateParams
@@ -44,6 +45,9 @@ class Calls(Resource):
         parent_call_uuid: str | None = None,
         error_if_parent_not_found: bool | None = None,
         timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
     ) -> CallCreateResult:
         """``POST {voice_base}/Account/{auth_id}/Call/``: start a call.
 
@@ -51,7 +55,10 @@ class Calls(Resource):
         (sent joined with ``<``). Arguments left as ``None`` are not sent, so
         Plivo's defaults apply. Plivo queues calls beyond the account's
         calls-per-second limit (answer ``message`` "call queued").
+        ``extra_body`` sends Voice API parameters this method does not list
+        (its keys win over the listed ones).
         """
+        options = request_options(extra_headers, extra_query, extra_body)
         params = validate_model(
             CallCreateParams,
             {
@@ -82,5 +89,9 @@ class Calls(Resource):
             arguments={"from": "from_"},
         )
         return await self._post(
-            self._voice_call_url, CallCreateResult, content=params.to_json(), timeout=timeout
+            self._voice_call_url,
+            CallCreateResult,
+            content=params.to_json(),
+            timeout=timeout,
+            options=options,
         )

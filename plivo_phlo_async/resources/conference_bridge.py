@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._base_client import BaseClient, TimeoutTypes
+from .._request_options import ExtraBody, ExtraHeaders, ExtraQuery, request_options
 from .._validation import validate_path_id
 from ..types import ConferenceBridgeDetails
 from ._member import MemberHandle
@@ -26,9 +27,19 @@ class ConferenceBridge(Resource):
     def __repr__(self) -> str:
         return f"ConferenceBridge(node_id={self.node_id!r})"
 
-    async def get(self, *, timeout: TimeoutTypes | None = None) -> ConferenceBridgeDetails:
+    async def get(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
+    ) -> ConferenceBridgeDetails:
         """``GET .../conference_bridge/{node_id}``."""
-        return await self._get(self._url, ConferenceBridgeDetails, timeout=timeout)
+        options = request_options(extra_headers, extra_query, extra_body, has_body=False)
+        return await self._get(
+            self._url, ConferenceBridgeDetails, timeout=timeout, options=options
+        )
 
     def member(self, member_address: str) -> ConferenceBridgeMember:
         """A handle on one member (phone number or SIP URI); no request is made."""

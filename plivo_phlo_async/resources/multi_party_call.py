@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from .._base_client import BaseClient, TimeoutTypes
+from .._request_options import (
+    ExtraBody,
+    ExtraHeaders,
+    ExtraQuery,
+    RequestOptions,
+    request_options,
+)
 from .._validation import validate_model, validate_path_id
 from ..types import ActionResult, MultiPartyCallDetails
 from ..types._params import NodeAction, NodeActionParams, Role
@@ -23,9 +30,17 @@ class MultiPartyCall(Resource):
     def __repr__(self) -> str:
         return f"MultiPartyCall(node_id={self.node_id!r})"
 
-    async def get(self, *, timeout: TimeoutTypes | None = None) -> MultiPartyCallDetails:
+    async def get(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
+    ) -> MultiPartyCallDetails:
         """``GET .../multi_party_call/{node_id}``."""
-        return await self._get(self._url, MultiPartyCallDetails, timeout=timeout)
+        options = request_options(extra_headers, extra_query, extra_body, has_body=False)
+        return await self._get(self._url, MultiPartyCallDetails, timeout=timeout, options=options)
 
     async def call(
         self,
@@ -34,9 +49,13 @@ class MultiPartyCall(Resource):
         role: Role = "agent",
         *,
         timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
     ) -> ActionResult:
         """Dial ``to`` and add them to the call as ``role``."""
-        return await self._act("call", trigger_source, to, role, timeout)
+        options = request_options(extra_headers, extra_query, extra_body)
+        return await self._act("call", trigger_source, to, role, timeout, options)
 
     async def warm_transfer(
         self,
@@ -45,9 +64,13 @@ class MultiPartyCall(Resource):
         role: Role = "agent",
         *,
         timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
     ) -> ActionResult:
         """Transfer to ``to`` after ``trigger_source`` has spoken with them privately."""
-        return await self._act("warm_transfer", trigger_source, to, role, timeout)
+        options = request_options(extra_headers, extra_query, extra_body)
+        return await self._act("warm_transfer", trigger_source, to, role, timeout, options)
 
     async def cold_transfer(
         self,
@@ -56,9 +79,13 @@ class MultiPartyCall(Resource):
         role: Role = "agent",
         *,
         timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
     ) -> ActionResult:
         """Transfer to ``to`` directly; ``trigger_source`` leaves the call."""
-        return await self._act("cold_transfer", trigger_source, to, role, timeout)
+        options = request_options(extra_headers, extra_query, extra_body)
+        return await self._act("cold_transfer", trigger_source, to, role, timeout, options)
 
     def member(self, member_address: str) -> Member:
         """A handle on one member (phone number or SIP URI); no request is made."""
@@ -71,12 +98,13 @@ class MultiPartyCall(Resource):
         to: str,
         role: Role,
         timeout: TimeoutTypes | None,
+        options: RequestOptions | None = None,
     ) -> ActionResult:
         params = validate_model(
             NodeActionParams,
             {"action": action, "to": to, "role": role, "trigger_source": trigger_source},
         )
-        return await self._send(prepare_action(self, params), timeout=timeout)
+        return await self._send(prepare_action(self, params), timeout=timeout, options=options)
 
     async def _send_action(
         self, params: NodeActionParams, timeout: TimeoutTypes | None = None
@@ -94,17 +122,41 @@ class Member(MemberHandle):
 
     __slots__ = ()
 
-    async def resume_call(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+    async def resume_call(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
+    ) -> ActionResult:
         """Return to the call after a warm transfer (initiator or recipient)."""
-        return await self._act("resume_call", timeout)
+        options = request_options(extra_headers, extra_query, extra_body)
+        return await self._act("resume_call", timeout, options)
 
-    async def abort_transfer(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+    async def abort_transfer(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
+    ) -> ActionResult:
         """Abort a transfer this member initiated."""
-        return await self._act("abort_transfer", timeout)
+        options = request_options(extra_headers, extra_query, extra_body)
+        return await self._act("abort_transfer", timeout, options)
 
-    async def voicemail_drop(self, *, timeout: TimeoutTypes | None = None) -> ActionResult:
+    async def voicemail_drop(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
+    ) -> ActionResult:
         """Play the node's voicemail message to an answering machine."""
-        return await self._act("voicemail_drop", timeout)
+        options = request_options(extra_headers, extra_query, extra_body)
+        return await self._act("voicemail_drop", timeout, options)
 
 
 def prepare_action(node: MultiPartyCall, params: NodeActionParams) -> PreparedRequest[ActionResult]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._base_client import BaseClient, TimeoutTypes
+from .._request_options import ExtraBody, ExtraHeaders, ExtraQuery, request_options
 from .._validation import validate_node_type, validate_path_id
 from ..types import NodeDetails
 from ..types.node import NODE_MODELS
@@ -30,7 +31,15 @@ class Node(Resource):
     def __repr__(self) -> str:
         return f"Node(node_type={self.node_type!r}, node_id={self.node_id!r})"
 
-    async def get(self, *, timeout: TimeoutTypes | None = None) -> NodeDetails:
+    async def get(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
+    ) -> NodeDetails:
         """``GET .../{node_type}/{node_id}``."""
         model = NODE_MODELS.get(self.node_type, NodeDetails)
-        return await self._get(self._url, model, timeout=timeout)
+        options = request_options(extra_headers, extra_query, extra_body, has_body=False)
+        return await self._get(self._url, model, timeout=timeout, options=options)

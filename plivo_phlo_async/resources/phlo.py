@@ -7,6 +7,7 @@ from typing import Any
 
 from .._base_client import BaseClient, TimeoutTypes
 from .._exceptions import InvalidParameterError
+from .._request_options import ExtraBody, ExtraHeaders, ExtraQuery, request_options
 from .._validation import describe, encode_json_payload, validate_path_id
 from ..types import PhloDetails, PhloRun, PhloRunResult
 from ._resource import PreparedRequest, Resource
@@ -22,9 +23,22 @@ class PhloResource(Resource):
         """A handle on one PHLO; no request is made."""
         return Phlo(self._client, phlo_id)
 
-    async def get(self, phlo_id: str, *, timeout: TimeoutTypes | None = None) -> PhloDetails:
+    async def get(
+        self,
+        phlo_id: str,
+        *,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
+    ) -> PhloDetails:
         """``GET {base}/phlo/{phlo_id}``."""
-        return await Phlo(self._client, phlo_id).get(timeout=timeout)
+        return await Phlo(self._client, phlo_id).get(
+            timeout=timeout,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+        )
 
 
 class Phlo(Resource):
@@ -42,9 +56,17 @@ class Phlo(Resource):
     def __repr__(self) -> str:
         return f"Phlo(phlo_id={self.phlo_id!r})"
 
-    async def get(self, *, timeout: TimeoutTypes | None = None) -> PhloDetails:
+    async def get(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
+    ) -> PhloDetails:
         """``GET {base}/phlo/{phlo_id}``: the PHLO's name and creation time."""
-        return await self._get(self._url, PhloDetails, timeout=timeout)
+        options = request_options(extra_headers, extra_query, extra_body, has_body=False)
+        return await self._get(self._url, PhloDetails, timeout=timeout, options=options)
 
     async def run(
         self, payload: Mapping[str, Any] | None = None, /, **fields: Any
@@ -53,7 +75,8 @@ class Phlo(Resource):
 
         Pass the Start node's keys as keyword arguments or as one mapping (or
         both); they are sent exactly as given, never renamed. Every keyword is
-        payload, so a per-call timeout is set with ``client.with_options``.
+        payload, so a per-call timeout, extra headers, query parameters or
+        body keys are set with ``client.with_options``.
         The result's ``run_id`` identifies the run for ``get_run``.
         """
         return await self._send(prepare_run(self, encode_run_payload(payload, fields)))
@@ -62,10 +85,19 @@ class Phlo(Resource):
         """Kept for the bulk runner: ``send_prepared(client, prepare_run(phlo, content))``."""
         return await self._send(prepare_run(self, content))
 
-    async def get_run(self, run_id: str, *, timeout: TimeoutTypes | None = None) -> PhloRun:
+    async def get_run(
+        self,
+        run_id: str,
+        *,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
+    ) -> PhloRun:
         """``GET {base}/phlo/{phlo_id}/runs/{run_id}``: what a run started."""
         url = f"{self._url}/runs/{validate_path_id('run_id', run_id)}"
-        return await self._get(url, PhloRun, timeout=timeout)
+        options = request_options(extra_headers, extra_query, extra_body, has_body=False)
+        return await self._get(url, PhloRun, timeout=timeout, options=options)
 
     def multi_party_call(self, node_id: str) -> MultiPartyCall:
         """A handle on a multi-party-call node of this PHLO; no request is made."""
