@@ -3,6 +3,7 @@
     python -m benchmarks.profile                 # 20,000 triggers, 64 in flight
     python -m benchmarks.profile --sort cumtime  # any pstats sort key
     python -m benchmarks.profile --tls           # over HTTPS, certificate verified
+    python -m benchmarks.profile --scenario sdk-fast-transport   # any async scenario
 
 Prints the CPU time per trigger (whole process, profiler off) and then the
 profile's top functions (profiler on, which inflates small functions).
@@ -20,11 +21,11 @@ from typing import Any
 import anyio
 
 from ._nginx import nginx
-from ._scenarios import fan_out, sdk
+from ._scenarios import ASYNC, fan_out
 
 
 async def _run(url: str, options: argparse.Namespace, profiler: cProfile.Profile | None) -> Any:
-    call, close, info = await sdk(argparse.Namespace(url=url))
+    call, close, info = await ASYNC[options.scenario](argparse.Namespace(url=url))
     try:
         await fan_out(call, 1000, options.concurrency, 60)  # warm-up
         cpu = time.process_time()
@@ -44,6 +45,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--scenario", default="sdk", choices=sorted(ASYNC))
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--tls", action="store_true", help="HTTPS, trusting a CA made at start")
@@ -53,7 +55,7 @@ def main() -> None:
         if server.ca_file is not None:
             os.environ["SSL_CERT_FILE"] = str(server.ca_file)  # read at the first connection
         done, seconds, cpu, info = anyio.run(_run, url, options, None)
-        print(f"SDK ({info['path']} path): {done / seconds:,.0f} triggers/s, "
+        print(f"{options.scenario} ({info.get('path', '-')} path): {done / seconds:,.0f} triggers/s, "
               f"{cpu / done * 1e6:.0f} us CPU per trigger (harness included, no profiler)")
         profiler = cProfile.Profile()
         anyio.run(_run, url, options, profiler)

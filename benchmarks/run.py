@@ -4,6 +4,7 @@
     python -m benchmarks.run --tls                    # the same over HTTPS
     python -m benchmarks.run --both --quick           # both, one round each, about a minute
     python -m benchmarks.run --rounds 0 --bulk-memory # only the bulk runner's memory
+    python -m benchmarks.run --only sdk-fast-transport  # some rows, beside raw aiohttp
 
 Starts nginx (a non-daemon child, generated config, free loopback port,
 canned PHLO JSON, keep-alive on), then runs every client in its own child
@@ -292,6 +293,11 @@ def main() -> None:
              "(the bulk runner's benchmarks/bulk_memory.py, over nginx; takes minutes)",
     )
     parser.add_argument("--bulk-jobs", type=int, default=1_000_000)
+    parser.add_argument(
+        "--only", default="",
+        help="comma-separated row keys to run (raw aiohttp, the yardstick, always runs), "
+             "e.g. --only sdk,sdk-fast-transport",
+    )
     options = parser.parse_args()
     if options.quick:
         options.rounds, options.jobs, options.sequential_jobs = 1, 2000, 1000
@@ -300,8 +306,10 @@ def main() -> None:
     missing = [row for row in BULK_ROWS + SEQUENTIAL_ROWS if not available(row)]
     if any(row.key in ("aiohttp", "aiohttp-1") for row in missing):
         raise SystemExit('raw aiohttp is the yardstick: pip install -e ".[bench]"')
-    bulk = [row for row in BULK_ROWS if available(row)]
-    sequential = [row for row in SEQUENTIAL_ROWS if available(row)]
+    only = {key for key in options.only.split(",") if key} | {"aiohttp", "aiohttp-1"}
+    wanted = [row for row in BULK_ROWS + SEQUENTIAL_ROWS if not options.only or row.key in only]
+    bulk = [row for row in BULK_ROWS if available(row) and row in wanted]
+    sequential = [row for row in SEQUENTIAL_ROWS if available(row) and row in wanted]
 
     print(
         f"plivo-phlo-async benchmark: {options.jobs:,} multi-party-call triggers per client, "

@@ -32,7 +32,7 @@ import sniffio
 from .._exceptions import ClientClosedError
 from ._answer import MAX_BODY_BYTES, Answer, decode_body
 from ._pool import FastPool
-from ._transport import FastTransport
+from ._transport import ATTEMPT_DEADLINE, FastTransport
 
 __all__ = ["Sender", "httpx_instrumented", "httpx_is_patched", "proxy_in_environment"]
 
@@ -125,6 +125,9 @@ class Sender:
         self._max_connections = max_connections
         self._get_headers = get_headers
         self._post_headers = post_headers
+        # Built once: httpx copies an httpx.Headers without normalising it again.
+        self._httpx_get_headers = httpx.Headers(get_headers)
+        self._httpx_post_headers = httpx.Headers(post_headers)
         self._fast: FastPool | None = None
         self._instrumented: httpx.AsyncClient | None = None
         self._instrumented_loop: asyncio.AbstractEventLoop | None = None
@@ -183,19 +186,28 @@ class Sender:
             http_client = self._instrumented_client() or http_client
         if headers is None:
             headers = self._get_headers if content is None else self._post_headers
+            httpx_headers = (
+                self._httpx_get_headers if content is None else self._httpx_post_headers
+            )
+        else:
+            httpx_headers = httpx.Headers(headers)
         parsed = self._urls.get(url)
         if parsed is None:
             if len(self._urls) >= _URL_CACHE_SIZE:
                 self._urls.clear()
             parsed = self._urls[url] = httpx.URL(url)
         request = http_client.build_request(
-            method, parsed, headers=headers, content=content, timeout=timeout
+            method, parsed, headers=httpx_headers, content=content, timeout=timeout
         )
         if deadline is None:
-            return await self._send_httpx(http_client, request, headers, content)
+            return await self._send_httpx(http_client, request, url, headers, content)
+        if _sent_by_fast_transport(http_client, parsed):
+            # The pool bounds the exchange itself: no cancel scope per request.
+            request.extensions[ATTEMPT_DEADLINE] = deadline
+            return await self._send_httpx(http_client, request, url, headers, content)
         try:
             with anyio.fail_after(deadline):
-                return await self._send_httpx(http_client, request, headers, content)
+                return await self._send_httpx(http_client, request, url, headers, content)
         except TimeoutError:
             # Where httpx was when time ran out is not known: treat it as sent.
             raise httpx.ReadTimeout(
@@ -228,6 +240,7 @@ class Sender:
         self,
         http_client: httpx.AsyncClient,
         request: httpx.Request,
+        url: str,
         headers: Mapping[str, str],
         content: bytes | None,
     ) -> Answer:
@@ -237,17 +250,17 @@ class Sender:
         response = await http_client.send(request, stream=True)
         raw_headers = list(response.headers.raw)
         try:
-            content = response.content  # read (and decoded) already: a mock's answer
+            body = response.content  # read (and decoded) already: a mock's answer
         except httpx.ResponseNotRead:
-            content = decode_body(raw_headers, await _read_raw(response, request))
+            body = decode_body(raw_headers, await _read_raw(response, request))
         reason = response.extensions.get("reason_phrase", b"")
         return Answer(
             response.status_code,
             reason if isinstance(reason, bytes) else b"",
             raw_headers,
-            content,
+            body,
             request.method,
-            str(request.url),
+            url,
             headers,
             content,
             request=request,
@@ -271,12 +284,25 @@ class Sender:
             fast.loop.call_soon_threadsafe(fast.abort_all)
 
 
+def _sent_by_fast_transport(http_client: httpx.AsyncClient, url: httpx.URL) -> bool:
+    """Whether ``http_client`` sends ``url`` through a :class:`FastTransport`
+    (which honours the ``attempt_deadline`` extension), as far as can be told."""
+    try:
+        transport = http_client._transport_for_url(url)
+    except Exception:  # httpx's internals changed: bound the attempt the generic way
+        return False
+    return isinstance(transport, FastTransport)
+
+
 async def _read_raw(response: httpx.Response, request: httpx.Request) -> bytes:
     """The body as sent, at most :data:`MAX_BODY_BYTES`; the response is closed after."""
     try:
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_raw():
+        stream = response.stream
+        # The stream itself, as aiter_raw reads it, without its per-request bookkeeping.
+        chunks_read = stream if isinstance(stream, httpx.AsyncByteStream) else response.aiter_raw()
+        async for chunk in chunks_read:
             size += len(chunk)
             if size > MAX_BODY_BYTES:
                 raise httpx.RemoteProtocolError("response body too large", request=request)

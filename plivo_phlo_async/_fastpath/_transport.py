@@ -27,7 +27,12 @@ import sniffio
 from .._exceptions import ConfigurationError
 from ._pool import FastPool
 
-__all__ = ["FastTransport"]
+__all__ = ["ATTEMPT_DEADLINE", "FastTransport"]
+
+#: A request extension: seconds the whole exchange (pool wait, connect, write,
+#: answer) may take, on top of the per-phase ``timeout``. The SDK sets it so
+#: that it needs no cancel scope of its own around each request.
+ATTEMPT_DEADLINE: Final = "attempt_deadline"
 
 #: Methods whose answer framing the reader does not know (HEAD's body is absent
 #: whatever Content-Length says) or that switch protocols.
@@ -109,23 +114,25 @@ class FastTransport(httpx.AsyncBaseTransport):
         data = head + body if body else head
         port = url.port or (443 if scheme == "https" else 80)
         origin = (scheme, url.raw_host.decode("ascii"), port)
-        timeout = _timeout(request.extensions.get("timeout") or {})
+        extensions = request.extensions
+        timeout = _timeout(extensions.get("timeout") or {})
         try:
             response, raw = await pool.exchange(
-                origin, data, timeout, None, request.method, str(url), body or None
+                origin, data, timeout, extensions.get(ATTEMPT_DEADLINE), request.method,
+                str(url), body or None,
             )
         except httpx.TransportError as exc:
             exc.request = request  # the caller's request, not the pool's stand-in
             raise
-        extensions = {"http_version": b"HTTP/" + response.http_version}
+        answer_extensions = {"http_version": b"HTTP/" + response.http_version}
         if response.reason:
-            extensions["reason_phrase"] = response.reason
+            answer_extensions["reason_phrase"] = response.reason
         # The raw body as a stream: httpx undoes Content-Encoding once, as it reads it.
         return httpx.Response(
             response.status_code,
             headers=response.headers,
             stream=_ReadBody(raw),
-            extensions=extensions,
+            extensions=answer_extensions,
         )
 
     async def aclose(self) -> None:

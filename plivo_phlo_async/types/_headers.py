@@ -55,6 +55,14 @@ class ResponseHeaders(Mapping[str, str]):
         """Every value of ``name``, in the order received (empty if absent)."""
         return list(self._values().get(name.lower(), ()))
 
+    def __copy__(self) -> ResponseHeaders:
+        return self  # read-only: a copy would be the same
+
+    def __deepcopy__(self, memo: dict[int, object]) -> ResponseHeaders:
+        # pydantic deep-copies a private attribute's default for every model it
+        # builds: this keeps that free for the shared empty default.
+        return self
+
     def __getstate__(self) -> dict[str, list[str]]:
         return self._values()
 

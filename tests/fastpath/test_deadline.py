@@ -11,7 +11,13 @@ import httpx
 import pytest
 import trio
 
-from plivo_phlo_async import APITimeoutError, PhloClient, TimeoutOutcomeUnknownError
+from plivo_phlo_async import (
+    APITimeoutError,
+    FastTransport,
+    PhloClient,
+    TimeoutOutcomeUnknownError,
+)
+from plivo_phlo_async._fastpath._transport import ATTEMPT_DEADLINE
 
 from ._server import Conn, Request, Server, own_answer
 
@@ -80,3 +86,40 @@ def test_the_deadline_also_bounds_the_httpx_path_under_trio(
 
     assert trio.run(use) < 3.0
     assert server.count("POST", "dripped-trio") == 1
+
+
+@pytest.mark.parametrize("transport", ["FastTransport", "httpx's own"])
+async def test_the_deadline_bounds_an_injected_http_client_too(
+    serve: Callable[..., Server], transport: str
+) -> None:
+    """Over FastTransport the pool bounds the exchange (the attempt_deadline
+    extension); over any other transport the SDK's own cancel scope does."""
+    server = serve(drip)
+    chosen = FastTransport() if transport == "FastTransport" else httpx.AsyncHTTPTransport()
+    async with (
+        httpx.AsyncClient(transport=chosen) as http,
+        server.client(http_client=http, timeout=httpx.Timeout(5.0, read=0.5),
+                      attempt_deadline=0.6) as client,
+    ):
+        started = time.monotonic()
+        with pytest.raises(TimeoutOutcomeUnknownError):
+            await client.phlo(f"dripped-{transport[:4]}").run()
+        elapsed = time.monotonic() - started
+    assert 0.45 < elapsed < 3.0
+    assert server.count("POST", f"dripped-{transport[:4]}") == 1
+
+
+async def test_fast_transport_honours_the_attempt_deadline_extension(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve(drip)
+    async with httpx.AsyncClient(transport=FastTransport()) as http:
+        request = http.build_request(
+            "POST", f"{server.base_url}/phlo/ext", content=b"{}",
+            timeout=httpx.Timeout(5.0, read=0.5), extensions={ATTEMPT_DEADLINE: 0.6},
+        )
+        started = time.monotonic()
+        with pytest.raises(httpx.TimeoutException):
+            await http.send(request)
+        assert time.monotonic() - started < 3.0
+    assert server.count("POST", "ext") == 1
