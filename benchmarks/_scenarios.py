@@ -169,6 +169,16 @@ async def httpx_over_aiohttp(args: argparse.Namespace) -> Any:
     return _httpx_call(client, args), client.aclose, {}
 
 
+async def httpx_over_fast_transport(args: argparse.Namespace) -> Any:
+    """httpx itself over the SDK's pool, without the SDK: httpx's own per-request floor."""
+    import httpx
+
+    from plivo_phlo_async import FastTransport
+
+    client = httpx.AsyncClient(transport=FastTransport(max_connections=100))
+    return _httpx_call(client, args), client.aclose, {}
+
+
 def _httpx_call(client: Any, args: argparse.Namespace) -> Call:
     url = node_url(args.url)
     auth = (AUTH_ID, AUTH_TOKEN)
@@ -350,6 +360,7 @@ ASYNC: dict[str, Setup] = {
     "aiohttp": raw_aiohttp,
     "httpx": raw_httpx,
     "httpx-aiohttp": httpx_over_aiohttp,
+    "httpx-fast-transport": httpx_over_fast_transport,
     "sdk": sdk,
     "sdk-httpx": sdk_httpx,
     "sdk-fast-transport": sdk_fast_transport,

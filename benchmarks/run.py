@@ -71,6 +71,8 @@ BULK_ROWS = [
         needs=("trio",)),
     Row("httpx-aiohttp", "httpx.AsyncClient over httpx-aiohttp, auth= json=", "httpx-aiohttp",
         needs=("httpx_aiohttp", "aiohttp")),
+    Row("httpx-fast-transport", "httpx.AsyncClient over FastTransport, auth= json= (no SDK)",
+        "httpx-fast-transport"),
     Row("httpx", "httpx.AsyncClient (httpcore pool), auth= json=", "httpx"),
     Row("plivo", "official plivo SDK, 64 threads, phlo.multi_party_call()", "plivo",
         needs=("plivo",)),
