@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import enum
 import os
 from collections.abc import AsyncIterable, Iterable
 from types import TracebackType
@@ -27,9 +26,10 @@ from ._base_client import (
     insecure_http_hosts as check_insecure_hosts,
 )
 from ._exceptions import ConfigurationError
-from ._ratelimit import Limiter, RateLimit, make_limiter
+from ._ratelimit import DEFAULT_RATE_LIMIT, Limiter, RateLimit, make_limiter
 from ._request_options import ExtraBody, ExtraHeaders, ExtraQuery, client_options
 from ._retry import RetryPolicy
+from ._types import NOT_GIVEN, NotGiven
 from ._validation import check_path_id
 from .resources import Calls, PhloResource
 
@@ -41,16 +41,6 @@ DEFAULT_VOICE_BASE_URL = "https://api.plivo.com/v1"
 #: Read when ``base_url`` / ``voice_base_url`` are not given (pinned names).
 BASE_URL_ENV = "PLIVO_PHLO_BASE_URL"
 VOICE_BASE_URL_ENV = "PLIVO_API_BASE_URL"
-
-
-class _Default(enum.Enum):
-    """Marks a default that lives in the lazily imported bulk package."""
-
-    RATE_LIMIT = "the client's rate_limit, else RateLimit(300, per=5.0)"
-    UNCHANGED = "unchanged"
-
-    def __repr__(self) -> str:
-        return self.value
 
 
 class PhloClient(BaseClient):
@@ -212,7 +202,7 @@ class PhloClient(BaseClient):
         timeout: TimeoutTypes | None = None,
         attempt_deadline: float | None = None,
         max_retries: int | None = None,
-        rate_limit: RateLimit | _Default | None = _Default.UNCHANGED,
+        rate_limit: RateLimit | NotGiven | None = NOT_GIVEN,
         default_headers: ExtraHeaders | None = None,
         extra_headers: ExtraHeaders | None = None,
         extra_query: ExtraQuery | None = None,
@@ -240,7 +230,7 @@ class PhloClient(BaseClient):
         ):
             if more is not None:
                 options = more if options is None else options.merged(more)
-        if isinstance(rate_limit, _Default):
+        if isinstance(rate_limit, NotGiven):
             limiter, owns_limiter = self._limiter, False
         else:
             limiter, owns_limiter = _limiter_for(rate_limit, self._auth_id), True
@@ -272,7 +262,7 @@ class PhloClient(BaseClient):
         *,
         phlo_id: str | None = None,
         concurrency: int = 64,
-        rate_limit: RateLimit | _Default | None = _Default.RATE_LIMIT,
+        rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
         journal: str | os.PathLike[str] | None = None,
         max_retries: int | None = None,
         on_outcome: OutcomeCallback | None = None,
@@ -283,20 +273,16 @@ class PhloClient(BaseClient):
 
         ``jobs`` is any iterable or async iterable of ``RunJob``,
         ``NodeActionJob`` or ``MemberActionJob`` (with ``phlo_id``, plain
-        mappings are run payloads for that PHLO). ``rate_limit`` defaults to
-        this client's limit when it has one (the runner then shares its
-        limiter, taking at most its ``bulk_share``), else to Plivo's 300
-        requests per 5 s (None: no limit); ``max_retries`` None
+        mappings are run payloads for that PHLO). ``rate_limit`` left as
+        ``DEFAULT_RATE_LIMIT`` is this client's limit when it has one (the
+        runner then shares its limiter, taking at most its ``bulk_share``),
+        else Plivo's 300 requests per 5 s (None: no limit); ``max_retries`` None
         means this client's; ``circuit_breaker`` None means the default
         ``CircuitBreaker()``. See :mod:`plivo_phlo_async.bulk`.
         """
         from .bulk import BulkRunner
 
         options: dict[str, Any] = {}
-        if not isinstance(rate_limit, _Default):
-            options["rate_limit"] = rate_limit
-        elif self._limiter is not None and self._limiter.limit is not None:
-            options["rate_limit"] = self._limiter.limit
         if circuit_breaker is not None:
             options["circuit_breaker"] = circuit_breaker
         return BulkRunner(
@@ -304,6 +290,7 @@ class PhloClient(BaseClient):
             jobs,
             phlo_id=phlo_id,
             concurrency=concurrency,
+            rate_limit=rate_limit,
             journal=journal,
             max_retries=max_retries,
             on_outcome=on_outcome,

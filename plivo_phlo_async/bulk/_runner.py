@@ -24,12 +24,12 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .._client import PhloClient
+from .._base_client import BaseClient
 from .._exceptions import (
     APIConnectionError,
     AuthenticationError,
@@ -63,6 +63,9 @@ from ._outcomes import error_outcome
 from ._report import BulkReport, Outcome, OutcomeStatus
 from ._stream import OutcomeStream
 from ._text import escape_surrogates, unusable
+
+if TYPE_CHECKING:  # the client imports this package lazily, in PhloClient.bulk
+    from .._client import PhloClient
 
 __all__ = ["DEFAULT_CONCURRENCY", "BulkRunner", "OutcomeCallback", "run_chunk"]
 
@@ -120,7 +123,7 @@ class BulkRunner:
         circuit_breaker: CircuitBreaker = DEFAULT_CIRCUIT_BREAKER,
         lease: float = DEFAULT_LEASE,
     ) -> None:
-        if not isinstance(client, PhloClient):
+        if not isinstance(client, BaseClient):  # PhloClient is the one BaseClient
             raise ConfigurationError("client must be a PhloClient")
         if not isinstance(jobs, (Iterable, AsyncIterable)) or isinstance(jobs, (str, bytes)):
             raise ConfigurationError(
