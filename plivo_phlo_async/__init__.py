@@ -142,3 +142,12 @@ __all__ = [
     "__version__",
     "run_chunk",
 ]
+
+# Public errors report themselves as ``plivo_phlo_async.X`` (httpx does the same),
+# so tracebacks, reprs and ``except`` clauses name what users import.
+for _name in __all__:
+    _value = globals()[_name]
+    if isinstance(_value, type) and issubclass(_value, BaseException):
+        _value.__module__ = __name__
+del _name, _value
+

@@ -9,6 +9,39 @@ got a 5xx or 408, timed out while reading, or lost its connection after
 sending) raises an :class:`OutcomeUnknownError` subclass. PHLO runs and node
 actions start real phone calls, so the SDK never retries those on its own:
 the caller decides whether to check and re-send.
+
+The tree (``+`` marks a second base: a class is caught by either)::
+
+    PlivoError
+    +-- InvalidParameterError (+ ValueError)   bad argument; nothing sent
+    +-- ConfigurationError (+ ValueError)      bad client setup; nothing sent
+    +-- ClientClosedError                      the client was closed; nothing sent
+    +-- RateLimiterUnavailableError            the shared limit (Redis) is down; nothing sent
+    +-- JournalError                           a bulk journal cannot be used
+    +-- APIError                               a request was attempted and did not succeed
+        +-- APIConnectionError                 no HTTP answer
+        |   +-- CannotConnectError             no connection: nothing sent
+        |   |   +-- NameResolutionError        the host name does not resolve
+        |   |   +-- ConnectTimeoutError (+ APITimeoutError)
+        |   +-- APITimeoutError                connect, read, write or pool timeout
+        |   |   +-- TimeoutOutcomeUnknownError (+ OutcomeUnknownError)
+        |   +-- ConnectionOutcomeUnknownError (+ OutcomeUnknownError)
+        +-- APIResponseValidationError         2xx with a body the SDK cannot read: it ran
+        +-- APIStatusError                     an HTTP error status; .status_code, .body
+        |   +-- BadRequestError                400
+        |   +-- AuthenticationError            401
+        |   +-- PermissionDeniedError          403
+        |   +-- NotFoundError                  404
+        |   +-- MethodNotAllowedError          405
+        |   +-- RequestTimeoutError            408
+        |   |   +-- StatusOutcomeUnknownError (+ OutcomeUnknownError)   a POST's 408
+        |   +-- RateLimitError                 429; .retry_after
+        |   +-- InternalServerError            5xx
+        |       +-- ServerOutcomeUnknownError (+ OutcomeUnknownError)   a POST's 5xx
+        +-- OutcomeUnknownError                may have run: never re-sent by the SDK
+
+``RateLimiterUnavailableError`` lives in :mod:`._ratelimit` and ``JournalError``
+in :mod:`.bulk`; every public error reports ``plivo_phlo_async`` as its module.
 """
 
 from __future__ import annotations
@@ -53,6 +86,13 @@ class PlivoError(Exception):
     #: True when the request may have been executed by Plivo although no
     #: success was seen: re-sending it could start a second phone call.
     outcome_unknown: ClassVar[bool] = False
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickle the state, not the constructor call: most errors take keyword
+        # arguments (``response=``, ``field``/``reason``) that ``Exception``'s
+        # own pickling would not pass back, so they could not cross a process
+        # (multiprocessing, a task queue's result backend).
+        return (_rebuilt, (type(self), self.args, self.__dict__))
 
 
 class InvalidParameterError(PlivoError, ValueError):
@@ -249,6 +289,13 @@ class TimeoutOutcomeUnknownError(APITimeoutError, OutcomeUnknownError):
 
 class ConnectionOutcomeUnknownError(APIConnectionError, OutcomeUnknownError):
     """A POST was sent but the connection was lost before the answer."""
+
+
+def _rebuilt(cls: type[PlivoError], args: tuple[Any, ...], state: dict[str, Any]) -> PlivoError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 def _text_or_none(value: Any) -> str | None:
