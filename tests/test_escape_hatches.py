@@ -26,65 +26,49 @@ from plivo_phlo_async import ConfigurationError, InvalidParameterError, PhloClie
 MEMBER = "+14155550122"
 Extras = dict[str, Any]
 
+Method = tuple[str, Callable[[PhloClient, Extras], Awaitable[object]], str, bool]
+
+
+def node_methods(name: str, node: Callable[[PhloClient], Any], actions: list[str]) -> list[Method]:
+    """``name.action`` for each action of the handle ``node(client)`` gives: POSTs
+    taking only the extras, or (mpc's) the trigger source and the number."""
+    node_actions = {"call", "warm_transfer", "cold_transfer"}
+    return [
+        (
+            f"{name}.{action}",
+            lambda c, x, action=action: getattr(node(c), action)(
+                *(("+14155550100", MEMBER) if action in node_actions else ()), **x
+            ),
+            "POST",
+            True,
+        )
+        for action in actions
+    ]
+
+
 #: (name, the call with the extras given, method, whether it sends a JSON body)
-METHODS: list[tuple[str, Callable[[PhloClient, Extras], Awaitable[object]], str, bool]] = [
+METHODS: list[Method] = [
     ("phlo.get", lambda c, x: c.phlo.get(PHLO_ID, **x), "GET", False),
     ("Phlo.get", lambda c, x: c.phlo(PHLO_ID).get(**x), "GET", False),
     ("Phlo.get_run", lambda c, x: c.phlo(PHLO_ID).get_run("r-1", **x), "GET", False),
     ("mpc.get", lambda c, x: c.phlo(PHLO_ID).multi_party_call(NODE_ID).get(**x), "GET", False),
-    (
-        "mpc.call",
-        lambda c, x: c.phlo(PHLO_ID).multi_party_call(NODE_ID).call("+14155550100", MEMBER, **x),
-        "POST",
-        True,
+    *node_methods(
+        "mpc",
+        lambda c: c.phlo(PHLO_ID).multi_party_call(NODE_ID),
+        ["call", "warm_transfer", "cold_transfer"],
     ),
-    (
-        "mpc.warm_transfer",
-        lambda c, x: c.phlo(PHLO_ID)
-        .multi_party_call(NODE_ID)
-        .warm_transfer("+14155550100", MEMBER, **x),
-        "POST",
-        True,
+    *node_methods(
+        "member",
+        lambda c: c.phlo(PHLO_ID).multi_party_call(NODE_ID).member(MEMBER),
+        ["mute", "unmute", "hold", "unhold", "hangup", "resume_call", "abort_transfer",
+         "voicemail_drop"],
     ),
-    (
-        "mpc.cold_transfer",
-        lambda c, x: c.phlo(PHLO_ID)
-        .multi_party_call(NODE_ID)
-        .cold_transfer("+14155550100", MEMBER, **x),
-        "POST",
-        True,
+    ("bridge.get", lambda c, x: c.phlo(PHLO_ID).conference_bridge(NODE_ID).get(**x), "GET", False),
+    *node_methods(
+        "bridge_member",
+        lambda c: c.phlo(PHLO_ID).conference_bridge(NODE_ID).member(MEMBER),
+        ["mute", "unmute", "hold", "unhold", "hangup"],
     ),
-    *[
-        (
-            f"member.{action}",
-            lambda c, x, action=action: getattr(
-                c.phlo(PHLO_ID).multi_party_call(NODE_ID).member(MEMBER), action
-            )(**x),
-            "POST",
-            True,
-        )
-        for action in (
-            "mute", "unmute", "hold", "unhold", "hangup",
-            "resume_call", "abort_transfer", "voicemail_drop",
-        )
-    ],
-    (
-        "bridge.get",
-        lambda c, x: c.phlo(PHLO_ID).conference_bridge(NODE_ID).get(**x),
-        "GET",
-        False,
-    ),
-    *[
-        (
-            f"bridge_member.{action}",
-            lambda c, x, action=action: getattr(
-                c.phlo(PHLO_ID).conference_bridge(NODE_ID).member(MEMBER), action
-            )(**x),
-            "POST",
-            True,
-        )
-        for action in ("mute", "unmute", "hold", "unhold", "hangup")
-    ],
     ("node.get", lambda c, x: c.phlo(PHLO_ID).node("send_sms", NODE_ID).get(**x), "GET", False),
     (
         "calls.create",
@@ -93,7 +77,6 @@ METHODS: list[tuple[str, Callable[[PhloClient, Extras], Awaitable[object]], str,
         True,
     ),
 ]
-BY_NAME = {name: (call, method, has_body) for name, call, method, has_body in METHODS}
 
 
 def method_params(*, with_body: bool | None = None) -> list[Any]:
