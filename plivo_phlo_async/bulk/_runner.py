@@ -91,6 +91,23 @@ _UNKNOWN = OutcomeStatus.OUTCOME_UNKNOWN
 _SKIPPED = OutcomeStatus.SKIPPED
 
 
+class _Tally:
+    """One job's attempts so far, shared by the steps of :meth:`BulkRunner._execute`."""
+
+    __slots__ = ("attempts", "last_error", "report", "tries")
+
+    def __init__(self, report: BulkReport) -> None:
+        self.report = report
+        self.attempts = 0  # requests that may have reached the API
+        self.tries = 0  # attempts that count against max_retries
+        self.last_error: PlivoError | None = None
+
+    def sent(self) -> None:
+        """A request that may have reached the API: counted for the job and the run."""
+        self.attempts += 1
+        self.report.requests_sent += 1
+
+
 class BulkRunner:
     """Runs many jobs through one client; create it with ``client.bulk(...)``.
 
@@ -427,29 +444,27 @@ class BulkRunner:
         return outcome
 
     async def _execute(self, job: Job, job_id: str) -> Outcome:
-        ref = job.ref
-        books = self._books
+        """Send ``job`` until it has its one outcome: each attempt waits for the
+        circuit breaker and the rate limit, is journaled before it leaves, and is
+        retried only when it certainly did not reach Plivo (or was refused 429)."""
         try:
             prepared = prepare(job, self._handles)
         except Exception as exc:  # prepare names the field; anything else is the job's
             invalid = exc if isinstance(exc, InvalidParameterError) else unusable("job", exc)
             return await self._settle(
-                Outcome(job, ref, job_id, _FAILED, error=invalid, reason=str(invalid))
+                Outcome(job, job.ref, job_id, _FAILED, error=invalid, reason=str(invalid))
             )
-        send = prepared.send
+        books = self._books
         limiter = self._limiter
         assert limiter is not None
         breaker = self._breaker
-        report = self.report
-        attempts = 0  # requests that may have reached the API
-        tries = 0  # attempts that count against max_retries
-        last_error: PlivoError | None = None
+        tally = _Tally(self.report)
         while True:
             probe = False
             if not breaker.closed and not self._stopping:
                 admitted = await self._admit()
                 if admitted is None:
-                    return self._skip(job, job_id, attempts, last_error)
+                    return self._skip(job, job_id, tally.attempts, tally.last_error)
                 probe = admitted
             try:
                 stopped = self._stopping or (
@@ -459,90 +474,115 @@ class BulkRunner:
             except RateLimiterUnavailableError as exc:  # fail closed: nothing is sent
                 breaker.released(probe=probe)
                 self._halt(exc, f"stopped: {exc}")
-                return self._skip(job, job_id, attempts, exc)
+                return self._skip(job, job_id, tally.attempts, exc)
             if stopped:
                 if probe:
                     breaker.released(probe=True)
-                return self._skip(job, job_id, attempts, last_error)
+                return self._skip(job, job_id, tally.attempts, tally.last_error)
             if not probe and not breaker.closed:
                 continue  # it opened while this job waited for the rate limit
             if books is not None:
-                not_sent = await books.start(job, job_id, prepared.url, prepared.body, attempts)
+                not_sent = await books.start(
+                    job, job_id, prepared.url, prepared.body, tally.attempts
+                )
                 if not_sent is not None:
                     breaker.released(probe=probe)
                     return not_sent
             try:
-                result = await send()
+                result = await prepared.send()
             except CannotConnectError as exc:  # nothing was sent
-                last_error = exc
-                if books is not None:
-                    not_sent = await books.unsent(job, job_id, attempts)
-                    if not_sent is not None:
-                        breaker.released(probe=probe)
-                        return not_sent
-                breaker.failed(exc, probe=probe)
-                if breaker.gave_up:
-                    self._halt(exc, f"stopped: {cannot_connect_reason(exc)}")
-                    return self._skip(job, job_id, attempts, exc)
-                if not breaker.closed:
-                    continue  # the breaker decides when it goes again: no retry used
-                tries += 1
-                if tries > self.max_retries:
-                    return await self._settle(error_outcome(job, job_id, exc, attempts))
-                if not await self._wait(partial(_sleep, self._policy.backoff(tries))):
-                    return self._skip(job, job_id, attempts, exc)
-                continue
+                outcome = await self._unreached(job, job_id, exc, tally, probe)
             except PlivoError as exc:
-                last_error = exc
-                if may_have_reached(exc):
-                    attempts += 1
-                    report.requests_sent += 1
-                    breaker.reached(probe=probe)
-                else:
-                    breaker.released(probe=probe)
-                tries += 1
-                if isinstance(exc, RateLimitError):  # retried or not: every worker
-                    # (and every process sharing the limit) waits, not just this one
-                    await limiter.pause(self._policy.rate_limit_delay(exc.retry_after, tries))
-                retry_in = self._retry_delay(exc, tries)
-                if retry_in is None:
-                    if isinstance(exc, (AuthenticationError, PermissionDeniedError)):
-                        self._halt(exc, refused_reason(exc))
-                    return await self._settle(error_outcome(job, job_id, exc, attempts))
-                # Certainly not executed: the row must not say "maybe".
-                if books is not None:
-                    not_sent = await books.unsent(job, job_id, attempts)
-                    if not_sent is not None:
-                        return not_sent
-                # After a 429 the pause above holds this retry too.
-                if not isinstance(exc, RateLimitError) and not await self._wait(
-                    partial(_sleep, retry_in)
-                ):
-                    return self._skip(job, job_id, attempts, exc)
-                continue
+                outcome = await self._refused(job, job_id, exc, tally, probe)
             except Exception as exc:  # not mapped by the SDK: it may have been sent
-                attempts += 1
-                report.requests_sent += 1
-                breaker.released(probe=probe)
-                error = OutcomeUnknownError(
-                    f"unexpected {type(exc).__name__} while sending: {exc}; "
-                    "outcome unknown, not retried"
-                )
-                error.__cause__ = exc
-                return await self._settle(
-                    Outcome(job, ref, job_id, _UNKNOWN, attempts=attempts, error=error,
-                            reason=str(error))
-                )
+                return await self._unexpected(job, job_id, exc, tally, probe)
             except BaseException:  # cancelled mid-request: the probe is no longer out
                 breaker.released(probe=probe)
                 raise
-            attempts += 1
-            report.requests_sent += 1
-            breaker.reached(probe=probe)
-            return await self._settle(
-                Outcome(job, ref, job_id, _SUCCEEDED, http_status=result.http_status,
-                        api_id=result.api_id, attempts=attempts, result=result)
-            )
+            else:
+                tally.sent()
+                breaker.reached(probe=probe)
+                return await self._settle(
+                    Outcome(job, job.ref, job_id, _SUCCEEDED, http_status=result.http_status,
+                            api_id=result.api_id, attempts=tally.attempts, result=result)
+                )
+            if outcome is not None:
+                return outcome
+
+    async def _unreached(
+        self, job: Job, job_id: str, exc: CannotConnectError, tally: _Tally, probe: bool
+    ) -> Outcome | None:
+        """The API could not be reached, so nothing was sent: the job's outcome,
+        or None to go again (the breaker, not the retry budget, decides when)."""
+        tally.last_error = exc
+        breaker = self._breaker
+        if self._books is not None:
+            not_sent = await self._books.unsent(job, job_id, tally.attempts)
+            if not_sent is not None:
+                breaker.released(probe=probe)
+                return not_sent
+        breaker.failed(exc, probe=probe)
+        if breaker.gave_up:
+            self._halt(exc, f"stopped: {cannot_connect_reason(exc)}")
+            return self._skip(job, job_id, tally.attempts, exc)
+        if not breaker.closed:
+            return None  # the breaker decides when it goes again: no retry used
+        tally.tries += 1
+        if tally.tries > self.max_retries:
+            return await self._settle(error_outcome(job, job_id, exc, tally.attempts))
+        if not await self._wait(partial(_sleep, self._policy.backoff(tally.tries))):
+            return self._skip(job, job_id, tally.attempts, exc)
+        return None
+
+    async def _refused(
+        self, job: Job, job_id: str, exc: PlivoError, tally: _Tally, probe: bool
+    ) -> Outcome | None:
+        """An error the SDK mapped (a status, a timeout, a lost connection): the
+        job's outcome, or None to send it again when it certainly did not run."""
+        tally.last_error = exc
+        if may_have_reached(exc):
+            tally.sent()
+            self._breaker.reached(probe=probe)
+        else:
+            self._breaker.released(probe=probe)
+        tally.tries += 1
+        if isinstance(exc, RateLimitError):  # retried or not: every worker
+            # (and every process sharing the limit) waits, not just this one
+            assert self._limiter is not None
+            await self._limiter.pause(self._policy.rate_limit_delay(exc.retry_after, tally.tries))
+        retry_in = self._retry_delay(exc, tally.tries)
+        if retry_in is None:
+            if isinstance(exc, (AuthenticationError, PermissionDeniedError)):
+                self._halt(exc, refused_reason(exc))
+            return await self._settle(error_outcome(job, job_id, exc, tally.attempts))
+        # Certainly not executed: the row must not say "maybe".
+        if self._books is not None:
+            not_sent = await self._books.unsent(job, job_id, tally.attempts)
+            if not_sent is not None:
+                return not_sent
+        # After a 429 the pause above holds this retry too.
+        if not isinstance(exc, RateLimitError) and not await self._wait(
+            partial(_sleep, retry_in)
+        ):
+            return self._skip(job, job_id, tally.attempts, exc)
+        return None
+
+    async def _unexpected(
+        self, job: Job, job_id: str, exc: Exception, tally: _Tally, probe: bool
+    ) -> Outcome:
+        """An exception the SDK does not map, raised while sending: it may have
+        been sent, so the outcome is unknown and the job is not sent again."""
+        tally.sent()
+        self._breaker.released(probe=probe)
+        error = OutcomeUnknownError(
+            f"unexpected {type(exc).__name__} while sending: {exc}; "
+            "outcome unknown, not retried"
+        )
+        error.__cause__ = exc
+        return await self._settle(
+            Outcome(job, job.ref, job_id, _UNKNOWN, attempts=tally.attempts, error=error,
+                    reason=str(error))
+        )
 
     async def _admit(self) -> bool | None:
         """Wait for the circuit breaker: whether this attempt is its probe, or
