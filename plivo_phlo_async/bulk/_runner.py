@@ -56,7 +56,7 @@ from ._breaker import (
     refused_reason,
 )
 from ._input import JobInput
-from ._jobs import JOB_TYPES, Handles, Job, RunJob, job_id_of, prepare
+from ._jobs import JOB_TYPES, Handles, Job, PreparedJob, RunJob, job_id_of, prepare
 from ._journal import DEFAULT_LEASE, journal_name, open_journal
 from ._limiter import DEFAULT_RATE_LIMIT, RateLimit
 from ._outcomes import error_outcome
@@ -454,7 +454,6 @@ class BulkRunner:
             return await self._settle(
                 Outcome(job, job.ref, job_id, _FAILED, error=invalid, reason=str(invalid))
             )
-        books = self._books
         limiter = self._limiter
         assert limiter is not None
         breaker = self._breaker
@@ -476,18 +475,13 @@ class BulkRunner:
                 self._halt(exc, f"stopped: {exc}")
                 return self._skip(job, job_id, tally.attempts, exc)
             if stopped:
-                if probe:
-                    breaker.released(probe=True)
+                breaker.released(probe=probe)  # nothing when it was not the probe
                 return self._skip(job, job_id, tally.attempts, tally.last_error)
             if not probe and not breaker.closed:
                 continue  # it opened while this job waited for the rate limit
-            if books is not None:
-                not_sent = await books.start(
-                    job, job_id, prepared.url, prepared.body, tally.attempts
-                )
-                if not_sent is not None:
-                    breaker.released(probe=probe)
-                    return not_sent
+            not_sent = await self._journal_start(job, job_id, prepared, tally, probe)
+            if not_sent is not None:
+                return not_sent
             try:
                 result = await prepared.send()
             except CannotConnectError as exc:  # nothing was sent
@@ -508,6 +502,20 @@ class BulkRunner:
                 )
             if outcome is not None:
                 return outcome
+
+    async def _journal_start(
+        self, job: Job, job_id: str, prepared: PreparedJob, tally: _Tally, probe: bool
+    ) -> Outcome | None:
+        """Record the job in flight before it leaves (no journal: nothing to do);
+        an outcome when the journal says it must not be sent (another runner's)."""
+        if self._books is None:
+            return None
+        not_sent = await self._books.start(
+            job, job_id, prepared.url, prepared.body, tally.attempts
+        )
+        if not_sent is not None:
+            self._breaker.released(probe=probe)
+        return not_sent
 
     async def _unreached(
         self, job: Job, job_id: str, exc: CannotConnectError, tally: _Tally, probe: bool
