@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .._validation import is_int
 from ._faults import FaultConfig, RateLimit
 
 #: The default account. Plivo auth ids are "MA" or "SA" and 18 more characters.
@@ -158,9 +159,7 @@ class EmulatorConfig:
         if len(set(phlo_ids)) != len(phlo_ids):
             raise ConfigError("a PHLO id is listed twice")
         if self.calls_per_second is not None and (
-            isinstance(self.calls_per_second, bool)
-            or not isinstance(self.calls_per_second, int)
-            or self.calls_per_second < 1
+            not is_int(self.calls_per_second) or self.calls_per_second < 1
         ):
             raise ConfigError("calls_per_second must be a positive integer or None")
 
