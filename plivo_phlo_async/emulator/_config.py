@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .._validation import is_int
+from ..types._params import ROLES
 from ._faults import FaultConfig, RateLimit
 
 #: The default account. Plivo auth ids are "MA" or "SA" and 18 more characters.
@@ -52,7 +53,6 @@ MEMBER_NODE_TYPES = ("multi_party_call", "conference_bridge")
 
 #: Plivo's timestamp format: "2020-08-01 09:04:40.632232+00:00".
 _PLIVO_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}[+-]\d{2}:\d{2}")
-_ROLES = ("agent", "customer")
 
 
 class ConfigError(ValueError):
@@ -69,8 +69,9 @@ class MemberSeed:
     def __post_init__(self) -> None:
         if not isinstance(self.address, str) or not self.address:
             raise ConfigError(f"member address must be a non-empty string, not {self.address!r}")
-        if self.role not in _ROLES:
-            raise ConfigError(f"member role must be 'agent' or 'customer', not {self.role!r}")
+        if self.role not in ROLES:
+            choices = " or ".join(map(repr, ROLES))
+            raise ConfigError(f"member role must be {choices}, not {self.role!r}")
 
 
 @dataclass(frozen=True)
