@@ -35,7 +35,7 @@ from typing import Any
 
 from .._validation import is_int
 from ..types._params import ROLES
-from ._faults import FaultConfig, RateLimit
+from ._faults import FaultConfig, ServerRateLimit
 
 #: The default account. Plivo auth ids are "MA" or "SA" and 18 more characters.
 DEFAULT_AUTH_ID = "MAEMULATORAUTHID0001"
@@ -147,7 +147,7 @@ class EmulatorConfig:
     auth_id: str = DEFAULT_AUTH_ID
     auth_token: str = DEFAULT_AUTH_TOKEN
     phlos: tuple[PhloSeed, ...] = field(default_factory=lambda: default_phlos())
-    rate_limit: RateLimit | None = field(default_factory=RateLimit)
+    rate_limit: ServerRateLimit | None = field(default_factory=ServerRateLimit)
     faults: FaultConfig | None = None
     calls_per_second: int | None = None
 
@@ -178,7 +178,7 @@ class EmulatorConfig:
             if limit is False or limit is None:
                 values["rate_limit"] = None
             else:
-                values["rate_limit"] = _build(RateLimit, limit, "rate_limit")
+                values["rate_limit"] = _build(ServerRateLimit, limit, "rate_limit")
         if values.get("faults") is not None and not isinstance(values["faults"], FaultConfig):
             faults = dict(_mapping(values["faults"], "faults"))
             for key in ("error_statuses", "methods"):

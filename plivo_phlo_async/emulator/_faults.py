@@ -221,8 +221,14 @@ class FaultInjector:
 
 
 @dataclass(frozen=True)
-class RateLimit:
-    """At most ``requests`` requests per ``window`` seconds per auth id (Plivo: 300 per 5 s)."""
+class ServerRateLimit:
+    """The account's limit as the server enforces it: at most ``requests`` requests per
+    ``window`` seconds per auth id (Plivo: 300 per 5 s), then 429.
+
+    Not to be confused with :class:`plivo_phlo_async.RateLimit`, the client's own
+    throttle (``RateLimit(requests, per=...)``). Was ``RateLimit`` here too, the old
+    name is a deprecated alias for one release.
+    """
 
     requests: int = 300
     window: float = 5.0
@@ -251,18 +257,18 @@ class RateLimiter:
     """
 
     def __init__(
-        self, limit: RateLimit | None, clock: Callable[[], float] = time.monotonic
+        self, limit: ServerRateLimit | None, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.clock = clock
         self.configure(limit)
 
-    def configure(self, limit: RateLimit | None) -> None:
+    def configure(self, limit: ServerRateLimit | None) -> None:
         self.limit = limit
         self._accounts: dict[str, _Account] = {}
 
     @property
     def window(self) -> float:
-        return self.limit.window if self.limit is not None else RateLimit().window
+        return self.limit.window if self.limit is not None else ServerRateLimit().window
 
     def arrive(self, key: str) -> None:
         """Count a request towards the peak, whatever becomes of it."""
