@@ -59,7 +59,7 @@ from ._retry import (
     retryable_status,
 )
 from ._tracing import start_attempt
-from ._validation import describe, validate_path_id
+from ._validation import describe, is_number, validate_path_id
 from ._version import __version__
 from .types._base import PlivoObject
 from .types._headers import ResponseHeaders
@@ -205,7 +205,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def _positive_seconds(value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         return False
     try:
         seconds = float(value)  # an int too large for a float is no timeout either

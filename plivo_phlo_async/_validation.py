@@ -10,7 +10,7 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeGuard, TypeVar
 from urllib.parse import quote, urlsplit
 
 from pydantic import AfterValidator, BaseModel, ValidationError
@@ -62,13 +62,24 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _BYTES_TYPES = (bytes, bytearray, memoryview)
 
 
+def is_int(value: object) -> TypeGuard[int]:
+    """An ``int`` that is not a ``bool`` (``True`` must never pass for 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: object) -> TypeGuard[int | float]:
+    """An ``int`` or ``float`` that is not a ``bool``; NaN and infinities pass
+    (check the range where they matter)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def describe(value: object, limit: int = 40) -> str:
     """A short description of ``value`` for an error message; never raises.
 
     ``repr`` itself can fail (an int of more than 4,300 digits, a list nested
     deeper than the recursion limit), so only plain scalars are shown.
     """
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+    if is_int(value) and value.bit_length() > 64:
         return f"an int of about {int(value.bit_length() * math.log10(2)) + 1} digits"
     if value is None or isinstance(value, (str, int, float)):
         text = repr(value)

@@ -17,7 +17,7 @@ import respx
 from _rejections import rejected
 
 from plivo_phlo_async import InvalidParameterError, PhloClient, PlivoError
-from plivo_phlo_async._validation import validate_model
+from plivo_phlo_async._validation import is_int, is_number, validate_model
 from plivo_phlo_async.types._params import MemberActionParams, NodeActionParams
 
 PHLO_ID = "4c1a9f23-7f56-4879-bb80-db856e1e7701"
@@ -519,3 +519,28 @@ def test_invalid_parameter_error_message_names_field_and_reason() -> None:
 
     assert str(error) == "invalid 'role': must be 'agent' or 'customer'"
     assert error.errors == [("role", "must be 'agent' or 'customer'")]
+
+
+# --------------------------------------------------------------------------- shared checks
+
+
+@pytest.mark.parametrize("value", [0, 1, -5, 2**100])
+def test_is_int_takes_ints(value: object) -> None:
+    assert is_int(value)
+    assert is_number(value)
+
+
+@pytest.mark.parametrize("value", [True, False, 1.0, "1", None, [1]])
+def test_is_int_refuses_bools_and_non_ints(value: object) -> None:
+    assert not is_int(value)
+
+
+@pytest.mark.parametrize("value", [0.5, 1e300, float("inf"), float("nan")])
+def test_is_number_takes_floats_the_range_is_the_callers(value: object) -> None:
+    assert is_number(value)
+    assert not is_int(value)
+
+
+@pytest.mark.parametrize("value", [True, False, "1.5", None, 1j])
+def test_is_number_refuses_bools_and_non_numbers(value: object) -> None:
+    assert not is_number(value)

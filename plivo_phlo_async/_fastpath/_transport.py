@@ -25,6 +25,7 @@ import httpx
 import sniffio
 
 from .._exceptions import ConfigurationError
+from .._validation import is_int
 from ._pool import FastPool
 
 __all__ = ["ATTEMPT_DEADLINE", "FastTransport"]
@@ -52,11 +53,7 @@ class FastTransport(httpx.AsyncBaseTransport):
     """
 
     def __init__(self, max_connections: int = 100) -> None:
-        if (
-            isinstance(max_connections, bool)
-            or not isinstance(max_connections, int)
-            or max_connections < 1
-        ):
+        if not is_int(max_connections) or max_connections < 1:
             raise ConfigurationError(
                 f"max_connections must be an int >= 1, not {max_connections!r}",
                 field="max_connections",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .._exceptions import ConfigurationError, PlivoError
+from .._validation import is_int, is_number
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -61,21 +62,15 @@ class RateLimit:
     burst: int | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.requests, bool) or not isinstance(self.requests, int) or (
-            self.requests < 1
-        ):
+        if not is_int(self.requests) or self.requests < 1:
             raise ConfigurationError(
                 f"RateLimit requests must be an integer >= 1, not {self.requests!r}"
             )
         per = self.per
-        if isinstance(per, bool) or not isinstance(per, (int, float)) or not (
-            0 < per < math.inf
-        ):
+        if not is_number(per) or not 0 < per < math.inf:
             raise ConfigurationError(f"RateLimit per must be a positive number, not {per!r}")
         share = self.bulk_share
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not (
-            0 < share <= 1
-        ):
+        if not is_number(share) or not 0 < share <= 1:
             raise ConfigurationError(
                 f"RateLimit bulk_share must be a number in (0, 1], not {share!r}"
             )
@@ -85,10 +80,7 @@ class RateLimit:
                 "runners no request at all"
             )
         burst = self.burst
-        if burst is not None and (
-            isinstance(burst, bool) or not isinstance(burst, int)
-            or not 1 <= burst <= self.requests
-        ):
+        if burst is not None and (not is_int(burst) or not 1 <= burst <= self.requests):
             raise ConfigurationError(
                 f"RateLimit burst must be an integer from 1 to requests ({self.requests}) "
                 f"or None, not {burst!r}"

@@ -33,6 +33,7 @@ from .._exceptions import (
     NameResolutionError,
     PlivoError,
 )
+from .._validation import is_int, is_number
 
 __all__ = [
     "DEFAULT_CIRCUIT_BREAKER",
@@ -63,14 +64,12 @@ class CircuitBreaker:
     def __post_init__(self) -> None:
         for name in ("failures", "probes"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ConfigurationError(
                     f"CircuitBreaker {name} must be an integer >= 1, not {value!r}", field=name
                 )
         cool_down = self.cool_down
-        if isinstance(cool_down, bool) or not isinstance(cool_down, (int, float)) or not (
-            0 <= cool_down < math.inf
-        ):
+        if not is_number(cool_down) or not 0 <= cool_down < math.inf:
             raise ConfigurationError(
                 f"CircuitBreaker cool_down must be a finite number of seconds >= 0, "
                 f"not {cool_down!r}",

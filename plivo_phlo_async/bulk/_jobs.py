@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .._exceptions import InvalidParameterError
 from .._validation import SURROGATE, check_text, validate_model
@@ -23,7 +23,13 @@ from ..resources._resource import PreparedRequest, send_prepared
 from ..resources.multi_party_call import MultiPartyCall, prepare_action
 from ..resources.phlo import Phlo, encode_run_payload, prepare_run
 from ..types import ActionResult, PhloRunResult
-from ..types._params import MemberAction, MemberActionParams, NodeActionParams, Role
+from ..types._params import (
+    MemberAction,
+    MemberActionParams,
+    NodeAction,
+    NodeActionParams,
+    Role,
+)
 from ._text import escape_surrogates, safe_repr, unusable
 
 if TYPE_CHECKING:  # the client imports bulk lazily; bulk needs it only for types
@@ -40,7 +46,6 @@ __all__ = [
     "prepare",
 ]
 
-NodeActionName = Literal["call", "warm_transfer", "cold_transfer"]
 #: Prefix of the hashed text: a future change of the derivation gets a new one,
 #: so it can never silently match ids derived the old way.
 _ID_VERSION = "plivo-phlo-async/bulk-job/v1\n"
@@ -70,7 +75,7 @@ class NodeActionJob:
 
     phlo_id: str
     node_id: str
-    action: NodeActionName
+    action: NodeAction
     trigger_source: str
     to: str
     role: Role = "agent"

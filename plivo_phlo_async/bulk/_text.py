@@ -12,6 +12,7 @@ import reprlib
 from typing import Any
 
 from .._exceptions import InvalidParameterError
+from .._validation import is_int
 
 __all__ = ["escape_surrogates", "safe_repr", "safe_str", "unusable", "unusable_reason"]
 
@@ -44,7 +45,7 @@ def _type_name(value: Any) -> str:
 def safe_repr(value: Any, limit: int = REPR_LIMIT) -> str:
     """A short repr of ``value`` in valid UTF-8; never raises."""
     try:
-        if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        if is_int(value) and value.bit_length() > 256:
             text = f"<int of {value.bit_length()} bits: 0x{value:x}>"
         else:
             text = _repr.repr(value)

@@ -86,11 +86,16 @@ def demo(
 
 
 async def _demo(jobs: int, concurrency: int, seed: int) -> int:
-    from ..emulator import DEFAULT_PHLO_ID, EmulatorConfig, FaultConfig, run_emulator
-    from ..emulator import RateLimit as AccountLimit
+    from ..emulator import (
+        DEFAULT_PHLO_ID,
+        EmulatorConfig,
+        FaultConfig,
+        ServerRateLimit,
+        run_emulator,
+    )
 
     config = EmulatorConfig(
-        rate_limit=AccountLimit(*ACCOUNT_LIMIT),
+        rate_limit=ServerRateLimit(*ACCOUNT_LIMIT),
         faults=FaultConfig(
             seed=seed,
             error_rate=ERROR_RATE,

@@ -16,6 +16,7 @@ import typer
 from .._client import PhloClient
 from .._exceptions import PlivoError
 from ..types import PlivoObject
+from ..types._params import MEMBER_ACTIONS, NODE_ACTIONS, ROLES
 from ._common import (
     DEFAULT_BASE,
     AuthIdOption,
@@ -26,25 +27,19 @@ from ._common import (
     print_json,
 )
 
-
-class NodeActionName(str, enum.Enum):
-    CALL = "call"
-    WARM_TRANSFER = "warm-transfer"
-    COLD_TRANSFER = "cold-transfer"
-
-
-class MemberActionName(str, enum.Enum):
-    HOLD = "hold"
-    UNHOLD = "unhold"
-    HANGUP = "hangup"
-    RESUME_CALL = "resume-call"
-    ABORT_TRANSFER = "abort-transfer"
-    VOICEMAIL_DROP = "voicemail-drop"
-
-
-class RoleName(str, enum.Enum):
-    AGENT = "agent"
-    CUSTOMER = "customer"
+# The choices are the SDK's one list of actions and roles (types/_params.py),
+# spelled with hyphens on the command line (warm-transfer). mypy cannot see
+# members made from a list, hence the ignores; typer reads them at run time.
+NodeActionName = enum.Enum(  # type: ignore[misc]
+    "NodeActionName", {name.upper(): name.replace("_", "-") for name in NODE_ACTIONS}, type=str
+)
+MemberActionName = enum.Enum(  # type: ignore[misc]
+    "MemberActionName", {name.upper(): name.replace("_", "-") for name in MEMBER_ACTIONS}, type=str
+)
+RoleName = enum.Enum(  # type: ignore[misc]
+    "RoleName", {name.upper(): name for name in ROLES}, type=str
+)
+DEFAULT_ROLE = RoleName("agent")
 
 
 PhloIdArg = Annotated[
@@ -120,7 +115,7 @@ def mpc(
     ],
     role: Annotated[
         RoleName, typer.Option("--role", help="Role of the person dialled.")
-    ] = RoleName.AGENT,
+    ] = DEFAULT_ROLE,
     auth_id: AuthIdOption = None,
     auth_token: AuthTokenOption = None,
     base_url: BaseUrlOption = DEFAULT_BASE,
@@ -130,12 +125,13 @@ def mpc(
     It dials a real phone: a failure whose outcome is unknown is reported,
     never retried.
     """
-    method = action.value.replace("-", "_")
+    method: str = action.value.replace("-", "_")
+    role_name: str = role.value
 
     async def request(client: PhloClient) -> PlivoObject:
         node = client.phlo(phlo_id).multi_party_call(node_id)
         act: Callable[..., Awaitable[PlivoObject]] = getattr(node, method)
-        return await act(trigger_source, to, role.value)
+        return await act(trigger_source, to, role_name)
 
     _send(auth_id, auth_token, base_url, request)
 
@@ -159,7 +155,7 @@ def member(
     base_url: BaseUrlOption = DEFAULT_BASE,
 ) -> None:
     """Act on one member of a multi-party call."""
-    method = action.value.replace("-", "_")
+    method: str = action.value.replace("-", "_")
 
     async def request(client: PhloClient) -> PlivoObject:
         target = client.phlo(phlo_id).multi_party_call(node_id).member(member_address)

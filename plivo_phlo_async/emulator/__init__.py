@@ -23,6 +23,7 @@ Default credentials: auth id ``MAEMULATORAUTHID0001``, token
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,7 @@ from ._config import (
     PhloSeed,
 )
 from ._emulator import ConnectionDropped, PhloEmulator
-from ._faults import FaultConfig, RateLimit
+from ._faults import FaultConfig, ServerRateLimit
 from ._records import CallbackRecord, ExecutedAction, ReceivedRequest
 from ._server import EmulatorServer, run_emulator, serve
 from ._state import (
@@ -91,9 +92,29 @@ __all__ = [
     "NodeSeed",
     "PhloEmulator",
     "PhloSeed",
-    "RateLimit",
     "ReceivedRequest",
+    "ServerRateLimit",
     "create_app",
     "run_emulator",
     "serve",
 ]
+
+if TYPE_CHECKING:
+    RateLimit = ServerRateLimit
+    """Deprecated: use [`ServerRateLimit`][plivo_phlo_async.emulator.ServerRateLimit], the same
+    class. Importing this name warns; it goes in the next release."""
+else:
+
+    def __getattr__(name: str) -> Any:
+        # The old name stays importable for one release, with a warning: it
+        # clashed with plivo_phlo_async.RateLimit, the client's own limit.
+        if name == "RateLimit":
+            warnings.warn(
+                "plivo_phlo_async.emulator.RateLimit is deprecated and will be removed in the "
+                "next release: use plivo_phlo_async.emulator.ServerRateLimit (the emulator's "
+                "limit; plivo_phlo_async.RateLimit is the client's)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return ServerRateLimit
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

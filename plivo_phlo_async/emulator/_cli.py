@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from ._config import ConfigError, EmulatorConfig
-from ._faults import FaultConfig, RateLimit
+from ._faults import FaultConfig, ServerRateLimit
 from ._server import serve
 
 
@@ -58,7 +58,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     elif args.rate_limit:
         requests, _, window = args.rate_limit.partition("/")
         try:
-            changes["rate_limit"] = RateLimit(int(requests), float(window or 5))
+            changes["rate_limit"] = ServerRateLimit(int(requests), float(window or 5))
         except ValueError as exc:
             raise ConfigError(f"--rate-limit must look like 300/5: {exc}") from None
     if args.error_rate or args.drop_before_rate or args.drop_after_rate or args.latency:

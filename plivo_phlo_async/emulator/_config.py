@@ -33,7 +33,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ._faults import FaultConfig, RateLimit
+from .._validation import is_int
+from ..types._params import ROLES
+from ._faults import FaultConfig, ServerRateLimit
 
 #: The default account. Plivo auth ids are "MA" or "SA" and 18 more characters.
 DEFAULT_AUTH_ID = "MAEMULATORAUTHID0001"
@@ -51,7 +53,6 @@ MEMBER_NODE_TYPES = ("multi_party_call", "conference_bridge")
 
 #: Plivo's timestamp format: "2020-08-01 09:04:40.632232+00:00".
 _PLIVO_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}[+-]\d{2}:\d{2}")
-_ROLES = ("agent", "customer")
 
 
 class ConfigError(ValueError):
@@ -68,8 +69,9 @@ class MemberSeed:
     def __post_init__(self) -> None:
         if not isinstance(self.address, str) or not self.address:
             raise ConfigError(f"member address must be a non-empty string, not {self.address!r}")
-        if self.role not in _ROLES:
-            raise ConfigError(f"member role must be 'agent' or 'customer', not {self.role!r}")
+        if self.role not in ROLES:
+            choices = " or ".join(map(repr, ROLES))
+            raise ConfigError(f"member role must be {choices}, not {self.role!r}")
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ class EmulatorConfig:
     auth_id: str = DEFAULT_AUTH_ID
     auth_token: str = DEFAULT_AUTH_TOKEN
     phlos: tuple[PhloSeed, ...] = field(default_factory=lambda: default_phlos())
-    rate_limit: RateLimit | None = field(default_factory=RateLimit)
+    rate_limit: ServerRateLimit | None = field(default_factory=ServerRateLimit)
     faults: FaultConfig | None = None
     calls_per_second: int | None = None
 
@@ -158,9 +160,7 @@ class EmulatorConfig:
         if len(set(phlo_ids)) != len(phlo_ids):
             raise ConfigError("a PHLO id is listed twice")
         if self.calls_per_second is not None and (
-            isinstance(self.calls_per_second, bool)
-            or not isinstance(self.calls_per_second, int)
-            or self.calls_per_second < 1
+            not is_int(self.calls_per_second) or self.calls_per_second < 1
         ):
             raise ConfigError("calls_per_second must be a positive integer or None")
 
@@ -178,7 +178,7 @@ class EmulatorConfig:
             if limit is False or limit is None:
                 values["rate_limit"] = None
             else:
-                values["rate_limit"] = _build(RateLimit, limit, "rate_limit")
+                values["rate_limit"] = _build(ServerRateLimit, limit, "rate_limit")
         if values.get("faults") is not None and not isinstance(values["faults"], FaultConfig):
             faults = dict(_mapping(values["faults"], "faults"))
             for key in ("error_statuses", "methods"):

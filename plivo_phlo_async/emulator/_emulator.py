@@ -18,7 +18,7 @@ import httpx
 
 from ._callbacks import plan_callbacks, send_callbacks
 from ._config import EmulatorConfig
-from ._faults import Fault, FaultConfig, FaultInjector, FaultKind, RateLimit, RateLimiter
+from ._faults import Fault, FaultConfig, FaultInjector, FaultKind, RateLimiter, ServerRateLimit
 from ._records import Call, CallbackRecord, Run
 from ._records import ExecutedAction as ExecutedAction  # re-exported from here too
 from ._records import ReceivedRequest as ReceivedRequest
@@ -105,7 +105,7 @@ class PhloEmulator:
         with self._lock:
             self._faults.configure(faults)
 
-    def set_rate_limit(self, limit: RateLimit | None) -> None:
+    def set_rate_limit(self, limit: ServerRateLimit | None) -> None:
         """Replace the rate limit (None turns it off) and forget past requests."""
         with self._lock:
             self._limiter.configure(limit)

@@ -26,6 +26,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .._validation import is_int, is_number
+
 FaultKind = Literal["error", "error_after", "drop_before", "drop_after", "rate_limit"]
 FAULT_KINDS: tuple[FaultKind, ...] = (
     "error",
@@ -37,7 +39,7 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
 
 
 def _rate(name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+    if not is_number(value) or not 0 <= value <= 1:
         raise ValueError(f"{name} must be a number between 0 and 1, not {value!r}")
 
 
@@ -77,9 +79,7 @@ class FaultConfig:
         if sum(getattr(self, name) for name in rates) > 1 + 1e-9:
             raise ValueError("the fault rates add up to more than 1")
         statuses = tuple(self.error_statuses)
-        if not statuses or any(
-            isinstance(s, bool) or not isinstance(s, int) or not 500 <= s <= 599 for s in statuses
-        ):
+        if not statuses or any(not is_int(s) or not 500 <= s <= 599 for s in statuses):
             raise ValueError("error_statuses must be a non-empty list of 5xx codes")
         object.__setattr__(self, "error_statuses", statuses)
         latency = self.latency
@@ -87,7 +87,7 @@ class FaultConfig:
             if len(latency) != 2 or not 0 <= latency[0] <= latency[1]:
                 raise ValueError("latency range must be (low, high) with 0 <= low <= high")
             object.__setattr__(self, "latency", (float(latency[0]), float(latency[1])))
-        elif isinstance(latency, bool) or not isinstance(latency, (int, float)) or latency < 0:
+        elif not is_number(latency) or latency < 0:
             raise ValueError(
                 f"latency must be >= 0 seconds or a (low, high) range, not {latency!r}"
             )
@@ -154,11 +154,11 @@ class FaultInjector:
     ) -> None:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
-        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+        if not is_int(times) or times < 1:
             raise ValueError("times must be a positive integer")
         if not 500 <= status <= 599:
             raise ValueError("status must be a 5xx code")
-        if isinstance(retry_after, bool) or not isinstance(retry_after, int) or retry_after < 0:
+        if not is_int(retry_after) or retry_after < 0:
             raise ValueError("retry_after must be a whole number of seconds >= 0")
         self._scripted.append(
             _Scripted(
@@ -221,20 +221,22 @@ class FaultInjector:
 
 
 @dataclass(frozen=True)
-class RateLimit:
-    """At most ``requests`` requests per ``window`` seconds per auth id (Plivo: 300 per 5 s)."""
+class ServerRateLimit:
+    """The account's limit as the server enforces it: at most ``requests`` requests per
+    ``window`` seconds per auth id (Plivo: 300 per 5 s), then 429.
+
+    Not to be confused with :class:`plivo_phlo_async.RateLimit`, the client's own
+    throttle (``RateLimit(requests, per=...)``). Was ``RateLimit`` here too, the old
+    name is a deprecated alias for one release.
+    """
 
     requests: int = 300
     window: float = 5.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.requests, bool) or not isinstance(self.requests, int) or (
-            self.requests < 1
-        ):
+        if not is_int(self.requests) or self.requests < 1:
             raise ValueError("rate_limit.requests must be a positive integer")
-        if isinstance(self.window, bool) or not isinstance(self.window, (int, float)) or (
-            self.window <= 0
-        ):
+        if not is_number(self.window) or self.window <= 0:
             raise ValueError("rate_limit.window must be a positive number of seconds")
 
 
@@ -255,18 +257,18 @@ class RateLimiter:
     """
 
     def __init__(
-        self, limit: RateLimit | None, clock: Callable[[], float] = time.monotonic
+        self, limit: ServerRateLimit | None, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.clock = clock
         self.configure(limit)
 
-    def configure(self, limit: RateLimit | None) -> None:
+    def configure(self, limit: ServerRateLimit | None) -> None:
         self.limit = limit
         self._accounts: dict[str, _Account] = {}
 
     @property
     def window(self) -> float:
-        return self.limit.window if self.limit is not None else RateLimit().window
+        return self.limit.window if self.limit is not None else ServerRateLimit().window
 
     def arrive(self, key: str) -> None:
         """Count a request towards the peak, whatever becomes of it."""

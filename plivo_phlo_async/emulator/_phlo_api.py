@@ -2,7 +2,9 @@
 actions, and member actions on multi-party calls and conference bridges.
 
 Bodies are validated here, with rules written independently of the SDK's
-models. Choices where the reference is silent:
+models; only the vocabulary (the actions and roles) is the SDK's one list,
+whose strings tests/test_wire_format.py pins. Choices where the reference is
+silent:
 
 * ``role`` defaults to ``agent``; ``to``/``trigger_source`` must be a phone
   number (optional ``+``, up to 15 digits) or a SIP URI.
@@ -25,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from ..types import _params as sdk
 from ._http import (
     both_slashes,
     check_account,
@@ -38,16 +41,17 @@ from ._state import EmulatorError, is_address
 
 __all__ = ["MEMBER_ACTIONS", "NODE_ACTIONS", "ROLES", "phlo_routes"]
 
-NODE_ACTIONS = ("call", "warm_transfer", "cold_transfer")
+# The vocabulary is the SDK's (types/_params.py), the one list of actions and
+# roles; tests/test_wire_format.py pins its strings.
+NODE_ACTIONS: tuple[str, ...] = sdk.NODE_ACTIONS
 #: The member actions of each node type that has members.
 MEMBER_ACTIONS: dict[str, tuple[str, ...]] = {
-    "multi_party_call": (
-        "hold", "unhold", "hangup", "resume_call", "abort_transfer", "voicemail_drop",
-        "mute", "unmute",
-    ),
-    "conference_bridge": ("mute", "unmute", "hold", "unhold", "hangup"),
+    "multi_party_call": sdk.MEMBER_ACTIONS,
+    "conference_bridge": sdk.CONFERENCE_BRIDGE_MEMBER_ACTIONS,
 }
-ROLES = ("agent", "customer")
+ROLES: tuple[str, ...] = sdk.ROLES
+#: "'agent' or 'customer'", for error messages.
+ROLE_CHOICES = " or ".join(map(repr, ROLES))
 
 
 async def get_phlo(request: Request) -> Response:
@@ -98,7 +102,7 @@ async def node_action(request: Request) -> Response:
             problems.append(f"{key} must be a phone number or a SIP URI, not {data[key]!r}")
     role = data.get("role", "agent")
     if role not in ROLES:
-        problems.append(f"role must be 'agent' or 'customer', not {role!r}")
+        problems.append(f"role must be {ROLE_CHOICES}, not {role!r}")
     fail_if(problems)
     emulator.act_on_node(record, phlo_id, node_id, str(action), data)
     return ok(request, 201, {"error": ""})

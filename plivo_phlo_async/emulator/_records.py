@@ -59,11 +59,11 @@ class ReceivedRequest:
 class ExecutedAction:
     """A side effect the emulator carried out (a run, a call, a member action...).
 
-    ``kind`` is ``"run"``, ``"create_call"``, a node action (``"call"``,
-    ``"warm_transfer"``, ``"cold_transfer"``) or a member action (``"hold"``,
-    ``"unhold"``, ``"hangup"``, ``"resume_call"``, ``"abort_transfer"``,
-    ``"voicemail_drop"``). ``request_seq`` links it to its request; whether
-    the client saw the answer is on that request (``status``/``fault``).
+    ``kind`` is ``"run"``, ``"create_call"``, a node action (one of
+    :data:`~plivo_phlo_async.NodeAction`: ``"call"``, ``"warm_transfer"``...) or
+    a member action (one of :data:`~plivo_phlo_async.MemberAction`: ``"hold"``,
+    ``"mute"``...). ``request_seq`` links it to its request; whether the client
+    saw the answer is on that request (``status``/``fault``).
     """
 
     kind: str

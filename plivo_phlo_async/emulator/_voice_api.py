@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from .._validation import is_int
 from ._http import both_slashes, check_account, check_keys, context, fail_if, json_object, ok
 from ._state import is_address
 
@@ -47,7 +48,7 @@ def _boolean(value: Any) -> str | None:
 def _integer(low: int, high: float = math.inf) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
         number: int | None = None
-        if isinstance(value, int) and not isinstance(value, bool):
+        if is_int(value):
             number = value
         elif isinstance(value, str) and value.isdigit():
             number = int(value)

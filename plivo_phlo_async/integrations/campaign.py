@@ -22,6 +22,7 @@ from typing import Any
 
 from .._client import PhloClient
 from .._exceptions import ConfigurationError, InvalidParameterError
+from .._validation import is_int
 from ..bulk import (
     DEFAULT_CONCURRENCY,
     RateLimit,
@@ -94,7 +95,7 @@ def campaign_chunks(
     derived from their content, so submitting the same input again gives the
     same ids, and the journal sends nothing twice. ``ref`` must be JSON.
     """
-    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
+    if not is_int(chunk_size) or chunk_size < 1:
         raise InvalidParameterError("chunk_size", f"must be a positive integer, not {chunk_size!r}")
     journal_location = os.fspath(journal)
     if not journal_location:

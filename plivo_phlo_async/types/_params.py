@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -48,6 +48,15 @@ MemberAction = Literal[
 #: The member actions of a conference-bridge node.
 ConferenceBridgeMemberAction = Literal["mute", "unmute", "hold", "unhold", "hangup"]
 Role = Literal["agent", "customer"]
+#: The same vocabularies as tuples, in the order above. These Literals are the
+#: one list of actions and roles: bulk jobs, the command line and the emulator
+#: derive theirs from them, so a new action is added here and nowhere else.
+NODE_ACTIONS: tuple[NodeAction, ...] = get_args(NodeAction)
+MEMBER_ACTIONS: tuple[MemberAction, ...] = get_args(MemberAction)
+CONFERENCE_BRIDGE_MEMBER_ACTIONS: tuple[ConferenceBridgeMemberAction, ...] = get_args(
+    ConferenceBridgeMemberAction
+)
+ROLES: tuple[Role, ...] = get_args(Role)
 
 # Keys and values of Plivo's SIP headers: letters and digits only.
 _SIP_HEADERS = re.compile(r"[A-Za-z0-9]+=[A-Za-z0-9]+(?:,[A-Za-z0-9]+=[A-Za-z0-9]+)*")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._base import PlivoObject
-from .phlo import AwareDatetime
+from .phlo import UtcAssumedDatetime
 
 
 class NodeDetails(PlivoObject):
@@ -17,7 +17,7 @@ class NodeDetails(PlivoObject):
     phlo_id: str
     name: str | None = None
     node_type: str | None = None
-    created_on: AwareDatetime | None = None
+    created_on: UtcAssumedDatetime | None = None
 
 
 class MultiPartyCallDetails(NodeDetails):

@@ -9,7 +9,10 @@ from pydantic import AfterValidator, Field
 
 from ._base import PlivoObject, as_aware
 
-AwareDatetime = Annotated[datetime, AfterValidator(as_aware)]
+#: A datetime that is always timezone-aware: a naive one (Plivo's timestamps
+#: are UTC) is taken as UTC. Unlike pydantic's ``AwareDatetime``, which refuses
+#: naive values.
+UtcAssumedDatetime = Annotated[datetime, AfterValidator(as_aware)]
 
 
 class PhloDetails(PlivoObject):
@@ -17,7 +20,7 @@ class PhloDetails(PlivoObject):
 
     phlo_id: str
     name: str | None = None
-    created_on: AwareDatetime | None = None
+    created_on: UtcAssumedDatetime | None = None
 
 
 class PhloRunResult(PlivoObject):

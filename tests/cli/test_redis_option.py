@@ -19,7 +19,7 @@ from plivo_phlo_async.emulator import (
     DEFAULT_AUTH_TOKEN,
     DEFAULT_PHLO_ID,
     PhloEmulator,
-    RateLimit,
+    ServerRateLimit,
 )
 
 from .conftest import cli_process, invoke, write
@@ -132,7 +132,7 @@ def test_two_processes_on_one_account_share_one_limit(
     # machine (two runners, the emulator and Redis) the request may reach the
     # server tens of ms later, which an exact 1 s window would count as early.
     # Without sharing, two runners at 20/1 each put about 32 requests in 0.8 s.
-    emulator.set_rate_limit(RateLimit(20, JITTER_TOLERANT_WINDOW))
+    emulator.set_rate_limit(ServerRateLimit(20, JITTER_TOLERANT_WINDOW))
     env = {"PLIVO_AUTH_ID": DEFAULT_AUTH_ID, "PLIVO_AUTH_TOKEN": DEFAULT_AUTH_TOKEN}
     processes = [
         cli_process(

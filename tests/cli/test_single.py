@@ -183,6 +183,22 @@ def test_member_hold(server: EmulatorServer, base_url: str) -> None:
     assert server.emulator.members(DEFAULT_PHLO_ID, DEFAULT_NODE_ID)[CUSTOMER] == "on_hold"
 
 
+def test_member_mute_then_unmute(server: EmulatorServer, base_url: str) -> None:
+    # The command's actions are the SDK's (MemberAction), mute and unmute included.
+    server.emulator.reset()
+    _add_member(server)
+
+    for action in ("mute", "unmute"):
+        result = invoke(
+            "member", DEFAULT_PHLO_ID, DEFAULT_NODE_ID, CUSTOMER, action, "--base-url", base_url
+        )
+        assert result.exit_code == 0, result.stderr
+
+    assert [r.json for r in server.emulator.requests[-2:]] == [
+        {"action": "mute"}, {"action": "unmute"},
+    ]
+
+
 def test_member_action_names_use_hyphens(server: EmulatorServer, base_url: str) -> None:
     server.emulator.reset()
     _add_member(server)

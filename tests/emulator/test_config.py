@@ -22,7 +22,7 @@ from plivo_phlo_async.emulator import (
     FaultConfig,
     MemberSeed,
     PhloEmulator,
-    RateLimit,
+    ServerRateLimit,
 )
 
 SEED = {
@@ -73,7 +73,7 @@ members = [{ address = "+14155550100", role = "agent" }]
 
 def _check_loaded(config: EmulatorConfig) -> None:
     assert config.auth_id == "MAFILECONFIGURED0001"
-    assert config.rate_limit == RateLimit(10, 1.5)
+    assert config.rate_limit == ServerRateLimit(10, 1.5)
     assert config.faults == FaultConfig(
         seed=4, error_rate=0.5, methods=frozenset({"POST"}), latency=(0.0, 0.01)
     )

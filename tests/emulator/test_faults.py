@@ -29,7 +29,7 @@ from plivo_phlo_async.emulator import (
     EmulatorServer,
     FaultConfig,
     PhloEmulator,
-    RateLimit,
+    ServerRateLimit,
     run_emulator,
 )
 
@@ -280,7 +280,7 @@ async def test_no_trigger_is_ever_executed_twice_under_faults(
 ) -> None:
     emulator = PhloEmulator(
         EmulatorConfig(
-            rate_limit=RateLimit(requests=5, window=5),
+            rate_limit=ServerRateLimit(requests=5, window=5),
             faults=FaultConfig(
                 seed=11, error_rate=0.1, error_after_rate=0.1, drop_before_rate=0.1,
                 drop_after_rate=0.1,

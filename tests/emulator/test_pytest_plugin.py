@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from plivo_phlo_async import NotFoundError
-from plivo_phlo_async.emulator import DEFAULT_NODE_ID, DEFAULT_PHLO_ID, RateLimit
+from plivo_phlo_async.emulator import DEFAULT_NODE_ID, DEFAULT_PHLO_ID, ServerRateLimit
 
 
 async def test_client_fixture_runs_a_phlo(phlo_client, phlo_emulator):
@@ -44,7 +44,7 @@ async def test_server_fixture(phlo_emulator_server):
 
 @pytest.mark.phlo_emulator(rate_limit={"requests": 1, "window": 60})
 def test_marker_fields(phlo_emulator):
-    assert phlo_emulator.config.rate_limit == RateLimit(1, 60)
+    assert phlo_emulator.config.rate_limit == ServerRateLimit(1, 60)
 
 
 @pytest.mark.phlo_emulator({"phlos": [{"phlo_id": "mine", "name": "Mine"}]})

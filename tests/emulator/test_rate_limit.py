@@ -7,14 +7,15 @@ import anyio.lowlevel
 import pytest
 
 from plivo_phlo_async import AuthenticationError, PhloClient, RateLimitError, _base_client
-from plivo_phlo_async.emulator import DEFAULT_PHLO_ID, EmulatorConfig, PhloEmulator, RateLimit
+from plivo_phlo_async.emulator import DEFAULT_PHLO_ID, EmulatorConfig, PhloEmulator, ServerRateLimit
 
 from .conftest import Connect, FakeClock
 
 
 @pytest.fixture
 def limited(clock: FakeClock) -> PhloEmulator:
-    return PhloEmulator(EmulatorConfig(rate_limit=RateLimit(requests=3, window=5)), clock=clock)
+    config = EmulatorConfig(rate_limit=ServerRateLimit(requests=3, window=5))
+    return PhloEmulator(config, clock=clock)
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def waits_advance_clock(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> li
 
 
 def test_the_default_is_plivos_300_per_5_seconds() -> None:
-    assert EmulatorConfig().rate_limit == RateLimit(requests=300, window=5.0)
+    assert EmulatorConfig().rate_limit == ServerRateLimit(requests=300, window=5.0)
 
 
 async def test_beyond_the_limit_the_answer_is_429_with_retry_after(
@@ -157,7 +158,7 @@ async def test_refused_credentials_do_not_use_the_accounts_quota(
 async def test_set_rate_limit_changes_it_at_run_time(
     client: PhloClient, emulator: PhloEmulator
 ) -> None:
-    emulator.set_rate_limit(RateLimit(requests=1, window=60))
+    emulator.set_rate_limit(ServerRateLimit(requests=1, window=60))
     await client.phlo.get(DEFAULT_PHLO_ID)
 
     with pytest.raises(RateLimitError):
