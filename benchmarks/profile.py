@@ -55,7 +55,8 @@ def main() -> None:
         if server.ca_file is not None:
             os.environ["SSL_CERT_FILE"] = str(server.ca_file)  # read at the first connection
         done, seconds, cpu, info = anyio.run(_run, url, options, None)
-        print(f"{options.scenario} ({info.get('path', '-')} path): {done / seconds:,.0f} triggers/s, "
+        path = info.get("path", "-")
+        print(f"{options.scenario} ({path} path): {done / seconds:,.0f} triggers/s, "
               f"{cpu / done * 1e6:.0f} us CPU per trigger (harness included, no profiler)")
         profiler = cProfile.Profile()
         anyio.run(_run, url, options, profiler)

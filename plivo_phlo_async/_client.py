@@ -30,7 +30,7 @@ from ._ratelimit import DEFAULT_RATE_LIMIT, Limiter, RateLimit, make_limiter
 from ._request_options import ExtraBody, ExtraHeaders, ExtraQuery, client_options
 from ._retry import RetryPolicy
 from ._types import NOT_GIVEN, NotGiven
-from ._validation import check_path_id
+from ._validation import check_path_id, is_int
 from .resources import Calls, PhloResource
 
 if TYPE_CHECKING:  # the bulk package is imported lazily, in PhloClient.bulk
@@ -114,9 +114,7 @@ class PhloClient(BaseClient):
         except ValueError as exc:
             raise ConfigurationError(f"auth id is not valid: {exc}", field="auth_id") from None
         _check_retries(max_retries)
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or (
-            max_connections < 1
-        ):
+        if not is_int(max_connections) or max_connections < 1:
             raise ConfigurationError(
                 f"max_connections must be >= 1, not {max_connections!r}", field="max_connections"
             )
@@ -343,7 +341,7 @@ def _limiter_for(rate_limit: object, auth_id: str) -> Limiter | None:
 
 
 def _check_retries(max_retries: object) -> None:
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+    if not is_int(max_retries) or max_retries < 0:
         raise ConfigurationError(
             f"max_retries must be an integer >= 0, not {max_retries!r}", field="max_retries"
         )

@@ -43,7 +43,7 @@ from .._exceptions import (
 )
 from .._ratelimit import Limiter, RateLimiterUnavailableError, make_limiter
 from .._retry import RetryPolicy
-from .._validation import validate_path_id
+from .._validation import is_int, is_number, validate_path_id
 from ._bookkeeping import DUPLICATE as DUPLICATE  # the CLI tells duplicates apart by it
 from ._bookkeeping import Bookkeeper
 from ._breaker import (
@@ -150,13 +150,13 @@ class BulkRunner:
             raise ConfigurationError("jobs must be an iterable of jobs, not one mapping")
         if phlo_id is not None:
             validate_path_id("phlo_id", phlo_id)
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        if not is_int(concurrency) or concurrency < 1:
             raise ConfigurationError(f"concurrency must be an integer >= 1, not {concurrency!r}")
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise ConfigurationError("rate_limit must be a RateLimit or None")
         if max_retries is None:
             max_retries = client.max_retries
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        if not is_int(max_retries) or max_retries < 0:
             raise ConfigurationError(f"max_retries must be an integer >= 0, not {max_retries!r}")
         if on_outcome is not None and not callable(on_outcome):
             raise ConfigurationError("on_outcome must be callable")
@@ -164,9 +164,7 @@ class BulkRunner:
             raise ConfigurationError(
                 "circuit_breaker must be a CircuitBreaker", field="circuit_breaker"
             )
-        if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not (
-            0 < lease < 86_400
-        ):
+        if not is_number(lease) or not 0 < lease < 86_400:
             raise ConfigurationError(f"lease must be seconds in (0, 86400), not {lease!r}",
                                      field="lease")
         if journal is not None and not isinstance(journal, (str, os.PathLike)):
