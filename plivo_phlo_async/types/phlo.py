@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
@@ -51,3 +52,18 @@ class PhloRun(PlivoObject):
     call_uuids: list[str] = Field(default_factory=list)
     message_uuids: list[str] = Field(default_factory=list)
     recording_ids: list[str] = Field(default_factory=list)
+
+
+def __getattr__(name: str) -> Any:
+    # The old name, importable from this module until the next release: it read
+    # as pydantic's AwareDatetime, which means the opposite (it refuses naive values).
+    if name == "AwareDatetime":
+        warnings.warn(
+            "plivo_phlo_async.types.phlo.AwareDatetime is deprecated and will be removed in "
+            "the next release: use UtcAssumedDatetime (a naive value is taken as UTC)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return UtcAssumedDatetime
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
