@@ -319,7 +319,7 @@ class Requester:
             if self.owns_client:
                 await self.http_client.aclose()
 
-    async def request(
+    async def request(  # noqa: C901 - every exit of an attempt in one loop, on purpose
         self,
         method: str,
         url: str,

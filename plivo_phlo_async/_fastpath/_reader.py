@@ -234,7 +234,7 @@ class ResponseReader:
             if response is not None:
                 return response
 
-    def _parse_head(self, head: bytes) -> Response | None:
+    def _parse_head(self, head: bytes) -> Response | None:  # noqa: C901 - the hot path, inline
         # The grammar admits no control byte, bare LF or lone CR: one C-level
         # match per part; _refuse_head says what was wrong only when it fails.
         status_line = _STATUS_LINE.match(head)

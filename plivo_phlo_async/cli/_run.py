@@ -192,23 +192,10 @@ def run(
     stopped because the API could not be reached; 130 when interrupted (Ctrl-C).
     """
     _escape_unencodable_output()
-    if from_csv is not None and from_jsonl is None:
-        source = Source(from_csv, "csv", job_id_column)
-    elif from_jsonl is not None and from_csv is None:
-        source = Source(from_jsonl, "jsonl", job_id_column)
-    else:
-        raise typer.BadParameter("give exactly one of --from-csv FILE or --from-jsonl FILE")
-    if no_rate_limit and rate is not None:
-        raise typer.BadParameter("--rate and --no-rate-limit contradict each other")
-    rate_limit = None if no_rate_limit else DEFAULT_RATE_LIMIT if rate is None else (
-        parse_rate(rate)
-    )
-    if redis is not None:
-        rate_limit = _shared(rate_limit, redis, redis_key_prefix)
+    source = _source(from_csv, from_jsonl, job_id_column)
+    rate_limit = _rate_limit(rate, no_rate_limit, redis, redis_key_prefix)
     if retry_failed and journal is None:
         raise typer.BadParameter("--retry-failed needs --journal")
-    if job_id_column == "":
-        raise typer.BadParameter("must not be empty", param_hint="--job-id-column")
     try:
         validate_path_id("phlo_id", phlo_id)
     except InvalidParameterError as exc:
@@ -262,23 +249,7 @@ def run(
                 on_outcome=None if writer is None else writer.write,
                 input_errors=(InputChangedError, InputFormatError, JournalError),
             )
-        if isinstance(result.input_error, JournalError):
-            return _journal_failed(out, result, result.input_error, output)
-        print_summary(out, result, output_hint=None if output is None else str(output))
-        unwritten = writer is not None and writer.error is not None
-        if writer is not None and writer.error is not None:
-            # The run went on; the summary above and the journal have every outcome.
-            err.print(
-                f"[red]Could not write {escape(str(writer.path))}[/] after "
-                f"{writer.written} outcomes: {escape(str(writer.error))}",
-                soft_wrap=True,
-            )
-        if result.input_error is not None:
-            # The rows read before the error were sent: not a clean usage error.
-            err.print(f"[red]Input error:[/] {escape(str(result.input_error))}", soft_wrap=True)
-            return EXIT_FAILED
-        code = exit_code(result)
-        return max(code, EXIT_FAILED) if unwritten else code
+        return _summarise(out, err, result, writer, output)
 
     try:
         code = anyio.run(go)
@@ -286,6 +257,58 @@ def run(
         if writer is not None:
             writer.close()
     raise typer.Exit(code)
+
+
+def _summarise(
+    out: Console,
+    err: Console,
+    result: DriveResult,
+    writer: OutcomeWriter | None,
+    output: Path | None,
+) -> int:
+    """Print how the run ended; its exit status."""
+    if isinstance(result.input_error, JournalError):
+        return _journal_failed(out, result, result.input_error, output)
+    print_summary(out, result, output_hint=None if output is None else str(output))
+    unwritten = writer is not None and writer.error is not None
+    if writer is not None and writer.error is not None:
+        # The run went on; the summary above and the journal have every outcome.
+        err.print(
+            f"[red]Could not write {escape(str(writer.path))}[/] after "
+            f"{writer.written} outcomes: {escape(str(writer.error))}",
+            soft_wrap=True,
+        )
+    if result.input_error is not None:
+        # The rows read before the error were sent: not a clean usage error.
+        err.print(f"[red]Input error:[/] {escape(str(result.input_error))}", soft_wrap=True)
+        return EXIT_FAILED
+    code = exit_code(result)
+    return max(code, EXIT_FAILED) if unwritten else code
+
+
+def _source(from_csv: Path | None, from_jsonl: Path | None, job_id_column: str | None) -> Source:
+    """The one input file given (``typer.BadParameter`` for none or both)."""
+    if job_id_column == "":
+        raise typer.BadParameter("must not be empty", param_hint="--job-id-column")
+    if from_csv is not None and from_jsonl is None:
+        return Source(from_csv, "csv", job_id_column)
+    if from_jsonl is not None and from_csv is None:
+        return Source(from_jsonl, "jsonl", job_id_column)
+    raise typer.BadParameter("give exactly one of --from-csv FILE or --from-jsonl FILE")
+
+
+def _rate_limit(
+    rate: str | None, no_rate_limit: bool, redis: str | None, redis_key_prefix: str
+) -> RateLimit | None:
+    """The limit the rate options ask for (``typer.BadParameter`` when they contradict)."""
+    if no_rate_limit and rate is not None:
+        raise typer.BadParameter("--rate and --no-rate-limit contradict each other")
+    rate_limit = None if no_rate_limit else DEFAULT_RATE_LIMIT if rate is None else (
+        parse_rate(rate)
+    )
+    if redis is not None:
+        rate_limit = _shared(rate_limit, redis, redis_key_prefix)
+    return rate_limit
 
 
 def _shared(rate_limit: RateLimit | None, url: str, key_prefix: str) -> RateLimit:

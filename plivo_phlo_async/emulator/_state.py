@@ -275,43 +275,54 @@ class AccountState:
         member = node.members.get(address)
         if member is None:
             raise EmulatorError(404, f"member {address} is not on the call")
-        state = member.state
-        if action == "mute":
-            if member.muted:
-                raise EmulatorError(400, f"cannot mute {address}: member is already muted")
-            member.muted = True
-        elif action == "unmute":
-            if not member.muted:
-                raise EmulatorError(400, f"cannot unmute {address}: member is not muted")
-            member.muted = False
-        elif action == "hold":
-            if state != ON_CALL:
-                raise EmulatorError(400, f"cannot hold {address}: member is {state}")
-            member.state = ON_HOLD
-        elif action == "unhold":
-            if state != ON_HOLD:
-                raise EmulatorError(400, f"cannot unhold {address}: member is {state}")
-            member.state = ON_CALL
+        if action in ("mute", "unmute"):
+            self._mute(member, address, action == "mute")
+        elif action in ("hold", "unhold"):
+            self._hold(member, address, action == "hold")
         elif action == "hangup":
             self._leave(node, address)
-        elif action == "resume_call":
-            if state not in (TRANSFER_INITIATOR, TRANSFER_RECIPIENT):
+        elif action in ("resume_call", "abort_transfer"):
+            self._transfer_step(node, member, address, action)
+        elif action == "voicemail_drop":
+            if member.state != ON_CALL:
+                raise EmulatorError(
+                    400, f"cannot voicemail_drop {address}: member is {member.state}"
+                )
+            del node.members[address]
+        else:  # pragma: no cover - the app validates the action first
+            raise EmulatorError(400, f"unknown action {action!r}")
+
+    @staticmethod
+    def _mute(member: Member, address: str, muted: bool) -> None:
+        if member.muted == muted:
+            state = "already muted" if muted else "not muted"
+            raise EmulatorError(
+                400, f"cannot {'mute' if muted else 'unmute'} {address}: member is {state}"
+            )
+        member.muted = muted
+
+    @staticmethod
+    def _hold(member: Member, address: str, hold: bool) -> None:
+        action, needed, then = ("hold", ON_CALL, ON_HOLD) if hold else ("unhold", ON_HOLD, ON_CALL)
+        if member.state != needed:
+            raise EmulatorError(400, f"cannot {action} {address}: member is {member.state}")
+        member.state = then
+
+    def _transfer_step(self, node: Node, member: Member, address: str, action: str) -> None:
+        """``resume_call`` (either side of a warm transfer) or ``abort_transfer``
+        (its initiator): the transfer ends, the recipient kept or not."""
+        if action == "resume_call":
+            if member.state not in (TRANSFER_INITIATOR, TRANSFER_RECIPIENT):
                 raise EmulatorError(
                     400, f"cannot resume_call for {address}: no warm transfer in progress for them"
                 )
             self._end_transfer(node, keep_recipient=True)
-        elif action == "abort_transfer":
-            if state != TRANSFER_INITIATOR:
+        else:
+            if member.state != TRANSFER_INITIATOR:
                 raise EmulatorError(
                     400, f"cannot abort_transfer for {address}: they did not start a transfer"
                 )
             self._end_transfer(node, keep_recipient=False)
-        elif action == "voicemail_drop":
-            if state != ON_CALL:
-                raise EmulatorError(400, f"cannot voicemail_drop {address}: member is {state}")
-            del node.members[address]
-        else:  # pragma: no cover - the app validates the action first
-            raise EmulatorError(400, f"unknown action {action!r}")
 
     def _leave(self, node: Node, address: str) -> None:
         transfer = node.transfer
