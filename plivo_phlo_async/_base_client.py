@@ -107,13 +107,11 @@ def with_headers(
     headers: Mapping[str, str], extra: tuple[tuple[str, str], ...]
 ) -> _RedactedHeaders:
     """``headers`` with ``extra`` replacing any of the same name (names ignore case)."""
-    merged = _RedactedHeaders(headers)
-    if extra:
-        replaced = {name.lower() for name, _ in extra}
-        merged = _RedactedHeaders(
-            {name: value for name, value in headers.items() if name.lower() not in replaced}
-        )
-        merged.update(extra)
+    replaced = {name.lower() for name, _ in extra}
+    merged = _RedactedHeaders(
+        {name: value for name, value in headers.items() if name.lower() not in replaced}
+    )
+    merged.update(extra)
     return merged
 
 
