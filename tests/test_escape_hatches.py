@@ -21,7 +21,7 @@ from _rejections import rejected
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plivo_phlo_async import ConfigurationError, InvalidParameterError, PhloClient
+from plivo_phlo_async import ConfigurationError, InvalidParameterError, PhloClient, RunJob
 
 MEMBER = "+14155550122"
 Extras = dict[str, Any]
@@ -507,3 +507,20 @@ def test_fuzz_extra_headers_are_refused_or_sent_as_given_in_one_request(
                 assert request.header(name) == [value.strip(" \t")]
 
     asyncio.run(main())
+
+
+async def test_a_copy_s_extras_go_with_its_bulk_runs(
+    on_path: Callable[..., PhloClient], loopback: Loopback
+) -> None:
+    tagged = on_path().with_options(
+        extra_headers={"X-Campaign": "spring"}, extra_body={"campaign": "spring"}
+    )
+    jobs = [RunJob(PHLO_ID, {"to": f"+1415555{n:04d}"}) for n in range(3)]
+
+    report = await tagged.bulk(jobs, rate_limit=None).run()
+
+    assert report.succeeded == 3
+    assert len(loopback.received) == 3
+    for request in loopback.received:
+        assert request.header("x-campaign") == ["spring"]
+        assert request.json()["campaign"] == "spring"
