@@ -56,7 +56,7 @@ def test_mypy_strict_refuses_each_misuse(mypy_output: str) -> None:
     source = (TYPING / "rejected.py").read_text().splitlines()
     expected = {number for number, line in enumerate(source, 1) if "# expect-error" in line}
 
-    assert len(expected) == 3
+    assert len(expected) == 4
     assert error_lines(mypy_output, "rejected.py") == expected, mypy_output
 
 
@@ -86,7 +86,9 @@ async def test_the_type_checked_code_runs_against_the_emulator() -> None:
         assert node.node_id == DEFAULT_NODE_ID
         status, _ = user_code.request_id(node)
         assert status == 200
-    assert [a.kind for a in emulator.executed] == ["run", "mute", "unmute"]
+        tagged = await user_code.tagged_run(client, DEFAULT_PHLO_ID, "+14155550198")
+        assert tagged.http_status == 201
+    assert [a.kind for a in emulator.executed] == ["run", "mute", "unmute", "run"]
 
 
 async def test_a_run_answered_without_its_api_id_is_a_response_validation_error(

@@ -12,3 +12,4 @@ async def wrong(client: PhloClient, phlo_id: str) -> None:
     res.http_headers["x-request-id"] = "mine"  # expect-error: the headers are read-only
     bridge_member = client.phlo(phlo_id).conference_bridge("n").member("+14155550100")
     await bridge_member.voicemail_drop()  # expect-error: not a conference-bridge action
+    await client.phlo(phlo_id).get(extra_headers={"X-A": 1})  # expect-error: values are str

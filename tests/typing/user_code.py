@@ -15,7 +15,9 @@ from plivo_phlo_async import (
     ConferenceBridgeDetails,
     NodeDetails,
     PhloClient,
+    PhloDetails,
     PhloRun,
+    PhloRunResult,
     PlivoObject,
 )
 
@@ -53,3 +55,15 @@ def request_id(result: PlivoObject) -> tuple[int | None, str | None]:
     """The raw answer, without a second request."""
     headers: Mapping[str, str] = result.http_headers
     return result.http_status, headers.get("x-request-id")
+
+
+async def tagged_run(client: PhloClient, phlo_id: str, to: str) -> PhloRunResult:
+    """The escape hatches: per call, and through with_options for run()."""
+    details = await client.phlo(phlo_id).get(
+        extra_headers={"X-Request-Id": "r-1"}, extra_query={"debug": True, "n": [1, 2]}
+    )
+    assert_type(details, PhloDetails)
+    tagged = client.with_options(
+        extra_headers={"X-Campaign": "spring"}, extra_body={"campaign": "spring"}
+    )
+    return await tagged.phlo(phlo_id).run(to=to)
