@@ -112,11 +112,13 @@ class Tally:
     def __init__(self) -> None:
         self.open = 0
         self.peak = 0
+        self.samples = 0  # taken so far (one per request, a few milliseconds after it)
         self.conns: list[Conn] = []
 
     def sample(self) -> None:
         alive = sum(1 for conn in list(self.conns) if not conn.closed and not _peer_closed(conn))
         self.peak = max(self.peak, alive)
+        self.samples += 1
 
 
 def _peer_closed(conn: Conn) -> bool:
@@ -188,6 +190,13 @@ class Conn:
         """Close with a reset."""
         self._closed()
         self.writer.transport.abort()
+
+    @property
+    def socket_closed(self) -> bool:
+        """Whether this side's socket is really closed (its FIN or reset is sent),
+        which comes a loop iteration after :meth:`close`."""
+        sock = self.writer.get_extra_info("socket")
+        return sock is None or sock.fileno() == -1
 
     def _closed(self) -> None:
         if not self.closed:
@@ -289,6 +298,12 @@ class Server:
     def count(self, method: str, tag: str) -> int:
         """How many complete requests with this method and tag arrived."""
         return sum(1 for r in list(self.received) if r.method == method and r.tag == tag)
+
+    def sockets_closed(self) -> int:
+        """How many of its connections this server has really closed (see
+        :attr:`Conn.socket_closed`); a close by the client is not counted
+        until the server's loop has seen it."""
+        return sum(1 for conn in list(self._conns) if conn.socket_closed)
 
     def duplicates(self) -> list[tuple[str, str, bytes]]:
         """POSTs (same path and body) received more than once."""

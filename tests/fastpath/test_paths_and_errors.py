@@ -28,6 +28,7 @@ import httpx
 import pytest
 import respx
 import trio
+from _waiting import wait_until
 
 from plivo_phlo_async import (
     APIConnectionError,
@@ -472,7 +473,8 @@ async def test_pool_timeout_is_never_sent_so_it_is_retried(
         mpc = client.phlo("p1").multi_party_call("n1")
         async with anyio.create_task_group() as tg:
             tg.start_soon(mpc.get)
-            await anyio.sleep(0.05)  # the only connection is now busy
+            # The only connection is now busy: the server has the GET, and holds it.
+            await wait_until(lambda: len(server.received) == 1, what="the GET")
             with pytest.raises(APITimeoutError) as caught:
                 await mpc.call("+14155550100", "+14155550111")
             release.set()
@@ -506,7 +508,7 @@ async def test_a_request_cancelled_while_queued_gives_its_turn_away(
     async with server.client(max_connections=1, timeout=httpx.Timeout(5.0, pool=2.0)) as client:
         async with anyio.create_task_group() as tg:
             tg.start_soon(client.phlo.get, "p1")  # holds the only connection
-            await anyio.sleep(0.05)
+            await wait_until(lambda: len(server.received) == 1, what="the first GET")
             with anyio.move_on_after(0.05):
                 await client.phlo.get("p1")  # queued, then cancelled
             release.set()
