@@ -174,12 +174,17 @@ class Conn:
             await self.writer.drain()
 
     def later(self, delay: float, data: bytes | None) -> None:
-        """Write ``data`` (or close, for None) ``delay`` seconds from now."""
-        loop = asyncio.get_running_loop()
-        if data is None:
-            loop.call_later(delay, self.close)
-        else:
-            loop.call_later(delay, lambda: None if self.closed else self.writer.write(data))
+        """Write ``data`` (or close, for None) ``delay`` seconds from now; the
+        server's ``later_done`` counts it once done."""
+
+        def act() -> None:
+            if data is None:
+                self.close()
+            elif not self.closed:
+                self.writer.write(data)
+            self.server.later_done += 1
+
+        asyncio.get_running_loop().call_later(delay, act)
 
     def close(self) -> None:
         """Close (FIN), as a keep-alive timeout does."""
@@ -265,6 +270,7 @@ class Server:
     received: list[Request] = field(default_factory=list)
     connections: int = 0  # accepted
     bytes_sent: int = 0  # for handlers that count what they managed to write
+    later_done: int = 0  # writes and closes scheduled with Conn.later, once done
 
     def __post_init__(self) -> None:
         self.loop = asyncio.new_event_loop()
