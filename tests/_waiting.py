@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import anyio
 
@@ -50,3 +51,16 @@ def wait_until_sync(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
         time.sleep(interval)
+
+
+def emulator_idle(server: Any) -> bool:
+    """Whether a running emulator (an ``EmulatorServer``) has no connection
+    open and no request in hand: everything sent to it (by a client since
+    killed, say) has been read, recorded and answered.
+
+    uvicorn's own bookkeeping (``server_state``): a connection leaves it once
+    its socket is closed and read to the end, a request once the emulator has
+    answered it (or given up on it).
+    """
+    state = server._server.server_state
+    return not state.connections and not state.tasks

@@ -26,7 +26,7 @@ from typing import Any
 
 import anyio
 import pytest
-from _waiting import wait_until
+from _waiting import emulator_idle, wait_until
 
 from plivo_phlo_async.bulk import (
     BulkReport,
@@ -255,7 +255,8 @@ async def test_after_kill_9_claimed_jobs_are_sent_once_and_in_flight_ones_are_un
         in_flight = {n for n, status in at_kill.items() if status == "in_flight"}
         assert claimed, at_kill
         assert in_flight, at_kill
-        await anyio.sleep(1.5)  # the emulator answers what was in flight at the kill
+        # The emulator answers what was in flight at the kill (1.2 s after receiving it).
+        await wait_until(lambda: emulator_idle(server), what="the emulator to answer")
         emulator.set_faults(None)  # fast answers for the resumed run
         posted_at_kill = posted(emulator)
         assert not set(posted_at_kill) & claimed  # claimed, never sent
