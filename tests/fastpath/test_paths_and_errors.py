@@ -17,7 +17,6 @@ import socket
 import ssl
 import subprocess
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ import httpx
 import pytest
 import respx
 import trio
-from _waiting import wait_until
+from _waiting import wait_until, wait_until_sync
 
 from plivo_phlo_async import (
     APIConnectionError,
@@ -94,6 +93,7 @@ class Server:
     tls: ssl.SSLContext | None = None
     received: list[Received] = field(default_factory=list)
     connections: int = 0
+    closed: int = 0  # connections this server has closed (its sockets, really closed)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -164,6 +164,8 @@ class Server:
             return
         finally:
             sock.close()
+            with self._lock:
+                self.closed += 1
 
     @staticmethod
     def _read(stream: Any) -> Received | None:
@@ -643,7 +645,7 @@ async def test_a_kept_alive_connection_the_server_has_closed_is_not_written_to(
         await client.phlo("p1").run()
         # Hold the loop while the server closes, as a busy service would: the
         # close is in the socket but no callback has seen it yet.
-        time.sleep(0.3)  # noqa: ASYNC251
+        wait_until_sync(lambda: server.closed == 1, what="the server's close")
         result = await client.phlo("p1").run()  # a POST: must not land on the dead connection
     assert result.api_id == "p-1"
     assert server.connections == 2
