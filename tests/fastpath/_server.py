@@ -311,6 +311,11 @@ class Server:
         until the server's loop has seen it."""
         return sum(1 for conn in list(self._conns) if conn.socket_closed)
 
+    def closes_done(self) -> bool:
+        """Whether every connection this server has closed is really closed (its
+        FIN or reset sent), not just about to be."""
+        return all(conn.socket_closed for conn in list(self._conns) if conn.closed)
+
     def duplicates(self) -> list[tuple[str, str, bytes]]:
         """POSTs (same path and body) received more than once."""
         seen = Counter(r.key for r in list(self.received) if r.method == "POST")
