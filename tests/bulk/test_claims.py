@@ -17,6 +17,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -25,6 +26,7 @@ from typing import Any
 
 import anyio
 import pytest
+from _waiting import emulator_idle, wait_until
 
 from plivo_phlo_async.bulk import (
     BulkReport,
@@ -87,6 +89,24 @@ def journal_rows(location: str) -> dict[int, str]:
         except sqlite3.OperationalError:  # not created yet
             return {}
     return {ids[job_id]: status for job_id, status in found}
+
+
+def lease_expired(location: str, job_id: str) -> bool:
+    """Whether the job's lease is over by the journal's own clock (the database's
+    for PostgreSQL), read by a connection of its own."""
+    if location.startswith("postgresql"):
+        import psycopg
+
+        url, _, prefix = location.rpartition("journal_prefix=")
+        with psycopg.connect(url.rstrip("?&"), autocommit=True) as db:
+            row = db.execute(
+                f"SELECT lease_until <= extract(epoch from clock_timestamp()) "  # noqa: S608
+                f"FROM {prefix}_jobs WHERE job_id = %s", (job_id,),
+            ).fetchone()
+        return bool(row and row[0])
+    with contextlib.closing(sqlite3.connect(location, timeout=10)) as db:
+        row = db.execute("SELECT lease_until FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+    return row is not None and row[0] is not None and row[0] <= time.time()
 
 
 def executed(emulator: Any) -> Counter[int]:
@@ -235,7 +255,8 @@ async def test_after_kill_9_claimed_jobs_are_sent_once_and_in_flight_ones_are_un
         in_flight = {n for n, status in at_kill.items() if status == "in_flight"}
         assert claimed, at_kill
         assert in_flight, at_kill
-        await anyio.sleep(1.5)  # the emulator answers what was in flight at the kill
+        # The emulator answers what was in flight at the kill (1.2 s after receiving it).
+        await wait_until(lambda: emulator_idle(server), what="the emulator to answer")
         emulator.set_faults(None)  # fast answers for the resumed run
         posted_at_kill = posted(emulator)
         assert not set(posted_at_kill) & claimed  # claimed, never sent
@@ -328,7 +349,8 @@ async def test_a_dead_runners_claim_on_a_failed_job_falls_back_to_failed(journal
     await first.aclose()
     dying = await open_journal(journal, lease=0.01)
     assert (await dying.claim(job_id, 0, retry_failed=True)).kind == "claimed"
-    await anyio.sleep(0.05)  # its lease expires (it never renews it)
+    # Its lease expires (it never renews it).
+    await wait_until(lambda: lease_expired(journal, job_id), what="the lease to expire")
 
     later = await open_journal(journal)
     claim = await later.claim(job_id, 0, retry_failed=False)

@@ -11,6 +11,7 @@ import anyio
 import anyio.lowlevel
 import httpx
 import pytest
+from _waiting import wait_until
 
 from plivo_phlo_async import (
     APIConnectionError,
@@ -435,7 +436,8 @@ async def test_stop_interrupts_a_retry_wait() -> None:
 
     async def stop_soon() -> None:
         await first_sent.wait()
-        await anyio.sleep(0.05)  # everyone is now waiting for the 30 s pause
+        # Everyone is now waiting for the 30 s pause: the three waits stop() interrupts.
+        await wait_until(lambda: len(runner._waiting) == 3, what="three waiting workers")
         runner.stop()
 
     with anyio.fail_after(5):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from _waiting import emulator_idle, wait_until
 
 from plivo_phlo_async.bulk import Outcome, OutcomeStatus, RateLimit, derive_job_id
 
@@ -35,17 +36,6 @@ def journal_rows(path: Path) -> dict[str, str]:
             return dict(db.execute("SELECT job_id, status FROM jobs"))
     except sqlite3.OperationalError:  # not created yet
         return {}
-
-
-async def wait_until_settled(emulator: object) -> None:
-    """The killed child's last requests are still being answered: wait for quiet."""
-    last = (-1, -1)
-    while True:
-        now = (len(emulator.requests), len(emulator.executed))  # type: ignore[attr-defined]
-        if now == last:
-            return
-        last = now
-        await anyio.sleep(0.5)
 
 
 async def test_resume_after_sigkill_sends_only_missing_jobs(tmp_path: Path) -> None:
@@ -81,7 +71,8 @@ async def test_resume_after_sigkill_sends_only_missing_jobs(tmp_path: Path) -> N
         assert in_flight, "the kill should catch requests in flight"
         assert set(at_kill.values()) == {"succeeded", "in_flight"}
 
-        await wait_until_settled(emulator)
+        # The killed child's last requests are still being answered: wait for quiet.
+        await wait_until(lambda: emulator_idle(server), what="the emulator to answer")
         before_resume = len(emulator.requests)
         emulator.set_faults(None)  # fast answers for the resumed run
         outcomes: list[Outcome] = []

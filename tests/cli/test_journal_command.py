@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _waiting import emulator_idle, wait_until_sync
 from typer.testing import CliRunner
 
 from plivo_phlo_async.bulk import RunJob, _journal_sqlite, derive_job_id
@@ -27,6 +28,7 @@ from plivo_phlo_async.emulator import (
     DEFAULT_AUTH_ID,
     DEFAULT_AUTH_TOKEN,
     DEFAULT_PHLO_ID,
+    EmulatorServer,
     FaultConfig,
     PhloEmulator,
 )
@@ -113,7 +115,7 @@ def test_a_journal_without_its_wal_exits_2_and_sends_nothing(
 
 
 def test_after_kill_9_the_main_file_alone_is_refused_and_with_its_wal_resumes(
-    emulator: PhloEmulator, base_url: str, tmp_path: Path
+    server: EmulatorServer, emulator: PhloEmulator, base_url: str, tmp_path: Path
 ) -> None:
     """A real ``plivo-phlo run`` killed mid-run: its latest rows are in the -wal file."""
     count = 400
@@ -135,7 +137,8 @@ def test_after_kill_9_the_main_file_alone_is_refused_and_with_its_wal_resumes(
         child.send_signal(signal.SIGKILL)
         child.communicate()
     assert child.returncode == -signal.SIGKILL
-    time.sleep(0.3)  # let the emulator answer what was in flight at the kill
+    # Let the emulator answer what was in flight at the kill.
+    wait_until_sync(lambda: emulator_idle(server), what="the emulator to answer")
     emulator.set_faults(None)
     requests_at_kill = len(emulator.requests)
     alone = tmp_path / "alone" / journal.name

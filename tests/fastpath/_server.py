@@ -112,11 +112,13 @@ class Tally:
     def __init__(self) -> None:
         self.open = 0
         self.peak = 0
+        self.samples = 0  # taken so far (one per request, a few milliseconds after it)
         self.conns: list[Conn] = []
 
     def sample(self) -> None:
         alive = sum(1 for conn in list(self.conns) if not conn.closed and not _peer_closed(conn))
         self.peak = max(self.peak, alive)
+        self.samples += 1
 
 
 def _peer_closed(conn: Conn) -> bool:
@@ -172,12 +174,17 @@ class Conn:
             await self.writer.drain()
 
     def later(self, delay: float, data: bytes | None) -> None:
-        """Write ``data`` (or close, for None) ``delay`` seconds from now."""
-        loop = asyncio.get_running_loop()
-        if data is None:
-            loop.call_later(delay, self.close)
-        else:
-            loop.call_later(delay, lambda: None if self.closed else self.writer.write(data))
+        """Write ``data`` (or close, for None) ``delay`` seconds from now; the
+        server's ``later_done`` counts it once done."""
+
+        def act() -> None:
+            if data is None:
+                self.close()
+            elif not self.closed:
+                self.writer.write(data)
+            self.server.later_done += 1
+
+        asyncio.get_running_loop().call_later(delay, act)
 
     def close(self) -> None:
         """Close (FIN), as a keep-alive timeout does."""
@@ -188,6 +195,13 @@ class Conn:
         """Close with a reset."""
         self._closed()
         self.writer.transport.abort()
+
+    @property
+    def socket_closed(self) -> bool:
+        """Whether this side's socket is really closed (its FIN or reset is sent),
+        which comes a loop iteration after :meth:`close`."""
+        sock = self.writer.get_extra_info("socket")
+        return sock is None or sock.fileno() == -1
 
     def _closed(self) -> None:
         if not self.closed:
@@ -256,6 +270,7 @@ class Server:
     received: list[Request] = field(default_factory=list)
     connections: int = 0  # accepted
     bytes_sent: int = 0  # for handlers that count what they managed to write
+    later_done: int = 0  # writes and closes scheduled with Conn.later, once done
 
     def __post_init__(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -289,6 +304,17 @@ class Server:
     def count(self, method: str, tag: str) -> int:
         """How many complete requests with this method and tag arrived."""
         return sum(1 for r in list(self.received) if r.method == method and r.tag == tag)
+
+    def sockets_closed(self) -> int:
+        """How many of its connections this server has really closed (see
+        :attr:`Conn.socket_closed`); a close by the client is not counted
+        until the server's loop has seen it."""
+        return sum(1 for conn in list(self._conns) if conn.socket_closed)
+
+    def closes_done(self) -> bool:
+        """Whether every connection this server has closed is really closed (its
+        FIN or reset sent), not just about to be."""
+        return all(conn.socket_closed for conn in list(self._conns) if conn.closed)
 
     def duplicates(self) -> list[tuple[str, str, bytes]]:
         """POSTs (same path and body) received more than once."""

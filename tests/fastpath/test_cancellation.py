@@ -14,6 +14,7 @@ import socket
 from collections.abc import Callable
 
 import httpx
+from _waiting import wait_until
 
 from plivo_phlo_async import PhloClient
 
@@ -107,7 +108,9 @@ async def test_cancelled_mid_request_against_a_silent_server(
     server = serve(silent_or_answer)
     client = connect(server, max_connections=1, timeout=POOL_WAIT)
     tasks = [asyncio.create_task(client.phlo(f"{SILENT}{i}").run(i=i)) for i in range(20)]
-    await asyncio.sleep(0.1)  # one is in flight, nineteen wait for the connection
+    # One is in flight (the server has it whole, and has counted the open
+    # sockets since), nineteen wait for the connection.
+    await wait_until(lambda: server.tally.samples >= 1, what="the first request")
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -161,7 +164,10 @@ async def test_64_concurrent_runs_cancelled_five_times_stay_within_the_pool(
         tasks = [
             asyncio.create_task(client.phlo(f"{SILENT}{round_}-{i}").run(i=i)) for i in range(64)
         ]
-        await asyncio.sleep(0.05)
+        # Eight are in flight (the server has them whole, and has counted the
+        # open sockets since), 56 wait for a connection.
+        in_flight = 8 * (round_ + 1)  # so far
+        await wait_until(lambda n=in_flight: server.tally.samples >= n, what="8 requests")
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+from _waiting import wait_until
 
 from plivo_phlo_async import (
     APIConnectionError,
@@ -59,7 +60,8 @@ async def test_a_stray_429_on_an_idle_connection_is_never_an_answer(
 
     server = serve(behaviour)
     await http.post(f"{server.base_url}/phlo/first", content=b"{}")
-    await asyncio.sleep(0.2)  # the stray 429 is in the idle socket
+    # The stray 429 is in the idle socket (written 20 ms after the answer).
+    await wait_until(lambda: server.later_done == 1, what="the stray 429")
     second = await http.post(f"{server.base_url}/phlo/second", content=b"{}")
     assert second.status_code == 201
     assert second.json()["phlo_id"] == "second"
@@ -150,11 +152,12 @@ async def test_cancelling_mid_request_leaves_no_connection_for_reuse(
 
     server = serve(late)
     task = asyncio.ensure_future(http.post(f"{server.base_url}/phlo/slow", content=b"{}"))
-    await asyncio.sleep(0.1)
+    await wait_until(lambda: server.count("POST", "slow") == 1, what="the request")  # in flight
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await asyncio.sleep(0.4)  # the late answer arrives on the aborted connection, unread
+    # The late answer arrives on the aborted connection (0.3 s after the request), unread.
+    await wait_until(lambda: server.later_done == 1, what="the late answer")
     answer = await http.post(f"{server.base_url}/phlo/next", content=b"{}")
     assert answer.json()["phlo_id"] == "next"
     assert server.count("POST", "slow") == 1

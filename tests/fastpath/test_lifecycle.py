@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from _waiting import wait_until, wait_until_sync
 
 import plivo_phlo_async
 from plivo_phlo_async import APIConnectionError, PhloClient, PlivoError
@@ -61,7 +62,8 @@ async def test_aclose_during_a_get_lets_no_retry_open_a_new_pool(
     server = serve(drop_gets)
     client = connect(server, max_retries=3, timeout=httpx.Timeout(5.0, read=1.0))
     task = asyncio.create_task(outcome(client.phlo("in-flight").get()))
-    await asyncio.sleep(0.02)  # the GET is in flight
+    # The GET is in flight: the server has it, and holds it 50 ms.
+    await wait_until(lambda: server.count("GET", "in-flight") >= 1, what="the GET")
     await client.aclose()
     result = await asyncio.wait_for(task, 5)
     await settle(0.2)
@@ -159,5 +161,5 @@ def test_a_client_used_from_two_asyncio_runs_leaves_no_resource_warning(
     assert (first.phlo_id, second.phlo_id) == ("run-one", "run-two")
     leaks = [w for w in caught if issubclass(w.category, ResourceWarning)]
     assert leaks == [], [str(w.message) for w in leaks]
-    server.call(asyncio.sleep(0.1))
+    wait_until_sync(lambda: server.open == 0, what="the server to see every close")
     assert server.open == 0  # every socket was closed, none left to the garbage collector

@@ -17,7 +17,6 @@ import socket
 import ssl
 import subprocess
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ import httpx
 import pytest
 import respx
 import trio
+from _waiting import wait_until, wait_until_sync
 
 from plivo_phlo_async import (
     APIConnectionError,
@@ -93,6 +93,7 @@ class Server:
     tls: ssl.SSLContext | None = None
     received: list[Received] = field(default_factory=list)
     connections: int = 0
+    closed: int = 0  # connections this server has closed (its sockets, really closed)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -163,6 +164,8 @@ class Server:
             return
         finally:
             sock.close()
+            with self._lock:
+                self.closed += 1
 
     @staticmethod
     def _read(stream: Any) -> Received | None:
@@ -472,7 +475,8 @@ async def test_pool_timeout_is_never_sent_so_it_is_retried(
         mpc = client.phlo("p1").multi_party_call("n1")
         async with anyio.create_task_group() as tg:
             tg.start_soon(mpc.get)
-            await anyio.sleep(0.05)  # the only connection is now busy
+            # The only connection is now busy: the server has the GET, and holds it.
+            await wait_until(lambda: len(server.received) == 1, what="the GET")
             with pytest.raises(APITimeoutError) as caught:
                 await mpc.call("+14155550100", "+14155550111")
             release.set()
@@ -506,7 +510,7 @@ async def test_a_request_cancelled_while_queued_gives_its_turn_away(
     async with server.client(max_connections=1, timeout=httpx.Timeout(5.0, pool=2.0)) as client:
         async with anyio.create_task_group() as tg:
             tg.start_soon(client.phlo.get, "p1")  # holds the only connection
-            await anyio.sleep(0.05)
+            await wait_until(lambda: len(server.received) == 1, what="the first GET")
             with anyio.move_on_after(0.05):
                 await client.phlo.get("p1")  # queued, then cancelled
             release.set()
@@ -641,7 +645,7 @@ async def test_a_kept_alive_connection_the_server_has_closed_is_not_written_to(
         await client.phlo("p1").run()
         # Hold the loop while the server closes, as a busy service would: the
         # close is in the socket but no callback has seen it yet.
-        time.sleep(0.3)  # noqa: ASYNC251
+        wait_until_sync(lambda: server.closed == 1, what="the server's close")
         result = await client.phlo("p1").run()  # a POST: must not land on the dead connection
     assert result.api_id == "p-1"
     assert server.connections == 2

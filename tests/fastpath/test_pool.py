@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from _waiting import wait_until
 
 from plivo_phlo_async import PhloClient
 
@@ -54,7 +55,8 @@ async def test_a_connection_the_server_closed_is_not_reused(
     server = serve(closes_soon_after_answering)
     client = connect(server)
     first = await client.phlo("before-close").run()
-    await asyncio.sleep(0.1)  # the close has been seen by the loop
+    # The server has closed it (20 ms after answering): the FIN is in the client's socket.
+    await wait_until(lambda: server.sockets_closed() == 1, what="the server's close")
     second = await client.phlo("after-close").run()
     assert (first.run_id, second.run_id) == ("run-before-close", "run-after-close")
     assert server.connections == 2
@@ -69,7 +71,7 @@ async def test_closed_connections_do_not_hold_pool_slots(
     for n in range(5):
         result = await client.phlo(f"closed-{n}").run()
         assert result.run_id == f"run-closed-{n}"
-        await asyncio.sleep(0.05)
+        await wait_until(lambda n=n: server.sockets_closed() == n + 1, what="the server's close")
     await settle()
     assert server.connections == 5
     assert server.peak <= 1

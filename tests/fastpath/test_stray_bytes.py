@@ -9,15 +9,14 @@ has seen them yet) or free.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import pytest
+from _waiting import wait_until, wait_until_sync
 
 from plivo_phlo_async import PhloClient
 
 from ._server import Conn, Request, Server, answer_body, own_answer, response
-from .conftest import block_loop
 
 STRAYS: dict[str, bytes | None] = {
     "429-retry-after": response(429, b'{"api_id":"stray","error":"slow down"}',
@@ -37,6 +36,23 @@ def stray_after_first_answer(stray: bytes | None) -> Callable[[Request, Conn], o
     return behaviour
 
 
+async def stray_arrived(server: Server, client: PhloClient, loop_state: str) -> None:
+    """Return once the stray bytes (or the close) are in the client's socket.
+
+    ``busy``: the loop is held meanwhile (no ``await``), so no callback has
+    seen them. ``free``: the loop runs, and has seen them: the client has
+    dropped the connection.
+    """
+    if loop_state == "busy":
+        wait_until_sync(lambda: server.later_done == 1 and server.closes_done(),
+                        what="the stray bytes")
+        return
+    pool = client._requester.sender.fast_pool()
+    assert pool is not None
+    await wait_until(lambda: server.later_done == 1 and pool.open_connections == 0,
+                     what="the client to drop the connection")
+
+
 @pytest.mark.parametrize("stray", list(STRAYS), ids=list(STRAYS))
 @pytest.mark.parametrize("loop_state", ["busy", "free"])
 async def test_stray_bytes_on_an_idle_connection_are_never_an_answer(
@@ -48,10 +64,7 @@ async def test_stray_bytes_on_an_idle_connection_are_never_an_answer(
     first = await client.phlo("first-run").run(n=1)
     assert first.run_id == "run-first-run"
 
-    if loop_state == "busy":
-        block_loop(0.2)  # the stray bytes (or the close) arrive while nobody reads
-    else:
-        await asyncio.sleep(0.2)
+    await stray_arrived(server, client, loop_state)
 
     second = await client.phlo("second-run").run(n=2)
     assert second.run_id == "run-second-run"  # its own answer, not the stray one
@@ -67,10 +80,7 @@ async def test_a_stray_answer_is_not_handed_to_a_get_either(
     server = serve(stray_after_first_answer(response(200, answer_body("somebody-else"))))
     client = connect(server)
     await client.phlo("get-one").get()
-    if loop_state == "busy":
-        block_loop(0.2)
-    else:
-        await asyncio.sleep(0.2)
+    await stray_arrived(server, client, loop_state)
     details = await client.phlo("get-two").get()
     assert details.phlo_id == "get-two"
     assert server.count("GET", "get-two") == 1
