@@ -52,7 +52,7 @@ from ._journal import (
     text,
     unresolved_problems,
 )
-from ._journal_sqlite_checks import OPEN, alive, inspect, wal
+from ._journal_sqlite_checks import OPEN, alive, inspect, wal_missing
 from ._text import safe_str
 
 __all__ = ["SqliteFile", "SqliteJournal"]
@@ -171,7 +171,7 @@ class SqliteFile:
         try:
             if not create and not self.path.is_file():
                 raise JournalError(name, f"no journal at {name}")
-            wal_present = wal(self.path).exists()
+            wal_present = not wal_missing(self.path)
             if readonly:
                 uri = f"{self.path.resolve().as_uri()}?mode=ro"
                 self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
@@ -201,7 +201,7 @@ class SqliteFile:
         """Create or migrate the schema, record the identity, register this
         runner and mark the journal open."""
         db = self._db
-        db.execute("PRAGMA journal_mode=WAL")
+        _enter_wal(db)
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA wal_autocheckpoint=0")  # see the module's docstring
         with _immediate(db):
@@ -599,6 +599,28 @@ class SqliteJournal:
     async def aclose(self) -> None:
         self.file.close()
 
+
+
+def _enter_wal(db: sqlite3.Connection) -> None:
+    """Switch the journal to WAL (a no-op once it is).
+
+    Processes opening a new journal at the same moment race for the switch,
+    and SQLite answers the losers "database is locked" at once, without
+    waiting on its busy handler (that could deadlock): they wait a little and
+    try again, for at most :data:`BUSY_TIMEOUT`, as any other write would.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT / 1000
+    pause = 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL").fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ._journal import SCHEMA_VERSION, JournalError
 
-__all__ = ["OPEN", "alive", "inspect", "wal"]
+__all__ = ["OPEN", "alive", "inspect", "wal", "wal_missing"]
 
 OPEN = "open"
 
@@ -32,6 +32,24 @@ def alive(pid: object) -> bool:
 
 def wal(path: Path) -> Path:
     return path.with_name(path.name + "-wal")
+
+
+def wal_missing(path: Path) -> bool:
+    """Whether ``path`` is in WAL mode with no write-ahead log beside it, now.
+
+    Checked before connecting (a connection would create an empty log). The
+    header is read first, then the log looked for: a file still being created
+    by another process, not yet in WAL mode, has no log to lose, though the
+    other process may have switched and marked it open by the time this one
+    reads the marker. In WAL mode, the log exists while any connection is open.
+    """
+    try:
+        with path.open("rb") as file:
+            header = file.read(20)
+    except OSError:
+        return False
+    in_wal_mode = len(header) == 20 and header[18] == 2  # "file format write version"
+    return in_wal_mode and not wal(path).exists()
 
 
 def inspect(db: sqlite3.Connection, path: Path, wal_present: bool) -> dict[str, str] | None:

@@ -127,3 +127,41 @@ def test_a_runner_closing_during_another_ones_checkpoint_cannot_mark_the_main_fi
     assert state(path) == "open"
     second.close()
     assert state(path) == "closed"
+
+
+def _open_at_the_barrier(path: str, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    try:
+        journal = open_runner(Path(path))
+    except Exception as exc:  # reported to the test, which names it
+        results.put(f"{type(exc).__name__}: {exc}")
+        return
+    journal.close()
+    results.put("opened")
+
+
+def test_processes_opening_a_new_journal_at_the_same_moment_all_open_it(
+    tmp_path: Path,
+) -> None:
+    """They race to create it and to switch it to WAL: SQLite answers the losers
+    "database is locked" at once, and a loser that looked for the log before the
+    winner switched saw none. Measured before the fix: about 1 in 3 failed."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    failures: list[str] = []
+    for round_number in range(12):
+        path = tmp_path / f"j{round_number}.sqlite"
+        barrier, results = context.Barrier(4), context.Queue()
+        processes = [
+            context.Process(target=_open_at_the_barrier, args=(str(path), barrier, results))
+            for _ in range(4)
+        ]
+        for process in processes:
+            process.start()
+        outcomes = [results.get(timeout=30) for _ in processes]
+        for process in processes:
+            process.join(timeout=30)
+        failures += [outcome for outcome in outcomes if outcome != "opened"]
+
+    assert failures == []
