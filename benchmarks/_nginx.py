@@ -145,10 +145,16 @@ def nginx(*, tls: bool = False) -> Iterator[Server]:
             certs = make_certificates(Path(tmp) / "certs")
             ca_file, tls_config = certs.ca, _TLS_CONFIG.format(chain=certs.chain, key=certs.key)
         conf = Path(tmp) / "nginx.conf"
-        conf.write_text(_CONFIG.format(
-            tmp=tmp, port=port, post=POST_BODY, get=GET_BODY,
-            ssl=" ssl" if tls else "", tls=tls_config,
-        ))
+        conf.write_text(
+            _CONFIG.format(
+                tmp=tmp,
+                port=port,
+                post=POST_BODY,
+                get=GET_BODY,
+                ssl=" ssl" if tls else "",
+                tls=tls_config,
+            )
+        )
         log = Path(tmp) / "error.log"
         connection_log = Path(tmp) / "connections.log"
         connection_log.touch()

@@ -51,9 +51,7 @@ Setup = Callable[[argparse.Namespace], Awaitable[Any]]  # -> (call, close, info)
 # --------------------------------------------------------------------------- harness
 
 
-async def fan_out(
-    call: Call, jobs: int, concurrency: int, max_seconds: float
-) -> tuple[int, float]:
+async def fan_out(call: Call, jobs: int, concurrency: int, max_seconds: float) -> tuple[int, float]:
     """``jobs`` calls through a fixed pool of ``concurrency`` workers sharing one queue.
 
     The queue is a plain iterator (the loop is single-threaded, so workers can

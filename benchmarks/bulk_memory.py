@@ -67,8 +67,11 @@ def answer_with(status: int) -> httpx.MockTransport:
 
 
 #: The outcome every job must end in, for each status the benchmark can answer.
-EXPECTED = {201: OutcomeStatus.SUCCEEDED, 400: OutcomeStatus.FAILED,
-            500: OutcomeStatus.OUTCOME_UNKNOWN}
+EXPECTED = {
+    201: OutcomeStatus.SUCCEEDED,
+    400: OutcomeStatus.FAILED,
+    500: OutcomeStatus.OUTCOME_UNKNOWN,
+}
 
 
 async def main(
@@ -94,13 +97,18 @@ async def main(
             samples.append((marks[done], done, rss_mb()))
 
     before = rss_mb()
-    print(f"jobs={count:,} concurrency={concurrency} journal={journal or 'none'} "
-          f"server={url or f'httpx.MockTransport answering {status}'} "
-          f"python={sys.version.split()[0]}")
+    print(
+        f"jobs={count:,} concurrency={concurrency} journal={journal or 'none'} "
+        f"server={url or f'httpx.MockTransport answering {status}'} "
+        f"python={sys.version.split()[0]}"
+    )
     print(f"RSS before the run: {before:.1f} MB")
     started = time.perf_counter()
     runner = client.bulk(
-        jobs(count), concurrency=concurrency, rate_limit=None, journal=journal,
+        jobs(count),
+        concurrency=concurrency,
+        rate_limit=None,
+        journal=journal,
         on_outcome=sample,
     )
     report = await runner.run()
@@ -110,9 +118,11 @@ async def main(
         print(f"RSS at {label:>4} ({at:>9,} jobs): {mb:.1f} MB")
     print(f"peak RSS (ru_maxrss): {peak_mb():.1f} MB")
     expected = EXPECTED[status]
-    print(f"{expected.value} {report.counts[expected]:,} of {report.total:,} "
-          f"in {elapsed:.1f} s: {report.total / elapsed:,.0f} jobs/s "
-          f"(report keeps {len(report.failures)} failed, {len(report.unknown)} unknown)")
+    print(
+        f"{expected.value} {report.counts[expected]:,} of {report.total:,} "
+        f"in {elapsed:.1f} s: {report.total / elapsed:,.0f} jobs/s "
+        f"(report keeps {len(report.failures)} failed, {len(report.unknown)} unknown)"
+    )
     if report.total != count or report.counts[expected] != count:
         raise SystemExit(f"expected {count} {expected.value}: {report.summary()}")
 
@@ -122,10 +132,18 @@ if __name__ == "__main__":
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--journal", default=None, help="SQLite journal path (default: none)")
-    parser.add_argument("--status", type=int, choices=sorted(EXPECTED), default=201,
-                        help="the status every request is answered with (in-process only)")
-    parser.add_argument("--nginx", action="store_true",
-                        help="answer from a local nginx (benchmarks/_nginx.py) over loopback")
+    parser.add_argument(
+        "--status",
+        type=int,
+        choices=sorted(EXPECTED),
+        default=201,
+        help="the status every request is answered with (in-process only)",
+    )
+    parser.add_argument(
+        "--nginx",
+        action="store_true",
+        help="answer from a local nginx (benchmarks/_nginx.py) over loopback",
+    )
     args = parser.parse_args()
     if args.journal and Path(args.journal).exists():
         raise SystemExit(f"{args.journal} exists: give a new path (a resume would send nothing)")

@@ -58,15 +58,23 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=4, help="worker processes")
     parser.add_argument("--chunk-size", type=int, default=100)
-    parser.add_argument("--chunks-per-worker", type=int, default=2,
-                        help="chunks one worker runs at once (--max-async-tasks)")
-    parser.add_argument("--journal", help="SQLite path or postgresql:// URL (default: a "
-                        "new SQLite file in a temporary directory)")
+    parser.add_argument(
+        "--chunks-per-worker",
+        type=int,
+        default=2,
+        help="chunks one worker runs at once (--max-async-tasks)",
+    )
+    parser.add_argument(
+        "--journal",
+        help="SQLite path or postgresql:// URL (default: a "
+        "new SQLite file in a temporary directory)",
+    )
     parser.add_argument(
         "--redis", default=os.environ.get("PLIVO_PHLO_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
-    parser.add_argument("--kill-one", action="store_true",
-                        help="SIGKILL one worker mid-campaign and start another")
+    parser.add_argument(
+        "--kill-one", action="store_true", help="SIGKILL one worker mid-campaign and start another"
+    )
     parser.add_argument("--redeliver-after", type=float, default=60.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,8 +86,9 @@ async def _bench(args: argparse.Namespace, journal: str, tmp: Path) -> None:
     run_id = uuid.uuid4().hex[:8]
     queue, prefix = f"plivo-phlo-bench-campaign:{run_id}", f"plivo-phlo-bench:{run_id}:"
     limit = RateLimit(LIMIT, per=WINDOW, redis=args.redis, key_prefix=prefix)
-    jobs = [RunJob(DEFAULT_PHLO_ID, {"to": f"+1415{n:07d}", "n": n}, ref=n)
-            for n in range(args.jobs)]
+    jobs = [
+        RunJob(DEFAULT_PHLO_ID, {"to": f"+1415{n:07d}", "n": n}, ref=n) for n in range(args.jobs)
+    ]
     workers: list[subprocess.Popen[bytes]] = []
     killed_at: float | None = None
     with run_emulator({"rate_limit": {"requests": LIMIT, "window": WINDOW}}) as server:
@@ -95,12 +104,24 @@ async def _bench(args: argparse.Namespace, journal: str, tmp: Path) -> None:
 
         def spawn() -> None:
             with (tmp / f"worker-{len(workers)}.log").open("wb") as log:
-                workers.append(subprocess.Popen(  # noqa: S603 - the venv's own taskiq
-                    [TASKIQ, "worker", "plivo_phlo_async.integrations.taskiq_worker:broker",
-                     "--workers", "1", "--max-async-tasks", str(args.chunks_per_worker),
-                     "--no-configure-logging"],
-                    env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                ))
+                workers.append(
+                    subprocess.Popen(  # noqa: S603 - the venv's own taskiq
+                        [
+                            TASKIQ,
+                            "worker",
+                            "plivo_phlo_async.integrations.taskiq_worker:broker",
+                            "--workers",
+                            "1",
+                            "--max-async-tasks",
+                            str(args.chunks_per_worker),
+                            "--no-configure-logging",
+                        ],
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
 
         broker = campaign_broker(args.redis, queue=queue)
         task = register_chunk_task(broker)
@@ -110,13 +131,19 @@ async def _bench(args: argparse.Namespace, journal: str, tmp: Path) -> None:
                 spawn()
             started = time.perf_counter()
             submitted = await submit_campaign(
-                task, jobs, phlo_id=DEFAULT_PHLO_ID, journal=journal, rate_limit=limit,
+                task,
+                jobs,
+                phlo_id=DEFAULT_PHLO_ID,
+                journal=journal,
+                rate_limit=limit,
                 chunk_size=args.chunk_size,
             )
             while True:
                 await asyncio.sleep(0.5)
-                if args.kill_one and killed_at is None and (
-                    len(server.emulator.requests) >= args.jobs // 3
+                if (
+                    args.kill_one
+                    and killed_at is None
+                    and (len(server.emulator.requests) >= args.jobs // 3)
                 ):
                     os.killpg(workers[0].pid, signal.SIGKILL)
                     workers[0].wait()
@@ -143,10 +170,12 @@ async def _bench(args: argparse.Namespace, journal: str, tmp: Path) -> None:
 
     finished = sum(counts.get(s, 0) for s in FINAL)
     rate = LIMIT / WINDOW
-    print(f"{args.jobs} jobs in {submitted.chunks} chunks of {args.chunk_size}, "
-          f"{args.workers} taskiq worker processes ({args.chunks_per_worker} chunks each "
-          f"at once), journal {journal if args.journal else 'SQLite (temporary)'}, "
-          f"limit shared in Redis, emulator holding {LIMIT} requests / {WINDOW:g} s")
+    print(
+        f"{args.jobs} jobs in {submitted.chunks} chunks of {args.chunk_size}, "
+        f"{args.workers} taskiq worker processes ({args.chunks_per_worker} chunks each "
+        f"at once), journal {journal if args.journal else 'SQLite (temporary)'}, "
+        f"limit shared in Redis, emulator holding {LIMIT} requests / {WINDOW:g} s"
+    )
     if killed_at is not None:
         print(f"  one worker killed (SIGKILL) at {killed_at:.1f} s and replaced")
     print(f"  journal:                 {dict(counts)}")
@@ -155,21 +184,28 @@ async def _bench(args: argparse.Namespace, journal: str, tmp: Path) -> None:
     print(f"  requests received:       {received}; runs executed {len(runs)} of {args.jobs}")
     print(f"  answered 429:            {rejected} ({100 * rejected / max(received, 1):.2f}%)")
     print(f"  peak in any {WINDOW:g} s window: {peak} (limit {LIMIT})")
-    print(f"  wall time:               {elapsed:.1f} s (ideal {args.jobs / rate:.1f} s); "
-          f"{len(runs) / elapsed:.1f} runs/s = {100 * len(runs) / elapsed / rate:.1f}% "
-          "of the account limit")
+    print(
+        f"  wall time:               {elapsed:.1f} s (ideal {args.jobs / rate:.1f} s); "
+        f"{len(runs) / elapsed:.1f} runs/s = {100 * len(runs) / elapsed / rate:.1f}% "
+        "of the account limit"
+    )
     if len(accepted) > 1:
         steady = (len(accepted) - 1) / (accepted[-1] - accepted[0])
-        print(f"  at the server:           {steady:.1f} accepted/s from first to last "
-              f"({100 * steady / rate:.1f}% of the account limit)")
+        print(
+            f"  at the server:           {steady:.1f} accepted/s from first to last "
+            f"({100 * steady / rate:.1f}% of the account limit)"
+        )
 
 
 def _delete_keys(url: str, prefix: str, queue: str) -> None:
     import redis
 
     with redis.Redis.from_url(url) as connection:
-        keys = [*connection.scan_iter(match=f"{prefix}*"),
-                *connection.scan_iter(match=f"autoclaim:{queue}:*"), queue]
+        keys = [
+            *connection.scan_iter(match=f"{prefix}*"),
+            *connection.scan_iter(match=f"autoclaim:{queue}:*"),
+            queue,
+        ]
         connection.delete(*keys)
 
 

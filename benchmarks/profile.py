@@ -41,8 +41,9 @@ async def _run(url: str, options: argparse.Namespace, profiler: cProfile.Profile
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--jobs", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--scenario", default="sdk", choices=sorted(ASYNC))
@@ -56,8 +57,10 @@ def main() -> None:
             os.environ["SSL_CERT_FILE"] = str(server.ca_file)  # read at the first connection
         done, seconds, cpu, info = anyio.run(_run, url, options, None)
         path = info.get("path", "-")
-        print(f"{options.scenario} ({path} path): {done / seconds:,.0f} triggers/s, "
-              f"{cpu / done * 1e6:.0f} us CPU per trigger (harness included, no profiler)")
+        print(
+            f"{options.scenario} ({path} path): {done / seconds:,.0f} triggers/s, "
+            f"{cpu / done * 1e6:.0f} us CPU per trigger (harness included, no profiler)"
+        )
         profiler = cProfile.Profile()
         anyio.run(_run, url, options, profiler)
     stats = pstats.Stats(profiler)

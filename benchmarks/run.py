@@ -59,25 +59,55 @@ class Row:
 BULK_ROWS = [
     Row("aiohttp", "raw aiohttp (ClientSession.post, json=)", "aiohttp", needs=("aiohttp",)),
     Row("sdk", "plivo-phlo-async: mpc.call(), 64 workers", "sdk"),
-    Row("sdk-fast-transport",
+    Row(
+        "sdk-fast-transport",
         "plivo-phlo-async through httpx + FastTransport (with an event hook)",
-        "sdk-fast-transport"),
+        "sdk-fast-transport",
+    ),
     Row("sdk-httpx", "plivo-phlo-async through stock httpx (injected AsyncClient)", "sdk-httpx"),
-    Row("sdk-otel", "plivo-phlo-async, OpenTelemetry httpx instrumentation + spans", "sdk-otel",
-        needs=("opentelemetry.sdk", "opentelemetry.instrumentation.httpx")),
-    Row("sdk-spans", "plivo-phlo-async, spans recorded (opentelemetry-sdk, in memory)",
-        "sdk-spans", needs=("opentelemetry.sdk",)),
-    Row("sdk-trio", "plivo-phlo-async under trio (httpx path)", "sdk", ("--backend", "trio"),
-        needs=("trio",)),
-    Row("httpx-aiohttp", "httpx.AsyncClient over httpx-aiohttp, auth= json=", "httpx-aiohttp",
-        needs=("httpx_aiohttp", "aiohttp")),
-    Row("httpx-fast-transport", "httpx.AsyncClient over FastTransport, auth= json= (no SDK)",
-        "httpx-fast-transport"),
+    Row(
+        "sdk-otel",
+        "plivo-phlo-async, OpenTelemetry httpx instrumentation + spans",
+        "sdk-otel",
+        needs=("opentelemetry.sdk", "opentelemetry.instrumentation.httpx"),
+    ),
+    Row(
+        "sdk-spans",
+        "plivo-phlo-async, spans recorded (opentelemetry-sdk, in memory)",
+        "sdk-spans",
+        needs=("opentelemetry.sdk",),
+    ),
+    Row(
+        "sdk-trio",
+        "plivo-phlo-async under trio (httpx path)",
+        "sdk",
+        ("--backend", "trio"),
+        needs=("trio",),
+    ),
+    Row(
+        "httpx-aiohttp",
+        "httpx.AsyncClient over httpx-aiohttp, auth= json=",
+        "httpx-aiohttp",
+        needs=("httpx_aiohttp", "aiohttp"),
+    ),
+    Row(
+        "httpx-fast-transport",
+        "httpx.AsyncClient over FastTransport, auth= json= (no SDK)",
+        "httpx-fast-transport",
+    ),
     Row("httpx", "httpx.AsyncClient (httpcore pool), auth= json=", "httpx"),
-    Row("plivo", "official plivo SDK, 64 threads, phlo.multi_party_call()", "plivo",
-        needs=("plivo",)),
-    Row("plivo-docs", "official plivo SDK as documented (GET, GET, POST)", "plivo-docs",
-        needs=("plivo",)),
+    Row(
+        "plivo",
+        "official plivo SDK, 64 threads, phlo.multi_party_call()",
+        "plivo",
+        needs=("plivo",),
+    ),
+    Row(
+        "plivo-docs",
+        "official plivo SDK as documented (GET, GET, POST)",
+        "plivo-docs",
+        needs=("plivo",),
+    ),
 ]
 SEQUENTIAL_ROWS = [
     Row("aiohttp-1", "raw aiohttp", "aiohttp", needs=("aiohttp",), sequential=True),
@@ -113,15 +143,24 @@ def run_child(server: Server, row: Row, options: argparse.Namespace) -> dict[str
     return data
 
 
-def _spawn(url: str, row: Row, options: argparse.Namespace, env: dict[str, str],
-           jobs: int | None = None) -> subprocess.CompletedProcess[str]:
+def _spawn(
+    url: str, row: Row, options: argparse.Namespace, env: dict[str, str], jobs: int | None = None
+) -> subprocess.CompletedProcess[str]:
     if jobs is None:
         jobs = options.sequential_jobs if row.sequential else options.jobs
     command = [
-        sys.executable, "-m", "benchmarks._scenarios", row.scenario, "--url", url,
-        "--jobs", str(jobs),
-        "--concurrency", str(options.concurrency),
-        "--max-seconds", str(options.max_seconds),
+        sys.executable,
+        "-m",
+        "benchmarks._scenarios",
+        row.scenario,
+        "--url",
+        url,
+        "--jobs",
+        str(jobs),
+        "--concurrency",
+        str(options.concurrency),
+        "--max-seconds",
+        str(options.max_seconds),
         *row.args,
     ]
     if row.sequential:
@@ -136,8 +175,14 @@ def _child_env(ca_file: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
-                  "all_proxy"):
+    for proxy in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ):
         env.pop(proxy, None)  # loopback only: a proxy would measure the proxy
     for variable in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         env.pop(variable, None)
@@ -169,8 +214,14 @@ def check_verification(server: Server, rows: list[Row], options: argparse.Namesp
                 )
 
 
-def measure(server: Server, rows: list[Row], baseline: str, options: argparse.Namespace,
-            figures: dict[str, Figures], round_number: int) -> None:
+def measure(
+    server: Server,
+    rows: list[Row],
+    baseline: str,
+    options: argparse.Namespace,
+    figures: dict[str, Figures],
+    round_number: int,
+) -> None:
     """One round: every row once, in an order rotated by the round number."""
     shift = round_number % len(rows)
     results: dict[str, dict[str, Any]] = {}
@@ -248,12 +299,16 @@ def goals(figures: dict[str, Figures], transport: str) -> None:
     else:
         line("SDK bulk vs official SDK (64 threads)", None, 3.0)
     line("SDK one at a time vs raw aiohttp one at a time", ratio("sdk-1"), 1.5)
-    line("SDK through httpx + FastTransport (event hook) vs raw aiohttp",
-         ratio("sdk-fast-transport"), 0.5)
+    line(
+        "SDK through httpx + FastTransport (event hook) vs raw aiohttp",
+        ratio("sdk-fast-transport"),
+        0.5,
+    )
 
 
-def benchmark(tls: bool, bulk: list[Row], sequential: list[Row],
-              options: argparse.Namespace) -> None:
+def benchmark(
+    tls: bool, bulk: list[Row], sequential: list[Row], options: argparse.Namespace
+) -> None:
     """Every round over one transport (plain HTTP or TLS), then its tables and goals."""
     transport = "TLS" if tls else "plain HTTP"
     figures: dict[str, Figures] = {}
@@ -261,9 +316,11 @@ def benchmark(tls: bool, bulk: list[Row], sequential: list[Row],
     with nginx(tls=tls) as server:
         if tls:
             check_verification(server, bulk + sequential, options)
-            print("Certificate verification ON in every client (no verify=False): CA made at "
-                  "start, trusted via SSL_CERT_FILE and REQUESTS_CA_BUNDLE; checked: each "
-                  "client refused the server when those named another CA")
+            print(
+                "Certificate verification ON in every client (no verify=False): CA made at "
+                "start, trusted via SSL_CERT_FILE and REQUESTS_CA_BUNDLE; checked: each "
+                "client refused the server when those named another CA"
+            )
         for round_number in range(options.rounds):
             measure(server, bulk, "aiohttp", options, figures, round_number)
             measure(server, sequential, "aiohttp-1", options, figures, round_number)
@@ -274,31 +331,43 @@ def benchmark(tls: bool, bulk: list[Row], sequential: list[Row],
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--jobs", type=int, default=5000, help="triggers per bulk scenario")
-    parser.add_argument("--sequential-jobs", type=int, default=2000,
-                        help="triggers per one-at-a-time scenario")
+    parser.add_argument(
+        "--sequential-jobs", type=int, default=2000, help="triggers per one-at-a-time scenario"
+    )
     parser.add_argument("--concurrency", type=int, default=64, help="in flight (bulk)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--max-seconds", type=float, default=5.0,
-                        help="cap per scenario: slow clients stop early (rate = done / time)")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=5.0,
+        help="cap per scenario: slow clients stop early (rate = done / time)",
+    )
     parser.add_argument("--quick", action="store_true", help="one round, 2,000 triggers")
     transport = parser.add_mutually_exclusive_group()
-    transport.add_argument("--tls", action="store_true",
-                           help="over HTTPS (verified, generated certificate) instead of HTTP")
-    transport.add_argument("--both", action="store_true",
-                           help="plain HTTP, then TLS (about three and a half minutes)")
+    transport.add_argument(
+        "--tls",
+        action="store_true",
+        help="over HTTPS (verified, generated certificate) instead of HTTP",
+    )
+    transport.add_argument(
+        "--both", action="store_true", help="plain HTTP, then TLS (about three and a half minutes)"
+    )
     parser.add_argument(
-        "--bulk-memory", action="store_true",
+        "--bulk-memory",
+        action="store_true",
         help="also measure peak RSS of a 1,000,000-job bulk run from a generator "
-             "(the bulk runner's benchmarks/bulk_memory.py, over nginx; takes minutes)",
+        "(the bulk runner's benchmarks/bulk_memory.py, over nginx; takes minutes)",
     )
     parser.add_argument("--bulk-jobs", type=int, default=1_000_000)
     parser.add_argument(
-        "--only", default="",
+        "--only",
+        default="",
         help="comma-separated row keys to run (raw aiohttp, the yardstick, always runs), "
-             "e.g. --only sdk,sdk-fast-transport",
+        "e.g. --only sdk,sdk-fast-transport",
     )
     options = parser.parse_args()
     if options.quick:
@@ -338,8 +407,13 @@ def _bulk_memory(options: argparse.Namespace) -> None:
         print("- not measured: benchmarks/bulk_memory.py (the bulk runner's benchmark) is missing")
         return
     command = [
-        sys.executable, str(script), "--nginx", "--jobs", str(options.bulk_jobs),
-        "--concurrency", str(options.concurrency),
+        sys.executable,
+        str(script),
+        "--nginx",
+        "--jobs",
+        str(options.bulk_jobs),
+        "--concurrency",
+        str(options.concurrency),
     ]
     result = subprocess.run(  # noqa: S603 - our own interpreter and script
         command, capture_output=True, text=True, check=False, env=_child_env()

@@ -55,9 +55,10 @@ def main() -> None:
         "PLIVO_AUTH_TOKEN": DEFAULT_AUTH_TOKEN,
         "PYTHONUNBUFFERED": "1",
     }
-    with tempfile.TemporaryDirectory() as tmp, run_emulator(
-        {"rate_limit": {"requests": LIMIT, "window": WINDOW}}
-    ) as server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        run_emulator({"rate_limit": {"requests": LIMIT, "window": WINDOW}}) as server,
+    ):
         commands = []
         for p in range(args.processes):
             csv = Path(tmp) / f"jobs-{p}.csv"
@@ -66,9 +67,17 @@ def main() -> None:
                 for n in range(args.jobs):
                     out.write(f"+1415{p:01d}{n:06d},{p * args.jobs + n}\n")
             command = [
-                sys.executable, "-m", "plivo_phlo_async.cli", "run", DEFAULT_PHLO_ID,
-                "--from-csv", str(csv), "--base-url", server.base_url,
-                "--output", str(Path(tmp) / f"out-{p}.jsonl"),
+                sys.executable,
+                "-m",
+                "plivo_phlo_async.cli",
+                "run",
+                DEFAULT_PHLO_ID,
+                "--from-csv",
+                str(csv),
+                "--base-url",
+                server.base_url,
+                "--output",
+                str(Path(tmp) / f"out-{p}.jsonl"),
             ]
             if not args.no_redis:
                 command += ["--redis", args.redis, "--redis-key-prefix", prefix]
@@ -95,28 +104,42 @@ def main() -> None:
     total = args.jobs * args.processes
     codes = [process.returncode for process in processes]
     mode = "no shared limit" if args.no_redis else f"--redis {args.redis}"
-    print(f"{args.processes} processes x {args.jobs} jobs ({mode}), "
-          f"emulator holding {LIMIT} requests / {WINDOW:g} s")
+    print(
+        f"{args.processes} processes x {args.jobs} jobs ({mode}), "
+        f"emulator holding {LIMIT} requests / {WINDOW:g} s"
+    )
     print(f"  exit codes:              {codes}")
-    print(f"  wall time:               {elapsed:.1f} s "
-          f"(ideal at {LIMIT / WINDOW:g}/s: {total / (LIMIT / WINDOW):.1f} s)")
+    print(
+        f"  wall time:               {elapsed:.1f} s "
+        f"(ideal at {LIMIT / WINDOW:g}/s: {total / (LIMIT / WINDOW):.1f} s)"
+    )
     print(f"  requests received:       {received}")
     print(f"  answered 429:            {rejected} ({100 * rejected / max(received, 1):.2f}%)")
     if throttled:
-        print(f"  429s received between:   {min(throttled):.2f} s and {max(throttled):.2f} s "
-              "after the first request")
-    print(f"  peak in any {WINDOW:g} s window: {emulator.peak_requests(DEFAULT_AUTH_ID)} "
-          f"(limit {LIMIT})")
-    print(f"  runs executed:           {len(runs)} of {total}; "
-          f"executed twice: {sum(1 for c in runs.values() if c > 1)}")
-    print(f"  sustained:               {len(runs) / elapsed:.1f} runs/s "
-          f"({100 * len(runs) / elapsed / (LIMIT / WINDOW):.1f}% of the account limit)")
+        print(
+            f"  429s received between:   {min(throttled):.2f} s and {max(throttled):.2f} s "
+            "after the first request"
+        )
+    print(
+        f"  peak in any {WINDOW:g} s window: {emulator.peak_requests(DEFAULT_AUTH_ID)} "
+        f"(limit {LIMIT})"
+    )
+    print(
+        f"  runs executed:           {len(runs)} of {total}; "
+        f"executed twice: {sum(1 for c in runs.values() if c > 1)}"
+    )
+    print(
+        f"  sustained:               {len(runs) / elapsed:.1f} runs/s "
+        f"({100 * len(runs) / elapsed / (LIMIT / WINDOW):.1f}% of the account limit)"
+    )
     if len(accepted) > 1:
         # At the server, from the first accepted request to the last: the processes'
         # start-up (interpreter, reading the CSV) left out.
         steady = (len(accepted) - 1) / (accepted[-1] - accepted[0])
-        print(f"  at the server:           {steady:.1f} accepted/s from first to last "
-              f"({100 * steady / (LIMIT / WINDOW):.1f}% of the account limit)")
+        print(
+            f"  at the server:           {steady:.1f} accepted/s from first to last "
+            f"({100 * steady / (LIMIT / WINDOW):.1f}% of the account limit)"
+        )
     for code, error in zip(codes, errors, strict=True):
         if code != 0:
             print(f"  stderr of a failed process: {error.strip()[-500:]}")

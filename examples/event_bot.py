@@ -73,8 +73,11 @@ async def run_bot(agent: str) -> None:
             try:
                 await act(mpc, agent, event)
             except asyncio.CancelledError:
-                print(f"UNKNOWN {describe(event)}: cancelled in flight, it may have happened;"
-                      " check before doing it again", flush=True)
+                print(
+                    f"UNKNOWN {describe(event)}: cancelled in flight, it may have happened;"
+                    " check before doing it again",
+                    flush=True,
+                )
                 raise
             except OutcomeUnknownError as error:
                 print(f"UNKNOWN {describe(event)}: {error}", flush=True)

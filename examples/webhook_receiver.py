@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8808, help="0: any free port")
-    parser.add_argument("--public-url", help="the address Plivo calls, e.g. https://bot.example.com")
+    parser.add_argument(
+        "--public-url", help="the address Plivo calls, e.g. https://bot.example.com"
+    )
     parser.add_argument("--call", metavar="NUMBER", help="place one call to this number, then exit")
     parser.add_argument("--emulator", action="store_true", help="start the bundled emulator")
     args = parser.parse_args(argv)

@@ -1,9 +1,9 @@
 """plivo-phlo-async: an asyncio-native client for Plivo's PHLO API.
 
-    from plivo_phlo_async import PhloClient
+from plivo_phlo_async import PhloClient
 
-    async with PhloClient() as client:      # PLIVO_AUTH_ID / PLIVO_AUTH_TOKEN
-        await client.phlo(phlo_id).multi_party_call(node_id).call(source, to)
+async with PhloClient() as client:      # PLIVO_AUTH_ID / PLIVO_AUTH_TOKEN
+    await client.phlo(phlo_id).multi_party_call(node_id).call(source, to)
 """
 
 from ._base_client import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
@@ -150,4 +150,3 @@ for _name in __all__:
     if isinstance(_value, type) and issubclass(_value, BaseException):
         _value.__module__ = __name__
 del _name, _value
-

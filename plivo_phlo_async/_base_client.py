@@ -165,16 +165,12 @@ def check_base_url(name: str, url: str, insecure_hosts: frozenset[str] = frozens
     except (httpx.InvalidURL, TypeError, UnicodeError) as exc:
         raise ConfigurationError(f"{name} is not a valid URL: {url!r}", field=name) from exc
     if parsed.scheme not in ("https", "http") or not host:
-        raise ConfigurationError(
-            f"{name} must be an absolute http(s) URL, got {url!r}", field=name
-        )
+        raise ConfigurationError(f"{name} must be an absolute http(s) URL, got {url!r}", field=name)
     if parsed.userinfo or parsed.query or parsed.fragment:
         raise ConfigurationError(
             f"{name} must not carry credentials, a query or a fragment", field=name
         )
-    if not host.startswith("[") and any(
-        len(label) > 63 for label in host.rstrip(".").split(".")
-    ):
+    if not host.startswith("[") and any(len(label) > 63 for label in host.rstrip(".").split(".")):
         raise ConfigurationError(
             f"{name} has a host name label longer than 63 characters: {url!r}", field=name
         )
@@ -188,7 +184,9 @@ def check_base_url(name: str, url: str, insecure_hosts: frozenset[str] = frozens
         logger.warning(
             "%s uses plain http to %s: the auth token and every payload cross the network "
             "unencrypted (allowed by insecure_http_hosts / %s)",
-            name, parsed.host, INSECURE_HTTP_HOSTS_ENV,
+            name,
+            parsed.host,
+            INSECURE_HTTP_HOSTS_ENV,
         )
     return url.rstrip("/")
 
@@ -224,10 +222,7 @@ def coerce_timeout(timeout: TimeoutTypes, *, per_call: bool = False) -> httpx.Ti
             return timeout
     elif _positive_seconds(timeout):
         return httpx.Timeout(timeout)
-    reason = (
-        "must be a finite number of seconds > 0 or an httpx.Timeout, "
-        f"not {describe(timeout)}"
-    )
+    reason = f"must be a finite number of seconds > 0 or an httpx.Timeout, not {describe(timeout)}"
     if per_call:
         raise InvalidParameterError("timeout", reason)
     raise ConfigurationError(f"timeout {reason}", field="timeout")
@@ -458,8 +453,14 @@ class BaseClient:
                 content = options.content(content)
             extra_headers = options.headers
         response = await self._requester.request(
-            method, url, content=content, timeout=resolved, deadline=deadline, retry=self._retry,
-            limiter=self._limiter, extra_headers=extra_headers,
+            method,
+            url,
+            content=content,
+            timeout=resolved,
+            deadline=deadline,
+            retry=self._retry,
+            limiter=self._limiter,
+            extra_headers=extra_headers,
         )
         return _parse_success(response, cast_to)
 
@@ -477,7 +478,13 @@ def _log_attempt(
     suffix = "" if retry_in is None else f"; retrying in {retry_in:.2f} s"
     logger.debug(
         "%s %s attempt %d/%d: %s in %.1f ms%s",
-        method, url, attempt, attempts, outcome, elapsed_ms, suffix,
+        method,
+        url,
+        attempt,
+        attempts,
+        outcome,
+        elapsed_ms,
+        suffix,
     )
 
 
@@ -545,9 +552,7 @@ def _status_error(
         return cls(text, response=response, body=body)
     if status == 429:
         return RateLimitError(text, response=response, body=body, retry_after=retry_after)
-    cls = _STATUS_ERRORS.get(status) or (
-        InternalServerError if status >= 500 else APIStatusError
-    )
+    cls = _STATUS_ERRORS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
     return cls(text, response=response, body=body)
 
 

@@ -123,7 +123,8 @@ class PhloClient(BaseClient):
                 "http_client must be an httpx.AsyncClient", field="http_client"
             )
         insecure_hosts = check_insecure_hosts(
-            insecure_http_hosts if insecure_http_hosts is not None
+            insecure_http_hosts
+            if insecure_http_hosts is not None
             else os.environ.get(INSECURE_HTTP_HOSTS_ENV)
         )
         checked_timeout = coerce_timeout(timeout)

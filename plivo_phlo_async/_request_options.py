@@ -43,9 +43,7 @@ __all__ = [
 ]
 
 ExtraHeaders: TypeAlias = Mapping[str, str]
-ExtraQuery: TypeAlias = Mapping[
-    str, str | int | float | bool | Sequence[str | int | float | bool]
-]
+ExtraQuery: TypeAlias = Mapping[str, str | int | float | bool | Sequence[str | int | float | bool]]
 ExtraBody: TypeAlias = Mapping[str, Any]
 
 #: Headers only the SDK sets (lowercase): they frame the request on a kept-alive

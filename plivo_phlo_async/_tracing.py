@@ -99,8 +99,10 @@ def start_attempt(method: str, url: str, attempt: int) -> AttemptSpan | None:
     if attempt > 1:
         attributes["http.request.resend_count"] = attempt - 1
     span = tracer.start_span(method, kind=_trace.SpanKind.CLIENT, attributes=attributes)
-    starts_run = method == "POST" and "plivo.phlo_id" in described and (
-        "plivo.node_id" not in described and "plivo.run_id" not in described
+    starts_run = (
+        method == "POST"
+        and "plivo.phlo_id" in described
+        and ("plivo.node_id" not in described and "plivo.run_id" not in described)
     )
     return AttemptSpan(span, starts_run)
 
@@ -145,6 +147,8 @@ def _phlo_ids(path: str) -> dict[str, str]:
 def _error_type(error: BaseException) -> str:
     """The conventions' ``error.type``: the exception's fully qualified class name."""
     cls = type(error)
-    return f"{cls.__module__}.{cls.__qualname__}" if cls.__module__ != "builtins" else (
-        cls.__qualname__
+    return (
+        f"{cls.__module__}.{cls.__qualname__}"
+        if cls.__module__ != "builtins"
+        else (cls.__qualname__)
     )

@@ -230,9 +230,7 @@ def validate_node_type(value: object) -> str:
     if isinstance(value, _BYTES_TYPES):
         raise InvalidParameterError("node_type", bytes_reason(value))
     if not isinstance(value, str):
-        raise InvalidParameterError(
-            "node_type", f"must be a string, not {type(value).__name__}"
-        )
+        raise InvalidParameterError("node_type", f"must be a string, not {type(value).__name__}")
     if not _NODE_TYPE.fullmatch(value):
         raise InvalidParameterError(
             "node_type",
@@ -385,6 +383,4 @@ def _check_json_key(key: object) -> str | None:
     """Why ``key`` cannot be a key of a JSON object (json.dumps's rules), or None."""
     if isinstance(key, str) or key is None or isinstance(key, (int, float)):
         return _check_json_scalar(key)
-    return (
-        f"keys must be strings (or int, float, bool, None), not {type(key).__name__}"
-    )
+    return f"keys must be strings (or int, float, bool, None), not {type(key).__name__}"

@@ -57,8 +57,11 @@ class Loopback:
     received: list[ReceivedRequest] = field(default_factory=list)
 
     def answer(self) -> bytes:
-        lines = [f"HTTP/1.1 {self.status} Whatever", "Content-Type: application/json",
-                 f"Content-Length: {len(self.body)}"]
+        lines = [
+            f"HTTP/1.1 {self.status} Whatever",
+            "Content-Type: application/json",
+            f"Content-Length: {len(self.body)}",
+        ]
         lines += [f"{name}: {value}" for name, value in self.headers]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body
 

@@ -27,7 +27,10 @@ INTERVAL = 0.001
 
 
 async def wait_until(
-    condition: Callable[[], object], *, what: str = "", timeout: float = TIMEOUT,
+    condition: Callable[[], object],
+    *,
+    what: str = "",
+    timeout: float = TIMEOUT,
     interval: float = INTERVAL,
 ) -> None:
     """Return once ``condition()`` is true; AssertionError after ``timeout`` seconds.
@@ -42,7 +45,10 @@ async def wait_until(
 
 
 def wait_until_sync(
-    condition: Callable[[], object], *, what: str = "", timeout: float = TIMEOUT,
+    condition: Callable[[], object],
+    *,
+    what: str = "",
+    timeout: float = TIMEOUT,
     interval: float = INTERVAL,
 ) -> None:
     """:func:`wait_until` for a test without an event loop (or one that must hold it)."""

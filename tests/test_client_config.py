@@ -345,8 +345,10 @@ async def test_with_options_keeps_everything_it_is_not_told_to_change(
     make_client: Callable[..., PhloClient],
 ) -> None:
     client = make_client(
-        base_url="http://127.0.0.1:8765/v1", voice_base_url="http://localhost:9000/v1",
-        max_retries=4, timeout=7.0,
+        base_url="http://127.0.0.1:8765/v1",
+        voice_base_url="http://localhost:9000/v1",
+        max_retries=4,
+        timeout=7.0,
     )
 
     copy = client.with_options()
@@ -483,8 +485,7 @@ async def test_a_per_call_httpx_timeout_is_sent_as_given(
 
 @pytest.mark.parametrize(
     "timeout",
-    [0, -1, True, "5", float("nan"), float("inf"), 10**400,
-     httpx.Timeout(5.0, read=float("nan"))],
+    [0, -1, True, "5", float("nan"), float("inf"), 10**400, httpx.Timeout(5.0, read=float("nan"))],
 )
 async def test_a_bad_per_call_timeout_is_refused_before_sending(
     client: PhloClient, respx_mock: respx.MockRouter, timeout: Any

@@ -85,7 +85,9 @@ async def test_get_is_one_get_returning_a_conference_bridge_model(
     assert isinstance(node, ConferenceBridgeDetails)
     assert isinstance(node, NodeDetails)
     assert (node.node_id, node.node_type, node.name) == (
-        NODE_ID, "conference_bridge", "Conference Bridge_1"
+        NODE_ID,
+        "conference_bridge",
+        "Conference Bridge_1",
     )
     request = route.calls.last.request
     assert request.content == b""

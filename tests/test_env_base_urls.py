@@ -77,6 +77,7 @@ async def test_requests_go_where_the_environment_says(
         )
     )
     client = make_client()
-    await client.calls.create(from_="+14155550100", to="+14155550111",
-                              answer_url="https://example.test/answer")
+    await client.calls.create(
+        from_="+14155550100", to="+14155550111", answer_url="https://example.test/answer"
+    )
     assert route.call_count == 1

@@ -60,8 +60,16 @@ METHODS: list[Method] = [
     *node_methods(
         "member",
         lambda c: c.phlo(PHLO_ID).multi_party_call(NODE_ID).member(MEMBER),
-        ["mute", "unmute", "hold", "unhold", "hangup", "resume_call", "abort_transfer",
-         "voicemail_drop"],
+        [
+            "mute",
+            "unmute",
+            "hold",
+            "unhold",
+            "hangup",
+            "resume_call",
+            "abort_transfer",
+            "voicemail_drop",
+        ],
     ),
     ("bridge.get", lambda c, x: c.phlo(PHLO_ID).conference_bridge(NODE_ID).get(**x), "GET", False),
     *node_methods(
@@ -152,8 +160,10 @@ async def test_calls_create_sends_voice_parameters_the_sdk_does_not_list(
 async def test_an_extra_header_replaces_the_sdk_s_own_of_that_name(
     on_path: Callable[..., PhloClient], loopback: Loopback, auth_id: str, auth_token: str
 ) -> None:
-    await on_path().phlo(PHLO_ID).get(
-        extra_headers={"user-agent": "my-app/2.0", "ACCEPT": "application/json; v=2"}
+    await (
+        on_path()
+        .phlo(PHLO_ID)
+        .get(extra_headers={"user-agent": "my-app/2.0", "ACCEPT": "application/json; v=2"})
     )
 
     [request] = loopback.received
@@ -219,8 +229,13 @@ async def test_a_method_s_extras_go_on_top_of_the_copy_s(
         extra_body={"a": "copy", "b": "copy"},
     )
 
-    await copy.phlo(PHLO_ID).multi_party_call(NODE_ID).member(MEMBER).hold(
-        extra_headers={"x-a": "call"}, extra_query={"a": ["1", "2"]}, extra_body={"a": "call"}
+    await (
+        copy.phlo(PHLO_ID)
+        .multi_party_call(NODE_ID)
+        .member(MEMBER)
+        .hold(
+            extra_headers={"x-a": "call"}, extra_query={"a": ["1", "2"]}, extra_body={"a": "call"}
+        )
     )
 
     [request] = loopback.received
@@ -234,8 +249,7 @@ async def test_a_copy_s_extras_never_reach_the_original_client(
     on_path: Callable[..., PhloClient], loopback: Loopback
 ) -> None:
     client = on_path()
-    client.with_options(extra_headers={"X-Copy": "1"}, extra_query={"q": "1"},
-                        extra_body={"b": 1})
+    client.with_options(extra_headers={"X-Copy": "1"}, extra_query={"q": "1"}, extra_body={"b": 1})
 
     await client.phlo(PHLO_ID).run(to=MEMBER)
 
@@ -259,8 +273,10 @@ async def test_a_copy_s_extra_body_leaves_its_gets_without_a_body(
 async def test_query_values_are_percent_encoded(
     on_path: Callable[..., PhloClient], loopback: Loopback
 ) -> None:
-    await on_path().phlo(PHLO_ID).get(
-        extra_query={"q": "a b&c=d/é", "flag": True, "off": False, "x": 1.5}
+    await (
+        on_path()
+        .phlo(PHLO_ID)
+        .get(extra_query={"q": "a b&c=d/é", "flag": True, "off": False, "x": 1.5})
     )
 
     [request] = loopback.received
@@ -474,8 +490,10 @@ _HEADER_TEXT = st.text(
         # Names and values that are all usable, so that many examples are sent.
         st.dictionaries(
             st.from_regex(r"X-[A-Za-z0-9!#$%&'*+.^_`|~-]{1,10}", fullmatch=True),
-            st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF,
-                                  blacklist_characters="\x7f"), max_size=20),
+            st.text(
+                st.characters(min_codepoint=0x20, max_codepoint=0xFF, blacklist_characters="\x7f"),
+                max_size=20,
+            ),
             max_size=4,
         ),
     )
@@ -487,9 +505,12 @@ def test_fuzz_extra_headers_are_refused_or_sent_as_given_in_one_request(
     receives it exactly once, with each header once and as given."""
 
     async def main() -> None:
-        async with serve_loopback() as server, PhloClient(
-            "MAXXXXXXXXXXXXXXXXXX", "fuzz-token", base_url=server.base_url, max_retries=0
-        ) as client:
+        async with (
+            serve_loopback() as server,
+            PhloClient(
+                "MAXXXXXXXXXXXXXXXXXX", "fuzz-token", base_url=server.base_url, max_retries=0
+            ) as client,
+        ):
             member = client.phlo(PHLO_ID).multi_party_call(NODE_ID).member(MEMBER)
             refused: InvalidParameterError | None = None
             try:

@@ -70,7 +70,12 @@ def _run(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own interpreter and examples
         [sys.executable, str(EXAMPLES / script), *args],
-        input=stdin, env=env, cwd=cwd, capture_output=True, text=True, timeout=WAIT,
+        input=stdin,
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
         check=False,
     )
 
@@ -136,9 +141,7 @@ def test_every_example_documents_its_command_in_the_readme() -> None:
         assert command in readme, f"examples/README.md lacks {command!r}"
 
 
-@pytest.mark.parametrize(
-    "script", ["bulk_campaign.py", "event_bot.py", "webhook_receiver.py"]
-)
+@pytest.mark.parametrize("script", ["bulk_campaign.py", "event_bot.py", "webhook_receiver.py"])
 def test_the_documented_command_runs(script: str, workdir: Path) -> None:
     words = shlex.split(_documented_command(EXAMPLES / script))
     stdin = None
@@ -198,12 +201,17 @@ def test_bot_acts_on_each_event_and_reports_a_refusal(
     lines = done.stdout.splitlines()
     assert lines[0] == "ready"
     assert lines[1:4] == [
-        "done call +14155550111", "done hold +14155550111", "done unhold +14155550111",
+        "done call +14155550111",
+        "done hold +14155550111",
+        "done unhold +14155550111",
     ]
     assert lines[4].startswith("failed hold +14155550199: NotFoundError")
     assert lines[5:] == ["done hangup +14155550111"]
     assert [action.kind for action in server.emulator.executed] == [
-        "call", "hold", "unhold", "hangup",
+        "call",
+        "hold",
+        "unhold",
+        "hangup",
     ]
     assert _posts(server) == 5  # one request per event, none repeated
 
@@ -250,13 +258,21 @@ def test_bot_cancelled_in_flight_reports_the_action_unknown_and_never_resends_it
     silent = _SilentServer()
     base_url = f"http://127.0.0.1:{silent.port}/v1"
     env = _env(
-        PLIVO_AUTH_ID="MAEMULATORAUTHID0001", PLIVO_AUTH_TOKEN="emulator-auth-token",
-        PLIVO_PHLO_BASE_URL=base_url, PLIVO_API_BASE_URL=base_url,
-        PHLO_ID=DEFAULT_PHLO_ID, NODE_ID=DEFAULT_NODE_ID,
+        PLIVO_AUTH_ID="MAEMULATORAUTHID0001",
+        PLIVO_AUTH_TOKEN="emulator-auth-token",
+        PLIVO_PHLO_BASE_URL=base_url,
+        PLIVO_API_BASE_URL=base_url,
+        PHLO_ID=DEFAULT_PHLO_ID,
+        NODE_ID=DEFAULT_NODE_ID,
     )
     bot = subprocess.Popen(  # noqa: S603
-        [sys.executable, str(EXAMPLES / "event_bot.py")], stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path, text=True,
+        [sys.executable, str(EXAMPLES / "event_bot.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+        text=True,
     )
     try:
         assert bot.stdin is not None
@@ -360,7 +376,11 @@ def test_service_documented_command_serves_requests(workdir: Path) -> None:
     words[words.index("--port") + 1] = str(port)
     service = subprocess.Popen(  # noqa: S603
         [sys.executable, str(EXAMPLES / "fastapi_service.py"), *words[2:]],
-        env=_env(), cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=_env(),
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         answer = None
@@ -384,8 +404,13 @@ def test_receiver_answers_the_emulators_signed_callbacks(
     server: EmulatorServer, tmp_path: Path
 ) -> None:
     done = _run(
-        "webhook_receiver.py", "--port", "0", "--call", "+14155550111",
-        env=_env(server), cwd=tmp_path,
+        "webhook_receiver.py",
+        "--port",
+        "0",
+        "--call",
+        "+14155550111",
+        env=_env(server),
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "hangup received for 14155550111" in done.stdout
@@ -407,7 +432,10 @@ async def receiver(emulator_env: EmulatorServer) -> AsyncIterator[httpx.AsyncCli
 
 def _signed(token: str, params: dict[str, str], nonce: str = "12345") -> dict[str, str]:
     signature = sign_v3(
-        method="POST", url="http://testserver/answer", params=params, nonce=nonce,
+        method="POST",
+        url="http://testserver/answer",
+        params=params,
+        nonce=nonce,
         auth_token=token,
     )
     return {"X-Plivo-Signature-V3": signature, "X-Plivo-Signature-V3-Nonce": nonce}
@@ -449,8 +477,13 @@ def test_the_pytest_suite_example_passes_in_a_project_of_its_own(workdir: Path) 
     command = shlex.split(_documented_command(PYTEST_SUITE))
     assert command[:3] == ["python", "-m", "pytest"]
     done = subprocess.run(  # noqa: S603
-        [sys.executable, *command[1:]], env=_env(), cwd=workdir, capture_output=True,
-        text=True, timeout=WAIT, check=False,
+        [sys.executable, *command[1:]],
+        env=_env(),
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"\b5 passed\b", done.stdout), done.stdout

@@ -36,7 +36,8 @@ def test_a_named_host_is_allowed_with_a_warning(
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="plivo_phlo_async"):
         client = make_client(
-            base_url="http://emulator:8765/v1", voice_base_url="http://Emulator:8765/v1",
+            base_url="http://emulator:8765/v1",
+            voice_base_url="http://Emulator:8765/v1",
             insecure_http_hosts=["emulator"],
         )
     assert client.base_url == "http://emulator:8765/v1"

@@ -57,20 +57,34 @@ def modules(where: str) -> list[Path]:
     return sorted(root.rglob("*.py")) if where else sorted(PACKAGE.glob("*.py"))
 
 
-CORE = [*modules(""), *modules("_fastpath"), *modules("_ratelimit"), *modules("resources"),
-        *modules("types"), *modules("bulk"), *modules("webhooks")]
+CORE = [
+    *modules(""),
+    *modules("_fastpath"),
+    *modules("_ratelimit"),
+    *modules("resources"),
+    *modules("types"),
+    *modules("bulk"),
+    *modules("webhooks"),
+]
 
 
 @pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_the_core_never_imports_the_cli_the_emulator_or_the_integrations(path: Path) -> None:
-    outer = {m for m in runtime_imports(path) if m.split(".")[0] in
-             ("cli", "emulator", "integrations")}
+    outer = {
+        m for m in runtime_imports(path) if m.split(".")[0] in ("cli", "emulator", "integrations")
+    }
     assert outer == set()
 
 
 @pytest.mark.parametrize(
-    "path", [*modules("bulk"), *modules("resources"), *modules("types"), *modules("_fastpath"),
-             *modules("_ratelimit")],
+    "path",
+    [
+        *modules("bulk"),
+        *modules("resources"),
+        *modules("types"),
+        *modules("_fastpath"),
+        *modules("_ratelimit"),
+    ],
     ids=lambda p: str(p.relative_to(PACKAGE)),
 )
 def test_lower_layers_see_the_client_for_type_checking_only(path: Path) -> None:
@@ -78,7 +92,8 @@ def test_lower_layers_see_the_client_for_type_checking_only(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [*modules("_fastpath"), *modules("_ratelimit"), *modules("types")],
+    "path",
+    [*modules("_fastpath"), *modules("_ratelimit"), *modules("types")],
     ids=lambda p: str(p.relative_to(PACKAGE)),
 )
 def test_the_transport_never_imports_resources_or_bulk(path: Path) -> None:

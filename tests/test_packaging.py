@@ -13,9 +13,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def build(kind: str, outdir: Path) -> Path:
     subprocess.run(  # noqa: S603 - the build module on our own checkout
-        [sys.executable, "-m", "build", f"--{kind}", "--no-isolation", "--outdir", str(outdir),
-         str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "build",
+            f"--{kind}",
+            "--no-isolation",
+            "--outdir",
+            str(outdir),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (built,) = outdir.iterdir()
     return built

@@ -67,10 +67,14 @@ async def test_a_prepared_node_action_is_one_post_of_the_validated_params() -> N
     [received] = emulator.requests
     assert received.path == f"/v1/phlo/{DEFAULT_PHLO_ID}/multi_party_call/{DEFAULT_NODE_ID}"
     assert json.loads(received.body) == {
-        "action": "call", "to": CUSTOMER, "role": "customer", "trigger_source": AGENT
+        "action": "call",
+        "to": CUSTOMER,
+        "role": "customer",
+        "trigger_source": AGENT,
     }
     assert emulator.roles(DEFAULT_PHLO_ID, DEFAULT_NODE_ID) == {
-        AGENT: "agent", CUSTOMER: "customer"
+        AGENT: "agent",
+        CUSTOMER: "customer",
     }
 
 
@@ -83,9 +87,7 @@ async def test_the_old_private_names_still_send_the_same_requests() -> None:
 
     await phlo._send_run(content)
     await phlo.multi_party_call(DEFAULT_NODE_ID)._send_action(
-        NodeActionParams.model_validate(
-            {"action": "call", "to": CUSTOMER, "trigger_source": AGENT}
-        )
+        NodeActionParams.model_validate({"action": "call", "to": CUSTOMER, "trigger_source": AGENT})
     )
 
     assert phlo_module._run_payload is encode_run_payload

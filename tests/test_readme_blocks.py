@@ -66,7 +66,8 @@ def _seed() -> EmulatorConfig:
     """The default PHLOs, plus the README's placeholders: ``PHLO_ID`` with a multi-party
     call ``NODE_ID`` and a conference bridge ``BRIDGE_ID`` that ``+14155550111`` dialled."""
     bridge = NodeSeed(
-        node_id="BRIDGE_ID", node_type="conference_bridge",
+        node_id="BRIDGE_ID",
+        node_type="conference_bridge",
         members=(MemberSeed("+14155550111", "customer"),),
     )
     placeholder = PhloSeed(phlo_id="PHLO_ID", nodes=(NodeSeed(node_id="NODE_ID"), bridge))
@@ -86,13 +87,25 @@ def _run(block: Block, tmp_path: Path) -> subprocess.CompletedProcess[str]:
         if block.is_pytest:
             (tmp_path / "test_block.py").write_text(block.code, encoding="utf-8")
             (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-            command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                       "test_block.py"]
+            command = [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "test_block.py",
+            ]
         else:
             code = block.code.replace("redis://127.0.0.1:6379/0", REDIS_URL)
             command = [sys.executable, "-c", code]
         return subprocess.run(  # noqa: S603 - our own interpreter and README
-            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+            command,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
             check=False,
         )
 

@@ -228,10 +228,9 @@ async def test_nothing_is_logged_unless_debug_is_enabled(
 # --------------------------------------------------------------------------- a real socket
 
 LOOPBACK_ANSWERS = [
-    b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n'
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n"
     b'{"phlo_id":"p1"}',
-    b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 21\r\n\r\n"
-    b'{"error":"bad login"}',
+    b'HTTP/1.1 401 Unauthorized\r\nContent-Length: 21\r\n\r\n{"error":"bad login"}',
 ]
 
 

@@ -132,9 +132,10 @@ async def test_two_clients_on_one_key_never_exceed_the_limit(
     emulator = emulator_with_limit(20, 1.0)
     limit = RateLimit(20, per=1.0, redis=redis_url, key_prefix=redis_prefix)
     # Two clients, two limiters, one key: as two processes would have.
-    async with emulator.client(rate_limit=limit) as first, emulator.client(
-        rate_limit=limit
-    ) as second:
+    async with (
+        emulator.client(rate_limit=limit) as first,
+        emulator.client(rate_limit=limit) as second,
+    ):
         assert first.limiter is not second.limiter
         async with anyio.create_task_group() as tg:
             tg.start_soon(run_many, first, 30)
@@ -145,15 +146,14 @@ async def test_two_clients_on_one_key_never_exceed_the_limit(
     assert max_in_window([r.received_at for r in received], 1.0) <= 20
 
 
-async def test_a_429_pauses_every_client_sharing_the_key(
-    redis_url: str, redis_prefix: str
-) -> None:
+async def test_a_429_pauses_every_client_sharing_the_key(redis_url: str, redis_prefix: str) -> None:
     emulator = emulator_with_limit(300, 5.0)
     limit = RateLimit(20, per=1.0, redis=redis_url, key_prefix=redis_prefix)
     emulator.inject("rate_limit", retry_after=30)
-    async with emulator.client(rate_limit=limit, max_retries=0) as first, emulator.client(
-        rate_limit=limit
-    ) as second:
+    async with (
+        emulator.client(rate_limit=limit, max_retries=0) as first,
+        emulator.client(rate_limit=limit) as second,
+    ):
         with pytest.raises(RateLimitError):
             await _run(first, 1)
         with anyio.move_on_after(1.0) as waited:
@@ -196,9 +196,7 @@ async def test_bulk_share_leaves_the_rest_of_the_window_to_single_requests(
         await limiter.aclose()
 
 
-async def test_the_limit_is_keyed_by_auth_id_and_prefix(
-    redis_url: str, redis_prefix: str
-) -> None:
+async def test_the_limit_is_keyed_by_auth_id_and_prefix(redis_url: str, redis_prefix: str) -> None:
     limit = RateLimit(1, per=60.0, redis=redis_url, key_prefix=redis_prefix)
     one = RedisLimiter(limit, "MAONEXXXXXXXXXXXXXXX")
     other = RedisLimiter(limit, "MAOTHERXXXXXXXXXXXXX")

@@ -151,8 +151,10 @@ async def test_a_refused_connection_is_an_error_span_per_attempt(
     exporter: InMemorySpanExporter, sleeps: list[float]
 ) -> None:
     async with PhloClient(
-        auth_id="MAXXXXXXXXXXXXXXXXXX", auth_token=AUTH_TOKEN,
-        base_url="http://127.0.0.1:1/v1", max_retries=1,
+        auth_id="MAXXXXXXXXXXXXXXXXXX",
+        auth_token=AUTH_TOKEN,
+        base_url="http://127.0.0.1:1/v1",
+        max_retries=1,
     ) as client:
         with pytest.raises(CannotConnectError):
             await client.phlo(PHLO).run()
@@ -227,7 +229,8 @@ async def test_a_mock_still_sees_every_request_under_instrumentation(
         async with (
             respx.mock(base_url="https://phlo.example/v1") as mock,
             PhloClient(
-                auth_id="MAXXXXXXXXXXXXXXXXXX", auth_token=AUTH_TOKEN,
+                auth_id="MAXXXXXXXXXXXXXXXXXX",
+                auth_token=AUTH_TOKEN,
                 base_url="https://phlo.example/v1",
             ) as client,
         ):

@@ -29,8 +29,16 @@ TYPING = Path(__file__).parent / "typing"
 @pytest.fixture(scope="module")
 def mypy_output() -> str:
     result = subprocess.run(  # noqa: S603 - our own interpreter and files
-        [sys.executable, "-m", "mypy", "--strict", "--no-color-output", "--no-error-summary",
-         str(TYPING / "user_code.py"), str(TYPING / "rejected.py")],
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-color-output",
+            "--no-error-summary",
+            str(TYPING / "user_code.py"),
+            str(TYPING / "rejected.py"),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

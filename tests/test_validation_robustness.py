@@ -186,25 +186,37 @@ async def test_a_lone_surrogate_in_any_call_argument_names_it(
 
 
 NODE_TEXT_ARGUMENTS: list[Any] = [
-    pytest.param(lambda c: c.phlo(PHLO_ID).multi_party_call(NODE_ID).call(SURROGATE, AGENT),
-                 "trigger_source", id="trigger_source"),
-    pytest.param(lambda c: c.phlo(PHLO_ID).multi_party_call(NODE_ID).call(SOURCE, SURROGATE),
-                 "to", id="to"),
+    pytest.param(
+        lambda c: c.phlo(PHLO_ID).multi_party_call(NODE_ID).call(SURROGATE, AGENT),
+        "trigger_source",
+        id="trigger_source",
+    ),
+    pytest.param(
+        lambda c: c.phlo(PHLO_ID).multi_party_call(NODE_ID).call(SOURCE, SURROGATE), "to", id="to"
+    ),
     pytest.param(
         lambda c: c.phlo(PHLO_ID).multi_party_call(NODE_ID).warm_transfer(SOURCE, AGENT, SURROGATE),
-        "role", id="role"),
-    pytest.param(lambda c: c.phlo(PHLO_ID).multi_party_call(NODE_ID).member(SURROGATE).hold(),
-                 "member_address", id="member_address"),
+        "role",
+        id="role",
+    ),
+    pytest.param(
+        lambda c: c.phlo(PHLO_ID).multi_party_call(NODE_ID).member(SURROGATE).hold(),
+        "member_address",
+        id="member_address",
+    ),
     pytest.param(lambda c: c.phlo(SURROGATE).run(), "phlo_id", id="phlo_id"),
-    pytest.param(lambda c: c.phlo(PHLO_ID).multi_party_call(SURROGATE).get(), "node_id",
-                 id="node_id"),
+    pytest.param(
+        lambda c: c.phlo(PHLO_ID).multi_party_call(SURROGATE).get(), "node_id", id="node_id"
+    ),
     pytest.param(lambda c: c.phlo(PHLO_ID).get_run(SURROGATE), "run_id", id="run_id"),
     pytest.param(lambda c: c.phlo(PHLO_ID).run({SURROGATE: 1}), "payload", id="payload-key"),
     pytest.param(lambda c: c.phlo(PHLO_ID).run(to=SURROGATE), "payload", id="payload-value"),
-    pytest.param(lambda c: c.phlo(PHLO_ID).run(a={"b": [SURROGATE]}), "payload",
-                 id="payload-nested-value"),
-    pytest.param(lambda c: c.phlo(PHLO_ID).run(a={SURROGATE: 1}), "payload",
-                 id="payload-nested-key"),
+    pytest.param(
+        lambda c: c.phlo(PHLO_ID).run(a={"b": [SURROGATE]}), "payload", id="payload-nested-value"
+    ),
+    pytest.param(
+        lambda c: c.phlo(PHLO_ID).run(a={SURROGATE: 1}), "payload", id="payload-nested-key"
+    ),
 ]
 
 
@@ -269,8 +281,9 @@ async def test_call_durations_have_an_upper_bound(
 async def test_machine_detection_time_refuses_huge_and_non_finite_values(
     client: PhloClient, respx_mock: respx.MockRouter, value: Any
 ) -> None:
-    await rejected(respx_mock, call_with(client, machine_detection_time=value),
-                   "machine_detection_time")
+    await rejected(
+        respx_mock, call_with(client, machine_detection_time=value), "machine_detection_time"
+    )
 
 
 async def test_send_digits_tone_length_has_an_upper_bound(
@@ -308,8 +321,17 @@ URL_ARGUMENTS = ["answer_url", "ring_url", "hangup_url", "fallback_url", "machin
         "https://:80/answer",
         "https://user@/answer",
     ],
-    ids=["nul", "del", "c1-control", "open-bracket", "unclosed-ipv6", "port-out-of-range",
-         "port-not-a-number", "no-host-with-port", "no-host-with-user"],
+    ids=[
+        "nul",
+        "del",
+        "c1-control",
+        "open-bracket",
+        "unclosed-ipv6",
+        "port-out-of-range",
+        "port-not-a-number",
+        "no-host-with-port",
+        "no-host-with-user",
+    ],
 )
 async def test_unusable_urls_are_refused(
     client: PhloClient, respx_mock: respx.MockRouter, argument: str, url: str
@@ -373,16 +395,26 @@ BYTES_USES: list[Any] = [
             ("error_if_parent_not_found", b"false"),
         ]
     ],
-    pytest.param(lambda c: c.phlo(PHLO_ID).multi_party_call(NODE_ID).call(SOURCE.encode(), AGENT),
-                 "trigger_source", id="node-trigger_source"),
-    pytest.param(lambda c: c.phlo(PHLO_ID).multi_party_call(NODE_ID).call(SOURCE, AGENT.encode()),
-                 "to", id="node-to"),
+    pytest.param(
+        lambda c: c.phlo(PHLO_ID).multi_party_call(NODE_ID).call(SOURCE.encode(), AGENT),
+        "trigger_source",
+        id="node-trigger_source",
+    ),
+    pytest.param(
+        lambda c: c.phlo(PHLO_ID).multi_party_call(NODE_ID).call(SOURCE, AGENT.encode()),
+        "to",
+        id="node-to",
+    ),
     pytest.param(
         lambda c: c.phlo(PHLO_ID).multi_party_call(NODE_ID).cold_transfer(SOURCE, AGENT, b"agent"),
-        "role", id="node-role"),
+        "role",
+        id="node-role",
+    ),
     pytest.param(
         lambda c: c.phlo(PHLO_ID).multi_party_call(NODE_ID).member(AGENT.encode()).hangup(),
-        "member_address", id="member_address"),
+        "member_address",
+        id="member_address",
+    ),
     pytest.param(lambda c: c.phlo(PHLO_ID.encode()).get(), "phlo_id", id="phlo_id"),
     pytest.param(lambda c: c.phlo(PHLO_ID).run(to=AGENT.encode()), "payload", id="payload"),
 ]
@@ -429,14 +461,28 @@ async def test_a_call_body_over_the_limit_names_the_largest_argument(
 
 # --------------------------------------------------------------------------- fuzzing
 
+
 def _hostile_scalars() -> st.SearchStrategy[Any]:
     return st.one_of(
         st.none(),
         st.booleans(),
         # Every code point, surrogates and controls included.
         st.text(st.characters(exclude_categories=()), max_size=20),
-        st.sampled_from([SURROGATE, "\x00", "http://[", "https://a.b/\r\n", "+14155550100",
-                         "sip:a@b.com", "agent", "GET", "true", ANSWER_URL, ""]),
+        st.sampled_from(
+            [
+                SURROGATE,
+                "\x00",
+                "http://[",
+                "https://a.b/\r\n",
+                "+14155550100",
+                "sip:a@b.com",
+                "agent",
+                "GET",
+                "true",
+                ANSWER_URL,
+                "",
+            ]
+        ),
         st.integers(),
         st.sampled_from([5000, 20, 19, 5]).map(lambda digits: 10**digits),  # 10**5000 included
         st.sampled_from([-(2**63) - 1, 2**63, 2**64, 86_401, 0, -1]),
@@ -527,9 +573,7 @@ def test_fuzz_run(payload: Any, fields: dict[str, Any]) -> None:
     node_id=st.one_of(_hostile(), st.just(NODE_ID)),
 )
 def test_fuzz_node_call(trigger_source: Any, to: Any, role: Any, node_id: Any) -> None:
-    _run_sync(
-        lambda c: c.phlo(PHLO_ID).multi_party_call(node_id).call(trigger_source, to, role)
-    )
+    _run_sync(lambda c: c.phlo(PHLO_ID).multi_party_call(node_id).call(trigger_source, to, role))
 
 
 @FUZZ
@@ -544,10 +588,25 @@ def test_fuzz_member_action(phlo_id: Any, member_address: Any) -> None:
 
 
 CALL_ARGUMENTS = [
-    "answer_method", "ring_url", "ring_method", "hangup_url", "hangup_method", "fallback_url",
-    "fallback_method", "caller_name", "send_digits", "send_on_preanswer", "time_limit",
-    "hangup_on_ring", "machine_detection", "machine_detection_time", "machine_detection_url",
-    "machine_detection_method", "sip_headers", "ring_timeout", "parent_call_uuid",
+    "answer_method",
+    "ring_url",
+    "ring_method",
+    "hangup_url",
+    "hangup_method",
+    "fallback_url",
+    "fallback_method",
+    "caller_name",
+    "send_digits",
+    "send_on_preanswer",
+    "time_limit",
+    "hangup_on_ring",
+    "machine_detection",
+    "machine_detection_time",
+    "machine_detection_url",
+    "machine_detection_method",
+    "sip_headers",
+    "ring_timeout",
+    "parent_call_uuid",
     "error_if_parent_not_found",
 ]
 

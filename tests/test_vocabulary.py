@@ -18,7 +18,14 @@ from plivo_phlo_async.types import _params
 
 PLIVO_NODE_ACTIONS = ("call", "warm_transfer", "cold_transfer")
 PLIVO_MEMBER_ACTIONS = (
-    "hold", "unhold", "hangup", "resume_call", "abort_transfer", "voicemail_drop", "mute", "unmute",
+    "hold",
+    "unhold",
+    "hangup",
+    "resume_call",
+    "abort_transfer",
+    "voicemail_drop",
+    "mute",
+    "unmute",
 )
 PLIVO_BRIDGE_MEMBER_ACTIONS = ("mute", "unmute", "hold", "unhold", "hangup")
 PLIVO_ROLES = ("agent", "customer")

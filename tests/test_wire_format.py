@@ -328,7 +328,14 @@ async def test_node_action_keys_are_in_plivo_order(
 
 
 MEMBER_ACTIONS = [
-    "hold", "unhold", "hangup", "resume_call", "abort_transfer", "voicemail_drop", "mute", "unmute",
+    "hold",
+    "unhold",
+    "hangup",
+    "resume_call",
+    "abort_transfer",
+    "voicemail_drop",
+    "mute",
+    "unmute",
 ]
 
 
@@ -548,18 +555,19 @@ async def test_handles_make_no_request(client: PhloClient, respx_mock: respx.Moc
             id="phone-member-keeps-plus",
         ),
         pytest.param(
-            lambda c: c.phlo(PHLO_ID)
-            .multi_party_call(NODE_ID)
-            .member("sip:bob@example.com")
-            .hold(),
+            lambda c: (
+                c.phlo(PHLO_ID).multi_party_call(NODE_ID).member("sip:bob@example.com").hold()
+            ),
             f"/v1/phlo/{PHLO_ID}/multi_party_call/{NODE_ID}/members/sip:bob@example.com",
             id="sip-member-keeps-colon-and-at",
         ),
         pytest.param(
-            lambda c: c.phlo(PHLO_ID)
-            .multi_party_call(NODE_ID)
-            .member("sip:bob;transport=tcp@example.com:5080")
-            .unhold(),
+            lambda c: (
+                c.phlo(PHLO_ID)
+                .multi_party_call(NODE_ID)
+                .member("sip:bob;transport=tcp@example.com:5080")
+                .unhold()
+            ),
             f"/v1/phlo/{PHLO_ID}/multi_party_call/{NODE_ID}/members/"
             "sip:bob%3Btransport%3Dtcp@example.com:5080",
             id="sip-member-delimiters-encoded",

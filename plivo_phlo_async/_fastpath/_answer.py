@@ -114,8 +114,8 @@ def decode_body(headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
 
 def _inflate(coding: bytes, data: bytes) -> bytes | None:
     # deflate is zlib-wrapped by the RFC but raw in the wild: try both.
-    for wbits in (zlib.MAX_WBITS | 32, -zlib.MAX_WBITS) if coding == b"deflate" else (
-        _DECODERS[coding],
+    for wbits in (
+        (zlib.MAX_WBITS | 32, -zlib.MAX_WBITS) if coding == b"deflate" else (_DECODERS[coding],)
     ):
         decoder = zlib.decompressobj(wbits)
         try:

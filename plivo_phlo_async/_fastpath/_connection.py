@@ -297,4 +297,3 @@ else:  # Windows: select has no descriptor limit there
             return True
         readable, _, errored = select.select([fd], [], [fd], 0)
         return bool(readable or errored)
-

@@ -172,8 +172,11 @@ class FastPool:
             if deadline_at is not None and loop.time() >= deadline_at:
                 conn.close()  # nothing was written: the next attempt may send it
                 raise self._error(
-                    httpx.PoolTimeout, "timed out: the attempt deadline passed before sending",
-                    method, url, content,
+                    httpx.PoolTimeout,
+                    "timed out: the attempt deadline passed before sending",
+                    method,
+                    url,
+                    content,
                 )
             try:
                 response, raw = await conn.exchange(
@@ -347,8 +350,10 @@ class FastPool:
             # Cancelled: the connection is closed as soon as it is made, or now
             # if it was made as the caller was cancelled.
             abandoned = True
-            if connecting.done() and not connecting.cancelled() and (
-                connecting.exception() is None
+            if (
+                connecting.done()
+                and not connecting.cancelled()
+                and (connecting.exception() is None)
             ):
                 connecting.result()[1].abort()
             raise
@@ -397,18 +402,21 @@ class FastPool:
         if scheme not in ("http", "https") or not host:
             raise self._error(
                 httpx.UnsupportedProtocol,
-                f"Request URL has an unsupported protocol '{scheme}://'.", method, url, None,
+                f"Request URL has an unsupported protocol '{scheme}://'.",
+                method,
+                url,
+                None,
             )
         port = parsed.port or (443 if scheme == "https" else 80)
         head = b"%s %s HTTP/1.1\r\nHost: %s\r\n" % (
-            method.encode("ascii"), parsed.raw_path, parsed.netloc
+            method.encode("ascii"),
+            parsed.raw_path,
+            parsed.netloc,
         )
         prefix = head + (self._get_block if bodyless else self._post_block)
         if len(self._routes) >= _ROUTE_CACHE_SIZE:
             self._routes.clear()
-        route = self._routes[(method, url, bodyless)] = _Route(
-            (scheme, host, port), head, prefix
-        )
+        route = self._routes[(method, url, bodyless)] = _Route((scheme, host, port), head, prefix)
         return route
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -439,9 +447,9 @@ def _expire(slot: asyncio.Future[None]) -> None:
         slot.set_exception(_SlotTimeoutError())
 
 
-def _within(timeout: float | None, deadline_at: float | None, loop: asyncio.AbstractEventLoop) -> (
-    float | None
-):
+def _within(
+    timeout: float | None, deadline_at: float | None, loop: asyncio.AbstractEventLoop
+) -> float | None:
     """A phase's timeout, shortened to what is left of the attempt's deadline."""
     if deadline_at is None:
         return timeout

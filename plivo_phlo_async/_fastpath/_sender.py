@@ -186,9 +186,7 @@ class Sender:
             http_client = self._instrumented_client() or http_client
         if headers is None:
             headers = self._get_headers if content is None else self._post_headers
-            httpx_headers = (
-                self._httpx_get_headers if content is None else self._httpx_post_headers
-            )
+            httpx_headers = self._httpx_get_headers if content is None else self._httpx_post_headers
         else:
             httpx_headers = httpx.Headers(headers)
         parsed = self._urls.get(url)
@@ -226,8 +224,10 @@ class Sender:
         client = self._instrumented
         if client is not None and self._instrumented_loop is loop:
             return client
-        if client is not None and self._instrumented_loop is not None and (
-            not self._instrumented_loop.is_closed()
+        if (
+            client is not None
+            and self._instrumented_loop is not None
+            and (not self._instrumented_loop.is_closed())
         ):
             return None  # bound to another running loop: the plain httpx client here
         self._instrumented_loop = loop

@@ -105,8 +105,10 @@ class FastTransport(httpx.AsyncBaseTransport):
             raise httpx.LocalProtocolError(
                 "a header or the path contains a line break or NUL", request=request
             )
-        head = b"%s %s HTTP/1.1\r\n%s\r\n\r\n" % (method, target, block) if lines else (
-            b"%s %s HTTP/1.1\r\n\r\n" % (method, target)
+        head = (
+            b"%s %s HTTP/1.1\r\n%s\r\n\r\n" % (method, target, block)
+            if lines
+            else (b"%s %s HTTP/1.1\r\n\r\n" % (method, target))
         )
         data = head + body if body else head
         port = url.port or (443 if scheme == "https" else 80)
@@ -115,8 +117,13 @@ class FastTransport(httpx.AsyncBaseTransport):
         timeout = _timeout(extensions.get("timeout") or {})
         try:
             response, raw = await pool.exchange(
-                origin, data, timeout, extensions.get(ATTEMPT_DEADLINE), request.method,
-                str(url), body or None,
+                origin,
+                data,
+                timeout,
+                extensions.get(ATTEMPT_DEADLINE),
+                request.method,
+                str(url),
+                body or None,
             )
         except httpx.TransportError as exc:
             exc.request = request  # the caller's request, not the pool's stand-in
@@ -187,9 +194,7 @@ def _timeout(phases: dict[str, float | None]) -> httpx.Timeout:
         if len(_TIMEOUTS) >= 256:
             _TIMEOUTS.clear()
         connect, read, write, pool = key
-        timeout = _TIMEOUTS[key] = httpx.Timeout(
-            connect=connect, read=read, write=write, pool=pool
-        )
+        timeout = _TIMEOUTS[key] = httpx.Timeout(connect=connect, read=read, write=write, pool=pool)
     return timeout
 
 

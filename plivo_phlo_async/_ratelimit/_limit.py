@@ -18,8 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_RATE_LIMIT", "MISSING_REDIS", "RateLimit", "RateLimiterUnavailableError"]
 
 MISSING_REDIS = (
-    "a RateLimit shared through Redis needs redis-py: "
-    'pip install "plivo-phlo-async[redis]"'
+    'a RateLimit shared through Redis needs redis-py: pip install "plivo-phlo-async[redis]"'
 )
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 

@@ -27,8 +27,7 @@ __all__ = ["DUPLICATE", "LOST", "MAX_POLL", "OWNED", "Bookkeeper"]
 
 DUPLICATE = "duplicate job id"
 OWNED = (
-    "not sent: another runner holds this job (claimed or in flight); its outcome is in "
-    "the journal"
+    "not sent: another runner holds this job (claimed or in flight); its outcome is in the journal"
 )
 LOST = (
     "not sent: this run's claim expired while it waited and another runner took the job; "
@@ -96,8 +95,9 @@ class Bookkeeper:
                 return self._stopped(Outcome(job, ref, job_id, _SKIPPED, reason=OWNED))
             poll = min(poll * 2, MAX_POLL, self.lease / 10)
 
-    async def start(self, job: Job, job_id: str, url: str, body: bytes | None,
-                    attempts: int) -> Outcome | None:
+    async def start(
+        self, job: Job, job_id: str, url: str, body: bytes | None, attempts: int
+    ) -> Outcome | None:
         """Record that the request is about to leave (None: send it), or the
         job's outcome when it must not be sent."""
         try:
@@ -157,9 +157,11 @@ class Bookkeeper:
             self.error = error
         self._stop()
         if outcome.status is _SKIPPED:
-            return self._stopped(dataclasses.replace(
-                outcome, error=error, reason=f"not sent: the journal failed: {error}"
-            ))
+            return self._stopped(
+                dataclasses.replace(
+                    outcome, error=error, reason=f"not sent: the journal failed: {error}"
+                )
+            )
         return outcome
 
     async def heartbeat(self, done: anyio.Event) -> None:

@@ -93,9 +93,7 @@ class _State(Enum):
 class Breaker:
     """The breaker's state, shared by every worker of one run (one event loop)."""
 
-    def __init__(
-        self, policy: CircuitBreaker, sleep: Callable[[float], Awaitable[None]]
-    ) -> None:
+    def __init__(self, policy: CircuitBreaker, sleep: Callable[[float], Awaitable[None]]) -> None:
         self.policy = policy
         self._sleep = sleep
         self._state = _State.CLOSED
@@ -212,8 +210,8 @@ def may_have_reached(error: PlivoError) -> bool:
 
 def refused_reason(error: APIStatusError) -> str:
     """Why a 401 or 403 stopped the run, in the words jobs are skipped with."""
-    what = "authentication failed" if isinstance(error, AuthenticationError) else (
-        "permission denied"
+    what = (
+        "authentication failed" if isinstance(error, AuthenticationError) else ("permission denied")
     )
     detail = error.error or error.server_message or error.response.reason_phrase
     return f"stopped: {what} ({error.status_code}): {detail}".rstrip(": ")

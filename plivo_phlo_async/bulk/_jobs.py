@@ -269,9 +269,7 @@ def job_id_of(job: Job) -> str:
     if given is None:
         return derive_job_id(job)
     if not isinstance(given, str):
-        raise InvalidParameterError(
-            "job_id", f"must be a non-empty string, not {safe_repr(given)}"
-        )
+        raise InvalidParameterError("job_id", f"must be a non-empty string, not {safe_repr(given)}")
     given = str.__str__(given)  # a str subclass becomes a plain str
     if not given:
         raise InvalidParameterError("job_id", "must be a non-empty string, not ''")
@@ -335,9 +333,7 @@ def prepare(job: Job, handles: Handles) -> PreparedJob:
         return _prepared(job_id, handles, prepare_action(node, params))
 
     member = _checked("member_address", node.member, job.member_address)  # checks it
-    member_params = _checked(
-        "action", validate_model, MemberActionParams, {"action": job.action}
-    )
+    member_params = _checked("action", validate_model, MemberActionParams, {"action": job.action})
     return _prepared(job_id, handles, prepare_member_action(member, member_params))
 
 

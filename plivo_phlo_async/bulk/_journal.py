@@ -131,7 +131,10 @@ Write = Literal["insert", "take", "adopt"] | None
 
 
 def decide(
-    row: JournalEntry | None, token: str, now: float, retry_failed: bool,
+    row: JournalEntry | None,
+    token: str,
+    now: float,
+    retry_failed: bool,
     prior: str | None = None,
 ) -> tuple[Claim, Write]:
     """The claim a runner makes of a job's row, and the write it takes.
@@ -176,9 +179,7 @@ class Journal(Protocol):
     # -- the runner's
     async def claim(self, job_id: str, ref: Any, *, retry_failed: bool) -> Claim: ...
     async def get(self, job_id: str) -> JournalEntry | None: ...
-    async def start(
-        self, job_id: str, ref: Any, *, url: str | None, payload: bytes | None
-    ) -> bool:
+    async def start(self, job_id: str, ref: Any, *, url: str | None, payload: bytes | None) -> bool:
         """``in_flight`` if this run still owns the claim (else False: do not send)."""
         ...
 
@@ -191,8 +192,15 @@ class Journal(Protocol):
         ...
 
     async def finish(
-        self, job_id: str, status: str, *, ref: Any, http_status: int | None,
-        api_id: str | None, attempts: int, error: str | None,
+        self,
+        job_id: str,
+        status: str,
+        *,
+        ref: Any,
+        http_status: int | None,
+        api_id: str | None,
+        attempts: int,
+        error: str | None,
     ) -> None: ...
     async def renew(self) -> None:
         """Extend the leases of every row this run holds."""
@@ -259,14 +267,22 @@ async def open_journal(
         from ._journal_postgres import PostgresJournal
 
         return await PostgresJournal.open(
-            str(location), auth_id=auth_id, base_url=base_url, create=create,
-            readonly=readonly, lease=lease,
+            str(location),
+            auth_id=auth_id,
+            base_url=base_url,
+            create=create,
+            readonly=readonly,
+            lease=lease,
         )
     from . import _journal_sqlite
 
     return _journal_sqlite.SqliteJournal(
         _journal_sqlite.SqliteFile(
-            location, auth_id=auth_id, base_url=base_url, create=create, readonly=readonly,
+            location,
+            auth_id=auth_id,
+            base_url=base_url,
+            create=create,
+            readonly=readonly,
             lease=lease,
         )
     )
@@ -297,12 +313,14 @@ def unresolved_problems(
     (whose answer is on its way)."""
     missing = [job_id for job_id in ids if job_id not in found]
     settled = [
-        f"{job_id} ({found[job_id][0]})" for job_id in ids
+        f"{job_id} ({found[job_id][0]})"
+        for job_id in ids
         if job_id in found and found[job_id][0] not in (*UNRESOLVED, RESEND)
     ]
     running = [
-        job_id for job_id in ids if job_id in found and found[job_id][0] == IN_FLIGHT
-        and (found[job_id][1] or 0.0) > now
+        job_id
+        for job_id in ids
+        if job_id in found and found[job_id][0] == IN_FLIGHT and (found[job_id][1] or 0.0) > now
     ]
     problems = []
     if running:

@@ -97,8 +97,13 @@ class PostgresJournal:
     """
 
     def __init__(
-        self, name: str, prefix: str, connection: psycopg.AsyncConnection[Any], lease: float,
-        readonly: bool, connect: Callable[[], Awaitable[psycopg.AsyncConnection[Any]]],
+        self,
+        name: str,
+        prefix: str,
+        connection: psycopg.AsyncConnection[Any],
+        lease: float,
+        readonly: bool,
+        connect: Callable[[], Awaitable[psycopg.AsyncConnection[Any]]],
     ) -> None:
         self.name = name
         self.prefix = prefix
@@ -133,12 +138,15 @@ class PostgresJournal:
             import psycopg
         except ImportError:
             raise JournalError(
-                name, "a PostgreSQL journal needs psycopg 3: "
-                "pip install 'plivo-phlo-async[postgres]'"
+                name,
+                "a PostgreSQL journal needs psycopg 3: pip install 'plivo-phlo-async[postgres]'",
             ) from None
         if sniffio.current_async_library() != "asyncio":
-            raise JournalError(name, "a PostgreSQL journal needs asyncio (psycopg's async "
-                                     "driver does not run under trio)")
+            raise JournalError(
+                name,
+                "a PostgreSQL journal needs asyncio (psycopg's async "
+                "driver does not run under trio)",
+            )
         conninfo, prefix = split_url(url)
         options: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in conninfo:
@@ -147,15 +155,19 @@ class PostgresJournal:
             connection = await psycopg.AsyncConnection.connect(conninfo, **options)
         except psycopg.Error as exc:
             raise JournalError(name, f"cannot open journal {name}: {_said(exc, url)}") from None
-        journal = cls(name, prefix, connection, lease, readonly,
-                      partial(psycopg.AsyncConnection.connect, conninfo, **options))
+        journal = cls(
+            name,
+            prefix,
+            connection,
+            lease,
+            readonly,
+            partial(psycopg.AsyncConnection.connect, conninfo, **options),
+        )
         try:
             await journal._prepare(auth_id, base_url, create=create)
         except psycopg.Error as exc:
             await connection.close()
-            raise JournalError(
-                name, f"journal {name} cannot be used: {_said(exc, url)}"
-            ) from None
+            raise JournalError(name, f"journal {name} cannot be used: {_said(exc, url)}") from None
         except BaseException:
             await connection.close()
             raise
@@ -175,14 +187,18 @@ class PostgresJournal:
             assert row is not None
             jobs_exist, meta_exists = row
             if jobs_exist != meta_exists:
-                raise JournalError(self.name, f"{self.name}: table {self._jobs} or "
-                                              f"{self._meta} exists without the other: not a "
-                                              f"plivo-phlo journal")
+                raise JournalError(
+                    self.name,
+                    f"{self.name}: table {self._jobs} or "
+                    f"{self._meta} exists without the other: not a "
+                    f"plivo-phlo journal",
+                )
             self._exists = bool(jobs_exist)
             if not self._exists:
                 if not create:
-                    raise JournalError(self.name, f"no journal at {self.name} "
-                                                  f"(no table {self._jobs})")
+                    raise JournalError(
+                        self.name, f"no journal at {self.name} (no table {self._jobs})"
+                    )
                 if self.readonly:
                     return
                 await self._create()
@@ -192,11 +208,13 @@ class PostgresJournal:
             if schema != str(SCHEMA_VERSION):
                 if schema is not None and schema.isdigit() and int(schema) > SCHEMA_VERSION:
                     raise JournalError(
-                        self.name, f"journal {self.name} was written by a newer version "
+                        self.name,
+                        f"journal {self.name} was written by a newer version "
                         f"(schema {schema}); this version reads schema {SCHEMA_VERSION}",
                     )
-                raise JournalError(self.name, f"{self.name} is not a plivo-phlo journal "
-                                              f"(schema {schema!r})")
+                raise JournalError(
+                    self.name, f"{self.name} is not a plivo-phlo journal (schema {schema!r})"
+                )
             check_identity(self.name, meta, auth_id, base_url)
             if self.readonly:
                 return
@@ -216,11 +234,8 @@ class PostgresJournal:
             "url text, payload text, note text, lease_until float8, prior text)"
         )
         await db.execute(f"CREATE INDEX {self._jobs}_status ON {self._jobs} (status)")
-        await db.execute(
-            f"CREATE TABLE {self._meta} (key text PRIMARY KEY, value text NOT NULL)"
-        )
-        await db.execute(f"INSERT INTO {self._meta} VALUES ('schema', %s)",
-                         (str(SCHEMA_VERSION),))
+        await db.execute(f"CREATE TABLE {self._meta} (key text PRIMARY KEY, value text NOT NULL)")
+        await db.execute(f"INSERT INTO {self._meta} VALUES ('schema', %s)", (str(SCHEMA_VERSION),))
 
     async def _read_meta(self) -> dict[str, str]:
         cursor = await self._db.execute(f"SELECT key, value FROM {self._meta}")
@@ -244,20 +259,21 @@ class PostgresJournal:
                 else:
                     cursor = await db.execute(
                         f"SELECT {_COLUMNS}, prior, {_NOW} FROM {self._jobs} WHERE job_id=%s "
-                        "FOR UPDATE", (key,),
+                        "FOR UPDATE",
+                        (key,),
                     )
                     found = await cursor.fetchone()
                     assert found is not None  # rows are only deleted by their owner
                     row = JournalEntry(*found[:-2])
-                    claim, write = decide(row, self.run_token, float(found[-1]), retry_failed,
-                                          found[-2])
+                    claim, write = decide(
+                        row, self.run_token, float(found[-1]), retry_failed, found[-2]
+                    )
                     if write == "take":
                         await db.execute(
                             f"UPDATE {self._jobs} SET prior=CASE WHEN status=%s THEN prior "
                             f"ELSE status END, status=%s, run_token=%s, ref=%s, "
                             f"lease_until={_NOW} + %s WHERE job_id=%s",
-                            (CLAIMED, CLAIMED, self.run_token, _pg(ref_text(ref)), self.lease,
-                             key),
+                            (CLAIMED, CLAIMED, self.run_token, _pg(ref_text(ref)), self.lease, key),
                         )
                     elif write == "adopt":
                         await db.execute(
@@ -274,27 +290,37 @@ class PostgresJournal:
 
     async def get(self, job_id: str) -> JournalEntry | None:
         return await self._run(
-            "read", job_id, f"SELECT {_COLUMNS} FROM {self._jobs} WHERE job_id=%s",
+            "read",
+            job_id,
+            f"SELECT {_COLUMNS} FROM {self._jobs} WHERE job_id=%s",
             (_pg(text(job_id)),),
         )
 
-    async def start(
-        self, job_id: str, ref: Any, *, url: str | None, payload: bytes | None
-    ) -> bool:
+    async def start(self, job_id: str, ref: Any, *, url: str | None, payload: bytes | None) -> bool:
         changed = await self._write(
-            "record the start of", job_id,
+            "record the start of",
+            job_id,
             f"UPDATE {self._jobs} SET status=%s, ref=%s, http_status=NULL, api_id=NULL, "
             f"attempts=0, error=NULL, updated_at={_NOW}, url=%s, payload=%s, note=NULL, "
             f"prior=NULL, lease_until={_NOW} + %s WHERE job_id=%s AND run_token=%s "
             "AND status=%s",
-            (IN_FLIGHT, _pg(ref_text(ref)), _pg(optional_text(url)), _pg(body_text(payload)),
-             self.lease, _pg(text(job_id)), self.run_token, CLAIMED),
+            (
+                IN_FLIGHT,
+                _pg(ref_text(ref)),
+                _pg(optional_text(url)),
+                _pg(body_text(payload)),
+                self.lease,
+                _pg(text(job_id)),
+                self.run_token,
+                CLAIMED,
+            ),
         )
         return changed == 1
 
     async def unsent(self, job_id: str) -> None:
         await self._write(
-            "record the failed sending of", job_id,
+            "record the failed sending of",
+            job_id,
             f"UPDATE {self._jobs} SET status=%s, lease_until={_NOW} + %s "
             "WHERE job_id=%s AND run_token=%s AND status=%s",
             (CLAIMED, self.lease, _pg(text(job_id)), self.run_token, IN_FLIGHT),
@@ -303,13 +329,15 @@ class PostgresJournal:
     async def release(self, job_id: str) -> None:
         key = _pg(text(job_id))
         await self._write(
-            "release", job_id,
+            "release",
+            job_id,
             f"DELETE FROM {self._jobs} WHERE job_id=%s AND run_token=%s AND status=%s "
             "AND prior IS NULL",
             (key, self.run_token, CLAIMED),
         )
         await self._write(
-            "release", job_id,
+            "release",
+            job_id,
             f"UPDATE {self._jobs} SET status=prior, prior=NULL, lease_until=NULL "
             "WHERE job_id=%s AND run_token=%s AND status=%s",
             (key, self.run_token, CLAIMED),
@@ -317,12 +345,20 @@ class PostgresJournal:
         self.held.discard(key or "")
 
     async def finish(
-        self, job_id: str, status: str, *, ref: Any, http_status: int | None,
-        api_id: str | None, attempts: int, error: str | None,
+        self,
+        job_id: str,
+        status: str,
+        *,
+        ref: Any,
+        http_status: int | None,
+        api_id: str | None,
+        attempts: int,
+        error: str | None,
     ) -> None:
         key = _pg(text(job_id))
         await self._write(
-            "record the outcome of", job_id,
+            "record the outcome of",
+            job_id,
             f"INSERT INTO {self._jobs} (job_id, status, run_token, ref, http_status, api_id, "
             f"attempts, error, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, {_NOW}) "
             "ON CONFLICT (job_id) DO UPDATE SET status=excluded.status, "
@@ -330,8 +366,16 @@ class PostgresJournal:
             "http_status=excluded.http_status, api_id=excluded.api_id, "
             "attempts=excluded.attempts, error=excluded.error, "
             "updated_at=excluded.updated_at, note=NULL, lease_until=NULL, prior=NULL",
-            (key, status, self.run_token, _pg(ref_text(ref)), int64(http_status),
-             _pg(optional_text(api_id)), int64(attempts), _pg(optional_text(error))),
+            (
+                key,
+                status,
+                self.run_token,
+                _pg(ref_text(ref)),
+                int64(http_status),
+                _pg(optional_text(api_id)),
+                int64(attempts),
+                _pg(optional_text(error)),
+            ),
         )
         self.held.discard(key or "")
 
@@ -339,7 +383,8 @@ class PostgresJournal:
         held = list(self.held)
         if held:
             await self._write(
-                "renew the claims of", f"{len(held)} jobs",
+                "renew the claims of",
+                f"{len(held)} jobs",
                 f"UPDATE {self._jobs} SET lease_until={_NOW} + %s WHERE job_id = ANY(%s) "
                 "AND run_token=%s AND status IN (%s, %s)",
                 (self.lease, held, self.run_token, CLAIMED, IN_FLIGHT),
@@ -361,8 +406,9 @@ class PostgresJournal:
                 cursor = await db.execute(query + " ORDER BY updated_at, job_id", args)
                 return [JournalEntry(*row) for row in await cursor.fetchall()]
         except psycopg.Error as exc:
-            raise JournalError(self.name, f"journal {self.name} cannot be read: "
-                                          f"{_said(exc)}") from None
+            raise JournalError(
+                self.name, f"journal {self.name} cannot be read: {_said(exc)}"
+            ) from None
 
     async def counts(self) -> dict[str, int]:
         import psycopg
@@ -376,8 +422,9 @@ class PostgresJournal:
                 )
                 return {str(status): int(count) for status, count in await cursor.fetchall()}
         except psycopg.Error as exc:
-            raise JournalError(self.name, f"journal {self.name} cannot be read: "
-                                          f"{_said(exc)}") from None
+            raise JournalError(
+                self.name, f"journal {self.name} cannot be read: {_said(exc)}"
+            ) from None
 
     async def resolve(self, job_ids: Iterable[str], status: str, note: str) -> list[str]:
         import psycopg
@@ -388,18 +435,21 @@ class PostgresJournal:
             async with self._connection() as db, db.transaction():
                 cursor = await db.execute(
                     f"SELECT job_id, status, lease_until, {_NOW} FROM {self._jobs} "
-                    "WHERE job_id = ANY(%s) FOR UPDATE", (keys,),
+                    "WHERE job_id = ANY(%s) FOR UPDATE",
+                    (keys,),
                 )
                 rows = await cursor.fetchall()
                 found = {str(job_id): (str(value), lease) for job_id, value, lease, _ in rows}
                 unresolved_problems(self.name, found, ids, float(rows[0][3]) if rows else 0.0)
                 await db.execute(
                     f"UPDATE {self._jobs} SET status=%s, note=%s, updated_at={_NOW}, "
-                    "lease_until=NULL WHERE job_id = ANY(%s)", (status, _pg(note), keys),
+                    "lease_until=NULL WHERE job_id = ANY(%s)",
+                    (status, _pg(note), keys),
                 )
         except psycopg.Error as exc:
-            raise JournalError(self.name, f"journal {self.name}: cannot update: "
-                                          f"{_said(exc)}") from None
+            raise JournalError(
+                self.name, f"journal {self.name}: cannot update: {_said(exc)}"
+            ) from None
         return ids
 
     async def aclose(self) -> None:
@@ -412,7 +462,8 @@ class PostgresJournal:
                     async with self._connection() as db, db.transaction():
                         await db.execute(
                             f"DELETE FROM {self._jobs} WHERE run_token=%s AND status=%s "
-                            "AND prior IS NULL", (self.run_token, CLAIMED),
+                            "AND prior IS NULL",
+                            (self.run_token, CLAIMED),
                         )
                         await db.execute(
                             f"UPDATE {self._jobs} SET status=prior, prior=NULL, "
@@ -422,11 +473,13 @@ class PostgresJournal:
                         # Its jobs in flight have no owner any more: unknown at once.
                         await db.execute(
                             f"UPDATE {self._jobs} SET lease_until=NULL "
-                            "WHERE run_token=%s AND status=%s", (self.run_token, IN_FLIGHT),
+                            "WHERE run_token=%s AND status=%s",
+                            (self.run_token, IN_FLIGHT),
                         )
         except psycopg.Error as exc:
-            raise JournalError(self.name, f"journal {self.name} could not be closed "
-                                          f"cleanly: {_said(exc)}") from None
+            raise JournalError(
+                self.name, f"journal {self.name} could not be closed cleanly: {_said(exc)}"
+            ) from None
         finally:
             with anyio.CancelScope(shield=True):
                 for connection in self._opened:

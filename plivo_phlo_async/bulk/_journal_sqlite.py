@@ -212,8 +212,9 @@ class SqliteFile:
             if not current:
                 for statement in _SCHEMA:  # not executescript: it would commit
                     db.execute(statement)
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)",
-                           (str(SCHEMA_VERSION),))
+                db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+                )
             else:
                 for version in range(int(current["schema"]), SCHEMA_VERSION):
                     for statement in _MIGRATE[version]:
@@ -227,17 +228,17 @@ class SqliteFile:
                 db.execute("INSERT INTO meta VALUES ('auth_id', ?)", (auth_id,))
             if base_url is not None and "base_url" not in current:
                 db.execute("INSERT INTO meta VALUES ('base_url', ?)", (base_url,))
-            db.execute("INSERT OR REPLACE INTO runners VALUES (?, ?, ?, ?)",
-                       (self.run_token, time.time() + self.lease, _HOST, os.getpid()))
+            db.execute(
+                "INSERT OR REPLACE INTO runners VALUES (?, ?, ?, ?)",
+                (self.run_token, time.time() + self.lease, _HOST, os.getpid()),
+            )
             self._announce_checkpoint()
         self._checkpoint_and_resume("TRUNCATE")
 
     # -- the runner's ----------------------------------------------------------------
     def get(self, job_id: str) -> JournalEntry | None:
         try:
-            row = self._db.execute(
-                _SELECT[self.schema] + " WHERE job_id=?", (job_id,)
-            ).fetchone()
+            row = self._db.execute(_SELECT[self.schema] + " WHERE job_id=?", (job_id,)).fetchone()
         except sqlite3.Error as exc:
             raise self._failure("read", job_id, exc) from None
         return None if row is None else JournalEntry(*row)
@@ -253,9 +254,13 @@ class SqliteFile:
                 entry = None if row is None else JournalEntry(*row)
                 if entry is not None and self._owner_died(entry, now):
                     entry = dataclasses.replace(entry, lease_until=None)
-                prior = None if entry is None or entry.status != CLAIMED else db.execute(
-                    "SELECT prior FROM jobs WHERE job_id=?", (job_id,)
-                ).fetchone()[0]
+                prior = (
+                    None
+                    if entry is None or entry.status != CLAIMED
+                    else db.execute("SELECT prior FROM jobs WHERE job_id=?", (job_id,)).fetchone()[
+                        0
+                    ]
+                )
                 claim, write = decide(entry, self.run_token, now, retry_failed, prior)
                 if write == "insert":
                     db.execute(
@@ -267,8 +272,7 @@ class SqliteFile:
                     db.execute(
                         "UPDATE jobs SET prior=CASE WHEN status=? THEN prior ELSE status END, "
                         "status=?, run_token=?, ref=?, lease_until=? WHERE job_id=?",
-                        (CLAIMED, CLAIMED, self.run_token, ref_text(ref), now + self.lease,
-                         job_id),
+                        (CLAIMED, CLAIMED, self.run_token, ref_text(ref), now + self.lease, job_id),
                     )
                 elif write == "adopt":
                     assert claim.status is not None
@@ -283,8 +287,10 @@ class SqliteFile:
     def _owner_died(self, entry: JournalEntry, now: float) -> bool:
         """A live lease whose owner is a process of this machine that is gone
         (killed): no need to wait for the lease to expire."""
-        if entry.status not in (CLAIMED, IN_FLIGHT) or entry.run_token == self.run_token or (
-            entry.lease_until is None or entry.lease_until <= now
+        if (
+            entry.status not in (CLAIMED, IN_FLIGHT)
+            or entry.run_token == self.run_token
+            or (entry.lease_until is None or entry.lease_until <= now)
         ):
             return False
         token = entry.run_token
@@ -312,34 +318,44 @@ class SqliteFile:
         with the request itself, so an unknown outcome can be checked. False
         (nothing written) when this run no longer owns the claim."""
         changed = self._write(
-            "record the start of", job_id,
+            "record the start of",
+            job_id,
             "UPDATE jobs SET status=?, ref=?, http_status=NULL, api_id=NULL, attempts=0, "
             "error=NULL, updated_at=?, url=?, payload=?, note=NULL, prior=NULL, "
             "lease_until=? WHERE job_id=? AND run_token=? AND status=?",
             (
-                IN_FLIGHT, ref_text(ref), time.time(), optional_text(url), body_text(payload),
-                time.time() + self.lease, text(job_id), self.run_token, CLAIMED,
+                IN_FLIGHT,
+                ref_text(ref),
+                time.time(),
+                optional_text(url),
+                body_text(payload),
+                time.time() + self.lease,
+                text(job_id),
+                self.run_token,
+                CLAIMED,
             ),
         )
         return changed == 1
 
     def unsent(self, job_id: str) -> None:
         self._write(
-            "record the failed sending of", job_id,
-            "UPDATE jobs SET status=?, lease_until=? WHERE job_id=? AND run_token=? "
-            "AND status=?",
+            "record the failed sending of",
+            job_id,
+            "UPDATE jobs SET status=?, lease_until=? WHERE job_id=? AND run_token=? AND status=?",
             (CLAIMED, time.time() + self.lease, text(job_id), self.run_token, IN_FLIGHT),
         )
 
     def release(self, job_id: str) -> None:
         job_id = text(job_id)
         self._write(
-            "release", job_id,
+            "release",
+            job_id,
             "DELETE FROM jobs WHERE job_id=? AND run_token=? AND status=? AND prior IS NULL",
             (job_id, self.run_token, CLAIMED),
         )
         self._write(
-            "release", job_id,
+            "release",
+            job_id,
             "UPDATE jobs SET status=prior, prior=NULL, lease_until=NULL "
             "WHERE job_id=? AND run_token=? AND status=?",
             (job_id, self.run_token, CLAIMED),
@@ -359,7 +375,8 @@ class SqliteFile:
     ) -> None:
         """Record a job's outcome (inserting the row if it was never claimed)."""
         self._write(
-            "record the outcome of", job_id,
+            "record the outcome of",
+            job_id,
             "INSERT INTO jobs (job_id, status, run_token, ref, http_status, api_id, "
             "attempts, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(job_id) DO UPDATE SET status=excluded.status, "
@@ -368,8 +385,15 @@ class SqliteFile:
             "attempts=excluded.attempts, error=excluded.error, "
             "updated_at=excluded.updated_at, note=NULL, lease_until=NULL, prior=NULL",
             (
-                text(job_id), status, self.run_token, ref_text(ref), int64(http_status),
-                optional_text(api_id), int64(attempts), optional_text(error), time.time(),
+                text(job_id),
+                status,
+                self.run_token,
+                ref_text(ref),
+                int64(http_status),
+                optional_text(api_id),
+                int64(attempts),
+                optional_text(error),
+                time.time(),
             ),
         )
         self.held.discard(text(job_id))
@@ -379,13 +403,17 @@ class SqliteFile:
         until = time.time() + self.lease
         try:
             with _immediate(self._db):
-                self._db.execute("INSERT OR REPLACE INTO runners VALUES (?, ?, ?, ?)",
-                                 (self.run_token, until, _HOST, os.getpid()))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO runners VALUES (?, ?, ?, ?)",
+                    (self.run_token, until, _HOST, os.getpid()),
+                )
                 self._db.executemany(
                     "UPDATE jobs SET lease_until=? WHERE job_id=? AND run_token=? "
                     "AND status IN (?, ?)",
-                    [(until, job_id, self.run_token, CLAIMED, IN_FLIGHT)
-                     for job_id in list(self.held)],
+                    [
+                        (until, job_id, self.run_token, CLAIMED, IN_FLIGHT)
+                        for job_id in list(self.held)
+                    ],
                 )
         except sqlite3.Error as exc:
             raise JournalError(
@@ -398,8 +426,8 @@ class SqliteFile:
         if self._empty and self.readonly:
             return []
         query = _SELECT[self.schema]
-        statuses = [status] if isinstance(status, str) else None if status is None else (
-            list(status)
+        statuses = (
+            [status] if isinstance(status, str) else None if status is None else (list(status))
         )
         args: tuple[str, ...] = ()
         if statuses is not None:
@@ -417,8 +445,10 @@ class SqliteFile:
             return {}
         try:
             return {
-                str(status): int(count) for status, count in
-                self._db.execute("SELECT status, count(*) FROM jobs GROUP BY status")
+                str(status): int(count)
+                for status, count in self._db.execute(
+                    "SELECT status, count(*) FROM jobs GROUP BY status"
+                )
             }
         except sqlite3.Error as exc:
             raise JournalError(self.path, f"journal {self.path} cannot be read: {exc}") from None
@@ -434,8 +464,10 @@ class SqliteFile:
                 found: dict[str, tuple[str, float | None]] = {}
                 lease = "lease_until" if self.schema >= 3 else "NULL"
                 for job_id in ids:
-                    row = db.execute(f"SELECT status, {lease} FROM jobs WHERE job_id=?",  # noqa: S608
-                                     (job_id,)).fetchone()
+                    row = db.execute(
+                        f"SELECT status, {lease} FROM jobs WHERE job_id=?",  # noqa: S608
+                        (job_id,),
+                    ).fetchone()
                     if row is not None:
                         found[job_id] = (row[0], row[1])
                 now = time.time()
@@ -464,8 +496,9 @@ class SqliteFile:
                 self._leave()
         except sqlite3.Error as exc:
             raise JournalError(
-                self.path, f"journal {self.path} could not be closed cleanly: {exc}; "
-                f"keep its -wal file beside it"
+                self.path,
+                f"journal {self.path} could not be closed cleanly: {exc}; "
+                f"keep its -wal file beside it",
             ) from None
         finally:
             self._db.close()
@@ -480,13 +513,17 @@ class SqliteFile:
             )
             db.execute(
                 "UPDATE jobs SET status=prior, prior=NULL, lease_until=NULL "
-                "WHERE run_token=? AND status=?", (self.run_token, CLAIMED),
+                "WHERE run_token=? AND status=?",
+                (self.run_token, CLAIMED),
             )
             # Its jobs in flight have no owner any more: unknown at once.
-            db.execute("UPDATE jobs SET lease_until=NULL WHERE run_token=? AND status=?",
-                       (self.run_token, IN_FLIGHT))
-            db.execute("DELETE FROM runners WHERE token=? OR lease_until <= ?",
-                       (self.run_token, now))
+            db.execute(
+                "UPDATE jobs SET lease_until=NULL WHERE run_token=? AND status=?",
+                (self.run_token, IN_FLIGHT),
+            )
+            db.execute(
+                "DELETE FROM runners WHERE token=? OR lease_until <= ?", (self.run_token, now)
+            )
             db.execute("DELETE FROM meta WHERE key=?", (f"checkpoint:{self.run_token}",))
             alone = db.execute("SELECT count(*) FROM runners").fetchone()[0] == 0
             db.execute(
@@ -518,8 +555,9 @@ class SqliteFile:
 
     def _announce_checkpoint(self) -> None:
         """Within a write transaction: the main file will say ``open``."""
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                         (f"checkpoint:{self.run_token}", "1"))
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"checkpoint:{self.run_token}", "1")
+        )
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('state', ?)", (_OPEN,))
 
     def _checkpoint(self) -> None:
@@ -566,9 +604,7 @@ class SqliteJournal:
     async def get(self, job_id: str) -> JournalEntry | None:
         return self.file.get(job_id)
 
-    async def start(
-        self, job_id: str, ref: Any, *, url: str | None, payload: bytes | None
-    ) -> bool:
+    async def start(self, job_id: str, ref: Any, *, url: str | None, payload: bytes | None) -> bool:
         return self.file.start(job_id, ref, url=url, payload=payload)
 
     async def unsent(self, job_id: str) -> None:
@@ -578,11 +614,25 @@ class SqliteJournal:
         self.file.release(job_id)
 
     async def finish(
-        self, job_id: str, status: str, *, ref: Any, http_status: int | None,
-        api_id: str | None, attempts: int, error: str | None,
+        self,
+        job_id: str,
+        status: str,
+        *,
+        ref: Any,
+        http_status: int | None,
+        api_id: str | None,
+        attempts: int,
+        error: str | None,
     ) -> None:
-        self.file.finish(job_id, status, ref=ref, http_status=http_status, api_id=api_id,
-                         attempts=attempts, error=error)
+        self.file.finish(
+            job_id,
+            status,
+            ref=ref,
+            http_status=http_status,
+            api_id=api_id,
+            attempts=attempts,
+            error=error,
+        )
 
     async def renew(self) -> None:
         self.file.renew()
@@ -598,7 +648,6 @@ class SqliteJournal:
 
     async def aclose(self) -> None:
         self.file.close()
-
 
 
 def _enter_wal(db: sqlite3.Connection) -> None:
@@ -636,6 +685,7 @@ def _immediate(db: sqlite3.Connection) -> Iterator[None]:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
+
 
 def _meta(db: sqlite3.Connection) -> list[tuple[str, str]]:
     tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}

@@ -81,8 +81,9 @@ def inspect(db: sqlite3.Connection, path: Path, wal_present: bool) -> dict[str, 
     if schema not in ("1", "2", "3"):
         if schema is not None and schema.isdigit() and int(schema) > SCHEMA_VERSION:
             raise JournalError(
-                path, f"journal {path} was written by a newer version (schema {schema}); "
-                f"this version reads schemas 1 to {SCHEMA_VERSION}"
+                path,
+                f"journal {path} was written by a newer version (schema {schema}); "
+                f"this version reads schemas 1 to {SCHEMA_VERSION}",
             )
         raise JournalError(path, f"{path} is not a plivo-phlo journal (schema {schema!r})")
     if meta.get("state") == OPEN and not wal_present:
@@ -104,5 +105,3 @@ def _damaged(path: Path, detail: str) -> JournalError:
         f"journal {path} is damaged (SQLite: {detail}); nothing was sent. Restore it from a "
         f"backup; resuming from a damaged journal could send jobs again",
     )
-
-

@@ -32,8 +32,15 @@ def error_outcome(job: Job, job_id: str, error: PlivoError, attempts: int) -> Ou
     else:
         status = _FAILED
     return Outcome(
-        job, job.ref, job_id, status, http_status=http_status, api_id=api_id,
-        attempts=attempts, error=error, reason=str(error),
+        job,
+        job.ref,
+        job_id,
+        status,
+        http_status=http_status,
+        api_id=api_id,
+        attempts=attempts,
+        error=error,
+        reason=str(error),
     )
 
 
@@ -42,9 +49,7 @@ def from_journal(job: Job, job_id: str, row: JournalEntry, status: OutcomeStatus
     if row.note is not None:  # the operator's resolution
         reason = f"{row.note} ({when})"
     elif row.status == IN_FLIGHT or (status is _UNKNOWN and row.error is None):
-        reason = (
-            f"in flight when an earlier run ended (sent {when}): it may have been executed"
-        )
+        reason = f"in flight when an earlier run ended (sent {when}): it may have been executed"
     elif status is _UNKNOWN:
         reason = f"outcome unknown in an earlier run ({when}): {row.error}"
     elif status is _FAILED:
@@ -52,6 +57,13 @@ def from_journal(job: Job, job_id: str, row: JournalEntry, status: OutcomeStatus
     else:
         reason = "succeeded in an earlier run"
     return Outcome(
-        job, job.ref, job_id, status, http_status=row.http_status, api_id=row.api_id,
-        attempts=row.attempts, from_journal=True, reason=reason,
+        job,
+        job.ref,
+        job_id,
+        status,
+        http_status=row.http_status,
+        api_id=row.api_id,
+        attempts=row.attempts,
+        from_journal=True,
+        reason=reason,
     )

@@ -141,8 +141,10 @@ class BulkReport:
     def summary(self) -> str:
         """One line for logs: counts, wall time and rate."""
         parts = ", ".join(f"{status.value} {n}" for status, n in self.counts.items())
-        extra = f"; {self.stop_reason}" if self.stop_reason else (
-            "; stopped early" if self.stopped_early else ""
+        extra = (
+            f"; {self.stop_reason}"
+            if self.stop_reason
+            else ("; stopped early" if self.stopped_early else "")
         )
         return (
             f"{self.total} jobs: {parts}; {self.requests_sent} requests in "

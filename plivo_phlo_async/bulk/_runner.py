@@ -80,6 +80,7 @@ _sleep = anyio.sleep
 async def _pause(seconds: float) -> None:
     await _sleep(seconds)  # looked up at each call, so that tests can replace it
 
+
 OutcomeCallback = Callable[[Outcome], Any]
 JobSource = Iterable[Any] | AsyncIterable[Any]
 
@@ -165,11 +166,13 @@ class BulkRunner:
                 "circuit_breaker must be a CircuitBreaker", field="circuit_breaker"
             )
         if not is_number(lease) or not 0 < lease < 86_400:
-            raise ConfigurationError(f"lease must be seconds in (0, 86400), not {lease!r}",
-                                     field="lease")
+            raise ConfigurationError(
+                f"lease must be seconds in (0, 86400), not {lease!r}", field="lease"
+            )
         if journal is not None and not isinstance(journal, (str, os.PathLike)):
-            raise ConfigurationError("journal must be a path or a postgresql:// URL",
-                                     field="journal")
+            raise ConfigurationError(
+                "journal must be a path or a postgresql:// URL", field="journal"
+            )
         # The runner waits for the limit itself (as a bulk request, before
         # each attempt), so its own client does not wait a second time.
         self._client = client.with_options(max_retries=0, rate_limit=None)
@@ -285,15 +288,18 @@ class BulkRunner:
         if self.journal_path is not None:
             self._books = Bookkeeper(
                 await open_journal(
-                    self.journal_path, auth_id=self._client.auth_id,
-                    base_url=self._client.base_url, lease=self.lease,
+                    self.journal_path,
+                    auth_id=self._client.auth_id,
+                    base_url=self._client.base_url,
+                    lease=self.lease,
                 ),
-                retry_failed=self.retry_failed, lease=self.lease, stop=self.stop,
-                wait=self._wait, stopped=self._stopped,
+                retry_failed=self.retry_failed,
+                lease=self.lease,
+                stop=self.stop,
+                wait=self._wait,
+                stopped=self._stopped,
             )
-        self._limiter = self._shared_limiter or make_limiter(
-            self.rate_limit, self._client.auth_id
-        )
+        self._limiter = self._shared_limiter or make_limiter(self.rate_limit, self._client.auth_id)
         self._slots = anyio.Semaphore(self.concurrency)
         job_send, job_recv = anyio.create_memory_object_stream[tuple[int, Any]](self.concurrency)
         out_send, out_recv = anyio.create_memory_object_stream[Outcome](self.concurrency)
@@ -495,8 +501,16 @@ class BulkRunner:
                 tally.sent()
                 breaker.reached(probe=probe)
                 return await self._settle(
-                    Outcome(job, job.ref, job_id, _SUCCEEDED, http_status=result.http_status,
-                            api_id=result.api_id, attempts=tally.attempts, result=result)
+                    Outcome(
+                        job,
+                        job.ref,
+                        job_id,
+                        _SUCCEEDED,
+                        http_status=result.http_status,
+                        api_id=result.api_id,
+                        attempts=tally.attempts,
+                        result=result,
+                    )
                 )
             if outcome is not None:
                 return outcome
@@ -508,9 +522,7 @@ class BulkRunner:
         an outcome when the journal says it must not be sent (another runner's)."""
         if self._books is None:
             return None
-        not_sent = await self._books.start(
-            job, job_id, prepared.url, prepared.body, tally.attempts
-        )
+        not_sent = await self._books.start(job, job_id, prepared.url, prepared.body, tally.attempts)
         if not_sent is not None:
             self._breaker.released(probe=probe)
         return not_sent
@@ -567,9 +579,7 @@ class BulkRunner:
             if not_sent is not None:
                 return not_sent
         # After a 429 the pause above holds this retry too.
-        if not isinstance(exc, RateLimitError) and not await self._wait(
-            partial(_sleep, retry_in)
-        ):
+        if not isinstance(exc, RateLimitError) and not await self._wait(partial(_sleep, retry_in)):
             return self._skip(job, job_id, tally.attempts, exc)
         return None
 
@@ -581,13 +591,19 @@ class BulkRunner:
         tally.sent()
         self._breaker.released(probe=probe)
         error = OutcomeUnknownError(
-            f"unexpected {type(exc).__name__} while sending: {exc}; "
-            "outcome unknown, not retried"
+            f"unexpected {type(exc).__name__} while sending: {exc}; outcome unknown, not retried"
         )
         error.__cause__ = exc
         return await self._settle(
-            Outcome(job, job.ref, job_id, _UNKNOWN, attempts=tally.attempts, error=error,
-                    reason=str(error))
+            Outcome(
+                job,
+                job.ref,
+                job_id,
+                _UNKNOWN,
+                attempts=tally.attempts,
+                error=error,
+                reason=str(error),
+            )
         )
 
     async def _admit(self) -> bool | None:
@@ -623,12 +639,17 @@ class BulkRunner:
         self._draining = True
         self._begin_stop()
 
-    def _skip(
-        self, job: Job, job_id: str, attempts: int, error: PlivoError | None
-    ) -> Outcome:
+    def _skip(self, job: Job, job_id: str, attempts: int, error: PlivoError | None) -> Outcome:
         return self._stopped(
-            Outcome(job, job.ref, job_id, _SKIPPED, attempts=attempts, error=error,
-                    reason=self._skip_reason)
+            Outcome(
+                job,
+                job.ref,
+                job_id,
+                _SKIPPED,
+                attempts=attempts,
+                error=error,
+                reason=self._skip_reason,
+            )
         )
 
     def _retry_delay(self, error: PlivoError, tries: int) -> float | None:
@@ -693,9 +714,16 @@ async def run_chunk(
     (it waits for the jobs the other one holds and reports their outcomes).
     """
     runner = BulkRunner(
-        client, jobs, phlo_id=phlo_id, concurrency=concurrency, rate_limit=rate_limit,
-        journal=journal, max_retries=max_retries, on_outcome=on_outcome,
-        retry_failed=retry_failed, circuit_breaker=circuit_breaker, lease=lease,
+        client,
+        jobs,
+        phlo_id=phlo_id,
+        concurrency=concurrency,
+        rate_limit=rate_limit,
+        journal=journal,
+        max_retries=max_retries,
+        on_outcome=on_outcome,
+        retry_failed=retry_failed,
+        circuit_breaker=circuit_breaker,
+        lease=lease,
     )
     return await runner.run()
-

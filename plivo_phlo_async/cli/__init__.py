@@ -16,9 +16,7 @@ from collections.abc import Sequence
 
 __all__ = ["MISSING_EXTRA_HINT", "main"]
 
-MISSING_EXTRA_HINT = (
-    'plivo-phlo needs the cli extra: pip install "plivo-phlo-async[cli]"'
-)
+MISSING_EXTRA_HINT = 'plivo-phlo needs the cli extra: pip install "plivo-phlo-async[cli]"'
 
 
 def main(argv: Sequence[str] | None = None) -> None:

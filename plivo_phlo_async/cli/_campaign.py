@@ -36,13 +36,12 @@ _ATTENTION = ("failed", "outcome_unknown", "in_flight")
 
 @campaign_app.command("submit")
 def submit(
-    phlo_id: Annotated[
-        str, typer.Argument(metavar="PHLO_ID", help="The PHLO every row triggers.")
-    ],
+    phlo_id: Annotated[str, typer.Argument(metavar="PHLO_ID", help="The PHLO every row triggers.")],
     journal: Annotated[
         str,
         typer.Option(
-            "--journal", metavar="LOCATION",
+            "--journal",
+            metavar="LOCATION",
             help="The campaign's journal, as the workers reach it (a SQLite path "
             "they share, or a postgresql:// URL).",
         ),
@@ -50,7 +49,10 @@ def submit(
     broker: Annotated[
         str,
         typer.Option(
-            "--broker", metavar="URL", envvar="PLIVO_PHLO_BROKER_URL", show_envvar=True,
+            "--broker",
+            metavar="URL",
+            envvar="PLIVO_PHLO_BROKER_URL",
+            show_envvar=True,
             help="The taskiq-redis broker the workers listen on (redis://host:port/db).",
         ),
     ],
@@ -65,7 +67,8 @@ def submit(
     job_id_column: Annotated[
         str | None,
         typer.Option(
-            "--job-id-column", metavar="COLUMN",
+            "--job-id-column",
+            metavar="COLUMN",
             help="Column (CSV) or key (JSONL) holding each row's job id. Without it, "
             "the id is a hash of the row's content (a resubmission has the same ids).",
         ),
@@ -76,14 +79,20 @@ def submit(
     queue: Annotated[
         str,
         typer.Option(
-            "--queue", metavar="NAME", envvar="PLIVO_PHLO_QUEUE", show_envvar=True,
+            "--queue",
+            metavar="NAME",
+            envvar="PLIVO_PHLO_QUEUE",
+            show_envvar=True,
             help="Stream and consumer group of the workers.",
         ),
     ] = "plivo-phlo-campaign",
     redis: Annotated[
         str | None,
         typer.Option(
-            "--redis", metavar="URL", envvar="PLIVO_PHLO_REDIS_URL", show_envvar=True,
+            "--redis",
+            metavar="URL",
+            envvar="PLIVO_PHLO_REDIS_URL",
+            show_envvar=True,
             help="Redis holding the account's shared rate limit.",
             show_default="the --broker URL",
         ),
@@ -91,14 +100,19 @@ def submit(
     redis_key_prefix: Annotated[
         str,
         typer.Option(
-            "--redis-key-prefix", metavar="PREFIX", envvar="PLIVO_PHLO_REDIS_KEY_PREFIX",
-            show_envvar=True, help="Prefix of the limit's Redis keys.",
+            "--redis-key-prefix",
+            metavar="PREFIX",
+            envvar="PLIVO_PHLO_REDIS_KEY_PREFIX",
+            show_envvar=True,
+            help="Prefix of the limit's Redis keys.",
         ),
     ] = "",
     rate: Annotated[
         str | None,
         typer.Option(
-            "--rate", metavar="N/SECONDS", help="The account's limit, shared by every worker.",
+            "--rate",
+            metavar="N/SECONDS",
+            help="The account's limit, shared by every worker.",
             show_default=f"{DEFAULT_RATE_LIMIT.requests}/{DEFAULT_RATE_LIMIT.per:g}",
         ),
     ] = None,
@@ -126,7 +140,8 @@ def submit(
         fail(f"invalid PHLO_ID: {exc.reason}")
     rate_limit = _shared(
         DEFAULT_RATE_LIMIT if rate is None else parse_rate(rate),
-        broker if redis is None else redis, redis_key_prefix,
+        broker if redis is None else redis,
+        redis_key_prefix,
     )
     try:
         from ..integrations.taskiq import campaign_broker, register_chunk_task, submit_campaign
@@ -146,8 +161,13 @@ def submit(
         try:
             await queue_broker.startup()
             submitted = await submit_campaign(
-                task, run_jobs(source, phlo_id), phlo_id=phlo_id, journal=journal,
-                rate_limit=rate_limit, chunk_size=chunk_size, concurrency=concurrency,
+                task,
+                run_jobs(source, phlo_id),
+                phlo_id=phlo_id,
+                journal=journal,
+                rate_limit=rate_limit,
+                chunk_size=chunk_size,
+                concurrency=concurrency,
             )
         except (OSError, InputChangedError, InputFormatError) as exc:
             typer.echo(f"plivo-phlo: submit stopped: {exc}", err=True)
@@ -189,7 +209,10 @@ def status(
         out = Console()
         for name, count in counts.items():
             style = "red" if name in _ATTENTION else "green" if name == "succeeded" else ""
-            out.print(f"[{style}]{escape(name):<16}[/]{count:>10}" if style
-                      else f"{escape(name):<16}{count:>10}")
+            out.print(
+                f"[{style}]{escape(name):<16}[/]{count:>10}"
+                if style
+                else f"{escape(name):<16}{count:>10}"
+            )
         out.print(f"{'total':<16}{sum(counts.values()):>10}")
     raise typer.Exit(EXIT_FAILED if any(counts.get(name) for name in _ATTENTION) else EXIT_OK)

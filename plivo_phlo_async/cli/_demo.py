@@ -129,9 +129,7 @@ async def _demo(jobs: int, concurrency: int, seed: int) -> int:
         executed = {
             action.payload.get("to"): action.run_id for action in emulator.executions("run")
         }
-        runs_per_number = Counter(
-            action.payload.get("to") for action in emulator.executions("run")
-        )
+        runs_per_number = Counter(action.payload.get("to") for action in emulator.executions("run"))
         faulted: dict[str, str] = {}
         for request in emulator.requests:
             body = request.json
@@ -201,9 +199,7 @@ def _checks(
         )
     )
     succeeded = [ref for ref, (status, _) in seen.items() if status is OutcomeStatus.SUCCEEDED]
-    mismatched = [
-        ref for ref in succeeded if executed.get(_number(ref)) != seen[ref][1]
-    ]
+    mismatched = [ref for ref in succeeded if executed.get(_number(ref)) != seen[ref][1]]
     checks.append(
         Check(
             "every success executed once, with the run id the client got",
@@ -221,8 +217,7 @@ def _checks(
         )
     )
     unknown = {
-        _number(ref) for ref, (status, _) in seen.items()
-        if status is OutcomeStatus.OUTCOME_UNKNOWN
+        _number(ref) for ref, (status, _) in seen.items() if status is OutcomeStatus.OUTCOME_UNKNOWN
     }
     checks.append(
         Check(

@@ -394,10 +394,14 @@ def _jsonl_rows(handle: BinaryIO, source: Source) -> Iterator[_Row]:
         try:
             data = _DECODER.decode(text)
         except RecursionError:
-            yield number, (
-                "is nested too deeply to read (a payload may be nested at most "
-                f"{MAX_PAYLOAD_DEPTH} levels)"
-            ), None
+            yield (
+                number,
+                (
+                    "is nested too deeply to read (a payload may be nested at most "
+                    f"{MAX_PAYLOAD_DEPTH} levels)"
+                ),
+                None,
+            )
             continue
         except ValueError as exc:
             yield number, f"not a valid JSON object: {exc}", None

@@ -53,8 +53,9 @@ PathArgument = Annotated[
 ]
 JobIdsArgument = Annotated[
     list[str] | None,
-    typer.Argument(metavar="JOB_ID...", help="Job ids, as `journal unknown` lists them.",
-                   show_default=False),
+    typer.Argument(
+        metavar="JOB_ID...", help="Job ids, as `journal unknown` lists them.", show_default=False
+    ),
 ]
 
 RESEND_WARNING = (
@@ -151,9 +152,7 @@ def resend(
     all_unknown: Annotated[
         bool, typer.Option("--all-unknown", help="Every job with an unknown outcome.")
     ] = False,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")
-    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Let the next run send unknown jobs again, once (may duplicate a call).
 
@@ -170,12 +169,9 @@ def resend(
             confirmed = False
         if not confirmed:
             fail("not confirmed: nothing was changed (pass --yes to skip the question)")
-    chosen = _call(allow_resend(path, None if all_unknown else job_ids,
-                                all_unknown=all_unknown))
+    chosen = _call(allow_resend(path, None if all_unknown else job_ids, all_unknown=all_unknown))
     path = _shown(journal_name(path))
-    typer.echo(
-        f"{path}: {len(chosen)} jobs will be sent again by the next run with this journal."
-    )
+    typer.echo(f"{path}: {len(chosen)} jobs will be sent again by the next run with this journal.")
 
 
 @journal_app.command("status")

@@ -27,7 +27,6 @@ MAX_LINE_BYTES = MAX_BODY_BYTES + 64 * 1024
 BLOCK_BYTES = 64 * 1024
 
 
-
 @dataclass(frozen=True, slots=True)
 class Overlong:
     """A line longer than the reader's limit, skipped: how long it was, and how

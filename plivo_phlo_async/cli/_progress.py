@@ -71,10 +71,14 @@ class _Counts:
     def __rich__(self) -> Text:
         counts = self._report.counts
         return Text.assemble(
-            ("  succeeded ", "dim"), (str(counts[OutcomeStatus.SUCCEEDED]), "green"),
-            ("  failed ", "dim"), (str(counts[OutcomeStatus.FAILED]), "red"),
-            ("  outcome unknown ", "dim"), (str(counts[OutcomeStatus.OUTCOME_UNKNOWN]), "yellow"),
-            ("  skipped ", "dim"), str(counts[OutcomeStatus.SKIPPED]),
+            ("  succeeded ", "dim"),
+            (str(counts[OutcomeStatus.SUCCEEDED]), "green"),
+            ("  failed ", "dim"),
+            (str(counts[OutcomeStatus.FAILED]), "red"),
+            ("  outcome unknown ", "dim"),
+            (str(counts[OutcomeStatus.OUTCOME_UNKNOWN]), "yellow"),
+            ("  skipped ", "dim"),
+            str(counts[OutcomeStatus.SKIPPED]),
         )
 
 
@@ -191,8 +195,10 @@ def exit_code(result: DriveResult) -> int:
         return EXIT_UNREACHABLE
     if result.interrupted:
         return EXIT_INTERRUPTED
-    if report.failed or report.outcome_unknown or isinstance(
-        stopped_by, RateLimiterUnavailableError
+    if (
+        report.failed
+        or report.outcome_unknown
+        or isinstance(stopped_by, RateLimiterUnavailableError)
     ):
         return EXIT_FAILED
     return EXIT_OK

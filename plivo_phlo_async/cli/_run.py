@@ -76,7 +76,11 @@ def run(
     from_csv: Annotated[
         Path | None,
         typer.Option(
-            "--from-csv", metavar="FILE", exists=True, dir_okay=False, readable=True,
+            "--from-csv",
+            metavar="FILE",
+            exists=True,
+            dir_okay=False,
+            readable=True,
             help="CSV with a header row: one run per row, the columns are the payload "
             "(values are sent as strings, keys exactly as in the header).",
             rich_help_panel=INPUT,
@@ -85,7 +89,11 @@ def run(
     from_jsonl: Annotated[
         Path | None,
         typer.Option(
-            "--from-jsonl", metavar="FILE", exists=True, dir_okay=False, readable=True,
+            "--from-jsonl",
+            metavar="FILE",
+            exists=True,
+            dir_okay=False,
+            readable=True,
             help="JSON Lines: one JSON object per line, the payload of one run.",
             rich_help_panel=INPUT,
         ),
@@ -93,7 +101,8 @@ def run(
     job_id_column: Annotated[
         str | None,
         typer.Option(
-            "--job-id-column", metavar="COLUMN",
+            "--job-id-column",
+            metavar="COLUMN",
             help="Column (CSV) or key (JSONL) holding each row's job id for the journal; "
             "it is not sent. Without it, the id is a hash of the row's content.",
             rich_help_panel=INPUT,
@@ -117,7 +126,8 @@ def run(
     rate: Annotated[
         str | None,
         typer.Option(
-            "--rate", metavar="N/SECONDS",
+            "--rate",
+            metavar="N/SECONDS",
             help="At most N requests started in any SECONDS window.",
             show_default=f"{DEFAULT_RATE_LIMIT.requests}/{DEFAULT_RATE_LIMIT.per:g}, "
             "Plivo's account limit",
@@ -127,14 +137,18 @@ def run(
     no_rate_limit: Annotated[
         bool,
         typer.Option(
-            "--no-rate-limit", help="No client-side rate limit (429s are still honoured).",
+            "--no-rate-limit",
+            help="No client-side rate limit (429s are still honoured).",
             rich_help_panel=RUNNING,
         ),
     ] = False,
     redis: Annotated[
         str | None,
         typer.Option(
-            "--redis", metavar="URL", envvar="PLIVO_PHLO_REDIS_URL", show_envvar=True,
+            "--redis",
+            metavar="URL",
+            envvar="PLIVO_PHLO_REDIS_URL",
+            show_envvar=True,
             help="Share the rate limit through Redis (redis://host:port/db) with every "
             "process and machine on this account (needs the redis extra).",
             rich_help_panel=RUNNING,
@@ -143,7 +157,9 @@ def run(
     redis_key_prefix: Annotated[
         str,
         typer.Option(
-            "--redis-key-prefix", metavar="PREFIX", envvar="PLIVO_PHLO_REDIS_KEY_PREFIX",
+            "--redis-key-prefix",
+            metavar="PREFIX",
+            envvar="PLIVO_PHLO_REDIS_KEY_PREFIX",
             show_envvar=True,
             help="With --redis: prefix of the limit's Redis keys (one limit per prefix "
             "and account).",
@@ -153,7 +169,8 @@ def run(
     journal: Annotated[
         str | None,
         typer.Option(
-            "--journal", metavar="PATH|URL",
+            "--journal",
+            metavar="PATH|URL",
             help="SQLite file, or postgresql://... URL (?journal_prefix=NAME names the "
             "campaign's tables): a re-run with the same journal sends only the jobs with no "
             "recorded outcome (after Ctrl-C, a crash or kill -9), and several runs on one "
@@ -173,7 +190,9 @@ def run(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", metavar="FILE", dir_okay=False,
+            "--output",
+            metavar="FILE",
+            dir_okay=False,
             help="Write one JSON line per job: ref (line number), job_id, status, "
             "http_status, api_id, attempts, error_type, error, from_journal, reason.",
             rich_help_panel=RUNNING,
@@ -204,8 +223,11 @@ def run(
     out = Console()
     client = None if dry_run else make_client(auth_id, auth_token, base_url)
     if journal is not None:
-        _check_journal(journal, None if client is None else client.auth_id,
-                       None if client is None else client.base_url)
+        _check_journal(
+            journal,
+            None if client is None else client.auth_id,
+            None if client is None else client.base_url,
+        )
 
     try:
         checked = validate(source, phlo_id)
@@ -303,8 +325,8 @@ def _rate_limit(
     """The limit the rate options ask for (``typer.BadParameter`` when they contradict)."""
     if no_rate_limit and rate is not None:
         raise typer.BadParameter("--rate and --no-rate-limit contradict each other")
-    rate_limit = None if no_rate_limit else DEFAULT_RATE_LIMIT if rate is None else (
-        parse_rate(rate)
+    rate_limit = (
+        None if no_rate_limit else DEFAULT_RATE_LIMIT if rate is None else (parse_rate(rate))
     )
     if redis is not None:
         rate_limit = _shared(rate_limit, redis, redis_key_prefix)
@@ -363,8 +385,13 @@ def _check_journal(location: str, auth_id: str | None, base_url: str | None) -> 
             return
 
     async def check() -> None:
-        journal = await open_journal(location, auth_id=auth_id, base_url=base_url,
-                                     create=not is_database_url(location), readonly=True)
+        journal = await open_journal(
+            location,
+            auth_id=auth_id,
+            base_url=base_url,
+            create=not is_database_url(location),
+            readonly=True,
+        )
         await journal.aclose()
 
     try:

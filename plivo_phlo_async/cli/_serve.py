@@ -28,7 +28,11 @@ def emulator(
     config: Annotated[
         Path | None,
         typer.Option(
-            "--config", metavar="FILE", exists=True, dir_okay=False, readable=True,
+            "--config",
+            metavar="FILE",
+            exists=True,
+            dir_okay=False,
+            readable=True,
             help="Seed file (.json or .toml): PHLOs, nodes, members, limits, faults. "
             "Default: the built-in seed.",
         ),
@@ -40,14 +44,16 @@ def emulator(
     auth_token: Annotated[
         str | None,
         typer.Option(
-            "--auth-token", show_default=False,
+            "--auth-token",
+            show_default=False,
             help="Accept this auth token instead of the configured one.",
         ),
     ] = None,
     rate_limit: Annotated[
         str | None,
         typer.Option(
-            "--rate-limit", metavar="N/SECONDS",
+            "--rate-limit",
+            metavar="N/SECONDS",
             help="The account limit the emulator enforces.",
             show_default="300/5",
         ),
@@ -61,22 +67,31 @@ def emulator(
     error_rate: Annotated[
         float,
         typer.Option(
-            "--error-rate", min=0.0, max=1.0, help="Share answered 500/503 (not processed).",
+            "--error-rate",
+            min=0.0,
+            max=1.0,
+            help="Share answered 500/503 (not processed).",
             rich_help_panel=FAULTS,
         ),
     ] = 0.0,
     drop_before_rate: Annotated[
         float,
         typer.Option(
-            "--drop-before-rate", min=0.0, max=1.0,
-            help="Share of connections closed before processing.", rich_help_panel=FAULTS,
+            "--drop-before-rate",
+            min=0.0,
+            max=1.0,
+            help="Share of connections closed before processing.",
+            rich_help_panel=FAULTS,
         ),
     ] = 0.0,
     drop_after_rate: Annotated[
         float,
         typer.Option(
-            "--drop-after-rate", min=0.0, max=1.0,
-            help="Share of connections closed after processing.", rich_help_panel=FAULTS,
+            "--drop-after-rate",
+            min=0.0,
+            max=1.0,
+            help="Share of connections closed after processing.",
+            rich_help_panel=FAULTS,
         ),
     ] = 0.0,
     latency: Annotated[
@@ -88,8 +103,10 @@ def emulator(
     fault_methods: Annotated[
         str | None,
         typer.Option(
-            "--fault-methods", metavar="METHODS",
-            help="Only fault these methods, e.g. POST or GET,POST.", rich_help_panel=FAULTS,
+            "--fault-methods",
+            metavar="METHODS",
+            help="Only fault these methods, e.g. POST or GET,POST.",
+            rich_help_panel=FAULTS,
         ),
     ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",

@@ -46,9 +46,8 @@ PhloIdArg = Annotated[
     str, typer.Argument(metavar="PHLO_ID", help="The PHLO's id.", show_default=False)
 ]
 NodeIdArg = Annotated[
-    str, typer.Argument(
-        metavar="NODE_ID", help="The multi-party-call node's id.", show_default=False
-    )
+    str,
+    typer.Argument(metavar="NODE_ID", help="The multi-party-call node's id.", show_default=False),
 ]
 
 
@@ -86,9 +85,7 @@ def get_run(
     phlo_id: PhloIdArg,
     run_id: Annotated[
         str,
-        typer.Argument(
-            metavar="RUN_ID", help="The run's id (a run's api_id).", show_default=False
-        ),
+        typer.Argument(metavar="RUN_ID", help="The run's id (a run's api_id).", show_default=False),
     ],
     auth_id: AuthIdOption = None,
     auth_token: AuthTokenOption = None,
@@ -101,18 +98,12 @@ def get_run(
 def mpc(
     phlo_id: PhloIdArg,
     node_id: NodeIdArg,
-    action: Annotated[
-        NodeActionName, typer.Argument(metavar="ACTION", help="What to do.")
-    ],
+    action: Annotated[NodeActionName, typer.Argument(metavar="ACTION", help="What to do.")],
     trigger_source: Annotated[
         str,
-        typer.Option(
-            "--trigger-source", help="Who triggers the action: phone number or SIP URI."
-        ),
+        typer.Option("--trigger-source", help="Who triggers the action: phone number or SIP URI."),
     ],
-    to: Annotated[
-        str, typer.Option("--to", help="Whom to dial: phone number or SIP URI.")
-    ],
+    to: Annotated[str, typer.Option("--to", help="Whom to dial: phone number or SIP URI.")],
     role: Annotated[
         RoleName, typer.Option("--role", help="Role of the person dialled.")
     ] = DEFAULT_ROLE,
@@ -142,7 +133,8 @@ def member(
     member_address: Annotated[
         str,
         typer.Argument(
-            metavar="MEMBER_ADDRESS", help="The member's phone number or SIP URI.",
+            metavar="MEMBER_ADDRESS",
+            help="The member's phone number or SIP URI.",
             show_default=False,
         ),
     ],

@@ -134,7 +134,10 @@ class EmulatorApp:
         emulator = self.emulator
         if not emulator.credentials_match(claimed_id, token):
             await _answer(
-                send, record, 401, UNAUTHORIZED,
+                send,
+                record,
+                401,
+                UNAUTHORIZED,
                 headers={"www-authenticate": 'Basic realm="plivo"'},
             )
             return
@@ -219,7 +222,10 @@ async def _answer(
 
 async def _too_many(send: Send, record: ReceivedRequest, retry_after: int) -> None:
     await _answer(
-        send, record, 429, "too many requests: the account's request limit was exceeded",
+        send,
+        record,
+        429,
+        "too many requests: the account's request limit was exceeded",
         headers={"retry-after": str(retry_after)},
     )
 

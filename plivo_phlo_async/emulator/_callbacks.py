@@ -109,7 +109,12 @@ def _sip_header_params(value: Any) -> dict[str, str]:
 
 
 def _call_params(
-    *, call_uuid: str, from_: str, to: str, auth_id: str, options: Mapping[str, Any],
+    *,
+    call_uuid: str,
+    from_: str,
+    to: str,
+    auth_id: str,
+    options: Mapping[str, Any],
     now: _dt.datetime,
 ) -> dict[str, str]:
     params = {
@@ -145,22 +150,43 @@ def plan_callbacks(
     """
     now = _dt.datetime.now(_dt.timezone.utc)
     stages = [
-        ("ring", options.get("ring_url"), options.get("ring_method"),
-         {"CallStatus": "ringing", "Event": "Ring"}),
-        ("answer", options.get("answer_url"), options.get("answer_method"),
-         {"CallStatus": "in-progress", "Event": "StartApp"}),
-        ("hangup", options.get("hangup_url"), options.get("hangup_method"), {
-            "CallStatus": "completed", "Event": "Hangup", "AnswerTime": _timestamp(now),
-            "StartTime": _timestamp(now), "EndTime": _timestamp(now), "Duration": "1",
-            "BillDuration": "60", "TotalCost": "0.00500", "HangupCause": "NORMAL_CLEARING",
-            "HangupCauseCode": "4000", "HangupCauseName": "Normal Hangup",
-            "HangupSource": "Callee",
-        }),
+        (
+            "ring",
+            options.get("ring_url"),
+            options.get("ring_method"),
+            {"CallStatus": "ringing", "Event": "Ring"},
+        ),
+        (
+            "answer",
+            options.get("answer_url"),
+            options.get("answer_method"),
+            {"CallStatus": "in-progress", "Event": "StartApp"},
+        ),
+        (
+            "hangup",
+            options.get("hangup_url"),
+            options.get("hangup_method"),
+            {
+                "CallStatus": "completed",
+                "Event": "Hangup",
+                "AnswerTime": _timestamp(now),
+                "StartTime": _timestamp(now),
+                "EndTime": _timestamp(now),
+                "Duration": "1",
+                "BillDuration": "60",
+                "TotalCost": "0.00500",
+                "HangupCause": "NORMAL_CLEARING",
+                "HangupCauseCode": "4000",
+                "HangupCauseName": "Normal Hangup",
+                "HangupSource": "Callee",
+            },
+        ),
     ]
     to_send: list[CallbackRecord] = []
     for call_uuid, to in destinations:
-        common = _call_params(call_uuid=call_uuid, from_=from_, to=to, auth_id=auth_id,
-                              options=options, now=now)
+        common = _call_params(
+            call_uuid=call_uuid, from_=from_, to=to, auth_id=auth_id, options=options, now=now
+        )
         for event, url, method, extra in stages:
             if not isinstance(url, str):
                 continue
@@ -181,15 +207,24 @@ def _planned(
 ) -> CallbackRecord:
     """One signed callback; a URL that cannot be signed gives a record with ``error``."""
     nonce = f"{secrets.randbelow(10**20):020d}"
-    record = CallbackRecord(seq=0, call_uuid=call_uuid, event=event, method=verb, url=url,
-                            params=params, nonce=nonce, signature="")
+    record = CallbackRecord(
+        seq=0,
+        call_uuid=call_uuid,
+        event=event,
+        method=verb,
+        url=url,
+        params=params,
+        nonce=nonce,
+        signature="",
+    )
     try:
         if verb == "GET":  # the parameters go in the query, as Plivo sends them
             separator = "&" if urlsplit(url).query else "" if url.endswith("?") else "?"
             record.url = url + separator + urlencode(params)
         signed = {} if verb == "GET" else params
-        record.signature = sign_v3(method=verb, url=record.url, params=signed, nonce=nonce,
-                                   auth_token=auth_token)
+        record.signature = sign_v3(
+            method=verb, url=record.url, params=signed, nonce=nonce, auth_token=auth_token
+        )
     except ValueError as exc:  # InvalidParameterError included
         record.error = f"cannot sign this URL: {exc}"
     return record
@@ -199,7 +234,9 @@ def send_callbacks(log: CallbackLog, records: Sequence[CallbackRecord]) -> None:
     """Send ``records`` in order from a background thread; returns at once."""
     if records:
         thread = threading.Thread(
-            target=_deliver_all, args=(log, list(records)), name="plivo-emulator-callbacks",
+            target=_deliver_all,
+            args=(log, list(records)),
+            name="plivo-emulator-callbacks",
             daemon=True,
         )
         thread.start()
@@ -207,8 +244,9 @@ def send_callbacks(log: CallbackLog, records: Sequence[CallbackRecord]) -> None:
 
 def _deliver_all(log: CallbackLog, records: list[CallbackRecord]) -> None:
     try:
-        with httpx.Client(timeout=CALLBACK_TIMEOUT, trust_env=False,
-                          follow_redirects=False) as http:
+        with httpx.Client(
+            timeout=CALLBACK_TIMEOUT, trust_env=False, follow_redirects=False
+        ) as http:
             for record in records:
                 _deliver(http, log, record)
     except BaseException as exc:  # never let a thread die with callbacks left pending
@@ -229,8 +267,12 @@ def _deliver(http: httpx.Client, log: CallbackLog, record: CallbackRecord) -> No
         else:
             response = http.post(record.url, headers=headers, data=record.params)
     except Exception as exc:
-        log.settle(record, state="failed", headers=headers,
-                   error=f"{type(exc).__name__}: {exc}")
+        log.settle(record, state="failed", headers=headers, error=f"{type(exc).__name__}: {exc}")
         return
-    log.settle(record, state="delivered", headers=headers, status=response.status_code,
-               answer_text=response.text[:_ANSWER_TEXT_LIMIT])
+    log.settle(
+        record,
+        state="delivered",
+        headers=headers,
+        status=response.status_code,
+        answer_text=response.text[:_ANSWER_TEXT_LIMIT],
+    )

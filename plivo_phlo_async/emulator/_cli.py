@@ -32,11 +32,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--seed", type=int, default=0, help="fault generator seed (0)")
     faults.add_argument("--error-rate", type=float, default=0.0, help="share answered 500/503")
     faults.add_argument(
-        "--drop-before-rate", type=float, default=0.0,
+        "--drop-before-rate",
+        type=float,
+        default=0.0,
         help="share of connections closed before processing",
     )
     faults.add_argument(
-        "--drop-after-rate", type=float, default=0.0,
+        "--drop-after-rate",
+        type=float,
+        default=0.0,
         help="share of connections closed after processing",
     )
     faults.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")

@@ -130,7 +130,11 @@ class PhloEmulator:
         """
         with self._lock:
             self._faults.inject(
-                kind, times=times, method=method, path=path, status=status,
+                kind,
+                times=times,
+                method=method,
+                path=path,
+                status=status,
                 retry_after=retry_after,
             )
 
@@ -305,14 +309,16 @@ class PhloEmulator:
         with self._lock:
             self._state.node(phlo_id, node_id, node_type)
 
-    def start_run(
-        self, record: ReceivedRequest, phlo_id: str, payload: dict[str, Any]
-    ) -> Run:
+    def start_run(self, record: ReceivedRequest, phlo_id: str, payload: dict[str, Any]) -> Run:
         """Run a PHLO for ``record`` and record it as executed."""
         with self._lock:
             run = self._state.start_run(phlo_id, record.api_id, payload)
             self._executed_by(
-                record, kind="run", phlo_id=phlo_id, payload=payload, run_id=run.run_id,
+                record,
+                kind="run",
+                phlo_id=phlo_id,
+                payload=payload,
+                run_id=run.run_id,
                 call_uuids=tuple(run.call_uuids),
             )
         return run
@@ -329,12 +335,20 @@ class PhloEmulator:
         from a payload already checked, recorded as executed."""
         with self._lock:
             self._state.node_action(
-                phlo_id, node_id, action, payload["trigger_source"], payload["to"],
+                phlo_id,
+                node_id,
+                action,
+                payload["trigger_source"],
+                payload["to"],
                 payload.get("role", "agent"),
             )
             self._executed_by(
-                record, kind=action, phlo_id=phlo_id, node_id=node_id,
-                member=payload["to"], payload=payload,
+                record,
+                kind=action,
+                phlo_id=phlo_id,
+                node_id=node_id,
+                member=payload["to"],
+                payload=payload,
             )
 
     def act_on_member(
@@ -351,7 +365,11 @@ class PhloEmulator:
         with self._lock:
             self._state.member_action(phlo_id, node_id, address, action, node_type)
             self._executed_by(
-                record, kind=action, phlo_id=phlo_id, node_id=node_id, member=address,
+                record,
+                kind=action,
+                phlo_id=phlo_id,
+                node_id=node_id,
+                member=address,
                 payload=payload,
             )
 
@@ -373,13 +391,14 @@ class PhloEmulator:
                 recent = [t for t in self._call_times if now - t < 1.0]
                 queued = len(recent) >= cps
                 self._call_times = [*recent, now]
-            self._executed_by(
-                record, kind="create_call", payload=options, call_uuids=tuple(uuids)
-            )
+            self._executed_by(record, kind="create_call", payload=options, call_uuids=tuple(uuids))
             callbacks = self._state.callbacks
             outgoing = plan_callbacks(
-                callbacks, auth_id=self.auth_id, auth_token=self.auth_token,
-                from_=options["from"], destinations=list(zip(uuids, destinations, strict=True)),
+                callbacks,
+                auth_id=self.auth_id,
+                auth_token=self.auth_token,
+                from_=options["from"],
+                destinations=list(zip(uuids, destinations, strict=True)),
                 options=options,
             )
         send_callbacks(callbacks, outgoing)

@@ -28,8 +28,7 @@ if TYPE_CHECKING:
 CONTEXT = "plivo_emulator.context"
 
 UNAUTHORIZED = (
-    "Could not verify your access level for that URL. "
-    "You have to login with proper credentials."
+    "Could not verify your access level for that URL. You have to login with proper credentials."
 )
 
 

@@ -183,8 +183,9 @@ class EmulatorServer:
         _require_extra()
         import uvicorn
 
-        config = _uvicorn_config(self.emulator, log_level="warning", access_log=False,
-                                 embedded=True)
+        config = _uvicorn_config(
+            self.emulator, log_level="warning", access_log=False, embedded=True
+        )
         sock = _bind(self.host, self._requested_port)
         self._port = sock.getsockname()[1]
         ready = self._ready
@@ -300,7 +301,8 @@ def banner(emulator: PhloEmulator, url: str) -> str:
     """
     token = emulator.auth_token
     shown_token = (
-        f"{token} (the default test token)" if token == DEFAULT_AUTH_TOKEN
+        f"{token} (the default test token)"
+        if token == DEFAULT_AUTH_TOKEN
         else "as configured (not shown)"
     )
     lines = [

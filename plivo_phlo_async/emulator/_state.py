@@ -200,8 +200,9 @@ class AccountState:
                 f"{phlo.name} with phlo_run_uuid: {run_id} executed with response: "
                 f"{len(call_uuids)} call(s) started"
             )
-        run = Run(run_id=run_id, phlo_id=phlo_id, payload=payload, message=message,
-                  call_uuids=call_uuids)
+        run = Run(
+            run_id=run_id, phlo_id=phlo_id, payload=payload, message=message, call_uuids=call_uuids
+        )
         self.runs[run_id] = run
         return run
 
@@ -258,7 +259,10 @@ class AccountState:
         )
         self.calls.append(call)
         node.members[address] = Member(
-            address=address, role=role, state=state, call_uuid=call.call_uuid,
+            address=address,
+            role=role,
+            state=state,
+            call_uuid=call.call_uuid,
             joined_on=plivo_time(),
         )
 
@@ -353,14 +357,17 @@ class AccountState:
         self, from_: str, destinations: list[str], params: dict[str, Any]
     ) -> list[str]:
         parent = params.get("parent_call_uuid")
-        if params.get("error_if_parent_not_found") in (True, "true") and parent is not None and (
-            all(call.call_uuid != parent for call in self.calls)
+        if (
+            params.get("error_if_parent_not_found") in (True, "true")
+            and parent is not None
+            and (all(call.call_uuid != parent for call in self.calls))
         ):
             raise EmulatorError(404, f"parent call {parent} not found")
         uuids: list[str] = []
         for destination in destinations:
-            call = Call(call_uuid=new_id(), to=destination, from_=from_, source="voice",
-                        params=dict(params))
+            call = Call(
+                call_uuid=new_id(), to=destination, from_=from_, source="voice", params=dict(params)
+            )
             self.calls.append(call)
             uuids.append(call.call_uuid)
         return uuids

@@ -192,8 +192,12 @@ async def run_campaign_chunk(
     active = _client_from_environment() if client is None else client
     try:
         report = await run_chunk(
-            active, jobs, journal=journal, phlo_id=phlo_id,
-            concurrency=concurrency, rate_limit=rate_limit,
+            active,
+            jobs,
+            journal=journal,
+            phlo_id=phlo_id,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
         )
     finally:
         if owned:

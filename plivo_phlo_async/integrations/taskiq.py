@@ -87,9 +87,7 @@ def register_chunk_task(broker: AsyncBroker, *, task_name: str = CHUNK_TASK_NAME
     is delivered again after the broker's idle timeout.
     """
 
-    async def campaign_chunk(
-        chunk: dict[str, Any], context: Context = _CONTEXT
-    ) -> dict[str, Any]:
+    async def campaign_chunk(chunk: dict[str, Any], context: Context = _CONTEXT) -> dict[str, Any]:
         summary = await run_campaign_chunk(chunk)
         if context.is_ackable and not context.is_acked:
             await context.ack()
@@ -125,8 +123,12 @@ async def submit_campaign(
     """
     count = chunks = 0
     for chunk in campaign_chunks(
-        jobs, phlo_id=phlo_id, journal=journal, rate_limit=rate_limit,
-        chunk_size=chunk_size, concurrency=concurrency,
+        jobs,
+        phlo_id=phlo_id,
+        journal=journal,
+        rate_limit=rate_limit,
+        chunk_size=chunk_size,
+        concurrency=concurrency,
     ):
         await task.kiq(chunk)
         count += len(chunk["jobs"])

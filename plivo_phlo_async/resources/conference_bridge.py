@@ -37,9 +37,7 @@ class ConferenceBridge(Resource):
     ) -> ConferenceBridgeDetails:
         """``GET .../conference_bridge/{node_id}``."""
         options = request_options(extra_headers, extra_query, extra_body, has_body=False)
-        return await self._get(
-            self._url, ConferenceBridgeDetails, timeout=timeout, options=options
-        )
+        return await self._get(self._url, ConferenceBridgeDetails, timeout=timeout, options=options)
 
     def member(self, member_address: str) -> ConferenceBridgeMember:
         """A handle on one member (phone number or SIP URI); no request is made."""

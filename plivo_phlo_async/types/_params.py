@@ -132,6 +132,8 @@ def _bool_to_text(value: Any) -> Any:
 
 
 HttpMethod = Annotated[Literal["GET", "POST"], BeforeValidator(_upper)]
+
+
 def _reject_bool(value: Any) -> Any:
     # A bool is an int to Python, and True must not become a 1-second limit.
     if isinstance(value, bool):
@@ -140,9 +142,7 @@ def _reject_bool(value: Any) -> Any:
 
 
 # 1 s to one day: Plivo documents no maximum (see MAX_CALL_SECONDS).
-PositiveSeconds = Annotated[
-    int, BeforeValidator(_reject_bool), Field(gt=0, le=MAX_CALL_SECONDS)
-]
+PositiveSeconds = Annotated[int, BeforeValidator(_reject_bool), Field(gt=0, le=MAX_CALL_SECONDS)]
 
 
 class CallCreateParams(_Params):
@@ -158,9 +158,7 @@ class CallCreateParams(_Params):
     hangup_method: HttpMethod | None = None
     fallback_url: HttpUrl | None = None
     fallback_method: HttpMethod | None = None
-    caller_name: (
-        Annotated[CallerName, StringConstraints(min_length=1, max_length=50)] | None
-    ) = None
+    caller_name: Annotated[CallerName, StringConstraints(min_length=1, max_length=50)] | None = None
     send_digits: Annotated[str, StringConstraints(pattern=_SEND_DIGITS.pattern)] | None = None
     send_on_preanswer: bool | None = None
     time_limit: PositiveSeconds | None = None
@@ -210,8 +208,7 @@ class CallCreateParams(_Params):
                     raise ValueError(f"a mapping's keys and values {bytes_reason(item)}")
                 if not isinstance(item, str):
                     raise ValueError(
-                        "a mapping's keys and values must be strings, not "
-                        f"{type(item).__name__}"
+                        f"a mapping's keys and values must be strings, not {type(item).__name__}"
                     )
             value = ",".join(f"{key}={val}" for key, val in value.items())
         if isinstance(value, str) and not _SIP_HEADERS.fullmatch(value):

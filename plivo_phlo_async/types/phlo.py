@@ -66,4 +66,3 @@ def __getattr__(name: str) -> Any:
         )
         return UtcAssumedDatetime
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-

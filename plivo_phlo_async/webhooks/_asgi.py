@@ -99,9 +99,7 @@ def _client_token(client: "PhloClient") -> str:
     from .._client import PhloClient
 
     if not isinstance(client, PhloClient):
-        raise InvalidParameterError(
-            "client", f"must be a PhloClient, not {type(client).__name__}"
-        )
+        raise InvalidParameterError("client", f"must be a PhloClient, not {type(client).__name__}")
     header = client._requester.get_headers["Authorization"]
     prefix = f"{client._auth_id}:"
     try:
@@ -110,7 +108,7 @@ def _client_token(client: "PhloClient") -> str:
         credentials = ""
     if not credentials.startswith(prefix) or len(credentials) == len(prefix):
         raise InvalidParameterError("client", "holds no auth token")  # pragma: no cover
-    return credentials[len(prefix):]
+    return credentials[len(prefix) :]
 
 
 def _check_public_url(public_url: object) -> str | None:
@@ -121,9 +119,7 @@ def _check_public_url(public_url: object) -> str | None:
             "public_url", f"must be a string, not {type(public_url).__name__}"
         )
     parts = urlsplit(public_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or (
-        parts.query or parts.fragment
-    ):
+    if parts.scheme not in ("http", "https") or not parts.netloc or (parts.query or parts.fragment):
         raise InvalidParameterError(
             "public_url",
             f"must be an http(s) base URL without query, such as 'https://bot.example.com',"

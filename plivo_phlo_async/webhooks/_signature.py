@@ -150,9 +150,7 @@ def _method(method: object) -> str:
     return method.upper()
 
 
-def signed_text_v3(
-    *, method: str, url: str, params: Mapping[str, ParamValue] | None = None
-) -> str:
+def signed_text_v3(*, method: str, url: str, params: Mapping[str, ParamValue] | None = None) -> str:
     """The text Plivo signs for this request, before the nonce (for debugging a mismatch)."""
     verb = _method(method)
     base, query = _split_url(url)

@@ -33,14 +33,23 @@ def jobs(count: int) -> Iterator[RunJob]:
 
 
 def record(outcome: Outcome) -> str:
-    return json.dumps({
-        "ref": outcome.ref, "status": outcome.status.value,
-        "from_journal": outcome.from_journal, "reason": outcome.reason,
-    })
+    return json.dumps(
+        {
+            "ref": outcome.ref,
+            "status": outcome.status.value,
+            "from_journal": outcome.from_journal,
+            "reason": outcome.reason,
+        }
+    )
 
 
 async def main(
-    base_url: str, journal: str, count: int, lease: float, concurrency: int, rate: int,
+    base_url: str,
+    journal: str,
+    count: int,
+    lease: float,
+    concurrency: int,
+    rate: int,
     outcomes: str,
 ) -> None:
     client = PhloClient(AUTH_ID, AUTH_TOKEN, base_url=base_url, voice_base_url=base_url)
@@ -52,8 +61,12 @@ async def main(
 
         async with client:
             await BulkRunner(
-                client, jobs(count), concurrency=concurrency,
-                rate_limit=RateLimit(rate, per=1.0), journal=journal, lease=lease,
+                client,
+                jobs(count),
+                concurrency=concurrency,
+                rate_limit=RateLimit(rate, per=1.0),
+                journal=journal,
+                lease=lease,
                 on_outcome=write,
             ).run()
 

@@ -71,12 +71,11 @@ BAD_JOBS: dict[str, tuple[Callable[[], Any], str]] = {
     "surrogate payload value": (lambda: RunJob(PHLO_ID, {"to": SURROGATE}, ref="bad"), "payload"),
     "surrogate payload key": (lambda: RunJob(PHLO_ID, {SURROGATE: "x"}, ref="bad"), "payload"),
     "surrogate phlo_id": (lambda: RunJob(SURROGATE, {"n": -1}, ref="bad"), "phlo_id"),
-    "surrogate job_id": (
-        lambda: RunJob(PHLO_ID, {"n": -1}, ref="bad", job_id=SURROGATE), "job_id"
-    ),
+    "surrogate job_id": (lambda: RunJob(PHLO_ID, {"n": -1}, ref="bad", job_id=SURROGATE), "job_id"),
     "surrogate node_id": (
-        lambda: NodeActionJob(PHLO_ID, SURROGATE, "call", "+14155550100", "+14155550101",
-                              ref="bad"),
+        lambda: NodeActionJob(
+            PHLO_ID, SURROGATE, "call", "+14155550100", "+14155550101", ref="bad"
+        ),
         "node_id",
     ),
     "surrogate to": (
@@ -90,18 +89,34 @@ BAD_JOBS: dict[str, tuple[Callable[[], Any], str]] = {
     # a list (unhashable) as an id
     "list phlo_id": (lambda: RunJob([PHLO_ID], {"n": -1}, ref="bad"), "phlo_id"),  # type: ignore[arg-type]
     "list phlo_id, node action": (
-        lambda: NodeActionJob([PHLO_ID], NODE_ID, "call", "+14155550100",  # type: ignore[arg-type]
-                              "+14155550101", ref="bad"),
+        lambda: NodeActionJob(
+            [PHLO_ID],
+            NODE_ID,
+            "call",
+            "+14155550100",  # type: ignore[arg-type]
+            "+14155550101",
+            ref="bad",
+        ),
         "phlo_id",
     ),
     "list phlo_id, member action": (
-        lambda: MemberActionJob([PHLO_ID], NODE_ID, "+14155550100", "hold",  # type: ignore[arg-type]
-                                ref="bad"),
+        lambda: MemberActionJob(
+            [PHLO_ID],
+            NODE_ID,
+            "+14155550100",
+            "hold",  # type: ignore[arg-type]
+            ref="bad",
+        ),
         "phlo_id",
     ),
     "list node_id": (
-        lambda: MemberActionJob(PHLO_ID, [NODE_ID], "+14155550100", "hold",  # type: ignore[arg-type]
-                                ref="bad"),
+        lambda: MemberActionJob(
+            PHLO_ID,
+            [NODE_ID],
+            "+14155550100",
+            "hold",  # type: ignore[arg-type]
+            ref="bad",
+        ),
         "node_id",
     ),
     "list job_id": (lambda: RunJob(PHLO_ID, {"n": -1}, ref="bad", job_id=["x"]), "job_id"),  # type: ignore[arg-type]
@@ -111,13 +126,25 @@ BAD_JOBS: dict[str, tuple[Callable[[], Any], str]] = {
     "huge int phlo_id": (lambda: RunJob(HUGE, {"n": -1}, ref="bad"), "phlo_id"),  # type: ignore[arg-type]
     "huge int job_id": (lambda: RunJob(PHLO_ID, {"n": -1}, ref="bad", job_id=HUGE), "job_id"),  # type: ignore[arg-type]
     "huge int node_id": (
-        lambda: NodeActionJob(PHLO_ID, HUGE, "call", "+14155550100",  # type: ignore[arg-type]
-                              "+14155550101", ref="bad"),
+        lambda: NodeActionJob(
+            PHLO_ID,
+            HUGE,
+            "call",
+            "+14155550100",  # type: ignore[arg-type]
+            "+14155550101",
+            ref="bad",
+        ),
         "node_id",
     ),
     "huge int to": (
-        lambda: NodeActionJob(PHLO_ID, NODE_ID, "call", "+14155550100", HUGE,  # type: ignore[arg-type]
-                              ref="bad"),
+        lambda: NodeActionJob(
+            PHLO_ID,
+            NODE_ID,
+            "call",
+            "+14155550100",
+            HUGE,  # type: ignore[arg-type]
+            ref="bad",
+        ),
         "to",
     ),
     "huge int member_address": (
@@ -126,10 +153,12 @@ BAD_JOBS: dict[str, tuple[Callable[[], Any], str]] = {
     ),
     # nested deeper than the recursion limit
     "payload list nested 1,200 deep": (
-        lambda: RunJob(PHLO_ID, {"a": nested(1200)}, ref="bad"), "payload"
+        lambda: RunJob(PHLO_ID, {"a": nested(1200)}, ref="bad"),
+        "payload",
     ),
     "payload dict nested 5,000 deep": (
-        lambda: RunJob(PHLO_ID, nested(5000, as_dict=True), ref="bad"), "payload"
+        lambda: RunJob(PHLO_ID, nested(5000, as_dict=True), ref="bad"),
+        "payload",
     ),
 }
 
@@ -248,8 +277,18 @@ def test_derive_job_id_never_raises() -> None:
         def __iter__(self) -> Any:
             raise RuntimeError("no iteration")
 
-    values = [SURROGATE, HUGE, nested(100_000), nested(3000, as_dict=True), cyclic, Nasty(),
-              b"\xff", math.nan, {HUGE: SURROGATE}, {(1,): [HUGE]}]
+    values = [
+        SURROGATE,
+        HUGE,
+        nested(100_000),
+        nested(3000, as_dict=True),
+        cyclic,
+        Nasty(),
+        b"\xff",
+        math.nan,
+        {HUGE: SURROGATE},
+        {(1,): [HUGE]},
+    ]
     ids = set()
     for value in values:
         job = RunJob(value, {"v": value})
@@ -285,8 +324,20 @@ leaves = st.one_of(
     huge_ints,
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=10),
-    st.sampled_from([SURROGATE, "a\udfffb", "", "\x00", "+14155550100", PHLO_ID, NODE_ID,
-                     "call", "hold", "agent"]),
+    st.sampled_from(
+        [
+            SURROGATE,
+            "a\udfffb",
+            "",
+            "\x00",
+            "+14155550100",
+            PHLO_ID,
+            NODE_ID,
+            "call",
+            "hold",
+            "agent",
+        ]
+    ),
     st.binary(max_size=10),
     st.builds(Nasty),
     st.builds(nested, st.integers(900, 1400)),
@@ -296,8 +347,9 @@ values = st.recursive(
     lambda children: st.one_of(
         st.lists(children, max_size=3),
         st.tuples(children, children),
-        st.dictionaries(st.one_of(st.text(max_size=5), st.just(SURROGATE), huge_ints),
-                        children, max_size=3),
+        st.dictionaries(
+            st.one_of(st.text(max_size=5), st.just(SURROGATE), huge_ints), children, max_size=3
+        ),
     ),
     max_leaves=8,
 )
@@ -314,7 +366,10 @@ bad_jobs = st.one_of(
         NodeActionJob,
         st.one_of(values, st.just(PHLO_ID)),
         st.one_of(values, st.just(NODE_ID)),
-        values, values, values, values,
+        values,
+        values,
+        values,
+        values,
         ref=values,
         job_id=maybe,
     ),
@@ -322,7 +377,8 @@ bad_jobs = st.one_of(
         MemberActionJob,
         st.one_of(values, st.just(PHLO_ID)),
         st.one_of(values, st.just(NODE_ID)),
-        values, values,
+        values,
+        values,
         ref=values,
         job_id=maybe,
     ),
@@ -337,8 +393,7 @@ def test_fuzzed_jobs_never_abort_the_run(
 ) -> None:
     # A key longer than any fuzzed one: no fuzzed job can have a good one's content.
     good_jobs = [
-        RunJob(PHLO_ID, {"to": "+14155550100", "good-job-n": n}, ref=("good", n))
-        for n in range(10)
+        RunJob(PHLO_ID, {"to": "+14155550100", "good-job-n": n}, ref=("good", n)) for n in range(10)
     ]
     jobs: list[Any] = list(good_jobs)
     for job in bad:

@@ -16,8 +16,9 @@ NOW = 1_000.0
 ME, OTHER = "me", "other"
 LIVE, EXPIRED = NOW + 10, NOW - 1
 
-ROW = JournalEntry("job", "succeeded", OTHER, "1", 201, "api", 1, None, NOW - 50, None, None,
-                   None, None)
+ROW = JournalEntry(
+    "job", "succeeded", OTHER, "1", 201, "api", 1, None, NOW - 50, None, None, None, None
+)
 
 
 def row(status: str, lease: float | None = None, token: str = OTHER) -> JournalEntry:
@@ -48,8 +49,12 @@ def row(status: str, lease: float | None = None, token: str = OTHER) -> JournalE
     ],
 )
 def test_the_claim_rules(
-    found: JournalEntry | None, retry_failed: bool, prior: str | None, kind: str,
-    status: str | None, write: str | None,
+    found: JournalEntry | None,
+    retry_failed: bool,
+    prior: str | None,
+    kind: str,
+    status: str | None,
+    write: str | None,
 ) -> None:
     claim, taken = decide(found, ME, NOW, retry_failed, prior)
     assert (claim.kind, claim.status, taken) == (kind, status, write)

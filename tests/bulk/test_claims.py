@@ -101,7 +101,8 @@ def lease_expired(location: str, job_id: str) -> bool:
         with psycopg.connect(url.rstrip("?&"), autocommit=True) as db:
             row = db.execute(
                 f"SELECT lease_until <= extract(epoch from clock_timestamp()) "  # noqa: S608
-                f"FROM {prefix}_jobs WHERE job_id = %s", (job_id,),
+                f"FROM {prefix}_jobs WHERE job_id = %s",
+                (job_id,),
             ).fetchone()
         return bool(row and row[0])
     with contextlib.closing(sqlite3.connect(location, timeout=10)) as db:
@@ -127,15 +128,32 @@ async def serving(latency: float = 0.0) -> AsyncIterator[Any]:
 
 
 async def start_child(
-    server: Any, journal: str, count: int, out: Path, *, lease: float = 30.0,
-    concurrency: int = 16, rate: int = 2_000,
+    server: Any,
+    journal: str,
+    count: int,
+    out: Path,
+    *,
+    lease: float = 30.0,
+    concurrency: int = 16,
+    rate: int = 2_000,
 ) -> anyio.abc.Process:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with out.with_suffix(".stderr").open("wb") as stderr:
         return await anyio.open_process(
-            [sys.executable, str(CHILD), server.base_url, journal, str(count), str(lease),
-             str(concurrency), str(rate), str(out)],
-            env=env, stdout=subprocess.DEVNULL, stderr=stderr,
+            [
+                sys.executable,
+                str(CHILD),
+                server.base_url,
+                journal,
+                str(count),
+                str(lease),
+                str(concurrency),
+                str(rate),
+                str(out),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
         )
 
 
@@ -160,8 +178,9 @@ async def test_two_runner_processes_started_together_execute_each_job_once(
         children = [await start_child(server, journal, count, out) for out in outs]
         with anyio.fail_after(120):
             for child in children:
-                assert await child.wait() == 0, outs[children.index(child)].with_suffix(
-                    ".stderr").read_text()
+                assert await child.wait() == 0, (
+                    outs[children.index(child)].with_suffix(".stderr").read_text()
+                )
         emulator = server.emulator
         a, b = (read_outcomes(out) for out in outs)
 
@@ -199,8 +218,12 @@ async def test_a_chunk_delivered_again_a_second_later_executes_nothing_twice(
             async def deliver(name: str, delay: float) -> None:
                 await anyio.sleep(delay)
                 reports[name] = await run_chunk(
-                    client, jobs(count), journal=journal, concurrency=16,
-                    rate_limit=RateLimit(200, per=1.0), on_outcome=outcomes[name].append,
+                    client,
+                    jobs(count),
+                    journal=journal,
+                    concurrency=16,
+                    rate_limit=RateLimit(200, per=1.0),
+                    on_outcome=outcomes[name].append,
                 )
 
             with anyio.fail_after(60):
@@ -213,8 +236,10 @@ async def test_a_chunk_delivered_again_a_second_later_executes_nothing_twice(
     assert max(executed(emulator).values()) == 1
     first, second = outcomes["first"], outcomes["second"]
     assert sorted(o.ref for o in first) == sorted(o.ref for o in second) == list(range(count))
-    sent = [{o.ref for o in run if not o.from_journal and o.status is SUCCEEDED}
-            for run in (first, second)]
+    sent = [
+        {o.ref for o in run if not o.from_journal and o.status is SUCCEEDED}
+        for run in (first, second)
+    ]
     assert sent[0] | sent[1] == set(range(count))
     assert not sent[0] & sent[1]
     assert reports["first"].wall_time > 1.0  # the limiter's doing: they overlapped
@@ -237,14 +262,15 @@ async def test_after_kill_9_claimed_jobs_are_sent_once_and_in_flight_ones_are_un
         # Slow on purpose: 20 workers each hold a claim while the limiter lets
         # 8 requests a second through, each answered after 1.2 s: from the
         # second second on, requests are always in flight and claims wait.
-        child = await start_child(server, journal, count, out, lease=lease, concurrency=20,
-                                  rate=8)
+        child = await start_child(server, journal, count, out, lease=lease, concurrency=20, rate=8)
         async with child:
             try:
                 with anyio.fail_after(60):  # done, claimed and in-flight jobs at once
-                    while not {"succeeded", "claimed", "in_flight"} <= set(
-                        journal_rows(journal).values()
-                    ) or list(journal_rows(journal).values()).count("succeeded") < 10:
+                    while (
+                        not {"succeeded", "claimed", "in_flight"}
+                        <= set(journal_rows(journal).values())
+                        or list(journal_rows(journal).values()).count("succeeded") < 10
+                    ):
                         assert child.returncode is None, out.with_suffix(".stderr").read_text()
                         await anyio.sleep(0.01)
             finally:
@@ -264,9 +290,15 @@ async def test_after_kill_9_claimed_jobs_are_sent_once_and_in_flight_ones_are_un
         found: list[Outcome] = []
         async with server.client() as client:
             with anyio.fail_after(60):
-                await BulkRunner(client, jobs(count), concurrency=32, lease=lease,
-                                 rate_limit=RateLimit(2_000, per=1.0), journal=journal,
-                                 on_outcome=found.append).run()
+                await BulkRunner(
+                    client,
+                    jobs(count),
+                    concurrency=32,
+                    lease=lease,
+                    rate_limit=RateLimit(2_000, per=1.0),
+                    journal=journal,
+                    on_outcome=found.append,
+                ).run()
 
     by_ref = {o.ref: o for o in found}
     assert sorted(by_ref) == list(range(count))
@@ -295,15 +327,27 @@ async def test_claims_outlive_their_lease_while_the_runner_waits_for_the_rate_li
         async with server.client() as client:
 
             async def slow() -> None:  # 12 claims at once, then 4 requests a second
-                await BulkRunner(client, jobs(count), concurrency=count, lease=0.4,
-                                 rate_limit=RateLimit(4, per=1.0), journal=journal,
-                                 on_outcome=found["slow"].append).run()
+                await BulkRunner(
+                    client,
+                    jobs(count),
+                    concurrency=count,
+                    lease=0.4,
+                    rate_limit=RateLimit(4, per=1.0),
+                    journal=journal,
+                    on_outcome=found["slow"].append,
+                ).run()
 
             async def late() -> None:
                 await anyio.sleep(1.2)  # three leases later
-                await BulkRunner(client, jobs(count), concurrency=count, lease=0.4,
-                                 rate_limit=None, journal=journal,
-                                 on_outcome=found["late"].append).run()
+                await BulkRunner(
+                    client,
+                    jobs(count),
+                    concurrency=count,
+                    lease=0.4,
+                    rate_limit=None,
+                    journal=journal,
+                    on_outcome=found["late"].append,
+                ).run()
 
             with anyio.fail_after(30):
                 async with anyio.create_task_group() as tg:
@@ -321,8 +365,9 @@ async def test_a_stopped_run_releases_the_jobs_it_claimed_and_did_not_send(
     journal: str,
 ) -> None:
     async with serving() as server, server.client() as client:
-        runner = BulkRunner(client, jobs(50), concurrency=8, journal=journal,
-                            rate_limit=RateLimit(5, per=1.0))
+        runner = BulkRunner(
+            client, jobs(50), concurrency=8, journal=journal, rate_limit=RateLimit(5, per=1.0)
+        )
         async with runner.stream() as outcomes:
             async for outcome in outcomes:
                 if outcome.status is SUCCEEDED:
@@ -344,8 +389,15 @@ async def test_a_dead_runners_claim_on_a_failed_job_falls_back_to_failed(journal
     job_id = derive_job_id(job(0))
     first = await open_journal(journal)
     assert (await first.claim(job_id, 0, retry_failed=False)).kind == "claimed"
-    await first.finish(job_id, "failed", ref=0, http_status=400, api_id=None, attempts=1,
-                       error="BadRequestError: no")
+    await first.finish(
+        job_id,
+        "failed",
+        ref=0,
+        http_status=400,
+        api_id=None,
+        attempts=1,
+        error="BadRequestError: no",
+    )
     await first.aclose()
     dying = await open_journal(journal, lease=0.01)
     assert (await dying.claim(job_id, 0, retry_failed=True)).kind == "claimed"

@@ -28,9 +28,7 @@ def job(n: int) -> RunJob:
 
 
 async def test_ten_thousand_jobs_through_429s_503s_and_dropped_connections() -> None:
-    emulator = PhloEmulator(
-        {"rate_limit": {"requests": LIMIT.requests, "window": LIMIT.per}}
-    )
+    emulator = PhloEmulator({"rate_limit": {"requests": LIMIT.requests, "window": LIMIT.per}})
     emulator.set_faults(
         FaultConfig(
             seed=20240501,
@@ -74,7 +72,8 @@ async def test_ten_thousand_jobs_through_429s_503s_and_dropped_connections() -> 
     assert faults["rate_limit"] == len(injected_at)
     unknown = {o.ref for o in outcomes if o.status is OutcomeStatus.OUTCOME_UNKNOWN}
     faulted = {
-        r.json["job"] for r in requests
+        r.json["job"]
+        for r in requests
         if r.fault in ("error", "error_after", "drop_before", "drop_after")
     }
     assert unknown == faulted
@@ -87,9 +86,7 @@ async def test_ten_thousand_jobs_through_429s_503s_and_dropped_connections() -> 
     per_job: dict[int, list[str | None]] = defaultdict(list)
     for r in requests:
         per_job[r.json["job"]].append(r.fault)
-    assert all(
-        all(fault == "rate_limit" for fault in faults[:-1]) for faults in per_job.values()
-    )
+    assert all(all(fault == "rate_limit" for fault in faults[:-1]) for faults in per_job.values())
     assert sum(len(faults) > 1 for faults in per_job.values()) == len(injected_at)
     assert report.requests_sent == len(requests) == JOBS + len(injected_at)
 
@@ -131,8 +128,7 @@ async def test_node_and_member_action_jobs() -> None:
     node = emulator_pkg.DEFAULT_NODE_ID
     agents = [f"+1415555{n:04d}" for n in range(20)]
     calls = await client.bulk(
-        [NodeActionJob(DEFAULT_PHLO_ID, node, "call", "+14155550999", to, ref=to)
-         for to in agents],
+        [NodeActionJob(DEFAULT_PHLO_ID, node, "call", "+14155550999", to, ref=to) for to in agents],
         concurrency=8,
     ).run()
     assert calls.succeeded == 20

@@ -146,7 +146,9 @@ async def test_a_wrong_token_stops_the_run_within_one_request_per_worker() -> No
     concurrency = 64
     async with run_emulator() as server:
         async with PhloClient(
-            server.emulator.auth_id, "wrong-token", base_url=server.base_url,
+            server.emulator.auth_id,
+            "wrong-token",
+            base_url=server.base_url,
             voice_base_url=server.base_url,
         ) as client:
             runner = client.bulk(
@@ -242,9 +244,7 @@ async def test_an_unreachable_port_stops_after_three_probes(
     sleeps: Sleeps, closed_port: int
 ) -> None:
     async with client_for(f"http://127.0.0.1:{closed_port}/v1") as client:
-        runner = client.bulk(
-            jobs(300), concurrency=16, rate_limit=None, circuit_breaker=BREAKER
-        )
+        runner = client.bulk(jobs(300), concurrency=16, rate_limit=None, circuit_breaker=BREAKER)
         outcomes = await collect(runner)
 
     assert_one_outcome_each(outcomes, 300)
@@ -338,8 +338,12 @@ async def test_a_run_the_breaker_stopped_resumes_from_its_journal(
     try:
         async with client_for(base_url) as client:
             first = await client.bulk(
-                jobs(30), concurrency=4, rate_limit=None, journal=journal,
-                circuit_breaker=BREAKER, max_retries=4,
+                jobs(30),
+                concurrency=4,
+                rate_limit=None,
+                journal=journal,
+                circuit_breaker=BREAKER,
+                max_retries=4,
             ).run()
     finally:
         sock.close()
@@ -490,8 +494,14 @@ async def test_a_real_invalid_name_fails_as_name_resolution(sleeps: Sleeps, path
 
 @pytest.mark.parametrize(
     "settings",
-    [{"failures": 0}, {"probes": 0}, {"failures": True}, {"cool_down": -1},
-     {"cool_down": float("inf")}, {"cool_down": "4"}],
+    [
+        {"failures": 0},
+        {"probes": 0},
+        {"failures": True},
+        {"cool_down": -1},
+        {"cool_down": float("inf")},
+        {"cool_down": "4"},
+    ],
 )
 def test_a_bad_circuit_breaker_is_refused(settings: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):

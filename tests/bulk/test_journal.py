@@ -226,8 +226,9 @@ async def test_hard_cancel_leaves_rows_in_flight_and_resume_reports_unknown(
         async with anyio.create_task_group() as tg:
 
             async def run() -> None:
-                await client.bulk(run_jobs(range(20)), concurrency=3, rate_limit=None,
-                                  journal=journal).run()
+                await client.bulk(
+                    run_jobs(range(20)), concurrency=3, rate_limit=None, journal=journal
+                ).run()
 
             tg.start_soon(run)
             await in_flight.wait()
@@ -236,8 +237,9 @@ async def test_hard_cancel_leaves_rows_in_flight_and_resume_reports_unknown(
     assert len(hung) == 3
     assert sorted(rows(journal).values()) == ["in_flight"] * 3
 
-    outcomes = await collect(client.bulk(run_jobs(range(20)), concurrency=3, rate_limit=None,
-                                         journal=journal))
+    outcomes = await collect(
+        client.bulk(run_jobs(range(20)), concurrency=3, rate_limit=None, journal=journal)
+    )
     unknown = {o.ref for o in outcomes if o.status is UNKNOWN}
     assert unknown == hung
     assert all(o.from_journal for o in outcomes if o.ref in hung)
@@ -271,8 +273,9 @@ async def test_run_chunk_is_a_plain_coroutine_with_a_journal(
 ) -> None:
     client = plivo.client()
     journal = tmp_path / "chunk-17.sqlite"
-    report = await run_chunk(client, run_jobs(range(10)), journal=journal, concurrency=3,
-                             rate_limit=None)
+    report = await run_chunk(
+        client, run_jobs(range(10)), journal=journal, concurrency=3, rate_limit=None
+    )
     assert isinstance(report, BulkReport)
     assert report.succeeded == 10
     redelivered = await run_chunk(client, run_jobs(range(10)), journal=journal, rate_limit=None)
@@ -298,7 +301,10 @@ async def test_report_fields() -> None:
     assert report.counts == {SUCCEEDED: 4, FAILED: 2, UNKNOWN: 1, SKIPPED: 0}
     assert report.total == 7
     assert (report.succeeded, report.failed, report.outcome_unknown, report.skipped) == (
-        4, 2, 1, 0,
+        4,
+        2,
+        1,
+        0,
     )
     assert [o.ref for o in report.failures] == [1, None]
     assert [o.ref for o in report.unknown] == [2]
@@ -354,7 +360,8 @@ async def test_unknown_jobs_lists_them_with_the_request_sent(tmp_path: Path) -> 
 
     assert journal.read_bytes() == before  # read only
     assert [entry.job_id for entry in sorted(entries, key=lambda e: e.ref or "")] == [
-        job_id(1), job_id(3),
+        job_id(1),
+        job_id(3),
     ]
     for entry in entries:
         request = sent[int(entry.ref or "")]
@@ -419,8 +426,9 @@ async def test_marked_failed_is_a_failure_that_retry_failed_sends_again(tmp_path
     assert len(plivo.requests) == 3
 
     plivo.respond = None  # Plivo answers 201 now
-    report = await client.bulk(run_jobs(range(3)), rate_limit=None, journal=journal,
-                               retry_failed=True).run()
+    report = await client.bulk(
+        run_jobs(range(3)), rate_limit=None, journal=journal, retry_failed=True
+    ).run()
     assert report.succeeded == 3
     assert plivo.sent_refs()[3:] == [1]
 

@@ -65,15 +65,17 @@ def fill(path: Path, count: int, *, auth_id: str = AUTH_ID) -> None:
         job_id = derive_job_id(job)
         journal.claim(job_id, job.ref, retry_failed=False)
         journal.start(job_id, job.ref, url="https://x/run", payload=b'{"to":"+1"}')
-        journal.finish(job_id, "succeeded", ref=job.ref, http_status=201, api_id="a",
-                       attempts=1, error=None)
+        journal.finish(
+            job_id, "succeeded", ref=job.ref, http_status=201, api_id="a", attempts=1, error=None
+        )
     journal.close()
 
 
 async def run_all(client: PhloClient, numbers: range, journal: Path, **options: Any) -> Any:
     outcomes: list[Outcome] = []
-    runner = client.bulk(jobs(numbers), rate_limit=None, journal=journal,
-                         on_outcome=outcomes.append, **options)
+    runner = client.bulk(
+        jobs(numbers), rate_limit=None, journal=journal, on_outcome=outcomes.append, **options
+    )
     error: BaseException | None = None
     try:
         await runner.run()
@@ -98,7 +100,7 @@ def damage(path: Path, size: int = 8192, seed: int = 9) -> None:
     """Overwrite ``size`` bytes in the middle of the file with random bytes."""
     data = bytearray(path.read_bytes())
     middle = len(data) // 2
-    data[middle:middle + size] = random.Random(seed).randbytes(size)
+    data[middle : middle + size] = random.Random(seed).randbytes(size)
     path.write_bytes(bytes(data))
 
 
@@ -151,9 +153,7 @@ async def test_a_file_that_is_not_a_journal_is_refused_and_left_alone(
     assert plivo.requests == []
 
 
-async def test_a_journal_from_a_newer_version_is_refused(
-    plivo: FakePlivo, tmp_path: Path
-) -> None:
+async def test_a_journal_from_a_newer_version_is_refused(plivo: FakePlivo, tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     fill(path, 1)
     with contextlib.closing(sqlite3.connect(path)) as db:
@@ -290,9 +290,11 @@ async def test_a_journal_records_its_account_and_endpoint_never_the_token(
     plivo: FakePlivo, tmp_path: Path
 ) -> None:
     path = tmp_path / "j.sqlite"
-    await client_for(plivo, AUTH_ID, BASE, token=SECRET).bulk(
-        jobs(range(3)), rate_limit=None, journal=path
-    ).run()
+    await (
+        client_for(plivo, AUTH_ID, BASE, token=SECRET)
+        .bulk(jobs(range(3)), rate_limit=None, journal=path)
+        .run()
+    )
     meta = dict(raw(path, "SELECT key, value FROM meta"))
     assert meta["auth_id"] == AUTH_ID
     assert meta["base_url"] == BASE
@@ -303,7 +305,10 @@ def client_for(
     plivo: FakePlivo, auth_id: str, base_url: str, token: str | None = None
 ) -> PhloClient:
     return PhloClient(
-        auth_id, token or "token", base_url=base_url, voice_base_url=base_url,
+        auth_id,
+        token or "token",
+        base_url=base_url,
+        voice_base_url=base_url,
         http_client=httpx.AsyncClient(transport=httpx.MockTransport(plivo)),
     )
 
@@ -324,8 +329,7 @@ async def test_a_journal_of_another_account_or_endpoint_is_refused(
 
     assert isinstance(error, JournalError)
     assert str(error).startswith(
-        f"journal {path} was written for account {AUTH_ID} at {BASE}, "
-        f"not {auth_id} at {base_url}"
+        f"journal {path} was written for account {AUTH_ID} at {BASE}, not {auth_id} at {base_url}"
     )
     assert plivo.requests == []
 
@@ -345,11 +349,16 @@ def v1_journal(path: Path, done: list[int], unknown: list[int]) -> None:
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(V1_SCHEMA)
         for job in jobs(done):
-            db.execute("INSERT INTO jobs VALUES (?, 'succeeded', 'old', ?, 201, 'a', 1, NULL, 1)",
-                       (derive_job_id(job), str(job.ref)))
+            db.execute(
+                "INSERT INTO jobs VALUES (?, 'succeeded', 'old', ?, 201, 'a', 1, NULL, 1)",
+                (derive_job_id(job), str(job.ref)),
+            )
         for job in jobs(unknown):
-            db.execute("INSERT INTO jobs VALUES (?, 'outcome_unknown', 'old', ?, 503, NULL, 1, "
-                       "'ServerOutcomeUnknownError: 503', 1)", (derive_job_id(job), str(job.ref)))
+            db.execute(
+                "INSERT INTO jobs VALUES (?, 'outcome_unknown', 'old', ?, 503, NULL, 1, "
+                "'ServerOutcomeUnknownError: 503', 1)",
+                (derive_job_id(job), str(job.ref)),
+            )
         db.commit()
 
 

@@ -49,8 +49,9 @@ def url_for(postgres_url: str, tables: list[str], *, password: str | None = None
     prefix = f"t_{uuid.uuid4().hex[:12]}"
     tables.append(prefix)
     if password is not None:
-        postgres_url = postgres_url.replace("postgresql://postgres@",
-                                            f"postgresql://postgres:{password}@")
+        postgres_url = postgres_url.replace(
+            "postgresql://postgres@", f"postgresql://postgres:{password}@"
+        )
     return f"{postgres_url}{'&' if '?' in postgres_url else '?'}journal_prefix={prefix}"
 
 
@@ -191,6 +192,11 @@ def test_importing_the_sdk_does_not_import_psycopg() -> None:
         "print('psycopg' in sys.modules)"
     )
     root = Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,  # noqa: S603
-                            cwd=root, check=True)
+    result = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        check=True,
+    )
     assert result.stdout.strip() == "False"

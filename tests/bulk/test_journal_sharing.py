@@ -48,8 +48,7 @@ def test_a_runner_closing_while_another_runs_leaves_the_main_file_saying_open(
     path = tmp_path / "campaign.sqlite"
     first, second = open_runner(path), open_runner(path)
     send(first, "a")
-    first.finish("a", "succeeded", ref="a", http_status=201, api_id="x", attempts=1,
-                 error=None)
+    first.finish("a", "succeeded", ref="a", http_status=201, api_id="x", attempts=1, error=None)
     send(second, "b")
 
     first.close()  # the second one still runs: its row is only in the WAL
@@ -64,7 +63,8 @@ def test_a_runner_closing_while_another_runs_leaves_the_main_file_saying_open(
     second.close()  # the last one: closed, and the main file is the whole journal
     assert state(path) == "closed"
     assert sorted(raw(path, "SELECT job_id, status FROM jobs")) == [
-        ("a", "succeeded"), ("b", "in_flight")
+        ("a", "succeeded"),
+        ("b", "in_flight"),
     ]
 
 
@@ -89,8 +89,9 @@ def test_whenever_the_main_file_does_not_say_open_it_holds_every_row(
             pending.append((journal, job_id))
         elif action < 0.9 and pending:
             owner, job_id = pending.pop(rng.randrange(len(pending)))
-            owner.finish(job_id, "succeeded", ref=job_id, http_status=201, api_id="x",
-                         attempts=1, error=None)
+            owner.finish(
+                job_id, "succeeded", ref=job_id, http_status=201, api_id="x", attempts=1, error=None
+            )
         elif len(runners) > 1:  # one runner leaves, another arrives
             pending = [(owner, job_id) for owner, job_id in pending if owner is not journal]
             journal.close()

@@ -64,9 +64,11 @@ async def test_every_outcome_reaches_the_callback_while_the_report_keeps_a_sampl
     seen: list[Outcome] = []
     count = 3 * SAMPLE_SIZE
 
-    report = await plivo.client().bulk(
-        jobs(count), concurrency=8, rate_limit=None, on_outcome=seen.append
-    ).run()
+    report = (
+        await plivo.client()
+        .bulk(jobs(count), concurrency=8, rate_limit=None, on_outcome=seen.append)
+        .run()
+    )
 
     assert sorted(o.ref for o in seen) == list(range(count))
     assert (report.failed, report.outcome_unknown) == (count // 2, count // 2)
@@ -81,7 +83,9 @@ async def test_memory_stays_flat_when_every_job_fails() -> None:
 
     async def retained_after(count: int) -> int:
         client = PhloClient(
-            AUTH_ID, "token", base_url=BASE,
+            AUTH_ID,
+            "token",
+            base_url=BASE,
             http_client=httpx.AsyncClient(
                 transport=httpx.MockTransport(lambda r: half_failed_half_unknown(r, 0))
             ),

@@ -58,8 +58,9 @@ def status(code: int, **body: Any) -> httpx.Response:
     headers = {}
     if "retry_after" in body:
         headers["Retry-After"] = str(body.pop("retry_after"))
-    return httpx.Response(code, json={"api_id": f"err-{code}", "error": "x", **body},
-                          headers=headers)
+    return httpx.Response(
+        code, json={"api_id": f"err-{code}", "error": "x", **body}, headers=headers
+    )
 
 
 # -- one outcome per job -------------------------------------------------------------
@@ -102,8 +103,9 @@ async def test_async_generator_input(plivo: FakePlivo) -> None:
 async def test_wire_format_of_each_job_kind(plivo: FakePlivo) -> None:
     jobs = [
         RunJob(PHLO_ID, {"to": "+14155550100", "campaign": "spring"}),
-        NodeActionJob(PHLO_ID, NODE_ID, "warm_transfer", "+14155550100", "sip:bob@example.com",
-                      "customer"),
+        NodeActionJob(
+            PHLO_ID, NODE_ID, "warm_transfer", "+14155550100", "sip:bob@example.com", "customer"
+        ),
         MemberActionJob(PHLO_ID, NODE_ID, "+14155550199", "hold"),
     ]
     report = await plivo.client().bulk(jobs, concurrency=1, rate_limit=None).run()
@@ -113,7 +115,9 @@ async def test_wire_format_of_each_job_kind(plivo: FakePlivo) -> None:
     assert sent == {
         ("POST", RUN_URL): {"to": "+14155550100", "campaign": "spring"},
         ("POST", node_url): {
-            "action": "warm_transfer", "to": "sip:bob@example.com", "role": "customer",
+            "action": "warm_transfer",
+            "to": "sip:bob@example.com",
+            "role": "customer",
             "trigger_source": "+14155550100",
         },
         ("POST", f"{node_url}/members/+14155550199"): {"action": "hold"},
@@ -145,9 +149,11 @@ async def test_concurrency_is_bounded_and_reached() -> None:
         tasks_seen.append(len(asyncio.all_tasks()))
 
     before = len(asyncio.all_tasks())
-    report = await plivo.client().bulk(
-        run_jobs(400), concurrency=6, rate_limit=None, on_outcome=count_tasks
-    ).run()
+    report = (
+        await plivo.client()
+        .bulk(run_jobs(400), concurrency=6, rate_limit=None, on_outcome=count_tasks)
+        .run()
+    )
     assert report.succeeded == 400
     assert plivo.peak_active == 6
     # A fixed pool: the producer and 6 workers, however many jobs there are.
@@ -363,9 +369,11 @@ async def test_429_retries_count_and_give_up() -> None:
 async def test_the_rate_limit_holds_from_the_first_request(plivo: FakePlivo) -> None:
     from .conftest import max_in_window
 
-    report = await plivo.client().bulk(
-        run_jobs(25), concurrency=16, rate_limit=RateLimit(10, per=0.2)
-    ).run()
+    report = (
+        await plivo.client()
+        .bulk(run_jobs(25), concurrency=16, rate_limit=RateLimit(10, per=0.2))
+        .run()
+    )
     assert report.succeeded == 25
     # Starts are stamped when the fake server runs, a scheduling delay after the
     # limiter granted them: on a loaded machine that delay varies by a few ms,
@@ -408,8 +416,9 @@ async def test_stop_skips_buffered_jobs_and_reads_no_more() -> None:
         runner.stop()
         stopped.set()
 
-    runner = plivo.client().bulk(jobs(), concurrency=4, rate_limit=None,
-                                 on_outcome=stop_after_first)
+    runner = plivo.client().bulk(
+        jobs(), concurrency=4, rate_limit=None, on_outcome=stop_after_first
+    )
     outcomes = await collect(runner)
     report = runner.report
     assert consumed == at_stop[0] >= 8  # four sent, four buffered; nothing read after stop()
@@ -536,8 +545,11 @@ def test_works_under_trio() -> None:
     plivo = FakePlivo()
 
     async def main() -> int:
-        report = await plivo.client().bulk(run_jobs(20), concurrency=3,
-                                           rate_limit=RateLimit(10, per=0.05)).run()
+        report = (
+            await plivo.client()
+            .bulk(run_jobs(20), concurrency=3, rate_limit=RateLimit(10, per=0.05))
+            .run()
+        )
         return report.succeeded
 
     assert trio.run(main) == 20
@@ -579,8 +591,7 @@ async def test_an_on_outcome_error_stops_the_run_and_is_raised(plivo: FakePlivo)
         if len(calls) == 5:
             raise ValueError("progress bar broke")
 
-    runner = plivo.client().bulk(run_jobs(1000), concurrency=4, rate_limit=None,
-                                 on_outcome=fragile)
+    runner = plivo.client().bulk(run_jobs(1000), concurrency=4, rate_limit=None, on_outcome=fragile)
     with pytest.raises(ValueError, match="progress bar broke"):
         await runner.run()
     assert len(calls) == 5  # not called again once it failed

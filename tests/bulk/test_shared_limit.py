@@ -40,8 +40,7 @@ async def test_two_runners_on_one_key_never_exceed_the_limit(
 
     async def runner(first: int) -> None:
         async with emulator.client() as client:
-            reports.append(await run_chunk(client, jobs(first, 30), journal=None,
-                                           rate_limit=limit))
+            reports.append(await run_chunk(client, jobs(first, 30), journal=None, rate_limit=limit))
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(runner, 0)
@@ -100,8 +99,7 @@ async def test_a_429_in_a_run_pauses_every_process_on_the_key(
     emulator.inject("rate_limit", retry_after=30)
     limit = RateLimit(20, per=1.0, redis=redis_url, key_prefix=redis_prefix)
     async with emulator.client() as client:
-        report = await run_chunk(client, jobs(0, 1), journal=None, rate_limit=limit,
-                                 max_retries=0)
+        report = await run_chunk(client, jobs(0, 1), journal=None, rate_limit=limit, max_retries=0)
     assert report.failed == 1
     other = RedisLimiter(limit, DEFAULT_AUTH_ID)
     try:
@@ -128,7 +126,10 @@ async def test_outcomes_of_a_run_stopped_by_redis_name_it() -> None:
     outcomes = []
     async with emulator.client() as client:
         await run_chunk(
-            client, jobs(0, 3), journal=None, rate_limit=RateLimit(20, per=1.0, redis=DOWN),
+            client,
+            jobs(0, 3),
+            journal=None,
+            rate_limit=RateLimit(20, per=1.0, redis=DOWN),
             on_outcome=outcomes.append,
         )
     assert {o.status for o in outcomes} == {OutcomeStatus.SKIPPED}

@@ -51,7 +51,9 @@ async def test_resume_after_sigkill_sends_only_missing_jobs(tmp_path: Path) -> N
         with errors.open("wb") as stderr:
             child = await anyio.open_process(
                 [sys.executable, str(CHILD), server.base_url, str(journal), str(COUNT)],
-                env=env, stdout=subprocess.DEVNULL, stderr=stderr,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
             )
         async with child:
             try:
@@ -77,8 +79,9 @@ async def test_resume_after_sigkill_sends_only_missing_jobs(tmp_path: Path) -> N
         emulator.set_faults(None)  # fast answers for the resumed run
         outcomes: list[Outcome] = []
         async with server.client() as client:
-            runner = client.bulk(jobs(COUNT), concurrency=32,
-                                 rate_limit=RateLimit(2_000, per=1.0), journal=journal)
+            runner = client.bulk(
+                jobs(COUNT), concurrency=32, rate_limit=RateLimit(2_000, per=1.0), journal=journal
+            )
             async with runner.stream() as stream:
                 async for outcome in stream:
                     outcomes.append(outcome)

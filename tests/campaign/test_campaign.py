@@ -24,8 +24,9 @@ from .conftest import PHLO_ID, executions, make_jobs, pending, until, wait_for_o
 Start = Callable[[], Awaitable[None]]
 
 
-async def submit(redis_url: str, queue: str, jobs: Any, journal: str, limit: RateLimit,
-                 chunk_size: int = 20) -> Any:
+async def submit(
+    redis_url: str, queue: str, jobs: Any, journal: str, limit: RateLimit, chunk_size: int = 20
+) -> Any:
     broker = campaign_broker(redis_url, queue=queue)
     task = register_chunk_task(broker)
     await broker.startup()
@@ -38,8 +39,13 @@ async def submit(redis_url: str, queue: str, jobs: Any, journal: str, limit: Rat
 
 
 async def test_every_job_of_a_campaign_runs_once_and_status_shows_them(
-    redis_url: str, queue: str, server: EmulatorServer, worker_env: dict[str, str],
-    shared_limit: RateLimit, journal: str, in_process_worker: Start,
+    redis_url: str,
+    queue: str,
+    server: EmulatorServer,
+    worker_env: dict[str, str],
+    shared_limit: RateLimit,
+    journal: str,
+    in_process_worker: Start,
 ) -> None:
     submitted = await submit(redis_url, queue, make_jobs(60), journal, shared_limit)
     assert (submitted.jobs, submitted.chunks) == (60, 3)
@@ -54,8 +60,13 @@ async def test_every_job_of_a_campaign_runs_once_and_status_shows_them(
 
 
 async def test_a_chunk_delivered_twice_sends_nothing_twice(
-    redis_url: str, queue: str, server: EmulatorServer, worker_env: dict[str, str],
-    shared_limit: RateLimit, journal: str, in_process_worker: Start,
+    redis_url: str,
+    queue: str,
+    server: EmulatorServer,
+    worker_env: dict[str, str],
+    shared_limit: RateLimit,
+    journal: str,
+    in_process_worker: Start,
 ) -> None:
     jobs = make_jobs(20)
     await submit(redis_url, queue, jobs, journal, shared_limit)
@@ -72,7 +83,10 @@ async def test_a_chunk_delivered_twice_sends_nothing_twice(
 
 
 async def test_a_chunk_message_holds_the_job_ids_and_no_credentials(
-    redis_url: str, queue: str, worker_env: dict[str, str], shared_limit: RateLimit,
+    redis_url: str,
+    queue: str,
+    worker_env: dict[str, str],
+    shared_limit: RateLimit,
     journal: str,
 ) -> None:
     import redis
@@ -90,8 +104,13 @@ async def test_a_chunk_message_holds_the_job_ids_and_no_credentials(
 
 
 async def test_resubmitting_a_finished_campaign_sends_nothing(
-    redis_url: str, queue: str, server: EmulatorServer, worker_env: dict[str, str],
-    shared_limit: RateLimit, journal: str, in_process_worker: Start,
+    redis_url: str,
+    queue: str,
+    server: EmulatorServer,
+    worker_env: dict[str, str],
+    shared_limit: RateLimit,
+    journal: str,
+    in_process_worker: Start,
 ) -> None:
     await submit(redis_url, queue, make_jobs(40), journal, shared_limit)
     await in_process_worker()
@@ -134,15 +153,20 @@ async def test_a_bad_chunk_size_is_refused_before_anything_is_queued(
     "(issue 10, parts 1-2, merged with bulk.journal_counts)",
 )
 async def test_a_chunk_delivered_twice_at_the_same_time_sends_nothing_twice(
-    redis_url: str, queue: str, server: EmulatorServer, worker_env: dict[str, str],
-    shared_limit: RateLimit, journal: str,
+    redis_url: str,
+    queue: str,
+    server: EmulatorServer,
+    worker_env: dict[str, str],
+    shared_limit: RateLimit,
+    journal: str,
 ) -> None:
     import asyncio
 
     from plivo_phlo_async.integrations.campaign import campaign_chunks, run_campaign_chunk
 
-    [chunk] = campaign_chunks(make_jobs(20), phlo_id=PHLO_ID, journal=journal,
-                              rate_limit=shared_limit, chunk_size=20)
+    [chunk] = campaign_chunks(
+        make_jobs(20), phlo_id=PHLO_ID, journal=journal, rate_limit=shared_limit, chunk_size=20
+    )
 
     await asyncio.gather(run_campaign_chunk(chunk), run_campaign_chunk(chunk))
 

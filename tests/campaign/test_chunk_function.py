@@ -25,8 +25,15 @@ from .test_campaign import submit
 
 
 def chunks_of(jobs: list[RunJob], journal: str, size: int = 10) -> list[dict[str, Any]]:
-    return list(campaign_chunks(jobs, phlo_id=PHLO_ID, journal=journal,
-                                rate_limit=RateLimit(1000, per=1.0), chunk_size=size))
+    return list(
+        campaign_chunks(
+            jobs,
+            phlo_id=PHLO_ID,
+            journal=journal,
+            rate_limit=RateLimit(1000, per=1.0),
+            chunk_size=size,
+        )
+    )
 
 
 async def test_a_chunk_runs_from_plain_json_and_returns_a_json_summary(
@@ -98,7 +105,9 @@ def test_a_limit_with_a_redis_connection_cannot_travel(journal: str, redis_url: 
     ids=["version", "journal", "job_id", "jobs", "payload", "rate_limit", "negative_limit"],
 )
 async def test_a_malformed_chunk_is_refused_before_any_request(
-    server: EmulatorServer, worker_env: dict[str, str], journal: str,
+    server: EmulatorServer,
+    worker_env: dict[str, str],
+    journal: str,
     damage: Callable[[dict[str, Any]], object],
 ) -> None:
     [chunk] = chunks_of(make_jobs(10), journal)
@@ -110,7 +119,9 @@ async def test_a_malformed_chunk_is_refused_before_any_request(
 
 
 async def test_a_worker_without_credentials_sends_nothing(
-    server: EmulatorServer, worker_env: dict[str, str], journal: str,
+    server: EmulatorServer,
+    worker_env: dict[str, str],
+    journal: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("PLIVO_AUTH_TOKEN")
@@ -147,8 +158,12 @@ async def _deliver(
 
 
 async def test_a_chunk_is_acknowledged_once_after_every_outcome_is_in_the_journal(
-    redis_url: str, queue: str, server: EmulatorServer, worker_env: dict[str, str],
-    shared_limit: RateLimit, journal: str,
+    redis_url: str,
+    queue: str,
+    server: EmulatorServer,
+    worker_env: dict[str, str],
+    shared_limit: RateLimit,
+    journal: str,
 ) -> None:
     import sqlite3
 
@@ -167,8 +182,12 @@ async def test_a_chunk_is_acknowledged_once_after_every_outcome_is_in_the_journa
 
 
 async def test_a_chunk_that_raises_is_not_acknowledged(
-    redis_url: str, queue: str, server: EmulatorServer, worker_env: dict[str, str],
-    shared_limit: RateLimit, tmp_path: Path,
+    redis_url: str,
+    queue: str,
+    server: EmulatorServer,
+    worker_env: dict[str, str],
+    shared_limit: RateLimit,
+    tmp_path: Path,
 ) -> None:
     unusable = tmp_path / "a-directory"
     unusable.mkdir()  # a journal that cannot be opened: JournalError in the task

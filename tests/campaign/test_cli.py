@@ -33,13 +33,32 @@ def csv_file(tmp_path: Path) -> Path:
 
 
 def test_submit_queues_chunks_that_workers_run_and_status_counts_them(
-    redis_url: str, queue: str, redis_prefix: str, server: EmulatorServer, journal: str,
-    csv_file: Path, spawn_worker: Spawn,  # noqa: F811
+    redis_url: str,
+    queue: str,
+    redis_prefix: str,
+    server: EmulatorServer,
+    journal: str,
+    csv_file: Path,
+    spawn_worker: Spawn,  # noqa: F811
 ) -> None:
     code, output = invoke(
-        "campaign", "submit", PHLO_ID, "--from-csv", str(csv_file), "--journal", journal,
-        "--broker", redis_url, "--queue", queue, "--chunk-size", "10",
-        "--redis-key-prefix", redis_prefix, "--rate", "20/1",
+        "campaign",
+        "submit",
+        PHLO_ID,
+        "--from-csv",
+        str(csv_file),
+        "--journal",
+        journal,
+        "--broker",
+        redis_url,
+        "--queue",
+        queue,
+        "--chunk-size",
+        "10",
+        "--redis-key-prefix",
+        redis_prefix,
+        "--rate",
+        "20/1",
     )
     assert (code, output.strip()) == (0, f"queued 30 jobs in 3 chunks on {queue}")
     spawn_worker()
@@ -64,8 +83,17 @@ def test_submit_refuses_invalid_rows_and_queues_nothing(
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"to": "+14155550100"}\n[1, 2]\n')
     code, output = invoke(
-        "campaign", "submit", PHLO_ID, "--from-jsonl", str(bad), "--journal", journal,
-        "--broker", redis_url, "--queue", queue,
+        "campaign",
+        "submit",
+        PHLO_ID,
+        "--from-jsonl",
+        str(bad),
+        "--journal",
+        journal,
+        "--broker",
+        redis_url,
+        "--queue",
+        queue,
     )
     assert code == 2
     assert "line 2" in output
@@ -74,8 +102,9 @@ def test_submit_refuses_invalid_rows_and_queues_nothing(
 
 
 def test_submit_needs_exactly_one_input(redis_url: str, journal: str) -> None:
-    code, output = invoke("campaign", "submit", PHLO_ID, "--journal", journal,
-                          "--broker", redis_url)
+    code, output = invoke(
+        "campaign", "submit", PHLO_ID, "--journal", journal, "--broker", redis_url
+    )
     assert code == 2
     assert "exactly one of --from-csv" in output
 
@@ -103,7 +132,9 @@ def test_status_exits_1_when_a_job_failed_or_is_unknown(tmp_path: Path) -> None:
 
     async def run() -> None:
         async with PhloClient(
-            "MAXXXXXXXXXXXXXXXXXX", "token", base_url="http://127.0.0.1/v1",
+            "MAXXXXXXXXXXXXXXXXXX",
+            "token",
+            base_url="http://127.0.0.1/v1",
             http_client=httpx.AsyncClient(transport=httpx.MockTransport(answer)),
         ) as client:
             jobs = [RunJob("3c1f5a0e-0000-4000-8000-000000000001", {"n": n}) for n in range(2)]

@@ -43,9 +43,20 @@ def spawn_worker(
     def spawn() -> subprocess.Popen[bytes]:
         with (tmp_path / f"worker-{len(started)}.log").open("wb") as log:
             process = subprocess.Popen(  # noqa: S603 - the venv's own taskiq
-                [TASKIQ, "worker", "plivo_phlo_async.integrations.taskiq_worker:broker",
-                 "--workers", "1", "--max-async-tasks", "1", "--no-configure-logging"],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    TASKIQ,
+                    "worker",
+                    "plivo_phlo_async.integrations.taskiq_worker:broker",
+                    "--workers",
+                    "1",
+                    "--max-async-tasks",
+                    "1",
+                    "--no-configure-logging",
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         started.append(process)
         return process
@@ -58,8 +69,12 @@ def spawn_worker(
 
 
 async def test_worker_processes_run_a_campaign_end_to_end(
-    redis_url: str, queue: str, server: EmulatorServer, shared_limit: RateLimit,
-    journal: str, spawn_worker: Spawn,
+    redis_url: str,
+    queue: str,
+    server: EmulatorServer,
+    shared_limit: RateLimit,
+    journal: str,
+    spawn_worker: Spawn,
 ) -> None:
     spawn_worker()
     spawn_worker()
@@ -73,8 +88,12 @@ async def test_worker_processes_run_a_campaign_end_to_end(
 
 
 async def test_a_worker_killed_mid_chunk_leaves_its_chunk_to_another_and_nothing_runs_twice(
-    redis_url: str, queue: str, server: EmulatorServer, shared_limit: RateLimit,
-    journal: str, spawn_worker: Spawn,
+    redis_url: str,
+    queue: str,
+    server: EmulatorServer,
+    shared_limit: RateLimit,
+    journal: str,
+    spawn_worker: Spawn,
 ) -> None:
     doomed = spawn_worker()
     await submit(redis_url, queue, make_jobs(60), journal, shared_limit)

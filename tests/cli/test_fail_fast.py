@@ -19,15 +19,21 @@ ROWS = 300
 
 
 def numbers_csv(tmp_path: Path, rows: int = ROWS) -> Path:
-    return write(
-        tmp_path / "in.csv", "to\n" + "".join(f"+1415555{n:04d}\n" for n in range(rows))
-    )
+    return write(tmp_path / "in.csv", "to\n" + "".join(f"+1415555{n:04d}\n" for n in range(rows)))
 
 
 def run(base_url: str, source: Path, output: Path, *args: str) -> Any:
     return invoke(
-        "run", DEFAULT_PHLO_ID, "--from-csv", str(source), "--base-url", base_url,
-        "--output", str(output), "--no-rate-limit", *args,
+        "run",
+        DEFAULT_PHLO_ID,
+        "--from-csv",
+        str(source),
+        "--base-url",
+        base_url,
+        "--output",
+        str(output),
+        "--no-rate-limit",
+        *args,
     )
 
 

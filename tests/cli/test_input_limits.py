@@ -148,8 +148,15 @@ def test_nesting_python_can_read_but_the_sdk_refuses_is_invalid_too(tmp_path: Pa
         ('{"id": "x", "": 1}', "keys must be non-empty strings"),
     ],
     ids=[
-        "surrogate-job-id", "surrogate-value", "surrogate-key", "surrogate-nested",
-        "int-over-64-bits", "int-under-64-bits", "infinity", "5000-digits", "body-over-1-MiB",
+        "surrogate-job-id",
+        "surrogate-value",
+        "surrogate-key",
+        "surrogate-nested",
+        "int-over-64-bits",
+        "int-under-64-bits",
+        "infinity",
+        "5000-digits",
+        "body-over-1-MiB",
         "empty-key",
     ],
 )
@@ -173,8 +180,9 @@ def test_a_surrogate_job_id_stops_a_real_run_before_anything_is_sent(
     source = write(tmp_path / "in.jsonl", '{"id": "\\ud800", "to": "1"}\n{"id": "b", "to": "2"}\n')
     output = tmp_path / "out.jsonl"
 
-    result = run(base_url, "--from-jsonl", str(source), "--job-id-column", "id",
-                 "--output", str(output))
+    result = run(
+        base_url, "--from-jsonl", str(source), "--job-id-column", "id", "--output", str(output)
+    )
 
     assert result.exit_code == 2
     assert "line 1: invalid 'job_id'" in result.stderr
@@ -190,8 +198,9 @@ _scalars = st.one_of(
 )
 _values = st.recursive(
     _scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,
-                                                                max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
     max_leaves=12,
 )
 _payloads = st.dictionaries(
@@ -314,8 +323,16 @@ def test_every_job_has_an_outcome_line_whatever_the_server_answers(
     output = tmp_path / "out.jsonl"
 
     result = invoke(
-        "run", PHLO, "--from-jsonl", str(source), "--output", str(output),
-        "--base-url", counting_server.base_url, "--concurrency", "1",
+        "run",
+        PHLO,
+        "--from-jsonl",
+        str(source),
+        "--output",
+        str(output),
+        "--base-url",
+        counting_server.base_url,
+        "--concurrency",
+        "1",
     )
 
     assert result.exit_code == 1  # one failed job, no traceback
@@ -337,8 +354,14 @@ def test_an_outcome_file_that_cannot_be_written_does_not_stop_the_run(
     source = write(tmp_path / "in.jsonl", "".join(f'{{"to": "{n}"}}\n' for n in range(1, 4)))
 
     result = invoke(
-        "run", PHLO, "--from-jsonl", str(source), "--output", "/dev/full",
-        "--base-url", counting_server.base_url,
+        "run",
+        PHLO,
+        "--from-jsonl",
+        str(source),
+        "--output",
+        "/dev/full",
+        "--base-url",
+        counting_server.base_url,
     )
 
     assert result.exit_code == 1
@@ -369,9 +392,7 @@ def test_an_overlong_jsonl_line_is_an_invalid_row_naming_the_cap(
 def test_an_overlong_csv_line_is_an_invalid_row_and_the_next_rows_are_read(
     emulator: PhloEmulator, base_url: str, tmp_path: Path
 ) -> None:
-    source = write_long_line(
-        tmp_path / "in.csv", b"to,note\n+1,a\n+2,", b"y", 3 * MB, b"\n+3,c\n"
-    )
+    source = write_long_line(tmp_path / "in.csv", b"to,note\n+1,a\n+2,", b"y", 3 * MB, b"\n+3,c\n")
 
     result = run(base_url, "--from-csv", str(source), "--dry-run")
 
@@ -415,7 +436,11 @@ def test_quoted_csv_values_spanning_lines_are_bounded_as_a_row(tmp_path: Path) -
 
 def test_a_csv_value_over_pythons_field_limit_is_an_invalid_row(tmp_path: Path) -> None:
     path = write_bytes(
-        tmp_path / "in.csv", b"to,note\n+1,", b"v" * 200_000, b'\n+2,"', b"w\n" * 70_000,
+        tmp_path / "in.csv",
+        b"to,note\n+1,",
+        b"v" * 200_000,
+        b'\n+2,"',
+        b"w\n" * 70_000,
         b'"\n+3,c\n',
     )
 

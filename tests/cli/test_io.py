@@ -192,8 +192,14 @@ def test_outcome_record_is_flat_json() -> None:
     )
     job = RunJob(PHLO, {"to": "1"}, ref=4)
     outcome = Outcome(
-        job, 4, "abc", OutcomeStatus.OUTCOME_UNKNOWN, http_status=503, attempts=1,
-        error=error, reason="POST ... failed with 503",
+        job,
+        4,
+        "abc",
+        OutcomeStatus.OUTCOME_UNKNOWN,
+        http_status=503,
+        attempts=1,
+        error=error,
+        reason="POST ... failed with 503",
     )
 
     assert outcome_record(outcome) == {

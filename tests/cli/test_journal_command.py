@@ -42,8 +42,19 @@ START = "UPDATE jobs SET status=?, ref=?"
 
 
 def run(base_url: str, source: Path, journal: Path, *args: str) -> Result:
-    return invoke("run", DEFAULT_PHLO_ID, "--from-csv", str(source), "--journal", str(journal),
-                  "--base-url", base_url, "--concurrency", "1", *args)
+    return invoke(
+        "run",
+        DEFAULT_PHLO_ID,
+        "--from-csv",
+        str(source),
+        "--journal",
+        str(journal),
+        "--base-url",
+        base_url,
+        "--concurrency",
+        "1",
+        *args,
+    )
 
 
 def one_line(text: str) -> str:
@@ -81,7 +92,7 @@ def test_a_damaged_journal_exits_2_in_one_line_and_sends_nothing(
     live.close()
     data = bytearray(journal.read_bytes())
     middle = len(data) // 2
-    data[middle:middle + 8192] = random.Random(3).randbytes(8192)
+    data[middle : middle + 8192] = random.Random(3).randbytes(8192)
     journal.write_bytes(bytes(data))
 
     result = run(base_url, write(tmp_path / "in.csv", CSV), journal)
@@ -119,14 +130,28 @@ def test_after_kill_9_the_main_file_alone_is_refused_and_with_its_wal_resumes(
 ) -> None:
     """A real ``plivo-phlo run`` killed mid-run: its latest rows are in the -wal file."""
     count = 400
-    source = write(tmp_path / "in.csv", "to\n" + "".join(f"+1415555{n:04d}\n"
-                                                         for n in range(count)))
+    source = write(
+        tmp_path / "in.csv", "to\n" + "".join(f"+1415555{n:04d}\n" for n in range(count))
+    )
     journal = tmp_path / "campaign.sqlite"
     emulator.set_faults(FaultConfig(latency=0.05, methods={"POST"}))
     env = {"PLIVO_AUTH_ID": DEFAULT_AUTH_ID, "PLIVO_AUTH_TOKEN": DEFAULT_AUTH_TOKEN}
-    child = cli_process(["run", DEFAULT_PHLO_ID, "--from-csv", str(source), "--journal",
-                         str(journal), "--base-url", base_url, "--concurrency", "4",
-                         "--no-rate-limit"], env=env)
+    child = cli_process(
+        [
+            "run",
+            DEFAULT_PHLO_ID,
+            "--from-csv",
+            str(source),
+            "--journal",
+            str(journal),
+            "--base-url",
+            base_url,
+            "--concurrency",
+            "4",
+            "--no-rate-limit",
+        ],
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 60
         while len(emulator.executions("run")) < 40:
@@ -218,8 +243,9 @@ def test_a_journal_failing_before_anything_is_sent_exits_2_in_one_line(
     failing_start(monkeypatch, nth=1)
     output = tmp_path / "out.jsonl"
 
-    result = run(base_url, write(tmp_path / "in.csv", CSV), tmp_path / "j.sqlite",
-                 "--output", str(output))
+    result = run(
+        base_url, write(tmp_path / "in.csv", CSV), tmp_path / "j.sqlite", "--output", str(output)
+    )
 
     assert result.exit_code == 2
     assert "Traceback" not in result.output
@@ -300,8 +326,15 @@ def test_marking_succeeded_lets_the_campaign_exit_0(
     sent = len(emulator.requests)
     (record,) = unknown_records(journal)
 
-    marked = invoke("journal", "mark", str(journal), record["job_id"], "--succeeded",
-                    "--note", "run seen in the console")
+    marked = invoke(
+        "journal",
+        "mark",
+        str(journal),
+        record["job_id"],
+        "--succeeded",
+        "--note",
+        "run seen in the console",
+    )
 
     assert marked.exit_code == 0, marked.output
     assert "1 jobs marked succeeded" in marked.stdout
@@ -342,8 +375,9 @@ def test_resend_all_unknown_after_an_interactive_yes(
     emulator: PhloEmulator, base_url: str, tmp_path: Path
 ) -> None:
     source, journal = campaign_with_an_unknown(emulator, base_url, tmp_path, fault="error")
-    answered = CliRunner().invoke(app, ["journal", "resend", str(journal), "--all-unknown"],
-                                  input="y\n")
+    answered = CliRunner().invoke(
+        app, ["journal", "resend", str(journal), "--all-unknown"], input="y\n"
+    )
     assert answered.exit_code == 0, answered.output
     assert run(base_url, source, journal).exit_code == 0
     assert posted(emulator)["+14155550001"] == 2
@@ -380,8 +414,15 @@ def test_unknown_never_prints_control_characters_from_the_journal(tmp_path: Path
     written = Journal(journal)
     written.claim("job-1", "\x1b]0;owned\x07", retry_failed=False)
     written.start("job-1", "\x1b]0;owned\x07", url="u", payload=b'{"to":"+1"}')
-    written.finish("job-1", "outcome_unknown", ref="x", http_status=None, api_id=None,
-                   attempts=1, error="Error: \x1b[2J cleared\nsecond line")
+    written.finish(
+        "job-1",
+        "outcome_unknown",
+        ref="x",
+        http_status=None,
+        api_id=None,
+        attempts=1,
+        error="Error: \x1b[2J cleared\nsecond line",
+    )
     written.close()
 
     listed = invoke("journal", "unknown", str(journal))

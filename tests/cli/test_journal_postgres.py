@@ -26,16 +26,28 @@ PASSWORD = "pw-Never-Print-Me-8e3"
 def journal(postgres_url: str) -> Iterator[str]:
     """A campaign's URL, with a password (trust auth ignores it) and its own tables."""
     prefix = f"t_{uuid.uuid4().hex[:12]}"
-    with_password = postgres_url.replace("postgresql://postgres@",
-                                         f"postgresql://postgres:{PASSWORD}@")
+    with_password = postgres_url.replace(
+        "postgresql://postgres@", f"postgresql://postgres:{PASSWORD}@"
+    )
     yield f"{with_password}{'&' if '?' in with_password else '?'}journal_prefix={prefix}"
     with psycopg.connect(postgres_url, autocommit=True) as db:
         db.execute(f"DROP TABLE IF EXISTS {prefix}_jobs, {prefix}_meta")
 
 
 def run(base_url: str, source: Path, journal: str, *args: str) -> Result:
-    return invoke("run", DEFAULT_PHLO_ID, "--from-csv", str(source), "--journal", journal,
-                  "--base-url", base_url, "--concurrency", "1", *args)
+    return invoke(
+        "run",
+        DEFAULT_PHLO_ID,
+        "--from-csv",
+        str(source),
+        "--journal",
+        journal,
+        "--base-url",
+        base_url,
+        "--concurrency",
+        "1",
+        *args,
+    )
 
 
 def test_a_rerun_with_a_postgresql_journal_sends_nothing_again(

@@ -90,7 +90,10 @@ def test_the_core_package_never_imports_the_cli() -> None:
 def test_the_module_runs_as_a_command() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "plivo_phlo_async.cli", "--version"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
     assert result.returncode == 0

@@ -50,8 +50,17 @@ def test_redis_shares_the_limit_under_the_accounts_key(
 ) -> None:
     source = write(tmp_path / "in.csv", rows(0, 3))
 
-    result = run(base_url, "--from-csv", str(source), "--rate", "20/1", "--redis", redis_url,
-                 "--redis-key-prefix", redis_prefix)
+    result = run(
+        base_url,
+        "--from-csv",
+        str(source),
+        "--rate",
+        "20/1",
+        "--redis",
+        redis_url,
+        "--redis-key-prefix",
+        redis_prefix,
+    )
 
     assert result.exit_code == 0, result.output
     assert len(emulator.requests) == 3
@@ -63,9 +72,15 @@ def test_redis_url_and_prefix_from_the_environment(
 ) -> None:
     source = write(tmp_path / "in.csv", rows(0, 2))
 
-    result = run(base_url, "--from-csv", str(source), env={
-        "PLIVO_PHLO_REDIS_URL": redis_url, "PLIVO_PHLO_REDIS_KEY_PREFIX": redis_prefix,
-    })
+    result = run(
+        base_url,
+        "--from-csv",
+        str(source),
+        env={
+            "PLIVO_PHLO_REDIS_URL": redis_url,
+            "PLIVO_PHLO_REDIS_KEY_PREFIX": redis_prefix,
+        },
+    )
 
     assert result.exit_code == 0, result.output
     assert starts_recorded(redis_url, redis_prefix) == 2
@@ -136,8 +151,20 @@ def test_two_processes_on_one_account_share_one_limit(
     env = {"PLIVO_AUTH_ID": DEFAULT_AUTH_ID, "PLIVO_AUTH_TOKEN": DEFAULT_AUTH_TOKEN}
     processes = [
         cli_process(
-            ["run", DEFAULT_PHLO_ID, "--from-csv", str(source), "--rate", "20/1",
-             "--redis", redis_url, "--redis-key-prefix", redis_prefix, "--base-url", base_url],
+            [
+                "run",
+                DEFAULT_PHLO_ID,
+                "--from-csv",
+                str(source),
+                "--rate",
+                "20/1",
+                "--redis",
+                redis_url,
+                "--redis-key-prefix",
+                redis_prefix,
+                "--base-url",
+                base_url,
+            ],
             env=env,
         )
         for source in (write(tmp_path / f"{i}.csv", rows(i * 100, 40)) for i in range(2))

@@ -177,9 +177,7 @@ def test_usage_errors_exit_2_and_send_nothing(
     emulator: PhloEmulator, base_url: str, tmp_path: Path, args: list[str]
 ) -> None:
     source = write(tmp_path / "in.csv", CSV)
-    filled = [
-        arg.format(csv=source, missing=tmp_path / "missing.csv") for arg in args
-    ]
+    filled = [arg.format(csv=source, missing=tmp_path / "missing.csv") for arg in args]
 
     result = run(base_url, *filled)
 
@@ -219,8 +217,7 @@ def test_an_outcome_unknown_job_exits_1_and_is_listed(
     output = tmp_path / "out.jsonl"
     emulator.inject("error", method="POST", status=503)
 
-    result = run(base_url, "--from-csv", str(source), "--output", str(output),
-                 "--concurrency", "1")
+    result = run(base_url, "--from-csv", str(source), "--output", str(output), "--concurrency", "1")
 
     assert result.exit_code == 1
     by_status = Counter(record["status"] for record in lines(output))
@@ -238,8 +235,14 @@ def test_failed_jobs_exit_1(emulator: PhloEmulator, base_url: str, tmp_path: Pat
     output = tmp_path / "out.jsonl"
 
     result = invoke(
-        "run", "no-such-phlo", "--from-csv", str(source), "--output", str(output),
-        "--base-url", base_url,
+        "run",
+        "no-such-phlo",
+        "--from-csv",
+        str(source),
+        "--output",
+        str(output),
+        "--base-url",
+        base_url,
     )
 
     assert result.exit_code == 1
@@ -255,8 +258,7 @@ def test_429s_are_waited_out(emulator: PhloEmulator, base_url: str, tmp_path: Pa
     output = tmp_path / "out.jsonl"
     emulator.inject("rate_limit", method="POST", retry_after=0)
 
-    result = run(base_url, "--from-csv", str(source), "--output", str(output),
-                 "--concurrency", "1")
+    result = run(base_url, "--from-csv", str(source), "--output", str(output), "--concurrency", "1")
 
     assert result.exit_code == 0, result.output
     assert len(emulator.requests) == 4
@@ -270,20 +272,23 @@ def test_a_journal_rerun_sends_nothing_again(
     journal = tmp_path / "journal.sqlite"
     output = tmp_path / "out.jsonl"
     emulator.inject("drop_after", method="POST")  # the first job ran; its answer was lost
-    first = run(base_url, "--from-csv", str(source), "--journal", str(journal),
-                "--concurrency", "1")
+    first = run(
+        base_url, "--from-csv", str(source), "--journal", str(journal), "--concurrency", "1"
+    )
     assert first.exit_code == 1
     assert len(emulator.executions("run")) == 3
 
-    second = run(base_url, "--from-csv", str(source), "--journal", str(journal),
-                 "--output", str(output))
+    second = run(
+        base_url, "--from-csv", str(source), "--journal", str(journal), "--output", str(output)
+    )
 
     assert second.exit_code == 1  # the outcome-unknown job still needs a decision
     assert len(emulator.requests) == 3  # nothing new was sent
     records = lines(output)
     assert all(record["from_journal"] for record in records)
     assert Counter(record["status"] for record in records) == {
-        "succeeded": 2, "outcome_unknown": 1,
+        "succeeded": 2,
+        "outcome_unknown": 1,
     }
     assert "3 jobs settled by the journal" in second.stdout
 
@@ -373,8 +378,7 @@ def test_a_file_that_changes_after_the_check_stops_the_run_with_exit_1(
     # As if line 3 had been fine when the file was checked.
     monkeypatch.setattr(_run, "validate", lambda source, phlo_id: Validation(rows=3))
 
-    result = run(base_url, "--from-csv", str(source), "--output", str(output),
-                 "--concurrency", "1")
+    result = run(base_url, "--from-csv", str(source), "--output", str(output), "--concurrency", "1")
 
     assert result.exit_code == 1
     assert "line 3 became invalid" in result.stderr

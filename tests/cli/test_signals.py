@@ -60,8 +60,16 @@ def test_first_ctrl_c_stops_gracefully_and_the_journal_resumes(
     source = write(tmp_path / "in.csv", numbers(120))
     journal = tmp_path / "journal.sqlite"
     first_output = tmp_path / "first.jsonl"
-    args = ["run", DEFAULT_PHLO_ID, "--from-csv", str(source), "--journal", str(journal),
-            "--base-url", base_url]
+    args = [
+        "run",
+        DEFAULT_PHLO_ID,
+        "--from-csv",
+        str(source),
+        "--journal",
+        str(journal),
+        "--base-url",
+        base_url,
+    ]
     process = cli_process(
         [*args, "--rate", "20/1", "--concurrency", "4", "--output", str(first_output)], env=ENV
     )
@@ -100,8 +108,19 @@ def test_second_ctrl_c_cancels_in_flight_requests_which_resume_as_unknown(
     emulator.set_faults(FaultConfig(latency=30.0, methods={"POST"}))  # answers never come
     source = write(tmp_path / "in.csv", numbers(10))
     journal = tmp_path / "journal.sqlite"
-    args = ["run", DEFAULT_PHLO_ID, "--from-csv", str(source), "--journal", str(journal),
-            "--base-url", base_url, "--no-rate-limit", "--concurrency", "3"]
+    args = [
+        "run",
+        DEFAULT_PHLO_ID,
+        "--from-csv",
+        str(source),
+        "--journal",
+        str(journal),
+        "--base-url",
+        base_url,
+        "--no-rate-limit",
+        "--concurrency",
+        "3",
+    ]
     process = cli_process(args, env=ENV)
     wait_for(lambda: len(emulator.requests) == 3, "three requests in flight")
 

@@ -28,8 +28,8 @@ NODE_PATH = f"/v1/phlo/{DEFAULT_PHLO_ID}/multi_party_call/{DEFAULT_NODE_ID}"
 def _add_member(server: EmulatorServer) -> None:
     async def call() -> None:
         async with server.client() as client:
-            await client.phlo(DEFAULT_PHLO_ID).multi_party_call(DEFAULT_NODE_ID).call(
-                AGENT, CUSTOMER
+            await (
+                client.phlo(DEFAULT_PHLO_ID).multi_party_call(DEFAULT_NODE_ID).call(AGENT, CUSTOMER)
             )
 
     anyio.run(call)
@@ -60,9 +60,7 @@ def test_get_of_an_unknown_phlo_exits_1_with_one_line(
     assert "404" in result.stderr
 
 
-def test_invalid_phlo_id_exits_2_and_sends_nothing(
-    emulator: PhloEmulator, base_url: str
-) -> None:
+def test_invalid_phlo_id_exits_2_and_sends_nothing(emulator: PhloEmulator, base_url: str) -> None:
     result = invoke("get", "a/b", "--base-url", base_url)
 
     assert result.exit_code == 2
@@ -93,8 +91,16 @@ def test_get_run_prints_what_the_run_started(server: EmulatorServer, base_url: s
 
 def test_mpc_call_sends_the_documented_body(emulator: PhloEmulator, base_url: str) -> None:
     result = invoke(
-        "mpc", DEFAULT_PHLO_ID, DEFAULT_NODE_ID, "call",
-        "--trigger-source", AGENT, "--to", CUSTOMER, "--base-url", base_url,
+        "mpc",
+        DEFAULT_PHLO_ID,
+        DEFAULT_NODE_ID,
+        "call",
+        "--trigger-source",
+        AGENT,
+        "--to",
+        CUSTOMER,
+        "--base-url",
+        base_url,
     )
 
     assert result.exit_code == 0, result.stderr
@@ -102,7 +108,10 @@ def test_mpc_call_sends_the_documented_body(emulator: PhloEmulator, base_url: st
     [request] = emulator.requests
     assert (request.method, request.path) == ("POST", NODE_PATH)
     assert request.json == {
-        "action": "call", "to": CUSTOMER, "role": "agent", "trigger_source": AGENT,
+        "action": "call",
+        "to": CUSTOMER,
+        "role": "agent",
+        "trigger_source": AGENT,
     }
     assert len(emulator.executions("call")) == 1
 
@@ -112,24 +121,42 @@ def test_mpc_warm_transfer_with_a_role(server: EmulatorServer, base_url: str) ->
     _add_member(server)  # AGENT is on the call now
 
     result = invoke(
-        "mpc", DEFAULT_PHLO_ID, DEFAULT_NODE_ID, "warm-transfer",
-        "--trigger-source", AGENT, "--to", THIRD, "--role", "customer",
-        "--base-url", base_url,
+        "mpc",
+        DEFAULT_PHLO_ID,
+        DEFAULT_NODE_ID,
+        "warm-transfer",
+        "--trigger-source",
+        AGENT,
+        "--to",
+        THIRD,
+        "--role",
+        "customer",
+        "--base-url",
+        base_url,
     )
 
     assert result.exit_code == 0, result.stderr
     request = server.emulator.requests[-1]
     assert request.json == {
-        "action": "warm_transfer", "to": THIRD, "role": "customer", "trigger_source": AGENT,
+        "action": "warm_transfer",
+        "to": THIRD,
+        "role": "customer",
+        "trigger_source": AGENT,
     }
 
 
-def test_a_refused_action_exits_1_with_plivos_reason(
-    emulator: PhloEmulator, base_url: str
-) -> None:
+def test_a_refused_action_exits_1_with_plivos_reason(emulator: PhloEmulator, base_url: str) -> None:
     result = invoke(
-        "mpc", DEFAULT_PHLO_ID, DEFAULT_NODE_ID, "cold-transfer",
-        "--trigger-source", AGENT, "--to", THIRD, "--base-url", base_url,
+        "mpc",
+        DEFAULT_PHLO_ID,
+        DEFAULT_NODE_ID,
+        "cold-transfer",
+        "--trigger-source",
+        AGENT,
+        "--to",
+        THIRD,
+        "--base-url",
+        base_url,
     )
 
     assert result.exit_code == 1
@@ -142,8 +169,16 @@ def test_mpc_with_an_invalid_number_exits_2_before_sending(
     emulator: PhloEmulator, base_url: str
 ) -> None:
     result = invoke(
-        "mpc", DEFAULT_PHLO_ID, DEFAULT_NODE_ID, "call",
-        "--trigger-source", AGENT, "--to", "not-a-number", "--base-url", base_url,
+        "mpc",
+        DEFAULT_PHLO_ID,
+        DEFAULT_NODE_ID,
+        "call",
+        "--trigger-source",
+        AGENT,
+        "--to",
+        "not-a-number",
+        "--base-url",
+        base_url,
     )
 
     assert result.exit_code == 2
@@ -159,9 +194,7 @@ def test_mpc_with_an_invalid_number_exits_2_before_sending(
         ["call", "--to", CUSTOMER],  # --trigger-source is required
     ],
 )
-def test_mpc_usage_errors_exit_2(
-    emulator: PhloEmulator, base_url: str, args: list[str]
-) -> None:
+def test_mpc_usage_errors_exit_2(emulator: PhloEmulator, base_url: str, args: list[str]) -> None:
     result = invoke("mpc", DEFAULT_PHLO_ID, DEFAULT_NODE_ID, *args, "--base-url", base_url)
 
     assert result.exit_code == 2
@@ -195,7 +228,8 @@ def test_member_mute_then_unmute(server: EmulatorServer, base_url: str) -> None:
         assert result.exit_code == 0, result.stderr
 
     assert [r.json for r in server.emulator.requests[-2:]] == [
-        {"action": "mute"}, {"action": "unmute"},
+        {"action": "mute"},
+        {"action": "unmute"},
     ]
 
 
@@ -204,16 +238,19 @@ def test_member_action_names_use_hyphens(server: EmulatorServer, base_url: str) 
     _add_member(server)
 
     invoke(
-        "member", DEFAULT_PHLO_ID, DEFAULT_NODE_ID, CUSTOMER, "voicemail-drop",
-        "--base-url", base_url,
+        "member",
+        DEFAULT_PHLO_ID,
+        DEFAULT_NODE_ID,
+        CUSTOMER,
+        "voicemail-drop",
+        "--base-url",
+        base_url,
     )
 
     assert server.emulator.requests[-1].json == {"action": "voicemail_drop"}
 
 
-def test_member_with_an_invalid_address_exits_2(
-    emulator: PhloEmulator, base_url: str
-) -> None:
+def test_member_with_an_invalid_address_exits_2(emulator: PhloEmulator, base_url: str) -> None:
     result = invoke(
         "member", DEFAULT_PHLO_ID, DEFAULT_NODE_ID, "bob", "hangup", "--base-url", base_url
     )
@@ -229,8 +266,16 @@ def test_outcome_unknown_is_said_explicitly_and_exits_1(
     emulator.inject("error", method="POST", status=503)
 
     result = invoke(
-        "mpc", DEFAULT_PHLO_ID, DEFAULT_NODE_ID, "call",
-        "--trigger-source", AGENT, "--to", CUSTOMER, "--base-url", base_url,
+        "mpc",
+        DEFAULT_PHLO_ID,
+        DEFAULT_NODE_ID,
+        "call",
+        "--trigger-source",
+        AGENT,
+        "--to",
+        CUSTOMER,
+        "--base-url",
+        base_url,
     )
 
     assert result.exit_code == 1
@@ -246,8 +291,14 @@ def test_credentials_come_from_options_too(
     monkeypatch.delenv("PLIVO_AUTH_TOKEN")
 
     result = invoke(
-        "get", DEFAULT_PHLO_ID, "--base-url", base_url,
-        "--auth-id", DEFAULT_AUTH_ID, "--auth-token", emulator.auth_token,
+        "get",
+        DEFAULT_PHLO_ID,
+        "--base-url",
+        base_url,
+        "--auth-id",
+        DEFAULT_AUTH_ID,
+        "--auth-token",
+        emulator.auth_token,
     )
 
     assert result.exit_code == 0, result.stderr
@@ -282,8 +333,9 @@ def test_a_refused_token_is_never_printed(
     results = [
         invoke("get", DEFAULT_PHLO_ID, "--base-url", base_url),
         invoke("get", DEFAULT_PHLO_ID, "--base-url", base_url, "--auth-token", SECRET_TOKEN),
-        invoke("member", DEFAULT_PHLO_ID, DEFAULT_NODE_ID, CUSTOMER, "hold",
-               "--base-url", base_url),
+        invoke(
+            "member", DEFAULT_PHLO_ID, DEFAULT_NODE_ID, CUSTOMER, "hold", "--base-url", base_url
+        ),
     ]
 
     for result in results:

@@ -95,9 +95,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def raw(mode: str, emulator: PhloEmulator, request: pytest.FixtureRequest) -> AsyncIterator[
-    Any
-]:
+async def raw(
+    mode: str, emulator: PhloEmulator, request: pytest.FixtureRequest
+) -> AsyncIterator[Any]:
     """A bare httpx client with the emulator's credentials (no SDK validation)."""
     import httpx
 

@@ -31,7 +31,8 @@ async def test_a_non_loopback_url_is_never_requested_only_recorded(
     )
     answer, hangup = emulator.callbacks  # recorded before the API answered
     assert [(r.event, r.state, r.status) for r in (answer, hangup)] == [
-        ("answer", "skipped", None), ("hangup", "skipped", None),
+        ("answer", "skipped", None),
+        ("hangup", "skipped", None),
     ]
     assert "loopback" in (answer.error or "")
     assert answer.call_uuid == result.request_uuid
@@ -43,9 +44,14 @@ async def test_a_skipped_callback_is_still_signed_as_plivo_would(
 ) -> None:
     await client.calls.create(SOURCE, DESTINATION, "https://example.com/answer?x=1")
     [record] = emulator.callbacks
-    assert verify_signature_v3(method="POST", url=record.url, params=record.params,
-                               nonce=record.nonce, signature=record.signature,
-                               auth_token=emulator.auth_token)
+    assert verify_signature_v3(
+        method="POST",
+        url=record.url,
+        params=record.params,
+        nonce=record.nonce,
+        signature=record.signature,
+        auth_token=emulator.auth_token,
+    )
 
 
 async def test_a_dead_webhook_is_recorded_as_failed_and_the_emulator_goes_on(
@@ -63,7 +69,10 @@ async def test_a_dead_webhook_is_recorded_as_failed_and_the_emulator_goes_on(
 
 async def test_realistic_parameters(client: PhloClient, emulator: PhloEmulator) -> None:
     result = await client.calls.create(
-        SOURCE, DESTINATION, "https://example.com/answer", caller_name="Front desk",
+        SOURCE,
+        DESTINATION,
+        "https://example.com/answer",
+        caller_name="Front desk",
         sip_headers="team=blue,tier=2",
     )
     [record] = emulator.callbacks
@@ -71,15 +80,28 @@ async def test_realistic_parameters(client: PhloClient, emulator: PhloEmulator) 
     assert record.params["ParentAuthID"] == emulator.auth_id
     assert record.params["CallerName"] == "Front desk"
     assert (record.params["X-PH-team"], record.params["X-PH-tier"]) == ("blue", "2")
-    assert {"From", "To", "CallStatus", "Direction", "Event", "RequestUUID",
-            "ALegUUID", "SessionStart"} <= set(record.params)
+    assert {
+        "From",
+        "To",
+        "CallStatus",
+        "Direction",
+        "Event",
+        "RequestUUID",
+        "ALegUUID",
+        "SessionStart",
+    } <= set(record.params)
 
 
 async def test_methods_in_any_case_and_post_by_default(
     client: PhloClient, emulator: PhloEmulator
 ) -> None:
-    await client.calls.create(SOURCE, DESTINATION, "https://example.com/a",
-                              hangup_url="https://example.com/h", hangup_method="GET")
+    await client.calls.create(
+        SOURCE,
+        DESTINATION,
+        "https://example.com/a",
+        hangup_url="https://example.com/h",
+        hangup_method="GET",
+    )
     answer, hangup = emulator.callbacks
     assert (answer.method, hangup.method) == ("POST", "GET")
     assert hangup.url.startswith("https://example.com/h?")

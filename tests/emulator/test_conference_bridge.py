@@ -68,7 +68,9 @@ async def test_get_returns_the_seeded_conference_bridge(
 
     assert isinstance(node, ConferenceBridgeDetails)
     assert (node.node_id, node.phlo_id, node.node_type) == (
-        DEFAULT_BRIDGE_ID, DEFAULT_PHLO_ID, "conference_bridge"
+        DEFAULT_BRIDGE_ID,
+        DEFAULT_PHLO_ID,
+        "conference_bridge",
     )
     assert node.name == "Conference Bridge_1"
     assert node.created_on == datetime(2024, 5, 1, 9, 6, 2, 210377, tzinfo=timezone.utc)
@@ -200,9 +202,7 @@ async def test_a_member_action_whose_answer_is_lost_after_it_ran_is_sent_once(
     emulator.inject(fault, method="POST", status=500)
 
     with pytest.raises(error):
-        await client.phlo(DEFAULT_PHLO_ID).conference_bridge(DEFAULT_BRIDGE_ID).member(
-            FIRST
-        ).mute()
+        await client.phlo(DEFAULT_PHLO_ID).conference_bridge(DEFAULT_BRIDGE_ID).member(FIRST).mute()
 
     assert len(emulator.requests) == 1
     assert [a.kind for a in emulator.executed] == ["mute"]  # it ran: do not send it again
@@ -238,7 +238,8 @@ async def test_the_state_snapshot_shows_who_is_muted(
     bridge_node = next(node for node in nodes if node["node_id"] == DEFAULT_BRIDGE_ID)
     assert bridge_node["node_type"] == "conference_bridge"
     assert {m["member_address"]: m["muted"] for m in bridge_node["members"]} == {
-        FIRST: False, SECOND: True
+        FIRST: False,
+        SECOND: True,
     }
 
 

@@ -144,8 +144,17 @@ def test_rate_limit_false_turns_it_off() -> None:
         ({"rate_limit": {"requests": 0}}, "positive integer"),
         ({"faults": {"error_rate": 0.7, "drop_after_rate": 0.7}}, "more than 1"),
         ({"faults": {"error_statuses": [404]}}, "5xx"),
-        ({"phlos": [{"phlo_id": "p", "nodes": [
-            {"node_id": "n", "members": [{"address": "+1", "role": "boss"}]}]}]}, "role"),
+        (
+            {
+                "phlos": [
+                    {
+                        "phlo_id": "p",
+                        "nodes": [{"node_id": "n", "members": [{"address": "+1", "role": "boss"}]}],
+                    }
+                ]
+            },
+            "role",
+        ),
         ({"auth_token": ""}, "auth_token"),
     ],
 )

@@ -262,8 +262,10 @@ async def test_connect_failures_are_retried_and_the_trigger_runs_once(
     monkeypatch.setattr(_base_client, "_sleep", start_server_while_waiting)
     try:
         async with PhloClient(
-            emulator.auth_id, emulator.auth_token,
-            base_url=f"http://127.0.0.1:{port}/v1", voice_base_url=f"http://127.0.0.1:{port}/v1",
+            emulator.auth_id,
+            emulator.auth_token,
+            base_url=f"http://127.0.0.1:{port}/v1",
+            voice_base_url=f"http://127.0.0.1:{port}/v1",
         ) as client:
             result = await client.phlo(DEFAULT_PHLO_ID).run(to=CUSTOMER)
     finally:
@@ -282,7 +284,10 @@ async def test_no_trigger_is_ever_executed_twice_under_faults(
         EmulatorConfig(
             rate_limit=ServerRateLimit(requests=5, window=5),
             faults=FaultConfig(
-                seed=11, error_rate=0.1, error_after_rate=0.1, drop_before_rate=0.1,
+                seed=11,
+                error_rate=0.1,
+                error_after_rate=0.1,
+                drop_before_rate=0.1,
                 drop_after_rate=0.1,
             ),
         ),

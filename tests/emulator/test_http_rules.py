@@ -38,8 +38,11 @@ async def test_sdk_with_a_wrong_token_gets_authentication_error(
 ) -> None:
     client = await connect(emulator)
     wrong = PhloClient(
-        emulator.auth_id, "not-the-token", base_url=client.base_url,
-        voice_base_url=client.voice_base_url, http_client=client._requester.http_client,
+        emulator.auth_id,
+        "not-the-token",
+        base_url=client.base_url,
+        voice_base_url=client.voice_base_url,
+        http_client=client._requester.http_client,
     )
 
     with pytest.raises(AuthenticationError) as caught:
@@ -116,10 +119,14 @@ async def test_unreadable_bodies_are_400(
         ({"action": "call", "trigger_source": "+1416"}, "to is required"),
         ({"action": "call", "to": "+1415"}, "trigger_source is required"),
         ({"action": "call", "to": "bob", "trigger_source": "+1416"}, "to must be a phone number"),
-        ({"action": "call", "to": "+1415", "trigger_source": "+1416", "role": "Agent"},
-         "role must be 'agent' or 'customer'"),
-        ({"action": "call", "to": "+1415", "trigger_source": "+1416", "extra": 1},
-         "unknown parameter 'extra'"),
+        (
+            {"action": "call", "to": "+1415", "trigger_source": "+1416", "role": "Agent"},
+            "role must be 'agent' or 'customer'",
+        ),
+        (
+            {"action": "call", "to": "+1415", "trigger_source": "+1416", "extra": 1},
+            "unknown parameter 'extra'",
+        ),
     ],
 )
 async def test_invalid_node_actions_are_400(
@@ -134,12 +141,13 @@ async def test_invalid_node_actions_are_400(
 
 @pytest.mark.parametrize(
     ("body", "error"),
-    [({}, "action is required"), ({"action": "call"}, "action must be one of"),
-     ({"action": "hold", "to": "+1"}, "unknown parameter 'to'")],
+    [
+        ({}, "action is required"),
+        ({"action": "call"}, "action must be one of"),
+        ({"action": "hold", "to": "+1"}, "unknown parameter 'to'"),
+    ],
 )
-async def test_invalid_member_actions_are_400(
-    raw: Any, body: dict[str, Any], error: str
-) -> None:
+async def test_invalid_member_actions_are_400(raw: Any, body: dict[str, Any], error: str) -> None:
     await raw.post(NODE, json={"action": "call", "to": "+1415", "trigger_source": "+1416"})
 
     response = await raw.post(f"{NODE}/members/+1415", json=body)

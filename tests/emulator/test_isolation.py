@@ -18,7 +18,10 @@ for name in ("starlette", "uvicorn"):
 def _run(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - the running interpreter, fixed code
         [sys.executable, "-W", "error", "-c", BLOCK_EXTRA + textwrap.dedent(code)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -38,10 +41,16 @@ def test_core_sdk_imports_and_builds_a_client_without_starlette_or_uvicorn() -> 
 
 def test_core_sdk_does_not_import_the_emulator() -> None:
     done = subprocess.run(
-        [sys.executable, "-c",
-         "import sys, plivo_phlo_async; print(sorted(m for m in sys.modules "
-         "if m.startswith(('plivo_phlo_async.emulator', 'starlette', 'uvicorn'))))"],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-c",
+            "import sys, plivo_phlo_async; print(sorted(m for m in sys.modules "
+            "if m.startswith(('plivo_phlo_async.emulator', 'starlette', 'uvicorn'))))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

@@ -70,7 +70,10 @@ async def test_first_call_brings_the_agent_and_dials_the_customer(
     [action] = emulator.executed
     assert (action.kind, action.member) == ("call", CUSTOMER)
     assert action.payload == {
-        "action": "call", "to": CUSTOMER, "role": "customer", "trigger_source": AGENT,
+        "action": "call",
+        "to": CUSTOMER,
+        "role": "customer",
+        "trigger_source": AGENT,
     }
 
 
@@ -251,7 +254,10 @@ async def test_a_member_on_hold_keeps_its_hold_through_a_transfer(
     await mpc.member(EXPERT).resume_call()
 
     assert members(emulator) == {
-        AGENT: ON_CALL, CUSTOMER: ON_CALL, OTHER_AGENT: ON_HOLD, EXPERT: ON_CALL,
+        AGENT: ON_CALL,
+        CUSTOMER: ON_CALL,
+        OTHER_AGENT: ON_HOLD,
+        EXPERT: ON_CALL,
     }
 
 
@@ -337,7 +343,9 @@ async def test_seeded_members_are_on_the_call(connect: Connect) -> None:
     await node.warm_transfer(AGENT, EXPERT)
 
     assert emulator.members("p-1", "n-1") == {
-        AGENT: TRANSFER_INITIATOR, CUSTOMER: WAITING_ON_TRANSFER, EXPERT: TRANSFER_RECIPIENT,
+        AGENT: TRANSFER_INITIATOR,
+        CUSTOMER: WAITING_ON_TRANSFER,
+        EXPERT: TRANSFER_RECIPIENT,
     }
 
 

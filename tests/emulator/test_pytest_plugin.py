@@ -9,7 +9,7 @@ from pathlib import Path
 
 PLUGIN = "plivo_phlo_async.emulator._pytest_plugin"
 
-USER_TESTS = '''
+USER_TESTS = """
 import httpx
 import pytest
 
@@ -50,9 +50,9 @@ def test_marker_fields(phlo_emulator):
 @pytest.mark.phlo_emulator({"phlos": [{"phlo_id": "mine", "name": "Mine"}]})
 async def test_marker_config(phlo_client):
     assert (await phlo_client.phlo.get("mine")).name == "Mine"
-'''
+"""
 
-CONFTEST = '''
+CONFTEST = """
 import pytest
 
 
@@ -61,7 +61,7 @@ def phlo_emulator_config():
     return {"auth_id": "MACONFTESTOVERRIDE01", "auth_token": "t",
             "phlos": [{"phlo_id": "00000000-0000-4000-8000-00000000a001", "nodes": [
                 {"node_id": "00000000-0000-4000-8000-00000000b001"}]}, {"phlo_id": "mine"}]}
-'''
+"""
 
 
 def _run_pytest(directory: Path) -> subprocess.CompletedProcess[str]:

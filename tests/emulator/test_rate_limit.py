@@ -54,9 +54,7 @@ async def test_beyond_the_limit_the_answer_is_429_with_retry_after(
     assert limited.rate_limited() == 1
 
 
-async def test_the_window_slides(
-    connect: Connect, limited: PhloEmulator, clock: FakeClock
-) -> None:
+async def test_the_window_slides(connect: Connect, limited: PhloEmulator, clock: FakeClock) -> None:
     client = await connect(limited, max_retries=0)
     for _ in range(3):
         await client.phlo.get(DEFAULT_PHLO_ID)
@@ -82,9 +80,7 @@ async def test_the_sdk_waits_retry_after_and_runs_each_trigger_once(
     assert [run.run_id for run in runs] == [r.run_id for r in results]
 
 
-async def test_a_429_is_not_processed(
-    connect: Connect, limited: PhloEmulator
-) -> None:
+async def test_a_429_is_not_processed(connect: Connect, limited: PhloEmulator) -> None:
     client = await connect(limited, max_retries=0)
     for index in range(3):
         await client.phlo(DEFAULT_PHLO_ID).run(n=index)
@@ -141,8 +137,11 @@ async def test_refused_credentials_do_not_use_the_accounts_quota(
 ) -> None:
     client = await connect(limited, max_retries=0)
     intruder = PhloClient(
-        limited.auth_id, "guess", base_url=client.base_url,
-        voice_base_url=client.voice_base_url, http_client=client._requester.http_client,
+        limited.auth_id,
+        "guess",
+        base_url=client.base_url,
+        voice_base_url=client.voice_base_url,
+        http_client=client._requester.http_client,
         max_retries=0,
     )
     for _ in range(5):

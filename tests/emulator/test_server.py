@@ -30,8 +30,10 @@ async def test_async_context_manager_serves_on_an_os_chosen_loopback_port() -> N
         assert server.port > 0
         assert server.base_url == f"http://127.0.0.1:{server.port}/v1"
         async with PhloClient(
-            server.emulator.auth_id, server.emulator.auth_token,
-            base_url=server.base_url, voice_base_url=server.base_url,
+            server.emulator.auth_id,
+            server.emulator.auth_token,
+            base_url=server.base_url,
+            voice_base_url=server.base_url,
         ) as client:
             details = await client.phlo.get(DEFAULT_PHLO_ID)
     assert details.phlo_id == DEFAULT_PHLO_ID
@@ -112,9 +114,11 @@ async def test_create_app_serves_any_asgi_client() -> None:
 
 
 async def test_admin_api_reports_and_resets() -> None:
-    async with run_emulator() as server, server.client() as client, httpx.AsyncClient(
-        base_url=server.url
-    ) as admin:
+    async with (
+        run_emulator() as server,
+        server.client() as client,
+        httpx.AsyncClient(base_url=server.url) as admin,
+    ):
         await client.phlo(DEFAULT_PHLO_ID).run(to="+14155550111")
         requests = (await admin.get("/_emulator/requests")).json()
         executed = (await admin.get("/_emulator/executed")).json()
@@ -139,9 +143,20 @@ def test_the_module_command_serves_until_interrupted(tmp_path: Any) -> None:
     config = tmp_path / "seed.json"
     config.write_text('{"auth_id": "MACOMMANDLINE0000001", "auth_token": "cli-token"}')
     process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-        [sys.executable, "-m", "plivo_phlo_async.emulator", "--port", "0", "--config", str(config),
-         "--log-level", "warning"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "plivo_phlo_async.emulator",
+            "--port",
+            "0",
+            "--config",
+            str(config),
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONWARNINGS": "error"},
     )
     try:
@@ -167,7 +182,10 @@ def test_the_module_command_rejects_a_bad_config(tmp_path: Any) -> None:
 
     done = subprocess.run(  # noqa: S603 - our own module, fixed arguments
         [sys.executable, "-m", "plivo_phlo_async.emulator", "--config", str(config)],
-        capture_output=True, text=True, timeout=30, check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
 
     assert done.returncode == 2
@@ -178,9 +196,12 @@ def _non_loopback_address() -> str | None:
     """An IPv4 address of this machine other than loopback (None if it has none)."""
     candidates: list[str] = []
     with contextlib.suppress(OSError):
-        candidates += [info[4][0] for info in socket.getaddrinfo(
-            socket.gethostname(), None, socket.AF_INET, socket.SOCK_STREAM
-        )]
+        candidates += [
+            info[4][0]
+            for info in socket.getaddrinfo(
+                socket.gethostname(), None, socket.AF_INET, socket.SOCK_STREAM
+            )
+        ]
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     with contextlib.suppress(OSError):
         probe.connect(("10.255.255.255", 9))  # sends nothing: only picks a route
@@ -198,9 +219,22 @@ def test_the_emulator_serves_other_hosts_and_never_prints_a_custom_token(tmp_pat
     config = tmp_path / "seed.json"
     config.write_text('{"auth_id": "MASERVICE00000000001", "auth_token": "svc-secret-token"}')
     process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-        [sys.executable, "-m", "plivo_phlo_async.emulator", "--host", "0.0.0.0",  # noqa: S104
-         "--port", "0", "--config", str(config), "--log-level", "warning"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "plivo_phlo_async.emulator",
+            "--host",
+            "0.0.0.0",  # noqa: S104
+            "--port",
+            "0",
+            "--config",
+            str(config),
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -209,8 +243,10 @@ def test_the_emulator_serves_other_hosts_and_never_prints_a_custom_token(tmp_pat
 
         async def get_phlo() -> str:
             async with PhloClient(
-                "MASERVICE00000000001", "svc-secret-token",
-                base_url=f"http://{address}:{port}/v1", insecure_http_hosts=[address],
+                "MASERVICE00000000001",
+                "svc-secret-token",
+                base_url=f"http://{address}:{port}/v1",
+                insecure_http_hosts=[address],
             ) as client:
                 return (await client.phlo(DEFAULT_PHLO_ID).get()).phlo_id
 

@@ -29,7 +29,10 @@ async def test_one_destination_fires_one_call(client: PhloClient, emulator: Phlo
     assert result.api_id
     [call] = emulator.calls
     assert (call.call_uuid, call.to, call.from_, call.source) == (
-        result.request_uuid, "+14155550111", "+14155550100", "voice",
+        result.request_uuid,
+        "+14155550111",
+        "+14155550100",
+        "voice",
     )
     [action] = emulator.executed
     assert action.kind == "create_call"
@@ -51,8 +54,14 @@ async def test_several_destinations_give_a_list_of_request_uuids(
 
 async def test_documented_string_forms_are_accepted(raw: Any) -> None:
     # The reference's own example sends numbers and booleans as strings and "POSt".
-    body = {**BASE, "ring_method": "POSt", "time_limit": "300", "send_on_preanswer": "true",
-            "send_digits": "1w2W3", "machine_detection": "hangup"}
+    body = {
+        **BASE,
+        "ring_method": "POSt",
+        "time_limit": "300",
+        "send_on_preanswer": "true",
+        "send_digits": "1w2W3",
+        "machine_detection": "hangup",
+    }
 
     response = await raw.post("/v1/Account/MAEMULATORAUTHID0001/Call/", json=body)
 

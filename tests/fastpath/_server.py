@@ -70,8 +70,13 @@ class Request:
 def answer_body(tag: str) -> bytes:
     """The JSON answer that belongs to the request with this tag (and to no other)."""
     return json.dumps(
-        {"api_id": f"run-{tag}", "phlo_id": tag, "message": "ok", "error": "",
-         "request_uuid": f"call-{tag}"},
+        {
+            "api_id": f"run-{tag}",
+            "phlo_id": tag,
+            "message": "ok",
+            "error": "",
+            "request_uuid": f"call-{tag}",
+        },
         separators=(",", ":"),
     ).encode()
 
@@ -156,7 +161,10 @@ class Conn:
     """The server's side of one connection (used inside the server's loop)."""
 
     def __init__(
-        self, server: Server, number: int, reader: asyncio.StreamReader,
+        self,
+        server: Server,
+        number: int,
+        reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:
         self.server = server

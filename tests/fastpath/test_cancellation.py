@@ -42,7 +42,8 @@ async def still_works(client: PhloClient, server: Server) -> None:
 
 
 async def test_cancelled_after_the_answer_arrived_but_before_resuming(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     server = serve(silent_or_answer)
     client = connect(server, max_connections=1, timeout=POOL_WAIT)
@@ -64,7 +65,8 @@ async def test_cancelled_after_the_answer_arrived_but_before_resuming(
 
 
 async def test_cancelled_in_the_loop_iteration_its_answer_arrives(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     """The server signals on a side channel right after answering; with the
     loop held meanwhile, the answer and the signal are seen in one iteration,
@@ -103,7 +105,8 @@ async def test_cancelled_in_the_loop_iteration_its_answer_arrives(
 
 
 async def test_cancelled_mid_request_against_a_silent_server(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     server = serve(silent_or_answer)
     client = connect(server, max_connections=1, timeout=POOL_WAIT)
@@ -122,7 +125,8 @@ async def test_cancelled_mid_request_against_a_silent_server(
 
 
 async def test_cancelled_one_by_one_at_different_points(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     server = serve(silent_or_answer)
     client = connect(server, max_connections=1, timeout=POOL_WAIT)
@@ -141,7 +145,8 @@ async def test_cancelled_one_by_one_at_different_points(
 
 
 async def test_wait_for_timeouts_leak_nothing(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     server = serve(silent_or_answer)
     client = connect(server, max_connections=1, timeout=POOL_WAIT)
@@ -156,7 +161,8 @@ async def test_wait_for_timeouts_leak_nothing(
 
 
 async def test_64_concurrent_runs_cancelled_five_times_stay_within_the_pool(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     server = serve(silent_or_answer)
     client = connect(server, max_connections=8, timeout=POOL_WAIT)
@@ -179,7 +185,8 @@ async def test_64_concurrent_runs_cancelled_five_times_stay_within_the_pool(
 
 
 async def test_a_cancelled_bulk_run_leaks_no_socket(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     from plivo_phlo_async.bulk import RunJob
 

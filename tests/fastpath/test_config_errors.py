@@ -54,7 +54,9 @@ async def test_a_64_character_dns_label_is_a_typed_error(which: str) -> None:
 
 @pytest.mark.parametrize("timeout", BAD_TIMEOUTS, ids=BAD_IDS)
 async def test_a_bad_per_call_timeout_is_invalid_and_nothing_is_sent(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient], timeout: Any,
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    timeout: Any,
 ) -> None:
     server = serve()
     client = connect(server)
@@ -62,8 +64,9 @@ async def test_a_bad_per_call_timeout_is_invalid_and_nothing_is_sent(
     for call in (
         lambda: client.phlo("p1").get(timeout=timeout),
         lambda: mpc.call("+14155550100", "+14155550111", timeout=timeout),
-        lambda: client.calls.create("+14155550100", "+14155550111", "https://e.com/a.xml",
-                                    timeout=timeout),
+        lambda: client.calls.create(
+            "+14155550100", "+14155550111", "https://e.com/a.xml", timeout=timeout
+        ),
     ):
         with pytest.raises(InvalidParameterError) as caught:
             await call()
@@ -88,8 +91,9 @@ def test_a_bad_timeout_in_with_options_is_refused(timeout: Any) -> None:
     assert caught.value.field == "timeout"  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("deadline", [float("nan"), -1, 0, "5"],
-                         ids=["nan", "minus-one", "zero", "string"])
+@pytest.mark.parametrize(
+    "deadline", [float("nan"), -1, 0, "5"], ids=["nan", "minus-one", "zero", "string"]
+)
 def test_a_bad_attempt_deadline_is_a_configuration_error(deadline: Any) -> None:
     with pytest.raises(ConfigurationError) as caught:
         PhloClient(AUTH_ID, AUTH_TOKEN, attempt_deadline=deadline)

@@ -32,7 +32,8 @@ async def drip(request: Request, conn: Conn) -> None:
 
 
 async def test_a_dripping_answer_to_a_post_ends_at_the_deadline_as_outcome_unknown(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     server = serve(drip)
     client = connect(server, timeout=httpx.Timeout(5.0, read=0.5), attempt_deadline=0.6)
@@ -44,11 +45,14 @@ async def test_a_dripping_answer_to_a_post_ends_at_the_deadline_as_outcome_unkno
 
 
 async def test_a_dripping_answer_to_a_get_is_retried_then_a_timeout(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient], retry_waits: list[float],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    retry_waits: list[float],
 ) -> None:
     server = serve(drip)
-    client = connect(server, timeout=httpx.Timeout(5.0, read=0.5), attempt_deadline=0.6,
-                     max_retries=1)
+    client = connect(
+        server, timeout=httpx.Timeout(5.0, read=0.5), attempt_deadline=0.6, max_retries=1
+    )
     started = time.monotonic()
     with pytest.raises(APITimeoutError) as caught:
         await client.phlo("dripped").get()
@@ -59,7 +63,8 @@ async def test_a_dripping_answer_to_a_get_is_retried_then_a_timeout(
 
 
 async def test_the_default_deadline_is_twice_the_read_timeout(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     server = serve(drip)
     client = connect(server, timeout=httpx.Timeout(5.0, read=0.3))  # deadline: 0.6 s
@@ -77,8 +82,9 @@ def test_the_deadline_also_bounds_the_httpx_path_under_trio(
     server = serve(drip)
 
     async def use() -> float:
-        async with server.client(timeout=httpx.Timeout(5.0, read=0.5),
-                                 attempt_deadline=0.6) as client:
+        async with server.client(
+            timeout=httpx.Timeout(5.0, read=0.5), attempt_deadline=0.6
+        ) as client:
             started = time.monotonic()
             with pytest.raises(TimeoutOutcomeUnknownError):
                 await client.phlo("dripped-trio").run()
@@ -98,8 +104,9 @@ async def test_the_deadline_bounds_an_injected_http_client_too(
     chosen = FastTransport() if transport == "FastTransport" else httpx.AsyncHTTPTransport()
     async with (
         httpx.AsyncClient(transport=chosen) as http,
-        server.client(http_client=http, timeout=httpx.Timeout(5.0, read=0.5),
-                      attempt_deadline=0.6) as client,
+        server.client(
+            http_client=http, timeout=httpx.Timeout(5.0, read=0.5), attempt_deadline=0.6
+        ) as client,
     ):
         started = time.monotonic()
         with pytest.raises(TimeoutOutcomeUnknownError):
@@ -115,8 +122,11 @@ async def test_fast_transport_honours_the_attempt_deadline_extension(
     server = serve(drip)
     async with httpx.AsyncClient(transport=FastTransport()) as http:
         request = http.build_request(
-            "POST", f"{server.base_url}/phlo/ext", content=b"{}",
-            timeout=httpx.Timeout(5.0, read=0.5), extensions={ATTEMPT_DEADLINE: 0.6},
+            "POST",
+            f"{server.base_url}/phlo/ext",
+            content=b"{}",
+            timeout=httpx.Timeout(5.0, read=0.5),
+            extensions={ATTEMPT_DEADLINE: 0.6},
         )
         started = time.monotonic()
         with pytest.raises(httpx.TimeoutException):

@@ -211,8 +211,9 @@ async def test_the_sdk_keeps_its_answers_through_fast_transport_and_a_hook(
         statuses.append(answer.status_code)
 
     async with (
-        httpx.AsyncClient(transport=FastTransport(), event_hooks={"response": [on_response]})
-        as http,
+        httpx.AsyncClient(
+            transport=FastTransport(), event_hooks={"response": [on_response]}
+        ) as http,
         server.client(http_client=http) as client,
     ):
         run = await client.phlo("hooked-run").run(n=1)

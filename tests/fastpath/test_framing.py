@@ -45,9 +45,9 @@ Answerer = Callable[[Request], bytes]
 SHORT_READ = httpx.Timeout(5.0, read=2.0)
 
 
-def first_request_gets(weird: Answerer, *, then_close: bool = False) -> Callable[
-    [Request, Conn], Awaitable[None]
-]:
+def first_request_gets(
+    weird: Answerer, *, then_close: bool = False
+) -> Callable[[Request, Conn], Awaitable[None]]:
     """The server's first request gets ``weird(request)``; later ones their own answer.
 
     The connection stays open afterwards (unless ``then_close``), so that a
@@ -75,9 +75,7 @@ def chunked(*pieces: bytes) -> bytes:
     return b"".join(b"%x\r\n%b\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
 
 
-async def refused(
-    server: Server, client: PhloClient, tag: str
-) -> ConnectionOutcomeUnknownError:
+async def refused(server: Server, client: PhloClient, tag: str) -> ConnectionOutcomeUnknownError:
     """Run a POST that must be refused as malformed; return the error."""
     started = time.monotonic()
     with pytest.raises(PlivoError) as caught:
@@ -96,62 +94,97 @@ CT = b"Content-Type: application/json"
 BODY = answer_body("malformed")
 
 MALFORMED: dict[str, Answerer] = {
-    "content-length-conflicting": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"Content-Length: %d" % len(BODY),
-        b"Content-Length: %d" % (len(BODY) + 2)) + BODY + b"xx",
-    "content-length-list-conflicting": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"Content-Length: %d, %d" % (len(BODY), len(BODY) + 2)
-    ) + BODY + b"xx",
-    "content-length-negative": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"Content-Length: -1") + BODY,
-    "content-length-not-a-number": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"Content-Length: 1e3") + BODY,
-    "chunk-size-not-hex": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked") + b"zz\r\n" + BODY,
-    "chunk-size-negative": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked") + b"-5\r\nhello\r\n",
-    "chunk-size-0x-prefix": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked") + b"0x5\r\nhello\r\n",
-    "chunk-size-empty": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked") + b"\r\nhello\r\n",
-    "chunk-size-huge": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked")
-    + b"ffffffffffffffffffff\r\n" + BODY,
-    "chunk-data-without-crlf": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked")
-    + b"%x\r\n%bXX0\r\n\r\n" % (len(BODY), BODY),
-    "transfer-encoding-unknown": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: gzip, chunked") + chunked(BODY),
-    "101-switching-protocols": lambda r: head(
-        b"HTTP/1.1 101 Switching Protocols", b"Upgrade: websocket", b"Connection: upgrade")
-    + own_answer(r),
+    "content-length-conflicting": lambda r: (
+        head(
+            b"HTTP/1.1 201 Created",
+            CT,
+            b"Content-Length: %d" % len(BODY),
+            b"Content-Length: %d" % (len(BODY) + 2),
+        )
+        + BODY
+        + b"xx"
+    ),
+    "content-length-list-conflicting": lambda r: (
+        head(b"HTTP/1.1 201 Created", CT, b"Content-Length: %d, %d" % (len(BODY), len(BODY) + 2))
+        + BODY
+        + b"xx"
+    ),
+    "content-length-negative": lambda r: (
+        head(b"HTTP/1.1 201 Created", CT, b"Content-Length: -1") + BODY
+    ),
+    "content-length-not-a-number": lambda r: (
+        head(b"HTTP/1.1 201 Created", CT, b"Content-Length: 1e3") + BODY
+    ),
+    "chunk-size-not-hex": lambda r: (
+        head(b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked") + b"zz\r\n" + BODY
+    ),
+    "chunk-size-negative": lambda r: (
+        head(b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked") + b"-5\r\nhello\r\n"
+    ),
+    "chunk-size-0x-prefix": lambda r: (
+        head(b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked") + b"0x5\r\nhello\r\n"
+    ),
+    "chunk-size-empty": lambda r: (
+        head(b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked") + b"\r\nhello\r\n"
+    ),
+    "chunk-size-huge": lambda r: (
+        head(b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked")
+        + b"ffffffffffffffffffff\r\n"
+        + BODY
+    ),
+    "chunk-data-without-crlf": lambda r: (
+        head(b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked")
+        + b"%x\r\n%bXX0\r\n\r\n" % (len(BODY), BODY)
+    ),
+    "transfer-encoding-unknown": lambda r: (
+        head(b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: gzip, chunked") + chunked(BODY)
+    ),
+    "101-switching-protocols": lambda r: (
+        head(b"HTTP/1.1 101 Switching Protocols", b"Upgrade: websocket", b"Connection: upgrade")
+        + own_answer(r)
+    ),
     "status-099": lambda r: head(b"HTTP/1.1 099 Below Informational") + own_answer(r),
-    "status-not-three-digits": lambda r: head(
-        b"HTTP/1.1 2010 Created", CT, b"Content-Length: %d" % len(BODY)) + BODY,
-    "status-line-garbage": lambda r: head(
-        b"HTTP/1.1 20X Created", CT, b"Content-Length: %d" % len(BODY)) + BODY,
+    "status-not-three-digits": lambda r: (
+        head(b"HTTP/1.1 2010 Created", CT, b"Content-Length: %d" % len(BODY)) + BODY
+    ),
+    "status-line-garbage": lambda r: (
+        head(b"HTTP/1.1 20X Created", CT, b"Content-Length: %d" % len(BODY)) + BODY
+    ),
     "not-http": lambda r: b"SSH-2.0-OpenSSH_9.6\r\n\r\n",
-    "http-2-version": lambda r: head(
-        b"HTTP/2.0 201 Created", CT, b"Content-Length: %d" % len(BODY)) + BODY,
-    "nul-in-header-value": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"X-Note: a\x00b", b"Content-Length: %d" % len(BODY))
-    + BODY,
-    "lone-cr-in-header-value": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"X-Note: a\rb", b"Content-Length: %d" % len(BODY)) + BODY,
-    "space-before-colon": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"Content-Length : %d" % len(BODY)) + BODY,
-    "header-without-colon": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"NoColonHere", b"Content-Length: %d" % len(BODY)) + BODY,
-    "head-over-64-kib": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"X-Big: " + b"b" * (70 * 1024),
-        b"Content-Length: %d" % len(BODY)) + BODY,
+    "http-2-version": lambda r: (
+        head(b"HTTP/2.0 201 Created", CT, b"Content-Length: %d" % len(BODY)) + BODY
+    ),
+    "nul-in-header-value": lambda r: (
+        head(b"HTTP/1.1 201 Created", CT, b"X-Note: a\x00b", b"Content-Length: %d" % len(BODY))
+        + BODY
+    ),
+    "lone-cr-in-header-value": lambda r: (
+        head(b"HTTP/1.1 201 Created", CT, b"X-Note: a\rb", b"Content-Length: %d" % len(BODY)) + BODY
+    ),
+    "space-before-colon": lambda r: (
+        head(b"HTTP/1.1 201 Created", CT, b"Content-Length : %d" % len(BODY)) + BODY
+    ),
+    "header-without-colon": lambda r: (
+        head(b"HTTP/1.1 201 Created", CT, b"NoColonHere", b"Content-Length: %d" % len(BODY)) + BODY
+    ),
+    "head-over-64-kib": lambda r: (
+        head(
+            b"HTTP/1.1 201 Created",
+            CT,
+            b"X-Big: " + b"b" * (70 * 1024),
+            b"Content-Length: %d" % len(BODY),
+        )
+        + BODY
+    ),
     "head-without-end": lambda r: b"HTTP/1.1 201 Created\r\n" + b"X-More: yes\r\n" * 100_000,
 }
 
 
 @pytest.mark.parametrize("kind", list(MALFORMED), ids=list(MALFORMED))
 async def test_a_malformed_answer_to_a_post_is_outcome_unknown_at_once(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient], kind: str,
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    kind: str,
     retry_waits: list[float],
 ) -> None:
     server = serve(first_request_gets(MALFORMED[kind]))
@@ -164,19 +197,23 @@ async def test_a_malformed_answer_to_a_post_is_outcome_unknown_at_once(
 
 
 async def test_a_body_cut_short_by_a_close_is_outcome_unknown(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
-    server = serve(first_request_gets(
-        lambda r: response(201, answer_body(r.tag))[:-10], then_close=True))
+    server = serve(
+        first_request_gets(lambda r: response(201, answer_body(r.tag))[:-10], then_close=True)
+    )
     client = connect(server, timeout=SHORT_READ)
     await refused(server, client, "cut-short")
 
 
 async def test_a_head_cut_short_by_a_close_is_outcome_unknown(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
-    server = serve(first_request_gets(
-        lambda r: b"HTTP/1.1 201 Created\r\nContent-Le", then_close=True))
+    server = serve(
+        first_request_gets(lambda r: b"HTTP/1.1 201 Created\r\nContent-Le", then_close=True)
+    )
     client = connect(server, timeout=SHORT_READ)
     await refused(server, client, "head-cut-short")
 
@@ -185,27 +222,46 @@ async def test_a_head_cut_short_by_a_close_is_outcome_unknown(
 
 EITHER: dict[str, Answerer] = {
     # RFC 9112 6.3: Transfer-Encoding overrides Content-Length (or the answer is refused).
-    "content-length-and-chunked": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"Content-Length: 7", b"Transfer-Encoding: chunked")
-    + chunked(answer_body(r.tag)[:9], answer_body(r.tag)[9:]),
+    "content-length-and-chunked": lambda r: (
+        head(b"HTTP/1.1 201 Created", CT, b"Content-Length: 7", b"Transfer-Encoding: chunked")
+        + chunked(answer_body(r.tag)[:9], answer_body(r.tag)[9:])
+    ),
     # obs-fold: unfolded into the value, or refused; never a header of its own.
-    "obs-fold": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"X-Folded: one,", b" Content-Length: 3",
-        b"Content-Length: %d" % len(answer_body(r.tag))) + answer_body(r.tag),
+    "obs-fold": lambda r: (
+        head(
+            b"HTTP/1.1 201 Created",
+            CT,
+            b"X-Folded: one,",
+            b" Content-Length: 3",
+            b"Content-Length: %d" % len(answer_body(r.tag)),
+        )
+        + answer_body(r.tag)
+    ),
     # Bare LF line endings (h11 reads them).
-    "bare-lf": lambda r: b"HTTP/1.1 201 Created\nContent-Type: application/json\n"
-    b"Content-Length: %d\n\n%b" % (len(answer_body(r.tag)), answer_body(r.tag)),
-    "bare-lf-chunked": lambda r: b"HTTP/1.1 201 Created\nTransfer-Encoding: chunked\n\n"
-    + chunked(answer_body(r.tag)),
-    "identical-content-lengths": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"Content-Length: %d" % len(answer_body(r.tag)),
-        b"Content-Length: %d" % len(answer_body(r.tag))) + answer_body(r.tag),
+    "bare-lf": lambda r: (
+        b"HTTP/1.1 201 Created\nContent-Type: application/json\n"
+        b"Content-Length: %d\n\n%b" % (len(answer_body(r.tag)), answer_body(r.tag))
+    ),
+    "bare-lf-chunked": lambda r: (
+        b"HTTP/1.1 201 Created\nTransfer-Encoding: chunked\n\n" + chunked(answer_body(r.tag))
+    ),
+    "identical-content-lengths": lambda r: (
+        head(
+            b"HTTP/1.1 201 Created",
+            CT,
+            b"Content-Length: %d" % len(answer_body(r.tag)),
+            b"Content-Length: %d" % len(answer_body(r.tag)),
+        )
+        + answer_body(r.tag)
+    ),
 }
 
 
 @pytest.mark.parametrize("kind", list(EITHER), ids=list(EITHER))
 async def test_a_dubious_answer_is_read_exactly_or_refused_at_once(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient], kind: str,
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    kind: str,
 ) -> None:
     server = serve(first_request_gets(EITHER[kind]))
     client = connect(server, timeout=SHORT_READ)
@@ -225,30 +281,41 @@ async def test_a_dubious_answer_is_read_exactly_or_refused_at_once(
 # --------------------------------------------------------------------------- accepted
 
 VALID: dict[str, Answerer] = {
-    "chunked-with-trailers": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked", b"Trailer: X-One, X-Two")
-    + b"%x\r\n%b\r\n0\r\nX-One: 1\r\nX-Two: 2\r\n\r\n" % (
-        len(answer_body(r.tag)), answer_body(r.tag)),
-    "chunk-extensions": lambda r: head(
-        b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked")
-    + b"%x;name=value;other\r\n%b\r\n0;last\r\n\r\n" % (
-        len(answer_body(r.tag)), answer_body(r.tag)),
+    "chunked-with-trailers": lambda r: (
+        head(b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked", b"Trailer: X-One, X-Two")
+        + b"%x\r\n%b\r\n0\r\nX-One: 1\r\nX-Two: 2\r\n\r\n"
+        % (len(answer_body(r.tag)), answer_body(r.tag))
+    ),
+    "chunk-extensions": lambda r: (
+        head(b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked")
+        + b"%x;name=value;other\r\n%b\r\n0;last\r\n\r\n"
+        % (len(answer_body(r.tag)), answer_body(r.tag))
+    ),
     "100-continue": lambda r: head(b"HTTP/1.1 100 Continue") + own_answer(r),
-    "103-early-hints": lambda r: head(
-        b"HTTP/1.1 103 Early Hints", b"Link: </style.css>; rel=preload") + own_answer(r),
-    "several-1xx": lambda r: head(b"HTTP/1.1 100 Continue") + head(b"HTTP/1.1 102 Processing")
-    + head(b"HTTP/1.1 103 Early Hints", b"Link: </a>; rel=preload") + own_answer(r),
-    "no-reason-phrase": lambda r: head(
-        b"HTTP/1.1 201 ", CT, b"Content-Length: %d" % len(answer_body(r.tag)))
-    + answer_body(r.tag),
+    "103-early-hints": lambda r: (
+        head(b"HTTP/1.1 103 Early Hints", b"Link: </style.css>; rel=preload") + own_answer(r)
+    ),
+    "several-1xx": lambda r: (
+        head(b"HTTP/1.1 100 Continue")
+        + head(b"HTTP/1.1 102 Processing")
+        + head(b"HTTP/1.1 103 Early Hints", b"Link: </a>; rel=preload")
+        + own_answer(r)
+    ),
+    "no-reason-phrase": lambda r: (
+        head(b"HTTP/1.1 201 ", CT, b"Content-Length: %d" % len(answer_body(r.tag)))
+        + answer_body(r.tag)
+    ),
     "gzip-with-length": lambda r: response(
-        201, gzip.compress(answer_body(r.tag)), [("Content-Encoding", "gzip")]),
+        201, gzip.compress(answer_body(r.tag)), [("Content-Encoding", "gzip")]
+    ),
 }
 
 
 @pytest.mark.parametrize("kind", list(VALID), ids=list(VALID))
 async def test_a_valid_answer_is_read_and_its_connection_reused(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient], kind: str,
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    kind: str,
 ) -> None:
     server = serve(lambda request, conn: conn.send(VALID[kind](request)))
     client = connect(server, timeout=SHORT_READ)
@@ -274,7 +341,9 @@ NOT_REUSABLE: dict[str, Answerer] = {
 
 @pytest.mark.parametrize("kind", list(NOT_REUSABLE), ids=list(NOT_REUSABLE))
 async def test_a_connection_out_of_step_or_not_kept_alive_is_never_reused(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient], kind: str,
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    kind: str,
 ) -> None:
     server = serve(first_request_gets(NOT_REUSABLE[kind]))  # the connection stays open
     client = connect(server, timeout=SHORT_READ)
@@ -293,10 +362,14 @@ async def test_a_connection_out_of_step_or_not_kept_alive_is_never_reused(
 
 
 async def test_a_304_with_a_body_is_an_error_and_its_connection_is_not_reused(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
-    server = serve(first_request_gets(
-        lambda r: response(304, answer_body("somebody-else"), reason="Not Modified")))
+    server = serve(
+        first_request_gets(
+            lambda r: response(304, answer_body("somebody-else"), reason="Not Modified")
+        )
+    )
     client = connect(server, timeout=SHORT_READ)
     with pytest.raises(PlivoError) as caught:
         await client.phlo("cached").get()
@@ -310,10 +383,13 @@ async def test_a_304_with_a_body_is_an_error_and_its_connection_is_not_reused(
 
 @pytest.mark.parametrize("version", ["HTTP/1.1", "HTTP/1.0"])
 async def test_a_body_delimited_by_the_close_is_read_and_a_new_connection_follows(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient], version: str,
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    version: str,
 ) -> None:
-    server = serve(first_request_gets(
-        lambda r: own_answer(r, version=version, length=False), then_close=True))
+    server = serve(
+        first_request_gets(lambda r: own_answer(r, version=version, length=False), then_close=True)
+    )
     client = connect(server, timeout=SHORT_READ)
     first = await client.phlo("until-close").run()
     second = await client.phlo("next").run()
@@ -322,10 +398,14 @@ async def test_a_body_delimited_by_the_close_is_read_and_a_new_connection_follow
 
 
 async def test_a_server_error_delimited_by_the_close_is_server_outcome_unknown(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
-    server = serve(first_request_gets(
-        lambda r: response(500, b'{"error":"boom"}', length=False), then_close=True))
+    server = serve(
+        first_request_gets(
+            lambda r: response(500, b'{"error":"boom"}', length=False), then_close=True
+        )
+    )
     client = connect(server, timeout=SHORT_READ)
     with pytest.raises(ServerOutcomeUnknownError) as caught:
         await client.phlo("boom").run()
@@ -371,7 +451,9 @@ def endless(framing: str) -> Callable[[Conn], Awaitable[None]]:
 
 @pytest.mark.parametrize("framing", ["length", "chunked", "until-close"])
 async def test_a_1_gib_body_is_refused_without_reading_it(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient], framing: str,
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    framing: str,
 ) -> None:
     server = serve(handler=endless(framing))
     client = connect(server, timeout=SHORT_READ)
@@ -399,21 +481,26 @@ def _bomb(megabytes: int, layers: int = 1) -> bytes:
     [(201, "gzip", 1), (201, "gzip, gzip", 2), (500, "gzip", 1), (201, "deflate", 1)],
 )
 async def test_a_compression_bomb_is_a_typed_error_not_a_memory_blow_up(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient], status: int,
-    coding: str, layers: int,
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    status: int,
+    coding: str,
+    layers: int,
 ) -> None:
     bomb = _bomb(64, layers)  # 64 MiB of zeros, 4x the cap, in a few KiB
     if coding == "deflate":
         bomb = zlib.compress(b"\0" * (64 * MIB), 9)
-    server = serve(first_request_gets(
-        lambda r: response(status, bomb, [("Content-Encoding", coding)])))
+    server = serve(
+        first_request_gets(lambda r: response(status, bomb, [("Content-Encoding", coding)]))
+    )
     client = connect(server, timeout=SHORT_READ)
     with pytest.raises(PlivoError) as caught:
         await client.phlo("bomb").run()
     # Either way the POST is never repeated: a 2xx whose body cannot be read, or
     # the answer refused as malformed; a 500 stays a server error.
     allowed: tuple[type[PlivoError], ...] = (
-        (ServerOutcomeUnknownError, ConnectionOutcomeUnknownError) if status >= 500
+        (ServerOutcomeUnknownError, ConnectionOutcomeUnknownError)
+        if status >= 500
         else (APIResponseValidationError, ConnectionOutcomeUnknownError)
     )
     assert isinstance(caught.value, allowed), repr(caught.value)
@@ -421,11 +508,13 @@ async def test_a_compression_bomb_is_a_typed_error_not_a_memory_blow_up(
 
 
 async def test_a_server_error_with_an_undecodable_double_gzip_is_a_typed_error(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     body = gzip.compress(b'{"error":"boom"}')  # gzip once, announced twice
-    server = serve(first_request_gets(
-        lambda r: response(500, body, [("Content-Encoding", "gzip, gzip")])))
+    server = serve(
+        first_request_gets(lambda r: response(500, body, [("Content-Encoding", "gzip, gzip")]))
+    )
     client = connect(server, timeout=SHORT_READ)
     with pytest.raises(PlivoError) as caught:  # never a raw httpx.DecodingError
         await client.phlo("double-gzip").run()
@@ -435,12 +524,15 @@ async def test_a_server_error_with_an_undecodable_double_gzip_is_a_typed_error(
 
 @pytest.mark.parametrize("path", ["fast path", "httpx"])
 async def test_an_undecodable_coding_keeps_the_status_on_both_paths(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient], path: str,
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    path: str,
 ) -> None:
     """The status is what the SDK acts on: a body it cannot decode is kept as sent."""
     body = gzip.compress(b'{"error":"boom"}')  # gzip once, announced twice
-    server = serve(first_request_gets(
-        lambda r: response(500, body, [("Content-Encoding", "gzip, gzip")])))
+    server = serve(
+        first_request_gets(lambda r: response(500, body, [("Content-Encoding", "gzip, gzip")]))
+    )
     options: dict[str, Any] = {}
     if path == "httpx":
         options["http_client"] = http_client = httpx.AsyncClient()
@@ -457,10 +549,14 @@ async def test_an_undecodable_coding_keeps_the_status_on_both_paths(
 
 
 async def test_a_server_error_with_an_undecodable_body_on_a_get_is_a_typed_error(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
-    server = serve(lambda request, conn: conn.send(response(
-        503, b"not gzip at all", [("Content-Encoding", "gzip")], reason="Unavailable")))
+    server = serve(
+        lambda request, conn: conn.send(
+            response(503, b"not gzip at all", [("Content-Encoding", "gzip")], reason="Unavailable")
+        )
+    )
     client = connect(server, timeout=SHORT_READ, max_retries=1)
     with pytest.raises(PlivoError) as caught:
         await client.phlo("bad-gzip").get()
@@ -472,13 +568,16 @@ async def test_a_server_error_with_an_undecodable_body_on_a_get_is_a_typed_error
 
 
 async def test_40000_one_byte_chunks_do_not_freeze_the_loop(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     def many_chunks(request: Request) -> bytes:
         body = json.dumps({"api_id": f"run-{request.tag}", "pad": "x" * 40_000}).encode()
-        return head(b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked") + b"".join(
-            b"1\r\n%b\r\n" % body[i : i + 1] for i in range(len(body))
-        ) + b"0\r\n\r\n"
+        return (
+            head(b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked")
+            + b"".join(b"1\r\n%b\r\n" % body[i : i + 1] for i in range(len(body)))
+            + b"0\r\n\r\n"
+        )
 
     server = serve(lambda request, conn: conn.send(many_chunks(request)))
     client = connect(server, timeout=httpx.Timeout(30.0))
@@ -503,15 +602,18 @@ async def test_40000_one_byte_chunks_do_not_freeze_the_loop(
 
 
 async def test_a_connection_that_yielded_mid_answer_is_reused_afterwards(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     """Parsing pauses reading to yield to the loop; the next request must find it reading."""
 
     def many_chunks(request: Request) -> bytes:
         body = json.dumps({"api_id": f"run-{request.tag}", "pad": "x" * 5_000}).encode()
-        return head(b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked") + b"".join(
-            b"1\r\n%b\r\n" % body[i : i + 1] for i in range(len(body))
-        ) + b"0\r\n\r\n"
+        return (
+            head(b"HTTP/1.1 201 Created", CT, b"Transfer-Encoding: chunked")
+            + b"".join(b"1\r\n%b\r\n" % body[i : i + 1] for i in range(len(body)))
+            + b"0\r\n\r\n"
+        )
 
     server = serve(lambda request, conn: conn.send(many_chunks(request)))
     client = connect(server, timeout=httpx.Timeout(5.0))

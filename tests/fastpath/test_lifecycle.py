@@ -57,7 +57,8 @@ async def drop_gets(request: Request, conn: Conn) -> None:
 
 
 async def test_aclose_during_a_get_lets_no_retry_open_a_new_pool(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     server = serve(drop_gets)
     client = connect(server, max_retries=3, timeout=httpx.Timeout(5.0, read=1.0))
@@ -78,15 +79,20 @@ async def test_aclose_during_a_get_lets_no_retry_open_a_new_pool(
     [
         pytest.param(lambda c: c.phlo("after").get(), id="get"),
         pytest.param(lambda c: c.phlo("after").run(n=1), id="run"),
-        pytest.param(lambda c: c.phlo("after").multi_party_call("n1").call("+1415", "+1416"),
-                     id="node-action"),
-        pytest.param(lambda c: c.calls.create("+1415", "+1416", "https://example.com/a.xml"),
-                     id="calls.create"),
+        pytest.param(
+            lambda c: c.phlo("after").multi_party_call("n1").call("+1415", "+1416"),
+            id="node-action",
+        ),
+        pytest.param(
+            lambda c: c.calls.create("+1415", "+1416", "https://example.com/a.xml"),
+            id="calls.create",
+        ),
         pytest.param(lambda c: c.with_options(timeout=3.0).phlo("after").run(), id="copy-after"),
     ],
 )
 async def test_any_use_after_aclose_raises_client_closed_error(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
     use: Callable[[PhloClient], object],
 ) -> None:
     closed_error = client_closed_error()
@@ -103,7 +109,8 @@ async def test_any_use_after_aclose_raises_client_closed_error(
 
 
 async def test_a_copy_made_before_aclose_is_closed_with_its_client(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     closed_error = client_closed_error()
     server = serve()
@@ -118,7 +125,8 @@ async def test_a_copy_made_before_aclose_is_closed_with_its_client(
 
 
 async def test_closing_a_copy_leaves_its_client_open(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     server = serve()
     client = connect(server)
@@ -129,7 +137,8 @@ async def test_closing_a_copy_leaves_its_client_open(
 
 @pytest.mark.parametrize("loop", list(loop_factories()))
 def test_closing_is_final_across_event_loops(
-    serve: Callable[..., Server], loop: str,
+    serve: Callable[..., Server],
+    loop: str,
 ) -> None:
     closed_error = client_closed_error()
     server = serve()
@@ -137,16 +146,15 @@ def test_closing_is_final_across_event_loops(
     with Runner(loop_factories()[loop]) as runner:
         runner.run(client.phlo("first-loop").get())
         runner.run(client.aclose())
-    with Runner(loop_factories()[loop]) as runner, pytest.raises(
-        closed_error
-    ):
+    with Runner(loop_factories()[loop]) as runner, pytest.raises(closed_error):
         runner.run(client.phlo("second-loop").get())
     assert [r.tag for r in server.received] == ["first-loop"]
 
 
 @pytest.mark.parametrize("loop", list(loop_factories()))
 def test_a_client_used_from_two_asyncio_runs_leaves_no_resource_warning(
-    serve: Callable[..., Server], loop: str,
+    serve: Callable[..., Server],
+    loop: str,
 ) -> None:
     server = serve()
     client = server.client()

@@ -57,10 +57,17 @@ class Received:
     body: bytes
 
 
-def reply(status: int = 201, body: bytes = POST_JSON, headers: dict[str, str] | None = None,
-          reason: str = "OK") -> bytes:
-    lines = [f"HTTP/1.1 {status} {reason}", f"Content-Length: {len(body)}",
-             "Content-Type: application/json"]
+def reply(
+    status: int = 201,
+    body: bytes = POST_JSON,
+    headers: dict[str, str] | None = None,
+    reason: str = "OK",
+) -> bytes:
+    lines = [
+        f"HTTP/1.1 {status} {reason}",
+        f"Content-Length: {len(body)}",
+        "Content-Type: application/json",
+    ]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
@@ -330,17 +337,38 @@ def _actions(client: PhloClient) -> list[Action]:
         ("get_run", lambda: phlo.get_run("r1"), "GET", "/v1/phlo/p1/runs/r1", None),
         ("mpc.get", mpc.get, "GET", node, None),
         ("call", lambda: mpc.call(src, dst), "POST", node, {"action": "call", **mpc_body}),
-        ("warm_transfer", lambda: mpc.warm_transfer(src, dst), "POST", node,
-         {"action": "warm_transfer", **mpc_body}),
-        ("cold_transfer", lambda: mpc.cold_transfer(src, dst), "POST", node,
-         {"action": "cold_transfer", **mpc_body}),
+        (
+            "warm_transfer",
+            lambda: mpc.warm_transfer(src, dst),
+            "POST",
+            node,
+            {"action": "warm_transfer", **mpc_body},
+        ),
+        (
+            "cold_transfer",
+            lambda: mpc.cold_transfer(src, dst),
+            "POST",
+            node,
+            {"action": "cold_transfer", **mpc_body},
+        ),
         *[
             (name, getattr(member, name), "POST", f"{node}/members/{dst}", {"action": name})
-            for name in ("hold", "unhold", "hangup", "resume_call", "abort_transfer",
-                         "voicemail_drop")
+            for name in (
+                "hold",
+                "unhold",
+                "hangup",
+                "resume_call",
+                "abort_transfer",
+                "voicemail_drop",
+            )
         ],
-        ("calls.create", lambda: client.calls.create(src, dst, answer_url), "POST",
-         f"/v1/Account/{AUTH_ID}/Call/", {"from": src, "to": dst, "answer_url": answer_url}),
+        (
+            "calls.create",
+            lambda: client.calls.create(src, dst, answer_url),
+            "POST",
+            f"/v1/Account/{AUTH_ID}/Call/",
+            {"from": src, "to": dst, "answer_url": answer_url},
+        ),
     ]
 
 
@@ -550,8 +578,11 @@ async def test_a_malformed_answer_to_a_post_is_outcome_unknown(
 
 
 async def test_error_statuses_carry_a_full_httpx_response(serve: Callable[..., Server]) -> None:
-    server = serve(lambda request, stop: reply(429, b'{"api_id":"x","error":"slow down"}',
-                                               {"Retry-After": "7"}, "Too Many Requests"))
+    server = serve(
+        lambda request, stop: reply(
+            429, b'{"api_id":"x","error":"slow down"}', {"Retry-After": "7"}, "Too Many Requests"
+        )
+    )
     async with server.client(max_retries=0) as client:
         with pytest.raises(RateLimitError) as caught:
             await client.phlo("p1").multi_party_call("n1").call("+14155550100", "+14155550111")
@@ -598,17 +629,20 @@ def _raw(data: bytes) -> Behaviour:
     [
         pytest.param(
             b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
-            b"a;ext=1\r\n" + POST_JSON[:10] + b"\r\n" + f"{len(POST_JSON) - 10:x}".encode()
-            + b"\r\n" + POST_JSON[10:] + b"\r\n0\r\nX-Trailer: 1\r\n\r\n",
+            b"a;ext=1\r\n"
+            + POST_JSON[:10]
+            + b"\r\n"
+            + f"{len(POST_JSON) - 10:x}".encode()
+            + b"\r\n"
+            + POST_JSON[10:]
+            + b"\r\n0\r\nX-Trailer: 1\r\n\r\n",
             True,
             id="chunked",
         ),
         pytest.param(
             b"HTTP/1.1 100 Continue\r\n\r\n" + reply(201, POST_JSON), True, id="informational"
         ),
-        pytest.param(
-            reply(201, POST_JSON, {"Connection": "close"}), False, id="connection-close"
-        ),
+        pytest.param(reply(201, POST_JSON, {"Connection": "close"}), False, id="connection-close"),
         pytest.param(
             reply(201, gzip.compress(POST_JSON), {"Content-Encoding": "gzip"}), True, id="gzip"
         ),
@@ -670,7 +704,10 @@ async def test_success_needs_no_httpx_objects(server: Server) -> None:
     async with server.client() as client:
         transport = client._requester
         answer = await transport.request(
-            "GET", f"{server.base_url}/phlo/p1", timeout=client.timeout, deadline=None,
+            "GET",
+            f"{server.base_url}/phlo/p1",
+            timeout=client.timeout,
+            deadline=None,
             retry=client._retry,
         )
     assert isinstance(answer, Answer)
@@ -689,11 +726,29 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         pytest.skip("openssl is needed to make a test certificate")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(  # noqa: S603
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",  # noqa: S607
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
+    subprocess.run(  # noqa: S603 - fixed arguments
+        [  # noqa: S607 - openssl from PATH
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 

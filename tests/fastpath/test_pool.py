@@ -19,12 +19,14 @@ from .conftest import settle
 
 
 async def test_two_origins_share_max_connections(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     tally = Tally()  # open sockets across both servers
     phlo, voice = serve(tally=tally), serve(tally=tally)
-    client = connect(phlo, voice_base_url=voice.base_url, max_connections=2,
-                     timeout=httpx.Timeout(5.0, pool=2.0))
+    client = connect(
+        phlo, voice_base_url=voice.base_url, max_connections=2, timeout=httpx.Timeout(5.0, pool=2.0)
+    )
     # One idle connection per origin, then two PHLO requests at once: one
     # Voice connection must go to make room.
     await client.phlo("p-0").run()
@@ -32,8 +34,10 @@ async def test_two_origins_share_max_connections(
     await asyncio.gather(client.phlo("p-1").run(), client.phlo("p-2").run())
     await asyncio.gather(
         *(client.phlo(f"p-{n}").run() for n in range(3, 13)),
-        *(client.calls.create("+14155550100", f"+141555501{n:02d}", "https://example.com/a.xml")
-          for n in range(10)),
+        *(
+            client.calls.create("+14155550100", f"+141555501{n:02d}", "https://example.com/a.xml")
+            for n in range(10)
+        ),
     )
     await settle()
     assert tally.peak <= 2
@@ -50,7 +54,8 @@ async def closes_soon_after_answering(request: Request, conn: Conn) -> None:
 
 
 async def test_a_connection_the_server_closed_is_not_reused(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     server = serve(closes_soon_after_answering)
     client = connect(server)
@@ -64,7 +69,8 @@ async def test_a_connection_the_server_closed_is_not_reused(
 
 
 async def test_closed_connections_do_not_hold_pool_slots(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     server = serve(closes_soon_after_answering)
     client = connect(server, max_connections=1, timeout=httpx.Timeout(5.0, pool=0.5))
@@ -97,7 +103,8 @@ def high_descriptors() -> Iterator[None]:
 
 @pytest.mark.usefixtures("high_descriptors")
 async def test_connections_on_descriptors_above_1024_are_reused(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     """select() fails for such descriptors; the reuse check must not (nor refuse reuse)."""
     server = serve()

@@ -39,7 +39,8 @@ def check_each_post(server: Server, results: dict[str, object]) -> None:
 
 
 async def test_a_server_closing_idle_connections_as_the_client_writes(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     async def answer_then_close_after(request: Request, conn: Conn) -> None:
         await conn.send(own_answer(request))  # no Connection: close
@@ -97,12 +98,16 @@ def early_answer(answer: bytes, *, half_close: bool) -> Callable[[Conn], object]
 
 
 async def test_a_429_before_the_upload_is_read_is_not_a_duplicate(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     for half_close in (False, True):
-        server = serve(handler=early_answer(
-            response(429, b'{"error":"slow down"}', [("Retry-After", "0")]),
-            half_close=half_close))
+        server = serve(
+            handler=early_answer(
+                response(429, b'{"error":"slow down"}', [("Retry-After", "0")]),
+                half_close=half_close,
+            )
+        )
         client = connect(server, max_retries=2)
         result = await outcome(upload(client))
         assert server.count("POST", "upload") <= 1  # received in full at most once
@@ -114,11 +119,15 @@ async def test_a_429_before_the_upload_is_read_is_not_a_duplicate(
 
 
 async def test_a_400_before_the_upload_is_read_is_not_retried(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
 ) -> None:
     for half_close in (False, True):
-        server = serve(handler=early_answer(
-            response(400, b'{"error":"too big"}', reason="Bad Request"), half_close=half_close))
+        server = serve(
+            handler=early_answer(
+                response(400, b'{"error":"too big"}', reason="Bad Request"), half_close=half_close
+            )
+        )
         client = connect(server, max_retries=2)
         result = await outcome(upload(client))
         assert isinstance(result, BadRequestError | OutcomeUnknownError), repr(result)

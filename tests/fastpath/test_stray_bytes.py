@@ -19,8 +19,12 @@ from plivo_phlo_async import PhloClient
 from ._server import Conn, Request, Server, answer_body, own_answer, response
 
 STRAYS: dict[str, bytes | None] = {
-    "429-retry-after": response(429, b'{"api_id":"stray","error":"slow down"}',
-                                [("Retry-After", "1")], reason="Too Many Requests"),
+    "429-retry-after": response(
+        429,
+        b'{"api_id":"stray","error":"slow down"}',
+        [("Retry-After", "1")],
+        reason="Too Many Requests",
+    ),
     "201-other-run": response(201, answer_body("somebody-else")),
     "408": response(408, b'{"api_id":"stray","error":"timeout"}', reason="Request Timeout"),
     "close": None,
@@ -44,20 +48,26 @@ async def stray_arrived(server: Server, client: PhloClient, loop_state: str) -> 
     dropped the connection.
     """
     if loop_state == "busy":
-        wait_until_sync(lambda: server.later_done == 1 and server.closes_done(),
-                        what="the stray bytes")
+        wait_until_sync(
+            lambda: server.later_done == 1 and server.closes_done(), what="the stray bytes"
+        )
         return
     pool = client._requester.sender.fast_pool()
     assert pool is not None
-    await wait_until(lambda: server.later_done == 1 and pool.open_connections == 0,
-                     what="the client to drop the connection")
+    await wait_until(
+        lambda: server.later_done == 1 and pool.open_connections == 0,
+        what="the client to drop the connection",
+    )
 
 
 @pytest.mark.parametrize("stray", list(STRAYS), ids=list(STRAYS))
 @pytest.mark.parametrize("loop_state", ["busy", "free"])
 async def test_stray_bytes_on_an_idle_connection_are_never_an_answer(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient], stray: str,
-    loop_state: str, retry_waits: list[float],
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    stray: str,
+    loop_state: str,
+    retry_waits: list[float],
 ) -> None:
     server = serve(stray_after_first_answer(STRAYS[stray]))
     client = connect(server)
@@ -75,7 +85,9 @@ async def test_stray_bytes_on_an_idle_connection_are_never_an_answer(
 
 @pytest.mark.parametrize("loop_state", ["busy", "free"])
 async def test_a_stray_answer_is_not_handed_to_a_get_either(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient], loop_state: str,
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    loop_state: str,
 ) -> None:
     server = serve(stray_after_first_answer(response(200, answer_body("somebody-else"))))
     client = connect(server)

@@ -60,7 +60,9 @@ async def refused_before_sending(server: Server, client: PhloClient) -> APIConne
 
 @pytest.mark.usefixtures("trust")
 async def test_a_trusted_certificate_works(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient], ca: trustme.CA,
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    ca: trustme.CA,
 ) -> None:
     server = serve(tls=server_context(ca, "127.0.0.1"))
     client = connect(server)
@@ -72,7 +74,9 @@ async def test_a_trusted_certificate_works(
 
 
 async def test_an_untrusted_certificate_is_refused(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient], ca: trustme.CA,
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    ca: trustme.CA,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
@@ -84,7 +88,9 @@ async def test_an_untrusted_certificate_is_refused(
 
 @pytest.mark.usefixtures("trust")
 async def test_a_hostname_mismatch_is_refused(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient], ca: trustme.CA,
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    ca: trustme.CA,
 ) -> None:
     server = serve(tls=server_context(ca, "api.example.org"))
     await refused_before_sending(server, connect(server, max_retries=1))
@@ -133,7 +139,9 @@ def _can_serve_tls_1_1(context: ssl.SSLContext) -> bool:
 
 @pytest.mark.usefixtures("trust")
 async def test_a_server_that_only_speaks_tls_older_than_1_2_is_refused(
-    serve: Callable[..., Server], connect: Callable[..., PhloClient], ca: trustme.CA,
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    ca: trustme.CA,
 ) -> None:
     context = server_context(ca, "127.0.0.1", maximum=ssl.TLSVersion.TLSv1_1)
     if not _can_serve_tls_1_1(context):

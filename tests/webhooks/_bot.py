@@ -46,16 +46,18 @@ class Bot:
                     self.refused.append((request.url.path, str(exc.detail)))
                 raise
             with self.lock:
-                self.verified.append((request.method, request.url.path, {
-                    key: params.getlist(key) for key in params
-                }))
+                self.verified.append(
+                    (request.method, request.url.path, {key: params.getlist(key) for key in params})
+                )
             if request.url.path.endswith("/answer"):
                 return Response(ANSWER_XML, media_type="application/xml")
             return Response("")
 
-        return Starlette(routes=[
-            Route("/{name:path}", endpoint, methods=["GET", "POST", "PUT"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/{name:path}", endpoint, methods=["GET", "POST", "PUT"]),
+            ]
+        )
 
 
 @contextlib.contextmanager
@@ -64,8 +66,15 @@ def serve(app: Starlette) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="off", loop="asyncio", log_level="warning",
-                            access_log=False, ws="none", log_config=None)
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        loop="asyncio",
+        log_level="warning",
+        access_log=False,
+        ws="none",
+        log_config=None,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -29,8 +29,13 @@ from plivo_phlo_async.webhooks import (
 
 TOKEN = "tok-Zq9-never-print-me-7Hk2"
 AUTH_ID = "MAXXXXXXXXXXXXXXXXXX"
-PARAMS = {"CallUUID": "c-1", "From": "14155550100", "To": "14155550111",
-          "CallStatus": "in-progress", "Direction": "outbound"}
+PARAMS = {
+    "CallUUID": "c-1",
+    "From": "14155550100",
+    "To": "14155550111",
+    "CallStatus": "in-progress",
+    "Direction": "outbound",
+}
 
 
 def app_for(webhook: PlivoWebhook) -> Starlette:
@@ -42,12 +47,16 @@ def app_for(webhook: PlivoWebhook) -> Starlette:
 
 
 def http_for(webhook: PlivoWebhook, base_url: str = "http://bot.local") -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app_for(webhook)),
-                             base_url=base_url)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app_for(webhook)), base_url=base_url)
 
 
-def signed_headers(method: str, url: str, params: dict[str, Any] | None,
-                   token: str = TOKEN, nonce: str = "12345678901234567890") -> dict[str, str]:
+def signed_headers(
+    method: str,
+    url: str,
+    params: dict[str, Any] | None,
+    token: str = TOKEN,
+    nonce: str = "12345678901234567890",
+) -> dict[str, str]:
     signature = sign_v3(method=method, url=url, params=params, nonce=nonce, auth_token=token)
     return {SIGNATURE_HEADER: signature, NONCE_HEADER: nonce}
 
@@ -73,10 +82,14 @@ async def test_repeated_and_non_ascii_fields_verify_and_are_all_returned() -> No
     fields = [("Digits", "1"), ("Digits", "2"), ("CallerName", "Zoë Ünal")]
     signed = {"Digits": ["1", "2"], "CallerName": "Zoë Ünal"}
     async with http_for(PlivoWebhook(auth_token=TOKEN)) as http:
-        response = await http.post(url, content=urlencode(fields), headers={
-            **signed_headers("POST", url, signed),
-            "Content-Type": "application/x-www-form-urlencoded",
-        })
+        response = await http.post(
+            url,
+            content=urlencode(fields),
+            headers={
+                **signed_headers("POST", url, signed),
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
     assert response.status_code == 200
     assert response.json() == {"Digits": ["1", "2"], "CallerName": ["Zoë Ünal"]}
 
@@ -86,10 +99,11 @@ async def test_repeated_and_non_ascii_fields_verify_and_are_all_returned() -> No
     [
         ("tampered value", lambda r: r.update(data={**PARAMS, "CallStatus": "completed"})),
         ("added field", lambda r: r.update(data={**PARAMS, "Admin": "1"})),
-        ("dropped field", lambda r: r.update(data={k: v for k, v in PARAMS.items()
-                                                   if k != "To"})),
-        ("wrong token", lambda r: r.update(headers=signed_headers(
-            "POST", r["url"], PARAMS, token=TOKEN + "x"))),
+        ("dropped field", lambda r: r.update(data={k: v for k, v in PARAMS.items() if k != "To"})),
+        (
+            "wrong token",
+            lambda r: r.update(headers=signed_headers("POST", r["url"], PARAMS, token=TOKEN + "x")),
+        ),
         ("other nonce", lambda r: r["headers"].update({NONCE_HEADER: "1"})),
         ("no signature", lambda r: r["headers"].pop(SIGNATURE_HEADER)),
         ("no nonce", lambda r: r["headers"].pop(NONCE_HEADER)),
@@ -100,12 +114,14 @@ async def test_repeated_and_non_ascii_fields_verify_and_are_all_returned() -> No
 )
 async def test_anything_not_signed_by_plivo_is_403(case: str, mutate: Any) -> None:
     url = "http://bot.local/answer?leg=a"
-    request: dict[str, Any] = {"url": url, "data": PARAMS,
-                               "headers": signed_headers("POST", url, PARAMS)}
+    request: dict[str, Any] = {
+        "url": url,
+        "data": PARAMS,
+        "headers": signed_headers("POST", url, PARAMS),
+    }
     mutate(request)
     async with http_for(PlivoWebhook(auth_token=TOKEN)) as http:
-        response = await http.post(request["url"], data=request["data"],
-                                   headers=request["headers"])
+        response = await http.post(request["url"], data=request["data"], headers=request["headers"])
     assert response.status_code == 403, case
     assert TOKEN not in response.text
 
@@ -130,8 +146,9 @@ async def test_behind_a_proxy_the_public_url_is_what_is_checked() -> None:
     headers = signed_headers("POST", public, PARAMS)
     async with http_for(PlivoWebhook(auth_token=TOKEN)) as http:
         refused = await http.post("/answer?leg=a", data=PARAMS, headers=headers)
-    async with http_for(PlivoWebhook(auth_token=TOKEN,
-                                     public_url="https://bot.example.com/")) as http:
+    async with http_for(
+        PlivoWebhook(auth_token=TOKEN, public_url="https://bot.example.com/")
+    ) as http:
         accepted = await http.post("/answer?leg=a", data=PARAMS, headers=headers)
     assert (refused.status_code, accepted.status_code) == (403, 200)
 
@@ -140,8 +157,9 @@ async def test_a_public_url_with_a_prefix_the_proxy_strips() -> None:
     public = "https://example.com/bot/answer"
     webhook = PlivoWebhook(auth_token=TOKEN, public_url="https://example.com/bot")
     async with http_for(webhook) as http:
-        response = await http.post("/answer", data=PARAMS,
-                                   headers=signed_headers("POST", public, PARAMS))
+        response = await http.post(
+            "/answer", data=PARAMS, headers=signed_headers("POST", public, PARAMS)
+        )
     assert response.status_code == 200
 
 
@@ -158,8 +176,9 @@ async def test_the_token_can_come_from_a_phlo_client() -> None:
         webhook = PlivoWebhook(client=client)
         async with http_for(webhook) as http:
             good = await http.post(url, data=PARAMS, headers=signed_headers("POST", url, PARAMS))
-            bad = await http.post(url, data=PARAMS,
-                                  headers=signed_headers("POST", url, PARAMS, token="other"))
+            bad = await http.post(
+                url, data=PARAMS, headers=signed_headers("POST", url, PARAMS, token="other")
+            )
     assert (good.status_code, bad.status_code) == (200, 403)
     assert TOKEN not in repr(webhook)
     assert repr(webhook) == "PlivoWebhook(token_from='client', public_url=None)"
@@ -190,8 +209,9 @@ async def test_verified_params_is_the_one_call_form() -> None:
         ({"auth_token": TOKEN, "public_url": "https://bot.example.com/?a=1"}, "public_url"),
     ],
 )
-def test_bad_setup_is_a_typed_error_without_the_token(arguments: dict[str, Any],
-                                                      field: str) -> None:
+def test_bad_setup_is_a_typed_error_without_the_token(
+    arguments: dict[str, Any], field: str
+) -> None:
     with pytest.raises(InvalidParameterError) as raised:
         PlivoWebhook(**arguments)
     assert raised.value.field == field
@@ -206,8 +226,12 @@ def test_repr_never_shows_the_token() -> None:
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - runs this interpreter on our own code
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=120, check=False)
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_importing_webhooks_does_not_load_starlette() -> None:

@@ -56,12 +56,14 @@ async def test_answer_and_hangup_reach_the_bot_signed_and_verified(
     answer, hangup = await emulator.callbacks_settled(count=2)
 
     assert [(r.event, r.state, r.status) for r in (answer, hangup)] == [
-        ("answer", "delivered", 200), ("hangup", "delivered", 200),
+        ("answer", "delivered", 200),
+        ("hangup", "delivered", 200),
     ]
     assert answer.answer_text == ANSWER_XML
     assert bot.refused == []
     assert [(method, path) for method, path, _ in bot.verified] == [
-        ("POST", "/answer"), ("POST", "/hangup"),
+        ("POST", "/answer"),
+        ("POST", "/hangup"),
     ]
     answer_params, hangup_params = (params for _, _, params in bot.verified)
     assert answer_params["CallUUID"] == [result.request_uuid]
@@ -77,14 +79,19 @@ async def test_ring_answer_hangup_in_that_order(
     client: PhloClient, emulator: PhloEmulator, bot: Bot
 ) -> None:
     await client.calls.create(
-        SOURCE, DESTINATION, f"{bot.base_url}/answer", ring_url=f"{bot.base_url}/ring",
+        SOURCE,
+        DESTINATION,
+        f"{bot.base_url}/answer",
+        ring_url=f"{bot.base_url}/ring",
         hangup_url=f"{bot.base_url}/hangup",
     )
     records = await emulator.callbacks_settled(count=3)
     assert [r.event for r in records] == ["ring", "answer", "hangup"]
     assert [path for _, path, _ in bot.verified] == ["/ring", "/answer", "/hangup"]
     assert [params["Event"] for _, _, params in bot.verified] == [
-        ["Ring"], ["StartApp"], ["Hangup"],
+        ["Ring"],
+        ["StartApp"],
+        ["Hangup"],
     ]
 
 
@@ -112,7 +119,8 @@ async def test_each_destination_gets_its_own_callbacks(
     records = await emulator.callbacks_settled(count=2)
     assert {r.call_uuid for r in records} == set(result.request_uuid)
     assert sorted(params["To"][0] for _, _, params in bot.verified) == [
-        "14155550111", "sip:alice@example.com",
+        "14155550111",
+        "sip:alice@example.com",
     ]
     assert all(r.status == 200 for r in records)
 
@@ -121,8 +129,9 @@ async def test_a_bot_with_the_wrong_token_refuses_every_callback(
     client: PhloClient, emulator: PhloEmulator
 ) -> None:
     with run_bot(PlivoWebhook(auth_token="not-the-emulator-token")) as bot:
-        await client.calls.create(SOURCE, DESTINATION, f"{bot.base_url}/answer",
-                                  hangup_url=f"{bot.base_url}/hangup")
+        await client.calls.create(
+            SOURCE, DESTINATION, f"{bot.base_url}/answer", hangup_url=f"{bot.base_url}/hangup"
+        )
         records = await emulator.callbacks_settled(count=2)
     assert [(r.state, r.status) for r in records] == [("delivered", 403), ("delivered", 403)]
     assert bot.verified == []
@@ -159,9 +168,14 @@ async def test_the_recorded_signature_is_plivos_for_the_recorded_request(
     assert record.headers[NONCE_HEADER] == record.nonce
     assert len(record.nonce) == 20
     assert record.nonce.isdigit()
-    assert verify_signature_v3(method="POST", url=record.url, params=record.params,
-                               nonce=record.nonce, signature=record.signature,
-                               auth_token=emulator.auth_token)
+    assert verify_signature_v3(
+        method="POST",
+        url=record.url,
+        params=record.params,
+        nonce=record.nonce,
+        signature=record.signature,
+        auth_token=emulator.auth_token,
+    )
 
 
 async def test_the_api_answers_before_the_callbacks_finish(

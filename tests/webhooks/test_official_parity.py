@@ -27,8 +27,11 @@ with warnings.catch_warnings():
         reason="the official plivo package is not installed: pip install plivo to compare",
     )
 
-_ascii_word = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~",
-                      min_size=1, max_size=8)
+_ascii_word = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~",
+    min_size=1,
+    max_size=8,
+)
 _host = st.text(alphabet="abcxyz0189", min_size=1, max_size=8)
 _query_piece = st.text(alphabet="abcXYZ019-_.~+%20%C3%A9=", max_size=8)
 _text = st.text(max_size=12)
@@ -88,12 +91,14 @@ def test_sign_v3_equals_the_official_signature(
     expected = _official_signature(method, url, params, nonce, token)
     ours = sign_v3(method=method, url=url, params=params, nonce=nonce, auth_token=token)
     if expected is None:
-        assert verify_signature_v3(method=method, url=url, params=params, nonce=nonce,
-                                   signature=ours, auth_token=token)
+        assert verify_signature_v3(
+            method=method, url=url, params=params, nonce=nonce, signature=ours, auth_token=token
+        )
         return
     assert ours == expected
-    assert verify_signature_v3(method=method, url=url, params=params, nonce=nonce,
-                               signature=expected, auth_token=token)
+    assert verify_signature_v3(
+        method=method, url=url, params=params, nonce=nonce, signature=expected, auth_token=token
+    )
 
 
 @settings(max_examples=200, deadline=None)
@@ -116,8 +121,14 @@ def test_verdicts_agree_with_the_official_validate(
         check_nonce += "1"
     elif tamper == "token":
         check_token += "1"
-    ours = verify_signature_v3(method=method, url=url, params=check_params, nonce=check_nonce,
-                               signature=signature, auth_token=check_token)
+    ours = verify_signature_v3(
+        method=method,
+        url=url,
+        params=check_params,
+        nonce=check_nonce,
+        signature=signature,
+        auth_token=check_token,
+    )
     assert ours == (tamper == "none")
     try:
         with warnings.catch_warnings():

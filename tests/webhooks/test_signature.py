@@ -49,7 +49,11 @@ def _hmac(text: str) -> str:
 @pytest.mark.parametrize(("method", "url", "signature"), PLIVO_VECTORS)
 def test_plivo_vectors_verify(method: str, url: str, signature: str) -> None:
     assert verify_signature_v3(
-        method=method, url=url, params=CALLBACK, nonce=NONCE, signature=signature,
+        method=method,
+        url=url,
+        params=CALLBACK,
+        nonce=NONCE,
+        signature=signature,
         auth_token=TOKEN,
     )
 
@@ -64,7 +68,11 @@ def test_sign_v3_reproduces_plivo_vectors(method: str, url: str, signature: str)
 @pytest.mark.parametrize(("method", "url", "signature"), PLIVO_VECTORS)
 def test_plivo_vectors_fail_with_another_token(method: str, url: str, signature: str) -> None:
     assert not verify_signature_v3(
-        method=method, url=url, params=CALLBACK, nonce=NONCE, signature=signature,
+        method=method,
+        url=url,
+        params=CALLBACK,
+        nonce=NONCE,
+        signature=signature,
         auth_token=TOKEN + "x",
     )
 
@@ -79,15 +87,23 @@ def test_plivo_vectors_fail_with_another_token(method: str, url: str, signature:
 def test_changed_parameters_fail(change: dict[str, str]) -> None:
     method, url, signature = PLIVO_VECTORS[0]
     assert not verify_signature_v3(
-        method=method, url=url, params={**CALLBACK, **change}, nonce=NONCE,
-        signature=signature, auth_token=TOKEN,
+        method=method,
+        url=url,
+        params={**CALLBACK, **change},
+        nonce=NONCE,
+        signature=signature,
+        auth_token=TOKEN,
     )
 
 
 def test_changed_nonce_or_url_fails() -> None:
     method, url, signature = PLIVO_VECTORS[0]
-    common: dict[str, Any] = {"method": method, "params": CALLBACK, "signature": signature,
-                              "auth_token": TOKEN}
+    common: dict[str, Any] = {
+        "method": method,
+        "params": CALLBACK,
+        "signature": signature,
+        "auth_token": TOKEN,
+    }
     assert not verify_signature_v3(url=url, nonce=NONCE + "1", **common)
     assert not verify_signature_v3(url=url.replace("a=b", "a=c"), nonce=NONCE, **common)
     assert not verify_signature_v3(url=url.replace("https", "http"), nonce=NONCE, **common)
@@ -156,13 +172,15 @@ def test_numbers_are_signed_as_python_writes_them() -> None:
 
 
 def test_non_ascii_parameters_are_signed_as_utf8() -> None:
-    assert sign_v3(method="POST", url="https://h.io/", params={"Name": "café"}, nonce="n",
-                   auth_token="tok") == _hmac("https://h.io/?Namecafé.n")
+    assert sign_v3(
+        method="POST", url="https://h.io/", params={"Name": "café"}, nonce="n", auth_token="tok"
+    ) == _hmac("https://h.io/?Namecafé.n")
 
 
 def test_a_non_ascii_nonce_is_double_encoded_like_the_official_package() -> None:
-    assert sign_v3(method="POST", url="https://h.io/", params={}, nonce="é",
-                   auth_token="tok") == _hmac("https://h.io/." + "é".encode().decode("latin-1"))
+    assert sign_v3(
+        method="POST", url="https://h.io/", params={}, nonce="é", auth_token="tok"
+    ) == _hmac("https://h.io/." + "é".encode().decode("latin-1"))
 
 
 def test_percent_encoded_query_bytes_are_one_character_each() -> None:
@@ -171,15 +189,23 @@ def test_percent_encoded_query_bytes_are_one_character_each() -> None:
 
 
 def test_the_signature_is_hmac_sha256_of_text_dot_nonce() -> None:
-    assert sign_v3(method="POST", url="https://h.io/a", params={"x": "1"}, nonce="n1",
-                   auth_token="tok") == _hmac("https://h.io/a?x1.n1")
+    assert sign_v3(
+        method="POST", url="https://h.io/a", params={"x": "1"}, nonce="n1", auth_token="tok"
+    ) == _hmac("https://h.io/a?x1.n1")
 
 
 def test_method_in_any_case() -> None:
-    signature = sign_v3(method="GET", url="https://h.io/?a=1", params=None, nonce="n",
-                        auth_token="tok")
-    assert verify_signature_v3(method="get", url="https://h.io/?a=1", params=None, nonce="n",
-                               signature=signature, auth_token="tok")
+    signature = sign_v3(
+        method="GET", url="https://h.io/?a=1", params=None, nonce="n", auth_token="tok"
+    )
+    assert verify_signature_v3(
+        method="get",
+        url="https://h.io/?a=1",
+        params=None,
+        nonce="n",
+        signature=signature,
+        auth_token="tok",
+    )
 
 
 def test_params_are_not_modified() -> None:
@@ -192,8 +218,9 @@ def test_params_are_not_modified() -> None:
 
 
 def _good() -> str:
-    return sign_v3(method="POST", url="https://h.io/", params={"a": "1"}, nonce="n",
-                   auth_token="tok")
+    return sign_v3(
+        method="POST", url="https://h.io/", params={"a": "1"}, nonce="n", auth_token="tok"
+    )
 
 
 @pytest.mark.parametrize(
@@ -208,8 +235,12 @@ def _good() -> str:
 def test_any_one_of_several_signatures_passes(header: str) -> None:
     other = _hmac("something else")
     assert verify_signature_v3(
-        method="POST", url="https://h.io/", params={"a": "1"}, nonce="n",
-        signature=header.format(good=_good(), other=other), auth_token="tok",
+        method="POST",
+        url="https://h.io/",
+        params={"a": "1"},
+        nonce="n",
+        signature=header.format(good=_good(), other=other),
+        auth_token="tok",
     )
 
 
@@ -219,8 +250,12 @@ def test_any_one_of_several_signatures_passes(header: str) -> None:
 )
 def test_headers_without_a_matching_signature_fail(header: str) -> None:
     assert not verify_signature_v3(
-        method="POST", url="https://h.io/", params={"a": "1"}, nonce="n",
-        signature=header.format(good=_good(), other=_hmac("x")), auth_token="tok",
+        method="POST",
+        url="https://h.io/",
+        params={"a": "1"},
+        nonce="n",
+        signature=header.format(good=_good(), other=_hmac("x")),
+        auth_token="tok",
     )
 
 
@@ -229,14 +264,32 @@ def test_headers_without_a_matching_signature_fail(header: str) -> None:
 
 @pytest.mark.parametrize("signature", [None, "", 5, b"abc"])
 def test_missing_or_mistyped_signature_is_false(signature: Any) -> None:
-    assert verify_signature_v3(method="POST", url="https://h.io/", params={}, nonce="n",
-                               signature=signature, auth_token="tok") is False
+    assert (
+        verify_signature_v3(
+            method="POST",
+            url="https://h.io/",
+            params={},
+            nonce="n",
+            signature=signature,
+            auth_token="tok",
+        )
+        is False
+    )
 
 
 @pytest.mark.parametrize("nonce", [None, "", 5])
 def test_missing_or_mistyped_nonce_is_false(nonce: Any) -> None:
-    assert verify_signature_v3(method="POST", url="https://h.io/", params={}, nonce=nonce,
-                               signature=_good(), auth_token="tok") is False
+    assert (
+        verify_signature_v3(
+            method="POST",
+            url="https://h.io/",
+            params={},
+            nonce=nonce,
+            signature=_good(),
+            auth_token="tok",
+        )
+        is False
+    )
 
 
 @pytest.mark.parametrize(
@@ -257,8 +310,15 @@ def test_missing_or_mistyped_nonce_is_false(nonce: Any) -> None:
     ],
 )
 def test_caller_mistakes_raise_a_typed_error(field: str, arguments: dict[str, Any]) -> None:
-    call: dict[str, Any] = {"method": "POST", "url": "https://h.io/", "params": {}, "nonce": "n",
-                            "signature": "s", "auth_token": "tok", **arguments}
+    call: dict[str, Any] = {
+        "method": "POST",
+        "url": "https://h.io/",
+        "params": {},
+        "nonce": "n",
+        "signature": "s",
+        "auth_token": "tok",
+        **arguments,
+    }
     with pytest.raises(InvalidParameterError) as raised:
         verify_signature_v3(**call)
     assert raised.value.field == field
@@ -267,8 +327,14 @@ def test_caller_mistakes_raise_a_typed_error(field: str, arguments: dict[str, An
 
 def test_the_token_never_appears_in_an_error() -> None:
     with pytest.raises(InvalidParameterError) as raised:
-        verify_signature_v3(method="PUT", url="https://h.io/", params={}, nonce="n",
-                            signature="s", auth_token="tok-secret-123")
+        verify_signature_v3(
+            method="PUT",
+            url="https://h.io/",
+            params={},
+            nonce="n",
+            signature="s",
+            auth_token="tok-secret-123",
+        )
     assert "tok-secret-123" not in str(raised.value)
     assert "tok-secret-123" not in repr(raised.value)
 
