@@ -88,7 +88,6 @@ STOPPED = "stopped"
 
 _SUCCEEDED = OutcomeStatus.SUCCEEDED
 _FAILED = OutcomeStatus.FAILED
-_UNKNOWN = OutcomeStatus.OUTCOME_UNKNOWN
 _SKIPPED = OutcomeStatus.SKIPPED
 
 
@@ -594,17 +593,7 @@ class BulkRunner:
             f"unexpected {type(exc).__name__} while sending: {exc}; outcome unknown, not retried"
         )
         error.__cause__ = exc
-        return await self._settle(
-            Outcome(
-                job,
-                job.ref,
-                job_id,
-                _UNKNOWN,
-                attempts=tally.attempts,
-                error=error,
-                reason=str(error),
-            )
-        )
+        return await self._settle(error_outcome(job, job_id, error, tally.attempts))
 
     async def _admit(self) -> bool | None:
         """Wait for the circuit breaker: whether this attempt is its probe, or
