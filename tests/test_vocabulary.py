@@ -8,10 +8,11 @@ list is a decision (Plivo's wire format), not a side effect.
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 
 from plivo_phlo_async import ConferenceBridgeMemberAction, MemberAction, NodeAction, Role
-from plivo_phlo_async.bulk import MemberActionJob, NodeActionJob
+from plivo_phlo_async.bulk import MemberActionJob, NodeActionJob, _jobs
 from plivo_phlo_async.cli import _single
 from plivo_phlo_async.emulator import _config, _phlo_api
 from plivo_phlo_async.types import _params
@@ -45,11 +46,21 @@ def test_the_tuples_beside_the_literals_are_the_literals() -> None:
     assert _params.ROLES == PLIVO_ROLES
 
 
+def annotations(job_type: type) -> dict[str, object]:
+    """The fields' annotations as written (``typing.get_type_hints`` cannot read a
+    dataclass with a ``KW_ONLY`` marker on Python 3.10)."""
+    return {field.name: field.type for field in dataclasses.fields(job_type)}
+
+
 def test_bulk_jobs_use_the_literals() -> None:
-    hints = typing.get_type_hints(NodeActionJob)
-    assert hints["action"] == NodeAction
-    assert hints["role"] == Role
-    assert typing.get_type_hints(MemberActionJob)["action"] == MemberAction
+    node_job = annotations(NodeActionJob)
+    assert node_job["action"] == "NodeAction"
+    assert node_job["role"] == "Role"
+    assert annotations(MemberActionJob)["action"] == "MemberAction"
+    # and those names, in the module that declares the jobs, are the Literals
+    assert vars(_jobs)["NodeAction"] is NodeAction
+    assert vars(_jobs)["Role"] is Role
+    assert vars(_jobs)["MemberAction"] is MemberAction
 
 
 def test_the_emulator_accepts_exactly_the_sdks_vocabulary() -> None:
