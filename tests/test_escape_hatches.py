@@ -491,7 +491,7 @@ _HEADER_TEXT = st.text(
         st.dictionaries(
             st.from_regex(r"X-[A-Za-z0-9!#$%&'*+.^_`|~-]{1,10}", fullmatch=True),
             st.text(
-                st.characters(min_codepoint=0x20, max_codepoint=0xFF, blacklist_characters="\x7f"),
+                st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
                 max_size=20,
             ),
             max_size=4,
