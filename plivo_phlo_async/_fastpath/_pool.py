@@ -195,6 +195,8 @@ class FastPool:
             if conn.reusable and not self.closed:
                 conn.idle_since = loop.time()
                 self._idle.setdefault(origin, []).append(conn)
+                if self._room:  # a connect waiting for room may close this one now
+                    self._wake_room()
             else:
                 conn.close()
         finally:
@@ -234,10 +236,15 @@ class FastPool:
         self._closing(conn)
         if conn in self._open:
             self._open.discard(conn)
-            while self._room:  # every one checks again: none is left waiting by a cancelled one
-                waiter = self._room.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)
+            self._wake_room()
+
+    def _wake_room(self) -> None:
+        """A socket's room came free: every connect waiting for one checks again
+        (none is left waiting behind a cancelled one)."""
+        while self._room:
+            waiter = self._room.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
 
     # slots ---------------------------------------------------------------------
     async def _wait_for_slot(
@@ -324,6 +331,7 @@ class FastPool:
         def settled(task: asyncio.Task[tuple[asyncio.Transport, Connection]]) -> None:
             self._connecting -= 1
             if task.cancelled() or task.exception() is not None:
+                self._wake_room()  # no socket came of it: its room is free
                 return
             if abandoned:
                 task.result()[1].abort()
