@@ -53,8 +53,8 @@ def runtime_imports(path: Path) -> set[str]:
 
 
 def modules(where: str) -> list[Path]:
-    root = PACKAGE / where if where else PACKAGE
-    return sorted(root.rglob("*.py")) if where else sorted(PACKAGE.glob("*.py"))
+    """The modules of subpackage ``where`` (all levels), or of the package's top ("")."""
+    return sorted((PACKAGE / where).rglob("*.py")) if where else sorted(PACKAGE.glob("*.py"))
 
 
 CORE = [
