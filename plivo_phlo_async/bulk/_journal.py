@@ -26,13 +26,18 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .._exceptions import PlivoError
 from ._text import safe_str
+
+if TYPE_CHECKING:
+    from ._manifest import Sql
+
+_T = TypeVar("_T")
 
 __all__ = [
     "CLAIMED",
@@ -136,17 +141,25 @@ def decide(
     now: float,
     retry_failed: bool,
     prior: str | None = None,
+    in_doubt: bool = False,
 ) -> tuple[Claim, Write]:
     """The claim a runner makes of a job's row, and the write it takes.
 
     Run inside the transaction that read ``row`` (locked), so no other runner
     can decide about the same job in between. ``prior`` is the status a
     ``claimed`` row had before it was claimed (``failed`` or ``resend``), if
-    any: a dead owner's claim falls back to it.
+    any: a dead owner's claim falls back to it. ``in_doubt``: this claim is
+    tried again after its connection broke, so a row this run owns may be
+    its own first attempt, committed before the break (the caller makes sure
+    no other claim of the same job by this run was made meanwhile).
     """
     if row is None:
         return Claim("claimed"), "insert"
     if row.run_token == token:
+        if in_doubt and row.status == CLAIMED:
+            return Claim("claimed", row), None
+        if in_doubt and row.status in (SUCCEEDED, FAILED, OUTCOME_UNKNOWN):
+            return Claim("settled", row, row.status), None
         return Claim("duplicate", row), None
     status = row.status
     live = row.lease_until is not None and row.lease_until > now
@@ -210,6 +223,11 @@ class Journal(Protocol):
     async def rows(self, status: str | Iterable[str] | None = None) -> list[JournalEntry]: ...
     async def resolve(self, job_ids: Iterable[str], status: str, note: str) -> list[str]: ...
     async def counts(self) -> dict[str, int]: ...
+    async def transact(self, work: Callable[[Sql], Awaitable[_T]], *, write: bool = True) -> _T:
+        """Run ``work`` (statements of :mod:`._manifest`) in one transaction;
+        it may be run again on a new connection, so it must be idempotent."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

@@ -11,6 +11,11 @@ schema, ``sslmode``). The password is only given to libpq: errors, logs and
 Claims are ``INSERT ... ON CONFLICT DO NOTHING`` and, when a row exists,
 ``SELECT ... FOR UPDATE`` of that one row in the same transaction; leases are
 measured with the database's clock, never the runners'.
+
+A connection that breaks (a restarted server, ``pg_terminate_backend``, a
+network blip) costs no job its outcome: every operation is idempotent and is
+tried again on a new connection (:data:`RECONNECT_PAUSES`). A claim whose
+commit may have happened before the break recognises its own row.
 """
 
 # Table names are interpolated into SQL: they are the checked prefix
@@ -19,11 +24,12 @@ measured with the database's clock, never the runners'.
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
@@ -48,6 +54,7 @@ from ._journal import (
     text,
     unresolved_problems,
 )
+from ._manifest import Dialect, Sql
 from ._text import safe_str
 
 if TYPE_CHECKING:
@@ -62,6 +69,12 @@ PREFIX_PARAMETER = "journal_prefix"
 CONNECT_TIMEOUT = 10
 #: Connections a runner's journal opens at most (one per operation in progress).
 POOL_SIZE = 4
+#: Seconds to wait before each new attempt of an operation whose connection
+#: broke or could not be made (about 4 s in all, then the error stands).
+RECONNECT_PAUSES = (0.0, 0.25, 1.0, 2.5)
+
+_T = TypeVar("_T")
+_log = logging.getLogger("plivo_phlo_async.journal")
 
 _NOW = "extract(epoch from clock_timestamp())::float8"
 _COLUMNS = (
@@ -121,6 +134,19 @@ class PostgresJournal:
         self._jobs = f"{prefix}_jobs"
         self._meta = f"{prefix}_meta"
         self._exists = True
+        #: Jobs whose claim is being made now: a second claim of one of them
+        #: by this run is a duplicate, whatever a retried claim finds.
+        self._claiming: set[str] = set()
+        self.dialect = Dialect(
+            param="%s",
+            seconds="float8",
+            now=_NOW,
+            tables={
+                "jobs": self._jobs,
+                "campaigns": f"{prefix}_campaigns",
+                "campaign_jobs": f"{prefix}_campaign_jobs",
+            },
+        )
 
     @classmethod
     async def open(
@@ -243,49 +269,67 @@ class PostgresJournal:
 
     # -- the runner's ----------------------------------------------------------------
     async def claim(self, job_id: str, ref: Any, *, retry_failed: bool) -> Claim:
-        import psycopg
-
         key = _pg(text(job_id))
-        try:
+        assert key is not None
+        if key in self._claiming:
+            return Claim("duplicate")
+        self._claiming.add(key)
+        tries = 0
+
+        async def attempt() -> Claim:
+            nonlocal tries
+            tries += 1
+            in_doubt = tries > 1 and key not in self.held
             async with self._connection() as db, db.transaction():
-                cursor = await db.execute(
-                    f"INSERT INTO {self._jobs} (job_id, status, run_token, ref, attempts, "
-                    f"updated_at, lease_until) VALUES (%s, %s, %s, %s, 0, {_NOW}, "
-                    f"{_NOW} + %s) ON CONFLICT (job_id) DO NOTHING RETURNING job_id",
-                    (key, CLAIMED, self.run_token, _pg(ref_text(ref)), self.lease),
-                )
-                if await cursor.fetchone() is not None:
-                    claim = Claim("claimed")
-                else:
-                    cursor = await db.execute(
-                        f"SELECT {_COLUMNS}, prior, {_NOW} FROM {self._jobs} WHERE job_id=%s "
-                        "FOR UPDATE",
-                        (key,),
-                    )
-                    found = await cursor.fetchone()
-                    assert found is not None  # rows are only deleted by their owner
-                    row = JournalEntry(*found[:-2])
-                    claim, write = decide(
-                        row, self.run_token, float(found[-1]), retry_failed, found[-2]
-                    )
-                    if write == "take":
-                        await db.execute(
-                            f"UPDATE {self._jobs} SET prior=CASE WHEN status=%s THEN prior "
-                            f"ELSE status END, status=%s, run_token=%s, ref=%s, "
-                            f"lease_until={_NOW} + %s WHERE job_id=%s",
-                            (CLAIMED, CLAIMED, self.run_token, _pg(ref_text(ref)), self.lease, key),
-                        )
-                    elif write == "adopt":
-                        await db.execute(
-                            f"UPDATE {self._jobs} SET run_token=%s, status=%s, "
-                            "lease_until=NULL, prior=NULL WHERE job_id=%s",
-                            (self.run_token, claim.status, key),
-                        )
-        except psycopg.Error as exc:
-            raise self._failure("claim", job_id, exc) from None
+                return await self._claim(db, key, ref, retry_failed, in_doubt)
+
+        try:
+            claim = await self._retrying("claim", job_id, attempt)
+        finally:
+            self._claiming.discard(key)
         if claim.kind == "claimed":
-            assert key is not None
             self.held.add(key)
+        return claim
+
+    async def _claim(
+        self,
+        db: psycopg.AsyncConnection[Any],
+        key: str,
+        ref: Any,
+        retry_failed: bool,
+        in_doubt: bool,
+    ) -> Claim:
+        cursor = await db.execute(
+            f"INSERT INTO {self._jobs} (job_id, status, run_token, ref, attempts, "
+            f"updated_at, lease_until) VALUES (%s, %s, %s, %s, 0, {_NOW}, "
+            f"{_NOW} + %s) ON CONFLICT (job_id) DO NOTHING RETURNING job_id",
+            (key, CLAIMED, self.run_token, _pg(ref_text(ref)), self.lease),
+        )
+        if await cursor.fetchone() is not None:
+            return Claim("claimed")
+        cursor = await db.execute(
+            f"SELECT {_COLUMNS}, prior, {_NOW} FROM {self._jobs} WHERE job_id=%s FOR UPDATE",
+            (key,),
+        )
+        found = await cursor.fetchone()
+        assert found is not None  # rows are only deleted by their owner
+        row = JournalEntry(*found[:-2])
+        claim, write = decide(
+            row, self.run_token, float(found[-1]), retry_failed, found[-2], in_doubt
+        )
+        if write == "take":
+            await db.execute(
+                f"UPDATE {self._jobs} SET prior=CASE WHEN status=%s THEN prior "
+                f"ELSE status END, status=%s, run_token=%s, ref=%s, "
+                f"lease_until={_NOW} + %s WHERE job_id=%s",
+                (CLAIMED, CLAIMED, self.run_token, _pg(ref_text(ref)), self.lease, key),
+            )
+        elif write == "adopt":
+            await db.execute(
+                f"UPDATE {self._jobs} SET run_token=%s, status=%s, "
+                "lease_until=NULL, prior=NULL WHERE job_id=%s",
+                (self.run_token, claim.status, key),
+            )
         return claim
 
     async def get(self, job_id: str) -> JournalEntry | None:
@@ -303,7 +347,7 @@ class PostgresJournal:
             f"UPDATE {self._jobs} SET status=%s, ref=%s, http_status=NULL, api_id=NULL, "
             f"attempts=0, error=NULL, updated_at={_NOW}, url=%s, payload=%s, note=NULL, "
             f"prior=NULL, lease_until={_NOW} + %s WHERE job_id=%s AND run_token=%s "
-            "AND status=%s",
+            "AND status IN (%s, %s)",
             (
                 IN_FLIGHT,
                 _pg(ref_text(ref)),
@@ -313,6 +357,7 @@ class PostgresJournal:
                 _pg(text(job_id)),
                 self.run_token,
                 CLAIMED,
+                IN_FLIGHT,  # its own start, tried again after a broken connection
             ),
         )
         return changed == 1
@@ -401,10 +446,14 @@ class PostgresJournal:
         if status is not None:
             query += " WHERE status = ANY(%s)"
             args = ([status] if isinstance(status, str) else list(status),)
-        try:
+
+        async def attempt() -> list[JournalEntry]:
             async with self._connection() as db:
                 cursor = await db.execute(query + " ORDER BY updated_at, job_id", args)
                 return [JournalEntry(*row) for row in await cursor.fetchall()]
+
+        try:
+            return await self._retrying(None, "", attempt)
         except psycopg.Error as exc:
             raise JournalError(
                 self.name, f"journal {self.name} cannot be read: {_said(exc)}"
@@ -415,12 +464,16 @@ class PostgresJournal:
 
         if not self._exists:
             return {}
-        try:
+
+        async def attempt() -> dict[str, int]:
             async with self._connection() as db:
                 cursor = await db.execute(
                     f"SELECT status, count(*) FROM {self._jobs} GROUP BY status"
                 )
                 return {str(status): int(count) for status, count in await cursor.fetchall()}
+
+        try:
+            return await self._retrying(None, "", attempt)
         except psycopg.Error as exc:
             raise JournalError(
                 self.name, f"journal {self.name} cannot be read: {_said(exc)}"
@@ -456,26 +509,27 @@ class PostgresJournal:
         """Release the claims this run still holds, then disconnect."""
         import psycopg
 
+        async def leave() -> None:
+            async with self._connection() as db, db.transaction():
+                await db.execute(
+                    f"DELETE FROM {self._jobs} WHERE run_token=%s AND status=%s AND prior IS NULL",
+                    (self.run_token, CLAIMED),
+                )
+            await db.execute(
+                f"UPDATE {self._jobs} SET status=prior, prior=NULL, "
+                "lease_until=NULL WHERE run_token=%s AND status=%s",
+                (self.run_token, CLAIMED),
+            )
+            # Its jobs in flight have no owner any more: unknown at once.
+            await db.execute(
+                f"UPDATE {self._jobs} SET lease_until=NULL WHERE run_token=%s AND status=%s",
+                (self.run_token, IN_FLIGHT),
+            )
+
         try:
             if not self.readonly and self._exists:
                 with anyio.CancelScope(shield=True):
-                    async with self._connection() as db, db.transaction():
-                        await db.execute(
-                            f"DELETE FROM {self._jobs} WHERE run_token=%s AND status=%s "
-                            "AND prior IS NULL",
-                            (self.run_token, CLAIMED),
-                        )
-                        await db.execute(
-                            f"UPDATE {self._jobs} SET status=prior, prior=NULL, "
-                            "lease_until=NULL WHERE run_token=%s AND status=%s",
-                            (self.run_token, CLAIMED),
-                        )
-                        # Its jobs in flight have no owner any more: unknown at once.
-                        await db.execute(
-                            f"UPDATE {self._jobs} SET lease_until=NULL "
-                            "WHERE run_token=%s AND status=%s",
-                            (self.run_token, IN_FLIGHT),
-                        )
+                    await self._retrying(None, "", leave)
         except psycopg.Error as exc:
             raise JournalError(
                 self.name, f"journal {self.name} could not be closed cleanly: {_said(exc)}"
@@ -485,10 +539,24 @@ class PostgresJournal:
                 for connection in self._opened:
                     await connection.close()
 
+    async def transact(self, work: Callable[[Sql], Awaitable[_T]], *, write: bool = True) -> _T:
+        import psycopg
+
+        async def attempt() -> _T:
+            async with self._connection() as db, db.transaction():
+                return await work(_Statements(db, self.dialect))
+
+        try:
+            return await self._retrying(None, "", attempt)
+        except psycopg.Error as exc:
+            raise JournalError(self.name, f"journal {self.name}: {_said(exc)}") from None
+
     # -- internals ---------------------------------------------------------------------
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """An idle connection (a new one while fewer than POOL_SIZE are open)."""
+        import psycopg
+
         async with self._slots:
             if self._free:
                 db = self._free.pop()
@@ -497,37 +565,69 @@ class PostgresJournal:
                 self._opened.append(db)
             try:
                 yield db
-            except BaseException:
-                if db.broken or db.info.transaction_status != 0:  # not idle: drop it
+            except BaseException as exc:
+                broken = isinstance(exc, psycopg.OperationalError) or db.broken
+                if broken or db.info.transaction_status != 0:  # not idle: drop it
                     self._opened.remove(db)
                     with anyio.CancelScope(shield=True):
                         await db.close()
+                    if broken:  # the idle ones were likely cut off with it
+                        await self._drop_idle()
                     raise
                 self._free.append(db)
                 raise
             self._free.append(db)
 
-    async def _write(self, what: str, job_id: str, sql: str, args: tuple[Any, ...]) -> int:
+    async def _drop_idle(self) -> None:
+        idle, self._free = self._free, []
+        with anyio.CancelScope(shield=True):
+            for db in idle:
+                self._opened.remove(db)
+                await db.close()
+
+    async def _retrying(
+        self, what: str | None, job_id: str, attempt: Callable[[], Awaitable[_T]]
+    ) -> _T:
+        """``attempt()``, tried again on a new connection while the database
+        cannot be reached (every operation here is idempotent). ``what``:
+        raise a JournalError naming the job; None: let psycopg's error out."""
         import psycopg
 
-        try:
+        for pause in (*RECONNECT_PAUSES, None):
+            try:
+                return await attempt()
+            except psycopg.OperationalError as exc:
+                if pause is None:
+                    if what is None:
+                        raise
+                    raise self._failure(what, job_id, exc) from None
+                _log.warning(
+                    "journal %s: %s; trying again on a new connection", self.name, _said(exc)
+                )
+                await anyio.sleep(pause)
+            except psycopg.Error as exc:
+                if what is None:
+                    raise
+                raise self._failure(what, job_id, exc) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _write(self, what: str, job_id: str, sql: str, args: tuple[Any, ...]) -> int:
+        async def attempt() -> int:
             async with self._connection() as db:
                 cursor = await db.execute(sql, args)
                 return cursor.rowcount
-        except psycopg.Error as exc:
-            raise self._failure(what, job_id, exc) from None
+
+        return await self._retrying(what, job_id, attempt)
 
     async def _run(
         self, what: str, job_id: str, sql: str, args: tuple[Any, ...]
     ) -> JournalEntry | None:
-        import psycopg
-
-        try:
+        async def attempt() -> tuple[Any, ...] | None:
             async with self._connection() as db:
                 cursor = await db.execute(sql, args)
-                row = await cursor.fetchone()
-        except psycopg.Error as exc:
-            raise self._failure(what, job_id, exc) from None
+                return await cursor.fetchone()
+
+        row = await self._retrying(what, job_id, attempt)
         return None if row is None else JournalEntry(*row)
 
     def _failure(self, what: str, job_id: str, exc: Exception) -> JournalError:
@@ -536,6 +636,38 @@ class PostgresJournal:
             f"journal {self.name}: could not {what} job {safe_str(job_id)}: "
             f"{type(exc).__name__}: {_said(exc)}",
         )
+
+
+class _Statements:
+    """:class:`~._manifest.Sql` over one psycopg connection in a transaction."""
+
+    def __init__(self, db: psycopg.AsyncConnection[Any], dialect: Dialect) -> None:
+        self._db = db
+        self.dialect = dialect
+
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cursor = await self._db.execute(self.dialect.render(sql), tuple(_pg_args(args)))
+        return list(await cursor.fetchall())
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
+        await self._db.execute(self.dialect.render(sql), tuple(_pg_args(args)))
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        async with self._db.cursor() as cursor:
+            await cursor.executemany(
+                self.dialect.render(sql), [tuple(_pg_args(row)) for row in rows]
+            )
+
+    async def table_exists(self, name: str) -> bool:
+        cursor = await self._db.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (self.dialect.tables[name],)
+        )
+        row = await cursor.fetchone()
+        return bool(row and row[0])
+
+
+def _pg_args(args: Sequence[Any]) -> list[Any]:
+    return [_pg(value) if isinstance(value, str) else value for value in args]
 
 
 def _said(exc: Exception, url: str | None = None) -> str:

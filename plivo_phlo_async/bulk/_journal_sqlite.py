@@ -30,9 +30,9 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ._journal import (
     CLAIMED,
@@ -53,6 +53,7 @@ from ._journal import (
     unresolved_problems,
 )
 from ._journal_sqlite_checks import OPEN, alive, inspect, wal_missing
+from ._manifest import Dialect, Sql
 from ._text import safe_str
 
 __all__ = ["SqliteFile", "SqliteJournal"]
@@ -63,6 +64,14 @@ CHECKPOINT_EVERY = 1000
 BUSY_TIMEOUT = 10_000
 
 _HOST = socket.gethostname()
+_T = TypeVar("_T")
+#: The manifest's statements in SQLite (see :mod:`._manifest`).
+DIALECT = Dialect(
+    param="?",
+    seconds="REAL",
+    now="((julianday('now') - 2440587.5) * 86400.0)",
+    tables={"jobs": "jobs", "campaigns": "campaigns", "campaign_jobs": "campaign_jobs"},
+)
 _OPEN = OPEN
 _RUNNING = "running"
 _CLOSED = "closed"
@@ -235,6 +244,11 @@ class SqliteFile:
             self._announce_checkpoint()
         self._checkpoint_and_resume("TRUNCATE")
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, for statements that go with the journal (the manifest's)."""
+        return self._db
+
     # -- the runner's ----------------------------------------------------------------
     def get(self, job_id: str) -> JournalEntry | None:
         try:
@@ -281,7 +295,7 @@ class SqliteFile:
             raise self._failure("claim", job_id, exc) from None
         if claim.kind == "claimed":
             self.held.add(job_id)
-        self._count_write()
+        self.count_write()
         return claim
 
     def _owner_died(self, entry: JournalEntry, now: float) -> bool:
@@ -539,10 +553,10 @@ class SqliteFile:
             changed = self._db.execute(sql, args).rowcount
         except sqlite3.Error as exc:
             raise self._failure(what, job_id, exc) from None
-        self._count_write()
+        self.count_write()
         return changed
 
-    def _count_write(self) -> None:
+    def count_write(self) -> None:
         self._writes += 1
         if self._writes >= CHECKPOINT_EVERY:
             self._writes = 0
@@ -646,8 +660,48 @@ class SqliteJournal:
     async def counts(self) -> dict[str, int]:
         return self.file.counts()
 
+    async def transact(self, work: Callable[[Sql], Awaitable[_T]], *, write: bool = True) -> _T:
+        """Run ``work`` in one transaction (a write one unless ``write=False``).
+
+        ``work`` only awaits the statements, which run synchronously: the
+        transaction never spans a trip through the event loop.
+        """
+        db = self.file.db
+        try:
+            with _immediate(db) if write else _deferred(db):
+                result = await work(_Statements(db))
+        except sqlite3.Error as exc:
+            raise JournalError(self.file.path, f"journal {self.name}: {exc}") from None
+        if write:
+            self.file.count_write()
+        return result
+
     async def aclose(self) -> None:
         self.file.close()
+
+
+class _Statements:
+    """:class:`~._manifest.Sql` over one SQLite connection."""
+
+    dialect = DIALECT
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._db.execute(DIALECT.render(sql), tuple(args)).fetchall()
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
+        self._db.execute(DIALECT.render(sql), tuple(args))
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._db.executemany(DIALECT.render(sql), [tuple(row) for row in rows])
+
+    async def table_exists(self, name: str) -> bool:
+        found = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (DIALECT.tables[name],)
+        ).fetchone()
+        return found is not None
 
 
 def _enter_wal(db: sqlite3.Connection) -> None:
@@ -685,6 +739,17 @@ def _immediate(db: sqlite3.Connection) -> Iterator[None]:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
+
+
+@contextlib.contextmanager
+def _deferred(db: sqlite3.Connection) -> Iterator[None]:
+    """A read transaction: one consistent snapshot of the journal."""
+    db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if db.in_transaction:
+            db.execute("COMMIT")
 
 
 def _meta(db: sqlite3.Connection) -> list[tuple[str, str]]:

@@ -1,15 +1,21 @@
-"""``plivo-phlo campaign``: put a CSV/JSONL campaign on a taskiq-redis queue
-as chunks, and read its status from the journal.
+"""``plivo-phlo campaign``: write a CSV/JSONL campaign's manifest to its
+journal and queue it on a taskiq-redis broker as chunks; read every job's
+state from the journal; requeue what a broker lost.
 
 Workers (``taskiq worker plivo_phlo_async.integrations.taskiq_worker:broker``)
 run the chunks with their own credentials; nothing here needs the token.
+
+``campaign status`` exits 0 when every job succeeded, 1 when every job has
+its outcome but some failed or are unknown, 5 while jobs are still to run
+(not started, claimed or in flight), and 2 when the journal cannot be read.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 import typer
@@ -19,6 +25,8 @@ from rich.markup import escape
 from .._exceptions import InvalidParameterError
 from .._validation import validate_path_id
 from ..bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE_LIMIT, JournalError
+from ..bulk._manifest import check_campaign_id
+from ..integrations.campaign import DEFAULT_CHUNK_SIZE, DEFAULT_QUEUE, MAX_CHUNK_SIZE
 from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
 from ._io import InputChangedError, InputFormatError, Source, run_jobs, validate
 from ._run import _report_validation, _shared, parse_rate
@@ -26,36 +34,57 @@ from ._run import _report_validation, _shared, parse_rate
 __all__ = ["campaign_app"]
 
 campaign_app = typer.Typer(
-    help="Campaigns on taskiq workers: submit a file as chunks to a Redis queue, "
-    "read the status from the journal (needs the taskiq extra).",
+    help="Campaigns on taskiq workers: submit a file (its manifest goes to the journal, "
+    "its chunks to a Redis queue), read every job's state, requeue what a broker lost "
+    "(needs the taskiq extra).",
     no_args_is_help=True,
 )
-#: Statuses that mean a job needs someone's attention.
-_ATTENTION = ("failed", "outcome_unknown", "in_flight")
+#: ``campaign status`` while jobs are still to run.
+EXIT_UNFINISHED = 5
+_QUEUE_HELP = "Stream and consumer group of the workers."
+
+JournalOption = Annotated[
+    str,
+    typer.Option(
+        "--journal",
+        metavar="LOCATION",
+        help="The campaign's journal, as the workers reach it (a SQLite path they "
+        "share, or a postgresql:// URL).",
+    ),
+]
+CampaignOption = Annotated[
+    str,
+    typer.Option(
+        "--campaign",
+        metavar="ID",
+        help="The campaign's id (letters, digits, '.', '_', '-'): its jobs are its own "
+        "in the journal, whatever other campaigns share it.",
+    ),
+]
+BrokerOption = Annotated[
+    str,
+    typer.Option(
+        "--broker",
+        metavar="URL",
+        envvar="PLIVO_PHLO_BROKER_URL",
+        show_envvar=True,
+        help="The taskiq-redis broker the workers listen on (redis://host:port/db).",
+    ),
+]
+QueueOption = Annotated[
+    str,
+    typer.Option(
+        "--queue", metavar="NAME", envvar="PLIVO_PHLO_QUEUE", show_envvar=True, help=_QUEUE_HELP
+    ),
+]
 
 
 @campaign_app.command("submit")
 def submit(
     phlo_id: Annotated[str, typer.Argument(metavar="PHLO_ID", help="The PHLO every row triggers.")],
-    journal: Annotated[
-        str,
-        typer.Option(
-            "--journal",
-            metavar="LOCATION",
-            help="The campaign's journal, as the workers reach it (a SQLite path "
-            "they share, or a postgresql:// URL).",
-        ),
-    ],
-    broker: Annotated[
-        str,
-        typer.Option(
-            "--broker",
-            metavar="URL",
-            envvar="PLIVO_PHLO_BROKER_URL",
-            show_envvar=True,
-            help="The taskiq-redis broker the workers listen on (redis://host:port/db).",
-        ),
-    ],
+    journal: JournalOption,
+    campaign: CampaignOption,
+    broker: BrokerOption,
     from_csv: Annotated[
         Path | None,
         typer.Option("--from-csv", metavar="FILE", dir_okay=False, help="One job per row."),
@@ -74,18 +103,12 @@ def submit(
         ),
     ] = None,
     chunk_size: Annotated[
-        int, typer.Option("--chunk-size", min=1, help="Jobs per chunk (one task each).")
-    ] = 100,
-    queue: Annotated[
-        str,
+        int,
         typer.Option(
-            "--queue",
-            metavar="NAME",
-            envvar="PLIVO_PHLO_QUEUE",
-            show_envvar=True,
-            help="Stream and consumer group of the workers.",
+            "--chunk-size", min=1, max=MAX_CHUNK_SIZE, help="Jobs per chunk (one task each)."
         ),
-    ] = "plivo-phlo-campaign",
+    ] = DEFAULT_CHUNK_SIZE,
+    queue: QueueOption = DEFAULT_QUEUE,
     redis: Annotated[
         str | None,
         typer.Option(
@@ -104,7 +127,8 @@ def submit(
             metavar="PREFIX",
             envvar="PLIVO_PHLO_REDIS_KEY_PREFIX",
             show_envvar=True,
-            help="Prefix of the limit's Redis keys.",
+            help="Prefix of the limit's Redis keys. One account has one limit: every "
+            "process and campaign on the account must use the same prefix.",
         ),
     ] = "",
     rate: Annotated[
@@ -120,11 +144,15 @@ def submit(
         int, typer.Option("--concurrency", min=1, help="Requests in flight per chunk at most.")
     ] = DEFAULT_CONCURRENCY,
 ) -> None:
-    """Check every row, then queue PHLO_ID's jobs as chunks for the workers.
+    """Check every row, write the campaign's manifest (every job) to the journal,
+    then queue its chunks for the workers.
 
-    Exit status: 0 when every chunk was queued; 2 for bad usage or invalid rows
-    (nothing queued); 1 when the broker failed mid-way (submit again: the
-    journal skips whatever already ran).
+    Submitting the same file to the same campaign again is a safe resume: no
+    job is added or sent twice, and only chunks with work left that the broker
+    does not hold are queued. A job id already in the campaign with another
+    payload refuses the whole submit. Exit status: 0 when the chunks were
+    queued; 2 for bad usage, invalid rows or conflicting ids (nothing queued);
+    1 when the journal or the broker failed (submit again).
     """
     if from_csv is not None and from_jsonl is None:
         source = Source(from_csv, "csv", job_id_column)
@@ -136,17 +164,15 @@ def submit(
         raise typer.BadParameter("must not be empty", param_hint="--journal")
     try:
         validate_path_id("phlo_id", phlo_id)
+        check_campaign_id(campaign)
     except InvalidParameterError as exc:
-        fail(f"invalid PHLO_ID: {exc.reason}")
+        fail(f"invalid {exc.field or 'argument'}: {exc.reason}")
     rate_limit = _shared(
         DEFAULT_RATE_LIMIT if rate is None else parse_rate(rate),
         broker if redis is None else redis,
         redis_key_prefix,
     )
-    try:
-        from ..integrations.taskiq import campaign_broker, register_chunk_task, submit_campaign
-    except ImportError as exc:
-        fail(f"campaigns need the taskiq extra (pip install 'plivo-phlo-async[taskiq]'): {exc}")
+    taskiq = _taskiq()
     try:
         checked = validate(source, phlo_id)
     except InputFormatError as exc:
@@ -155,64 +181,157 @@ def submit(
         _report_validation(Console(stderr=True), checked, source)
         raise typer.Exit(EXIT_USAGE)
 
-    async def go() -> int:
-        queue_broker = campaign_broker(broker, queue=queue)
-        task = register_chunk_task(queue_broker)
-        try:
-            await queue_broker.startup()
-            submitted = await submit_campaign(
-                task,
-                run_jobs(source, phlo_id),
-                phlo_id=phlo_id,
-                journal=journal,
-                rate_limit=rate_limit,
-                chunk_size=chunk_size,
-                concurrency=concurrency,
-            )
-        except (OSError, InputChangedError, InputFormatError) as exc:
-            typer.echo(f"plivo-phlo: submit stopped: {exc}", err=True)
-            return EXIT_FAILED
-        except Exception as exc:  # redis.exceptions.ConnectionError and kin
-            typer.echo(f"plivo-phlo: submit stopped: {type(exc).__name__}: {exc}", err=True)
-            return EXIT_FAILED
-        finally:
-            await queue_broker.shutdown()
-        typer.echo(f"queued {submitted.jobs} jobs in {submitted.chunks} chunks on {queue}")
-        return EXIT_OK
+    async def go(task: Any) -> Any:
+        return await taskiq.submit_campaign(
+            task,
+            run_jobs(source, phlo_id),
+            campaign_id=campaign,
+            phlo_id=phlo_id,
+            journal=journal,
+            rate_limit=rate_limit,
+            chunk_size=chunk_size,
+            concurrency=concurrency,
+        )
 
-    raise typer.Exit(anyio.run(go))
+    submitted = _with_broker(broker, queue, go)
+    typer.echo(
+        f"campaign {campaign}: {submitted.jobs} jobs in the manifest; queued "
+        f"{submitted.chunks} chunks on {queue}"
+        + (f" ({submitted.live} more already queued)" if submitted.live else "")
+    )
+
+
+@campaign_app.command("resume")
+def resume(
+    journal: JournalOption,
+    campaign: CampaignOption,
+    broker: BrokerOption,
+    queue: QueueOption = DEFAULT_QUEUE,
+) -> None:
+    """Queue again every chunk of the campaign's manifest that holds a job
+    still to be sent and that the broker no longer holds (a Redis restarted
+    without persistence, a message lost).
+
+    Safe at any time: chunks still queued or running are left alone, and a
+    chunk queued twice sends none of its jobs twice. Exit status: 0 done
+    (whether or not anything needed queueing); 2 for an unknown campaign; 1
+    when the journal or the broker failed.
+    """
+    try:
+        check_campaign_id(campaign)
+    except InvalidParameterError as exc:
+        fail(f"invalid campaign id: {exc.reason}")
+    taskiq = _taskiq()
+
+    async def go(task: Any) -> Any:
+        return await taskiq.resume_campaign(task, journal=journal, campaign_id=campaign)
+
+    resumed = _with_broker(broker, queue, go)
+    typer.echo(
+        f"campaign {campaign}: queued {resumed.chunks} chunks on {queue}; "
+        f"{resumed.live} with work left were still queued"
+    )
 
 
 @campaign_app.command("status")
 def status(
-    journal: Annotated[
-        str, typer.Option("--journal", metavar="LOCATION", help="The campaign's journal.")
-    ],
+    journal: JournalOption,
+    campaign: Annotated[
+        str | None,
+        typer.Option(
+            "--campaign",
+            metavar="ID",
+            help="The campaign (needed when the journal holds several).",
+        ),
+    ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the counts as one JSON object.")
+        bool, typer.Option("--json", help="Print the states as one JSON object.")
     ] = False,
 ) -> None:
-    """Count the campaign's jobs by status, from the journal.
+    """Every job of the campaign's manifest by its one state, and what to do
+    about each, from the journal (jobs that never ran included).
 
-    Exit status: 0 when no job failed or has an unknown outcome; 1 when some
-    did (or are still in flight); 2 when the journal cannot be read.
+    Exit status: 0 every job succeeded; 1 every job has its outcome but some
+    failed or are unknown; 5 jobs are still to run (not started, claimed or
+    in flight); 2 the journal or the campaign cannot be read.
     """
-    from ..integrations.campaign import campaign_status
+    from ..integrations.campaign import ADVICE, campaign_status
 
     try:
-        counts = anyio.run(campaign_status, journal)
-    except JournalError as exc:
+        found = anyio.run(campaign_status, journal, campaign)
+    except (JournalError, InvalidParameterError) as exc:
         fail(str(exc))
-    if as_json:
-        typer.echo(json.dumps(counts, sort_keys=True))
+    if found.finished:
+        code = EXIT_FAILED if found.needs_attention else EXIT_OK
     else:
-        out = Console()
-        for name, count in counts.items():
-            style = "red" if name in _ATTENTION else "green" if name == "succeeded" else ""
-            out.print(
-                f"[{style}]{escape(name):<16}[/]{count:>10}"
-                if style
-                else f"{escape(name):<16}{count:>10}"
+        code = EXIT_UNFINISHED
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "campaign": found.campaign_id,
+                    "size": found.size,
+                    "finished": found.finished,
+                    "states": found.counts,
+                },
+                sort_keys=True,
             )
-        out.print(f"{'total':<16}{sum(counts.values()):>10}")
-    raise typer.Exit(EXIT_FAILED if any(counts.get(name) for name in _ATTENTION) else EXIT_OK)
+        )
+        raise typer.Exit(code)
+    out = Console(soft_wrap=True)
+    out.print(f"campaign {escape(found.campaign_id)}: {found.size} jobs", highlight=False)
+    for name, count in found.counts.items():
+        style = "green" if name == "succeeded" else "red" if name in _ATTENTION else "yellow"
+        line = f"{name:<16}{count:>10}"
+        advice = f"  {escape(ADVICE[name])}" if count and name != "succeeded" else ""
+        out.print(f"[{style}]{line}[/]{advice}" if count else line, highlight=False)
+    verdict = {
+        EXIT_OK: "finished: every job succeeded",
+        EXIT_FAILED: "finished: some jobs need your attention",
+        EXIT_UNFINISHED: "not finished: jobs are still to run",
+    }[code]
+    out.print(verdict, highlight=False)
+    raise typer.Exit(code)
+
+
+#: States that need the operator.
+_ATTENTION = ("failed", "outcome_unknown")
+
+
+def _taskiq() -> Any:
+    try:
+        from ..integrations import taskiq
+    except ImportError as exc:
+        fail(f"campaigns need the taskiq extra (pip install 'plivo-phlo-async[taskiq]'): {exc}")
+    return taskiq
+
+
+def _with_broker(broker: str, queue: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run ``work(task)`` with a started broker; the CLI's errors as exit codes."""
+    taskiq = _taskiq()
+
+    async def go() -> Any:
+        queue_broker = taskiq.campaign_broker(broker, queue=queue)
+        task = taskiq.register_chunk_task(queue_broker)
+        try:
+            await queue_broker.startup()
+            if await taskiq.broker_persists(queue_broker) is False:
+                typer.echo(
+                    "plivo-phlo: warning: the broker's Redis keeps no append-only file "
+                    "(appendonly no): a restart loses queued chunks. Turn AOF on, or run "
+                    "`plivo-phlo campaign resume` after a restart (the journal keeps every job).",
+                    err=True,
+                )
+            return await work(task)
+        finally:
+            await queue_broker.shutdown()
+
+    try:
+        return anyio.run(go)
+    except (InvalidParameterError, InputChangedError, InputFormatError) as exc:
+        fail(str(exc))
+    except JournalError as exc:
+        typer.echo(f"plivo-phlo: {exc}", err=True)
+    except Exception as exc:  # redis.exceptions.ConnectionError and kin
+        typer.echo(f"plivo-phlo: stopped: {type(exc).__name__}: {exc}", err=True)
+    raise typer.Exit(EXIT_FAILED)

@@ -10,7 +10,7 @@
 ``PLIVO_PHLO_QUEUE``
     the stream and consumer group (default ``plivo-phlo-campaign``);
 ``PLIVO_PHLO_REDELIVER_AFTER``
-    seconds before an unacknowledged chunk goes to another worker (default 600);
+    seconds a dead worker's chunk waits before another worker takes it (default 60);
 ``PLIVO_AUTH_ID``, ``PLIVO_AUTH_TOKEN``, ``PLIVO_PHLO_BASE_URL``
     the account the chunks run on (never in a message).
 
