@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import socket
+import subprocess
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -29,8 +33,9 @@ from plivo_phlo_async.integrations.campaign import campaign_status
 from plivo_phlo_async.integrations.taskiq import campaign_broker
 
 PHLO_ID = DEFAULT_PHLO_ID
-#: Outcome statuses: a job with one of them is finished.
-FINAL = ("succeeded", "failed", "outcome_unknown", "skipped")
+CAMPAIGN = "test-campaign"
+#: Outcome states: a job in one of them is finished.
+FINAL = ("succeeded", "failed", "outcome_unknown")
 
 
 @pytest.fixture
@@ -85,15 +90,22 @@ def executions(server: EmulatorServer) -> Counter[int]:
     return Counter(run.payload["n"] for run in server.emulator.executions("run"))
 
 
-async def wait_for_outcomes(journal: str, count: int, *, deadline: float = 120.0) -> dict[str, int]:
-    """The journal's counts once ``count`` jobs are finished (a hang fails
-    after ``deadline`` seconds instead of blocking the suite)."""
+async def states(journal: str, campaign: str = CAMPAIGN) -> dict[str, int]:
+    """The campaign's jobs by state, the states with no job left out."""
+    found = await campaign_status(journal, campaign)
+    return {state: count for state, count in found.counts.items() if count}
+
+
+async def wait_for_outcomes(
+    journal: str, count: int, *, campaign: str = CAMPAIGN, deadline: float = 120.0
+) -> dict[str, int]:
+    """The campaign's states once ``count`` jobs have their outcome (a hang
+    fails after ``deadline`` seconds instead of blocking the suite)."""
     with anyio.fail_after(deadline):
         while True:
-            with contextlib.suppress(Exception):  # not created yet
-                counts = await campaign_status(journal)
-                if sum(counts.get(status, 0) for status in FINAL) >= count:
-                    return counts
+            counts = await states(journal, campaign)
+            if sum(counts.get(state, 0) for state in FINAL) >= count:
+                return counts
             await asyncio.sleep(0.2)
 
 
@@ -106,19 +118,80 @@ def pending(redis_url: str, queue: str) -> int:
         return int(info["pending"])
 
 
+class OwnRedis:
+    """A ``redis-server`` of the test's own on a free port, keeping nothing on
+    disk (as the machines' Redis): killed and restarted empty at will."""
+
+    def __init__(self, directory: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._directory = directory
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        import redis
+
+        self._process = subprocess.Popen(  # noqa: S603
+            [  # noqa: S607 - the machine's redis-server
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self._directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with redis.Redis.from_url(self.url) as connection:
+                    connection.ping()
+                return
+            except redis.exceptions.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def kill(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("no redis-server on this machine")
+    server = OwnRedis(tmp_path)
+    server.start()
+    yield server
+    server.kill()
+
+
 @pytest.fixture
 async def in_process_worker(
     redis_url: str, queue: str
-) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+) -> AsyncIterator[Callable[..., Awaitable[None]]]:
     """Start (on demand) a taskiq receiver in this process on the test's
-    queue, one chunk at a time; stopped when the test ends."""
+    queue (or on ``broker_url``), one chunk at a time; stopped when the test ends."""
     from plivo_phlo_async.integrations.taskiq import register_chunk_task
 
-    broker = campaign_broker(redis_url, queue=queue)
-    register_chunk_task(broker)
+    brokers: list[Any] = []
     tasks: list[asyncio.Task[None]] = []
 
-    async def start() -> None:
+    async def start(broker_url: str = redis_url, redeliver_after: float = 60.0) -> None:
+        broker = campaign_broker(broker_url, queue=queue, redeliver_after=redeliver_after)
+        register_chunk_task(broker)
+        brokers.append(broker)
         await broker.startup()
         tasks.append(asyncio.create_task(run_receiver_task(broker, max_async_tasks=1)))
 
@@ -127,7 +200,9 @@ async def in_process_worker(
         task.cancel()
         with contextlib.suppress(BaseException):
             await task
-    await broker.shutdown()
+    for broker in brokers:
+        with contextlib.suppress(Exception):
+            await broker.shutdown()
 
 
 async def until(check: Callable[[], bool], *, deadline: float = 60.0) -> None:

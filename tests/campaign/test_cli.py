@@ -7,16 +7,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 from typer.testing import CliRunner
 
+from plivo_phlo_async.bulk._manifest import STATES
 from plivo_phlo_async.cli._app import app
 from plivo_phlo_async.emulator._server import EmulatorServer
 
-from .conftest import PHLO_ID, executions, pending, until, wait_for_outcomes
+from .conftest import CAMPAIGN, PHLO_ID, executions, make_jobs, pending, until, wait_for_outcomes
 from .test_worker_processes import Spawn, spawn_worker  # noqa: F401 - a fixture
 
 
@@ -59,8 +62,13 @@ def test_submit_queues_chunks_that_workers_run_and_status_counts_them(
         redis_prefix,
         "--rate",
         "20/1",
+        "--campaign",
+        CAMPAIGN,
     )
-    assert (code, output.strip()) == (0, f"queued 30 jobs in 3 chunks on {queue}")
+    assert (code, output.strip().splitlines()[-1]) == (  # after the AOF warning
+        0,
+        f"campaign {CAMPAIGN}: 30 jobs in the manifest; queued 3 chunks on {queue}",
+    )
     spawn_worker()
 
     anyio.run(wait_for_outcomes, journal, 30)
@@ -69,10 +77,17 @@ def test_submit_queues_chunks_that_workers_run_and_status_counts_them(
     # CSV values are strings: "n" arrives as "0".."29".
     assert sorted(executions(server).values()) == [1] * 30
     code, output = invoke("campaign", "status", "--journal", journal, "--json")
-    assert (code, json.loads(output)) == (0, {"succeeded": 30})
+    assert code == 0
+    assert json.loads(output) == {
+        "campaign": CAMPAIGN,
+        "size": 30,
+        "finished": True,
+        "states": {**dict.fromkeys(STATES, 0), "succeeded": 30},
+    }
     code, output = invoke("campaign", "status", "--journal", journal)
     assert code == 0
-    assert output.split() == ["succeeded", "30", "total", "30"]
+    assert "succeeded" in output
+    assert "finished: every job succeeded" in output
 
 
 def test_submit_refuses_invalid_rows_and_queues_nothing(
@@ -94,6 +109,8 @@ def test_submit_refuses_invalid_rows_and_queues_nothing(
         redis_url,
         "--queue",
         queue,
+        "--campaign",
+        CAMPAIGN,
     )
     assert code == 2
     assert "line 2" in output
@@ -103,7 +120,15 @@ def test_submit_refuses_invalid_rows_and_queues_nothing(
 
 def test_submit_needs_exactly_one_input(redis_url: str, journal: str) -> None:
     code, output = invoke(
-        "campaign", "submit", PHLO_ID, "--journal", journal, "--broker", redis_url
+        "campaign",
+        "submit",
+        PHLO_ID,
+        "--journal",
+        journal,
+        "--broker",
+        redis_url,
+        "--campaign",
+        CAMPAIGN,
     )
     assert code == 2
     assert "exactly one of --from-csv" in output
@@ -115,35 +140,121 @@ def test_status_of_a_missing_journal_exits_2(tmp_path: Path) -> None:
     assert "no journal" in output
 
 
-def test_status_exits_1_when_a_job_failed_or_is_unknown(tmp_path: Path) -> None:
+def test_status_exits_1_when_every_job_has_its_outcome_and_one_is_unknown(
+    tmp_path: Path,
+) -> None:
     """A real journal (one run answered 201, one 500: outcome unknown) read by ``status``."""
-    import anyio
     import httpx
 
     from plivo_phlo_async import PhloClient
     from plivo_phlo_async.bulk import RunJob
+    from plivo_phlo_async.integrations.campaign import (
+        chunk_message,
+        run_campaign_chunk,
+        write_manifest,
+    )
 
     def answer(request: httpx.Request) -> httpx.Response:
         if json.loads(request.content)["n"] == 1:
             return httpx.Response(500, json={"error": "internal"})
         return httpx.Response(201, json={"api_id": "a", "message": "ok"})
 
-    path = tmp_path / "j.sqlite"
+    path = str(tmp_path / "j.sqlite")
 
     async def run() -> None:
+        jobs = [RunJob(PHLO_ID, {"n": n}) for n in range(2)]
+        await write_manifest(
+            jobs, campaign_id=CAMPAIGN, phlo_id=PHLO_ID, journal=path, rate_limit=None
+        )
         async with PhloClient(
             "MAXXXXXXXXXXXXXXXXXX",
             "token",
             base_url="http://127.0.0.1/v1",
             http_client=httpx.AsyncClient(transport=httpx.MockTransport(answer)),
         ) as client:
-            jobs = [RunJob("3c1f5a0e-0000-4000-8000-000000000001", {"n": n}) for n in range(2)]
-            await client.bulk(jobs, rate_limit=None, journal=path).run()
+            await run_campaign_chunk(chunk_message(path, CAMPAIGN, 0), client=client)
 
     anyio.run(run)
-    code, output = invoke("campaign", "status", "--journal", str(path), "--json")
-    counts = {status: n for status, n in json.loads(output).items() if n}
-    assert (code, counts) == (1, {"outcome_unknown": 1, "succeeded": 1})
+    code, output = invoke("campaign", "status", "--journal", path, "--json")
+    states = {state: n for state, n in json.loads(output)["states"].items() if n}
+    assert (code, states) == (1, {"outcome_unknown": 1, "succeeded": 1})
+    code, output = invoke("campaign", "status", "--journal", path)
+    assert code == 1
+    assert "check Plivo's console" in output
+
+
+def test_status_exits_5_while_jobs_are_not_started_and_says_what_to_do(
+    tmp_path: Path,
+) -> None:
+    from plivo_phlo_async.integrations.campaign import write_manifest
+
+    path = str(tmp_path / "j.sqlite")
+    anyio.run(
+        partial(
+            write_manifest,
+            make_jobs(7),
+            campaign_id=CAMPAIGN,
+            phlo_id=PHLO_ID,
+            journal=path,
+            rate_limit=None,
+        )
+    )
+
+    code, output = invoke("campaign", "status", "--journal", path)
+
+    assert code == 5
+    assert "not_started" in output
+    assert "plivo-phlo campaign resume" in output
+    assert "not finished" in output
+
+
+def test_status_asks_which_campaign_when_a_journal_holds_several(tmp_path: Path) -> None:
+    from plivo_phlo_async.integrations.campaign import write_manifest
+
+    path = str(tmp_path / "j.sqlite")
+    for name in ("first", "second"):
+        anyio.run(
+            partial(
+                write_manifest,
+                make_jobs(2),
+                campaign_id=name,
+                phlo_id=PHLO_ID,
+                journal=path,
+                rate_limit=None,
+            )
+        )
+
+    code, output = invoke("campaign", "status", "--journal", path)
+    assert code == 2
+    assert "first, second" in output
+    code, output = invoke("campaign", "status", "--journal", path, "--campaign", "second")
+    assert code == 5
+
+
+def test_resume_requeues_what_a_restarted_broker_lost_and_nothing_it_holds(
+    journal: str, csv_file: Path, own_redis: Any, queue: str
+) -> None:
+    import redis
+
+    common = ("--journal", journal, "--broker", own_redis.url, "--queue", queue)
+    common += ("--campaign", CAMPAIGN)
+    code, output = invoke(
+        "campaign", "submit", PHLO_ID, "--from-csv", str(csv_file), "--chunk-size", "10", *common
+    )
+    assert code == 0
+    assert "appendonly no" in output  # the CLI warns: this Redis keeps nothing on disk
+    own_redis.kill()
+    own_redis.start()  # empty: the three queued chunks are gone
+
+    code, output = invoke("campaign", "resume", *common)
+    assert code == 0
+    assert "queued 3 chunks" in output
+    code, output = invoke("campaign", "resume", *common)  # nothing lost this time
+    assert code == 0
+    assert "queued 0 chunks" in output
+    assert "3 with work left were still queued" in output
+    with redis.Redis.from_url(own_redis.url) as connection:
+        assert connection.xlen(queue) == 3
 
 
 def test_importing_the_sdk_or_its_cli_imports_no_taskiq() -> None:
