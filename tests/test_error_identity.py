@@ -21,6 +21,7 @@ from plivo_phlo_async import (
     TimeoutOutcomeUnknownError,
     _exceptions,
 )
+from plivo_phlo_async.integrations.campaign import ChunkNotFinishedError, ManifestConflictError
 
 PUBLIC_ERRORS = [
     value
@@ -71,6 +72,8 @@ def _status_error(cls: type[APIStatusError], status: int) -> APIStatusError:
         _status_error(ServerOutcomeUnknownError, 503),
         _status_error(RateLimitError, 429),
         JournalError("j.sqlite", "the journal is damaged"),
+        ManifestConflictError("spring", "ids reused with another payload", ["7", "8"]),
+        ChunkNotFinishedError("spring", 3, 12, "stopped: the rate limiter is unavailable"),
     ],
     ids=lambda error: type(error).__name__,
 )
