@@ -515,16 +515,16 @@ class PostgresJournal:
                     f"DELETE FROM {self._jobs} WHERE run_token=%s AND status=%s AND prior IS NULL",
                     (self.run_token, CLAIMED),
                 )
-            await db.execute(
-                f"UPDATE {self._jobs} SET status=prior, prior=NULL, "
-                "lease_until=NULL WHERE run_token=%s AND status=%s",
-                (self.run_token, CLAIMED),
-            )
-            # Its jobs in flight have no owner any more: unknown at once.
-            await db.execute(
-                f"UPDATE {self._jobs} SET lease_until=NULL WHERE run_token=%s AND status=%s",
-                (self.run_token, IN_FLIGHT),
-            )
+                await db.execute(
+                    f"UPDATE {self._jobs} SET status=prior, prior=NULL, "
+                    "lease_until=NULL WHERE run_token=%s AND status=%s",
+                    (self.run_token, CLAIMED),
+                )
+                # Its jobs in flight have no owner any more: unknown at once.
+                await db.execute(
+                    f"UPDATE {self._jobs} SET lease_until=NULL WHERE run_token=%s AND status=%s",
+                    (self.run_token, IN_FLIGHT),
+                )
 
         try:
             if not self.readonly and self._exists:
