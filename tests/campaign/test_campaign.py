@@ -203,3 +203,19 @@ async def test_a_chunk_delivered_twice_at_the_same_time_sends_nothing_twice(
     assert executions(server) == {n: 1 for n in range(20)}
     assert len(server.emulator.requests) == 20
     assert await states(journal) == {"succeeded": 20}
+
+
+async def test_resume_leaves_alone_the_chunks_a_worker_holds_and_those_unread(
+    redis_url: str, queue: str, shared_limit: RateLimit, journal: str
+) -> None:
+    import redis
+
+    await submit(redis_url, queue, make_jobs(30), journal, shared_limit, chunk_size=10)
+    with redis.Redis.from_url(redis_url) as connection:  # a worker takes one chunk, no ack
+        connection.xreadgroup(queue, "a-worker", {queue: ">"}, count=1)
+
+    resumed = await resume(redis_url, queue, journal)
+
+    assert (resumed.chunks, resumed.live) == (0, 3)  # 1 pending + 2 unread: all still held
+    with redis.Redis.from_url(redis_url) as connection:
+        assert connection.xlen(queue) == 3
