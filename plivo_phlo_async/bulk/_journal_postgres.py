@@ -177,27 +177,34 @@ class PostgresJournal:
         options: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in conninfo:
             options["connect_timeout"] = CONNECT_TIMEOUT
-        try:
-            connection = await psycopg.AsyncConnection.connect(conninfo, **options)
-        except psycopg.Error as exc:
-            raise JournalError(name, f"cannot open journal {name}: {_said(exc, url)}") from None
-        journal = cls(
-            name,
-            prefix,
-            connection,
-            lease,
-            readonly,
-            partial(psycopg.AsyncConnection.connect, conninfo, **options),
-        )
-        try:
-            await journal._prepare(auth_id, base_url, create=create)
-        except psycopg.Error as exc:
-            await connection.close()
-            raise JournalError(name, f"journal {name} cannot be used: {_said(exc, url)}") from None
-        except BaseException:
-            await connection.close()
-            raise
-        return journal
+        connect = partial(psycopg.AsyncConnection.connect, conninfo, **options)
+        for pause in (*RECONNECT_PAUSES, None):
+            try:
+                connection = await connect()
+            except psycopg.Error as exc:
+                raise JournalError(name, f"cannot open journal {name}: {_said(exc, url)}") from None
+            journal = cls(name, prefix, connection, lease, readonly, connect)
+            try:
+                await journal._prepare(auth_id, base_url, create=create)
+            except psycopg.OperationalError as exc:  # the connection broke: a new one
+                await connection.close()
+                if pause is None:
+                    raise JournalError(
+                        name, f"journal {name} cannot be used: {_said(exc, url)}"
+                    ) from None
+                _log.warning("journal %s: %s; opening it again", name, _said(exc, url))
+                await anyio.sleep(pause)
+                continue
+            except psycopg.Error as exc:
+                await connection.close()
+                raise JournalError(
+                    name, f"journal {name} cannot be used: {_said(exc, url)}"
+                ) from None
+            except BaseException:
+                await connection.close()
+                raise
+            return journal
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _prepare(self, auth_id: str | None, base_url: str | None, *, create: bool) -> None:
         db = self._db
@@ -646,17 +653,15 @@ class _Statements:
         self.dialect = dialect
 
     async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cursor = await self._db.execute(self.dialect.render(sql), tuple(_pg_args(args)))
+        # Never prepared: a plan made while the manifest's table was empty
+        # (a sequential scan) made a 100,000-job manifest quadratic.
+        cursor = await self._db.execute(
+            self.dialect.render(sql), tuple(_pg_args(args)), prepare=False
+        )
         return list(await cursor.fetchall())
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
-        await self._db.execute(self.dialect.render(sql), tuple(_pg_args(args)))
-
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        async with self._db.cursor() as cursor:
-            await cursor.executemany(
-                self.dialect.render(sql), [tuple(_pg_args(row)) for row in rows]
-            )
+        await self._db.execute(self.dialect.render(sql), tuple(_pg_args(args)), prepare=False)
 
     async def table_exists(self, name: str) -> bool:
         cursor = await self._db.execute(

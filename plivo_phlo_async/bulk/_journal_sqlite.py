@@ -694,9 +694,6 @@ class _Statements:
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
         self._db.execute(DIALECT.render(sql), tuple(args))
 
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._db.executemany(DIALECT.render(sql), [tuple(row) for row in rows])
-
     async def table_exists(self, name: str) -> bool:
         found = self._db.execute(
             "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (DIALECT.tables[name],)
