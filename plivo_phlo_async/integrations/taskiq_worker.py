@@ -37,5 +37,7 @@ broker = campaign_broker(
     redeliver_after=float(
         os.environ.get("PLIVO_PHLO_REDELIVER_AFTER", str(DEFAULT_REDELIVER_AFTER))
     ),
+    # Started during a Redis outage, a worker waits for it rather than crash-looping.
+    wait_for_redis=True,
 )
 chunk_task = register_chunk_task(broker)

@@ -133,6 +133,8 @@ class OwnRedis:
     def start(self) -> None:
         import redis
 
+        if self._process is not None and self._process.poll() is None:
+            return  # running already
         self._process = subprocess.Popen(  # noqa: S603
             [  # noqa: S607 - the machine's redis-server
                 "redis-server",
