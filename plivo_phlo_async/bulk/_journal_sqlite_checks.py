@@ -6,6 +6,7 @@ the ``state`` marker); and whether another runner's process is alive.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -35,21 +36,45 @@ def wal(path: Path) -> Path:
 
 
 def wal_missing(path: Path) -> bool:
-    """Whether ``path`` is in WAL mode with no write-ahead log beside it, now.
+    """Whether ``path`` is in WAL mode with no write-ahead log beside it while
+    the main file itself says ``open``: it lost its log.
 
-    Checked before connecting (a connection would create an empty log). The
-    header is read first, then the log looked for: a file still being created
-    by another process, not yet in WAL mode, has no log to lose, though the
-    other process may have switched and marked it open by the time this one
-    reads the marker. In WAL mode, the log exists while any connection is open.
+    Checked before connecting (a connection would create an empty log), from
+    the main file alone. Another process may be creating the journal: it
+    switches a new file to WAL mode (the header says so) a moment before its
+    connection creates the log, then writes ``open``; a look in that moment
+    sees no log, but the main file holds no marker yet, so nothing was lost.
+    The marker is read between two looks for the log (one appearing meanwhile
+    is a live runner's), and the whole look is taken again while it says
+    lost: a runner that opened, checkpointed ``open`` and closed in between
+    leaves ``closed``, so only a main file that keeps saying ``open`` with no
+    log is one that lost it.
     """
+    for _ in range(3):
+        try:
+            with path.open("rb") as file:
+                header = file.read(20)
+        except OSError:
+            return False
+        in_wal_mode = len(header) == 20 and header[18] == 2  # "file format write version"
+        if not in_wal_mode or wal(path).exists():
+            return False
+        marker = _main_file_state(path)
+        if wal(path).exists() or marker != OPEN:
+            return False
+    return True
+
+
+def _main_file_state(path: Path) -> str | None:
+    """The ``state`` marker in the main file alone (no log read, none created);
+    None without one (a new file) or when it cannot be read (``inspect`` says why)."""
+    uri = f"{path.resolve().as_uri()}?immutable=1"
     try:
-        with path.open("rb") as file:
-            header = file.read(20)
-    except OSError:
-        return False
-    in_wal_mode = len(header) == 20 and header[18] == 2  # "file format write version"
-    return in_wal_mode and not wal(path).exists()
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            row = db.execute("SELECT value FROM meta WHERE key='state'").fetchone()
+    except sqlite3.Error:
+        return None
+    return None if row is None else str(row[0])
 
 
 def inspect(db: sqlite3.Connection, path: Path, wal_present: bool) -> dict[str, str] | None:

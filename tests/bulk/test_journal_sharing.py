@@ -166,3 +166,33 @@ def test_processes_opening_a_new_journal_at_the_same_moment_all_open_it(
         failures += [outcome for outcome in outcomes if outcome != "opened"]
 
     assert failures == []
+
+
+def test_a_journal_another_process_is_creating_is_not_taken_for_one_that_lost_its_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The moment the race above lost in: the creator has switched the new
+    file to WAL mode (the header says so) and no log exists yet when this
+    one looks for it; then, before this one reads the marker, the creator
+    writes the schema and marks the journal ``open`` (announcing its
+    checkpoint). Nothing was lost: the main file never said ``open``."""
+    path = tmp_path / "campaign.sqlite"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA journal_mode=WAL").fetchall()  # a new file, switched, empty
+    assert not (tmp_path / "campaign.sqlite-wal").exists()
+    creators: list[SqliteFile] = []
+    inspect = _journal_sqlite.inspect
+
+    def creator_marks_it_open_first(*args: Any) -> Any:
+        monkeypatch.setattr(_journal_sqlite, "inspect", inspect)  # this once
+        creators.append(creator := open_runner(path))
+        with _journal_sqlite._immediate(creator._db):
+            creator._announce_checkpoint()  # "open", its checkpoint not done yet
+        return inspect(*args)
+
+    monkeypatch.setattr(_journal_sqlite, "inspect", creator_marks_it_open_first)
+
+    open_runner(path).close()
+
+    creators[0].close()
+    assert state(path) == "closed"
