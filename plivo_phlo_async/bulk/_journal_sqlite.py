@@ -52,7 +52,7 @@ from ._journal import (
     text,
     unresolved_problems,
 )
-from ._journal_sqlite_checks import OPEN, alive, inspect, wal_missing
+from ._journal_sqlite_checks import OPEN, alive, inspect, lost_log, wal_missing
 from ._manifest import Dialect, Sql
 from ._text import safe_str
 
@@ -180,7 +180,8 @@ class SqliteFile:
         try:
             if not create and not self.path.is_file():
                 raise JournalError(name, f"no journal at {name}")
-            wal_present = not wal_missing(self.path)
+            if wal_missing(self.path):
+                raise lost_log(self.path)
             if readonly:
                 uri = f"{self.path.resolve().as_uri()}?mode=ro"
                 self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
@@ -190,7 +191,7 @@ class SqliteFile:
             raise JournalError(name, f"cannot open journal {name}: {exc}") from None
         try:
             self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT}")
-            meta = inspect(self._db, self.path, wal_present)
+            meta = inspect(self._db, self.path)
             self.schema = SCHEMA_VERSION if meta is None else int(meta["schema"])
             self._empty = meta is None
             if meta is not None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ._journal import SCHEMA_VERSION, JournalError
 
-__all__ = ["OPEN", "alive", "inspect", "wal", "wal_missing"]
+__all__ = ["OPEN", "alive", "inspect", "lost_log", "wal", "wal_missing"]
 
 OPEN = "open"
 
@@ -39,16 +39,17 @@ def wal_missing(path: Path) -> bool:
     """Whether ``path`` is in WAL mode with no write-ahead log beside it while
     the main file itself says ``open``: it lost its log.
 
-    Checked before connecting (a connection would create an empty log), from
-    the main file alone. Another process may be creating the journal: it
-    switches a new file to WAL mode (the header says so) a moment before its
-    connection creates the log, then writes ``open``; a look in that moment
-    sees no log, but the main file holds no marker yet, so nothing was lost.
-    The marker is read between two looks for the log (one appearing meanwhile
-    is a live runner's), and the whole look is taken again while it says
-    lost: a runner that opened, checkpointed ``open`` and closed in between
-    leaves ``closed``, so only a main file that keeps saying ``open`` with no
-    log is one that lost it.
+    Checked, and the journal refused, before connecting: a connection would
+    create an empty log, which the next opening would take for the real one.
+    Decided from the main file alone. Another process may be creating the
+    journal: it switches a new file to WAL mode (the header says so) a moment
+    before its connection creates the log, then writes ``open``; a look in
+    that moment sees no log, but the main file holds no marker yet, so
+    nothing was lost. The marker is read between two looks for the log (one
+    appearing meanwhile is a live runner's), and the whole look is taken
+    again while it says lost: a runner that opened, checkpointed ``open`` and
+    closed in between leaves ``closed``, so only a main file that keeps
+    saying ``open`` with no log is one that lost it.
     """
     for _ in range(3):
         try:
@@ -77,9 +78,9 @@ def _main_file_state(path: Path) -> str | None:
     return None if row is None else str(row[0])
 
 
-def inspect(db: sqlite3.Connection, path: Path, wal_present: bool) -> dict[str, str] | None:
+def inspect(db: sqlite3.Connection, path: Path) -> dict[str, str] | None:
     """The journal's ``meta`` (None for a new, empty file), or a JournalError:
-    not a journal, damaged, too new, or its WAL lost."""
+    not a journal, damaged or too new (a lost WAL is refused before connecting)."""
     try:
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
     except sqlite3.DatabaseError as exc:
@@ -111,16 +112,20 @@ def inspect(db: sqlite3.Connection, path: Path, wal_present: bool) -> dict[str, 
                 f"this version reads schemas 1 to {SCHEMA_VERSION}",
             )
         raise JournalError(path, f"{path} is not a plivo-phlo journal (schema {schema!r})")
-    if meta.get("state") == OPEN and not wal_present:
-        log = wal(path).name
-        raise JournalError(
-            path,
-            f"journal {path} was not closed cleanly and its write-ahead log {log} is missing: "
-            f"the latest outcomes are in that file, so resuming without it could send jobs "
-            f"again. Put {log} (and {path.name}-shm) back beside it; always copy or move a "
-            f"journal together with them",
-        )
     return meta
+
+
+def lost_log(path: Path) -> JournalError:
+    """The refusal of a journal whose main file says ``open`` with no log
+    beside it (see :func:`wal_missing`)."""
+    log = wal(path).name
+    return JournalError(
+        path,
+        f"journal {path} was not closed cleanly and its write-ahead log {log} is missing: "
+        f"the latest outcomes are in that file, so resuming without it could send jobs "
+        f"again. Put {log} (and {path.name}-shm) back beside it; always copy or move a "
+        f"journal together with them",
+    )
 
 
 def _damaged(path: Path, detail: str) -> JournalError:

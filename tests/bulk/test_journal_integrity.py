@@ -219,6 +219,12 @@ async def test_a_main_file_copied_without_its_wal_is_refused(
     assert plivo.requests == []
     with pytest.raises(JournalError, match="-wal is missing"):
         Journal(copy / path.name, readonly=True)
+    # Refusing it (a status command reads it first) left no empty log beside
+    # it, which the next run would take for the real one.
+    assert not wal(copy / path.name).exists()
+    _, _, again = await run_all(plivo.client(), range(200), copy / path.name)
+    assert isinstance(again, JournalError)
+    assert plivo.requests == []
 
 
 async def test_the_journal_checkpoints_itself_and_the_main_file_still_says_open(
