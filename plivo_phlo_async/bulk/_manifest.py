@@ -33,7 +33,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .._exceptions import InvalidParameterError
-from ._jobs import RunJob, derive_job_id
+from .._validation import describe
+from ..resources.phlo import encode_run_payload
+from ._jobs import RunJob, _checked, derive_job_id
 from ._journal import CLAIMED, IN_FLIGHT, RESEND
 
 __all__ = [
@@ -158,7 +160,7 @@ def check_campaign_id(campaign_id: Any) -> str:
         raise InvalidParameterError(
             "campaign_id",
             "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, "
-            f"not {campaign_id!r}",
+            f"not {describe(campaign_id)}",
         )
     return campaign_id
 
@@ -171,6 +173,10 @@ def job_key(campaign_id: str, job_id: str) -> str:
 def manifest_job(job: RunJob, job_id: str) -> ManifestJob:
     """The manifest's record of ``job``: JSON payload and ref (a message and
     a database carry only JSON), and the digest that binds the id to them."""
+    try:  # what a run would refuse is refused now, before the campaign is queued
+        _checked("payload", encode_run_payload, job.payload, {})
+    except InvalidParameterError as exc:
+        raise InvalidParameterError("jobs", f"job {job_id[:32]!r}: {exc}") from None
     try:
         payload = json.dumps(dict(job.payload), sort_keys=True, allow_nan=False)
         ref = None if job.ref is None else json.dumps(job.ref, allow_nan=False)

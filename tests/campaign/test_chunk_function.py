@@ -98,6 +98,18 @@ async def test_a_job_that_json_cannot_carry_is_refused_before_queueing(journal: 
         await manifest([RunJob(PHLO_ID, {"to": "+14155550100"}, ref=object())], journal)
 
 
+@pytest.mark.parametrize("payload", [{1: "x"}, {"to": float("nan")}, {"to": object()}])
+async def test_a_payload_a_run_would_refuse_is_refused_at_submit(
+    journal: str, payload: dict[Any, Any]
+) -> None:
+    jobs = [*make_jobs(3), RunJob(PHLO_ID, payload, job_id="bad")]
+    with pytest.raises(InvalidParameterError, match="job 'bad'"):
+        await manifest(jobs, journal)
+
+    with pytest.raises(InvalidParameterError, match="no campaign"):
+        await states(journal)  # nothing was written
+
+
 async def test_a_limit_with_a_redis_connection_is_refused(journal: str, redis_url: str) -> None:
     import redis.asyncio
 
