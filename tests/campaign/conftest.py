@@ -199,12 +199,31 @@ async def in_process_worker(
 
     yield start
     for task in tasks:
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
+        await _cancelled(task)
     for broker in brokers:
         with contextlib.suppress(Exception):
             await broker.shutdown()
+
+
+async def _cancelled(receiver: asyncio.Task[None], *, deadline: float = 30.0) -> None:
+    """Cancel the receiver and return once it has ended.
+
+    On stopping, taskiq cancels its pending XREADGROUP read and waits for it,
+    shielded. That cancellation can be lost in the Redis client (seen on
+    Python 3.10: the read went on, the receiver and the test's teardown
+    waited forever), so while the receiver has not ended, the other tasks
+    still pending in this test's loop (the read among them) are cancelled
+    again; a receiver still running after ``deadline`` seconds fails the test.
+    """
+    receiver.cancel()
+    with anyio.fail_after(deadline):
+        while not receiver.done():
+            await asyncio.wait({receiver}, timeout=0.5)
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task() and not task.done():
+                    task.cancel()
+    with contextlib.suppress(BaseException):
+        receiver.result()
 
 
 async def until(check: Callable[[], bool], *, deadline: float = 60.0) -> None:
