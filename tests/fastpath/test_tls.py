@@ -1,8 +1,9 @@
 """TLS is always verified: an untrusted certificate, a hostname mismatch or a
 protocol older than TLS 1.2 is refused before any byte of the request leaves.
 
-The test CA (trustme) is trusted through ``SSL_CERT_FILE``, which httpx's
-``create_ssl_context`` honours, as a user's corporate CA would be.
+The test CA (trustme, conftest's ``ca`` and ``trust``) is trusted through
+``SSL_CERT_FILE``, which httpx's ``create_ssl_context`` honours, as a user's
+corporate CA would be.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import ssl
 import threading
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import trustme
@@ -20,20 +20,6 @@ import trustme
 from plivo_phlo_async import APIConnectionError, PhloClient
 
 from ._server import Server
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def trust(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the test CA the one the client trusts."""
-    path = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    monkeypatch.setenv("SSL_CERT_FILE", str(path))
-    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
 
 
 def server_context(
