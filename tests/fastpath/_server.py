@@ -187,6 +187,7 @@ class Conn:
         self.closed = False
         self.served = 0  # complete requests read on this connection
         self.tls: ssl.SSLObject | None = None
+        self.tickets = b""  # held back (Server.hold_tickets): TLS records, whole
         self._tls_in = ssl.MemoryBIO()
         self._tls_out = ssl.MemoryBIO()
 
@@ -207,7 +208,9 @@ class Conn:
             except ssl.SSLError:
                 self._flush()  # the alert, for the client to read
                 raise
-        self._flush()  # the last handshake flight and, TLS 1.3, the session tickets
+        if self.server.hold_tickets:  # TLS 1.3's session tickets, for the test to send
+            self.tickets = self._tls_out.read()
+        self._flush()
         self.reader = asyncio.StreamReader(limit=8 * 1024 * 1024)
         self.server._spawn(self._decrypt())
 
@@ -371,6 +374,9 @@ class Server:
     connections: int = 0  # accepted
     bytes_sent: int = 0  # for handlers that count what they managed to write
     later_done: int = 0  # writes and closes scheduled with Conn.later, once done
+    #: Over TLS 1.3, keep the session tickets the handshake ends with in ``conn.tickets``
+    #: instead of sending them at once.
+    hold_tickets: bool = False
 
     def __post_init__(self) -> None:
         self.loop = asyncio.new_event_loop()
