@@ -101,6 +101,7 @@ class Connection(asyncio.Protocol):
             self.pool._opened(self)
             return
         self.handshake = self._loop.create_future()
+        self.handshake.add_done_callback(_retrieve)  # a failure nobody awaits any more
         self._shaking = True
         try:
             # SNI and the hostname check (the context's check_hostname) as asyncio's own TLS.
@@ -471,6 +472,11 @@ class Connection(asyncio.Protocol):
             return
         self._fail(httpx.ReadTimeout("timed out"))
         self.abort()
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 if hasattr(select, "poll"):
