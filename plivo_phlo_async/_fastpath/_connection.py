@@ -330,7 +330,7 @@ class Connection(asyncio.Protocol):
                     reader.feed_eof()
                     break
                 reader.feed(plain)
-                if not incoming.pending and not tls.pending():
+                if not incoming.pending:  # (no plaintext is left over: a read takes a record's all)
                     break
         except ssl.SSLWantReadError:
             pass
