@@ -11,7 +11,7 @@ apart exactly as the retry table requires.
 Layers, each its own module:
 
 * :mod:`._reader`: an I/O-free HTTP/1.1 response reader (bytes in, events out);
-* :mod:`._connection`: one connection as an asyncio protocol (timers, drain);
+* :mod:`._connection`: one connection as an asyncio protocol (timers, drain, TLS over memory BIOs);
 * :mod:`._pool`: connections per origin, slots, reuse checks, lifecycle;
 * :mod:`._answer`: the answer both paths return, and body decoding;
 * :mod:`._sender`: the seam choosing the fast path or httpx per request;

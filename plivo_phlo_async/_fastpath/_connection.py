@@ -8,12 +8,25 @@ so no answer freezes the loop.
 
 Bytes that arrive while no request is outstanding mean the server is closing
 or out of step: the connection is closed and never reused.
+
+TLS is done here too, over ``ssl.MemoryBIO`` on a plain TCP transport (not
+asyncio's or uvloop's SSL protocol), so every byte the server sends reaches
+:meth:`Connection.data_received`, whether or not it decrypts to anything:
+half a TLS record of a stray answer, which an SSL layer would buffer out of
+sight, rules an idle connection out like any other byte. The TLS records are
+followed on the wire (their 5-byte headers) to tell a complete record from
+part of one. While idle, a complete record that decrypts to nothing (a TLS
+1.3 session ticket, a key update) is tolerated; application data,
+close_notify, an alert or part of a record is not. A FIN without
+close_notify does not complete a body framed by the close.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import select
+import ssl
 from typing import TYPE_CHECKING, Final, cast
 
 import httpx
@@ -30,12 +43,19 @@ __all__ = ["Connection", "has_pending_input"]
 MAX_HEAD_BYTES: Final = 64 * 1024
 #: Reader events handled per loop callback before yielding to other tasks.
 _EVENT_BUDGET: Final = 512
+#: Plaintext asked of the TLS object per read: a record's most (2**14) and then some.
+_TLS_READ: Final = 17 * 1024
 
 
 class Connection(asyncio.Protocol):
     """A connection of the pool; :meth:`exchange` sends one request and reads its answer."""
 
-    def __init__(self, pool: FastPool, origin: tuple[str, str, int]) -> None:
+    def __init__(
+        self,
+        pool: FastPool,
+        origin: tuple[str, str, int],
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.pool = pool
         self.origin = origin
         self.transport: asyncio.Transport | None = None
@@ -56,6 +76,19 @@ class Connection(asyncio.Protocol):
         self._reading_paused = False
         self._writing_paused = False
         self._drain: asyncio.Future[None] | None = None
+        # TLS (None over plain HTTP): the context, then the object over two memory BIOs.
+        self._tls_context = tls
+        self._tls: ssl.SSLObject | None = None
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        #: Done once the TLS handshake is (then the connection is usable), None over plain HTTP.
+        self.handshake: asyncio.Future[None] | None = None
+        self._shaking = False
+        self._close_notified = False  # the server's close_notify was read
+        # Where the incoming stream is in its TLS records: bytes left of the current
+        # record, or the first bytes of a record header.
+        self._record_left = 0
+        self._record_head = b""
 
     # asyncio callbacks -------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -64,9 +97,26 @@ class Connection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             self.fd = sock.fileno()
-        self.pool._opened(self)
+        if self._tls_context is None:
+            self.pool._opened(self)
+            return
+        self.handshake = self._loop.create_future()
+        self.handshake.add_done_callback(_retrieve)  # a failure nobody awaits any more
+        self._shaking = True
+        try:
+            # SNI and the hostname check (the context's check_hostname) as asyncio's own TLS.
+            self._tls = self._tls_context.wrap_bio(
+                self._incoming, self._outgoing, server_hostname=self.origin[1]
+            )
+        except (ssl.SSLError, ValueError) as exc:
+            self._handshake_failed(exc)
+            return
+        self._shake()
 
     def data_received(self, data: bytes) -> None:
+        if self._tls is not None:
+            self._tls_received(data)
+            return
         reader = self._reader
         if reader is None or reader.complete:
             # Nothing was asked: the server is closing or confused; never reuse.
@@ -78,15 +128,24 @@ class Connection(asyncio.Protocol):
             self._pump()
 
     def eof_received(self) -> bool | None:
+        if self._shaking:
+            self._handshake_failed(
+                ConnectionResetError("the server closed the connection during the TLS handshake")
+            )
+            return None
         reader = self._reader
         if reader is not None and not reader.complete:
-            reader.feed_eof()
+            reader.feed_eof(unclean=self._tls is not None and not self._close_notified)
             if not self._paused_for_budget:
                 self._pump()
         return None  # close the transport
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._shaking:
+            self._handshake_failed(
+                exc or ConnectionResetError("the connection was lost during the TLS handshake")
+            )
         self.pool._lost(self)
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
@@ -98,7 +157,9 @@ class Connection(asyncio.Protocol):
             return
         reader = self._reader
         assert reader is not None
-        reader.feed_eof()  # an until-close body ends here; anything else is cut short
+        # An until-close body ends here (over TLS, only after close_notify);
+        # anything else is cut short.
+        reader.feed_eof(unclean=self._tls is not None and not self._close_notified)
         if not self._paused_for_budget:  # else the pending batch settles it
             self._pump()
 
@@ -135,7 +196,10 @@ class Connection(asyncio.Protocol):
         self._read_timeout = read_timeout
         self._deadline = deadline
         try:
-            transport.write(data)  # from here on a byte may reach the server
+            if self._tls is None:
+                transport.write(data)  # from here on a byte may reach the server
+            else:
+                self._tls_write(transport, data)
             if self._writing_paused and not self.closed:
                 await self._wait_for_drain(write_timeout, deadline)
             self._last_read = self._loop.time()
@@ -166,12 +230,22 @@ class Connection(asyncio.Protocol):
             and reader.keep_alive
             and transport is not None
             and not transport.is_closing()
+            # over TLS: no part of a record after the answer, no close_notify
+            and not self._record_left
+            and not self._record_head
+            and not self._close_notified
         )
 
     def close(self) -> None:
         self.closed = True
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            if self._tls is not None and not self._shaking:
+                with contextlib.suppress(ssl.SSLError, ValueError):
+                    self._tls.unwrap()  # writes our close_notify; the server's is not awaited
+                if self._outgoing.pending:
+                    transport.write(self._outgoing.read())
+            transport.close()
         self.pool._closing(self)
 
     def abort(self) -> None:
@@ -179,6 +253,131 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
         self.pool._closing(self)
+
+    # TLS ---------------------------------------------------------------------
+    def _shake(self) -> None:
+        """Go on with the handshake as far as what arrived allows."""
+        tls = self._tls
+        handshake = self.handshake
+        assert tls is not None
+        assert handshake is not None
+        try:
+            tls.do_handshake()
+        except ssl.SSLWantReadError:
+            self._flush_tls()
+            return
+        except ssl.SSLError as exc:  # certificate, hostname, protocol version, alert
+            self._flush_tls()  # the alert, for the server to read
+            self._handshake_failed(exc)
+            return
+        self._flush_tls()
+        self._shaking = False
+        if handshake.done():  # abandoned meanwhile (its awaiter was cancelled)
+            self.abort()
+            return
+        handshake.set_result(None)
+        self.pool._opened(self)
+        if self._incoming.pending:  # records that came with the server's last flight
+            self._tls_unasked()
+
+    def _handshake_failed(self, exc: BaseException) -> None:
+        self._shaking = False
+        self.closed = True
+        handshake = self.handshake
+        if handshake is not None and not handshake.done():
+            handshake.set_exception(exc)
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _flush_tls(self) -> None:
+        if self._outgoing.pending and self.transport is not None:
+            self.transport.write(self._outgoing.read())
+
+    def _tls_write(self, transport: asyncio.Transport, data: bytes) -> None:
+        tls = self._tls
+        assert tls is not None
+        try:
+            written = tls.write(data)
+            while written < len(data):  # a memory BIO takes everything; never taken
+                written += tls.write(memoryview(data)[written:])
+        except ssl.SSLError as exc:
+            raise httpx.WriteError(f"TLS: {exc}") from exc
+        transport.write(self._outgoing.read())  # from here on a byte may reach the server
+
+    def _tls_received(self, data: bytes) -> None:
+        self._incoming.write(data)
+        left = self._record_left - len(data)
+        if left >= 0:  # all of it inside the current record: the usual case
+            self._record_left = left
+        else:
+            self._follow_records(data)
+        if self._shaking:
+            self._shake()
+            return
+        reader = self._reader
+        if reader is None or reader.complete:
+            self._tls_unasked()
+            return
+        self._last_read = self._loop.time()
+        tls = self._tls
+        assert tls is not None
+        incoming = self._incoming
+        try:
+            while True:
+                plain = tls.read(_TLS_READ)
+                if not plain:  # close_notify: the server closes its side
+                    self._close_notified = True
+                    reader.feed_eof()
+                    break
+                reader.feed(plain)
+                if not incoming.pending:  # (no plaintext is left over: a read takes a record's all)
+                    break
+        except ssl.SSLWantReadError:
+            pass
+        except ssl.SSLError as exc:  # a bad record, an alert
+            self._fail(httpx.ReadError(f"TLS: {exc}"))
+            self.abort()
+            return
+        if self._outgoing.pending:  # a key update's answer
+            self._flush_tls()
+        if not self._paused_for_budget:
+            self._pump()
+
+    def _tls_unasked(self) -> None:
+        """Records that arrived while no request is outstanding: fresh after the
+        handshake, or idle after an answer. Only whole records that decrypt to
+        nothing (session tickets, a key update) leave the connection usable; on
+        a fresh connection a record may also be incomplete (a ticket in two reads)."""
+        tls = self._tls
+        assert tls is not None
+        usable = False
+        try:
+            tls.read(_TLS_READ)  # application data (b"": close_notify): out of step
+        except ssl.SSLWantReadError:  # nothing to read: good
+            usable = self._reader is None or not (self._record_left or self._record_head)
+        except ssl.SSLError:  # an alert, a bad record
+            pass
+        if usable:
+            self._flush_tls()
+        else:
+            self.abort()
+
+    def _follow_records(self, data: bytes) -> None:
+        """Move past the records in ``data`` (which reaches past the current one)."""
+        head = self._record_head
+        if head:  # a header cut in two (the current record is all read)
+            data = head + data
+            self._record_head = b""
+        end = len(data)
+        at = self._record_left  # where the next record starts
+        while at + 5 <= end:
+            at += 5 + (data[at + 3] << 8 | data[at + 4])
+        if at > end:
+            self._record_left = at - end
+        else:
+            self._record_left = 0
+            if at < end:
+                self._record_head = data[at:]
 
     # internals ---------------------------------------------------------------
     def _pump(self) -> None:
@@ -273,6 +472,11 @@ class Connection(asyncio.Protocol):
             return
         self._fail(httpx.ReadTimeout("timed out"))
         self.abort()
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 if hasattr(select, "poll"):

@@ -10,7 +10,10 @@ Invariants the adversarial suite (``tests/fastpath/``) holds the pool to:
   aborted — whatever was cancelled when.
 * An idle connection is polled before every reuse: stray bytes (a late 429,
   another request's answer) or a close mean it is discarded unread, so no
-  request is ever handed an answer it did not ask for.
+  request is ever handed an answer it did not ask for. Over TLS too: the
+  connection does TLS itself over a plain TCP transport, so a byte that
+  arrived while it was idle is seen even when it decrypts to nothing yet
+  (half a record), and rules it out as well (see ``_connection``).
 * Closing is final. Pools are bound to one event loop; when that loop shuts
   down (``asyncio.run`` returning) the pool closes its sockets with it.
 """
@@ -307,39 +310,31 @@ class FastPool:
             await self._reserve_socket(timeout)
         except TimeoutError:
             raise self._error(httpx.ConnectTimeout, "timed out", method, url, content) from None
-        scheme, host, port = origin
+        scheme, host, _ = origin
         # The connect runs as its own task that a cancellation of the caller
         # does not interrupt: an abandoned connection is closed once it is made,
         # by the normal path. (Cancelling loop.create_connection part-way can
         # leave a socket open for a while, and uvloop then never reports it lost.)
         try:
             context = self._ssl_context() if scheme == "https" else None
-            connecting = loop.create_task(
-                loop.create_connection(
-                    lambda: Connection(self, origin),
-                    host,
-                    port,
-                    ssl=context,
-                    server_hostname=host if context is not None else None,
-                )
-            )
+            connecting = loop.create_task(self._open_connection(origin, context))
         except BaseException:
             self._connecting -= 1
             raise
         abandoned = False
 
-        def settled(task: asyncio.Task[tuple[asyncio.Transport, Connection]]) -> None:
+        def settled(task: asyncio.Task[Connection]) -> None:
             self._connecting -= 1
             if task.cancelled() or task.exception() is not None:
                 self._wake_room()  # no socket came of it: its room is free
                 return
             if abandoned:
-                task.result()[1].abort()
+                task.result().abort()
 
         connecting.add_done_callback(settled)
         left = None if timeout is None else max(timeout - (loop.time() - started), 0.0)
         try:
-            _, conn = await within(asyncio.shield(connecting), left)
+            conn = await within(asyncio.shield(connecting), left)
         except (OSError, UnicodeError, ValueError) as exc:
             if connecting.done() and not isinstance(exc, TimeoutError):
                 # refused, unreachable, DNS (and names IDNA refuses), TLS handshake
@@ -352,7 +347,7 @@ class FastPool:
             if not connecting.done():
                 connecting.cancel()  # still connecting: nothing was sent
             elif not connecting.cancelled() and connecting.exception() is None:
-                connecting.result()[1].abort()
+                connecting.result().abort()
             raise self._error(httpx.ConnectTimeout, "timed out", method, url, content) from None
         except BaseException:
             # Cancelled: the connection is closed as soon as it is made, or now
@@ -363,7 +358,7 @@ class FastPool:
                 and not connecting.cancelled()
                 and (connecting.exception() is None)
             ):
-                connecting.result()[1].abort()
+                connecting.result().abort()
             raise
         if self.closed:
             conn.abort()
@@ -372,6 +367,25 @@ class FastPool:
             raise self._error(
                 httpx.ConnectError, "connection closed before use", method, url, content
             )
+        return conn
+
+    async def _open_connection(self, origin: Origin, context: ssl.SSLContext | None) -> Connection:
+        """A TCP connection to ``origin``, and over https the TLS handshake on it.
+
+        TLS is the connection's own (``ssl.MemoryBIO``), not the loop's: the
+        transport is plain TCP under asyncio and uvloop alike, so every byte
+        received is seen, decrypted or not (see ``_connection``).
+        """
+        _, host, port = origin
+        _, conn = await self.loop.create_connection(
+            lambda: Connection(self, origin, context), host, port
+        )
+        if conn.handshake is not None:
+            try:
+                await conn.handshake
+            except BaseException:
+                conn.abort()
+                raise
         return conn
 
     async def _reserve_socket(self, timeout: float | None) -> None:

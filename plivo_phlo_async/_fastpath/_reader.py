@@ -151,6 +151,7 @@ class ResponseReader:
         "_body_reader",
         "_buffer",
         "_eof",
+        "_eof_unclean",
         "_max_body",
         "_max_head",
         "_scanned",
@@ -165,6 +166,7 @@ class ResponseReader:
         self._max_body = max_body
         self._buffer = bytearray()
         self._eof = False
+        self._eof_unclean = False  # the stream ended without TLS close_notify
         self._searched = 0  # where the next search for the end of the head starts
         self._scanned = 0  # how far the head has been checked for forbidden bytes
         self._body_reader: _BodyReader | None = None
@@ -188,8 +190,12 @@ class ResponseReader:
         if self.state is _DONE and self._buffer:
             self.keep_alive = False
 
-    def feed_eof(self) -> None:
+    def feed_eof(self, *, unclean: bool = False) -> None:
+        """The peer closed. ``unclean``: over TLS, without close_notify, so the
+        stream may have been cut by anyone on the path: a body framed by the
+        close is then refused, not taken as complete."""
         self._eof = True
+        self._eof_unclean = unclean
 
     def next_event(self) -> Event:
         """The next event, :data:`NEED_DATA`, or a :class:`ProtocolError`."""
@@ -511,5 +517,10 @@ class _UntilCloseReader(_BodyReader):
             buf.clear()
             return Data(data)
         if reader._eof:
+            if reader._eof_unclean:
+                raise ProtocolError(
+                    "the connection was closed without TLS close_notify: "
+                    "a body framed by the close may be cut short"
+                )
             return reader._end()
         return NEED_DATA

@@ -16,6 +16,14 @@ each complete request on a connection; it writes whatever it likes with
 ``conn.send`` and may close the connection. A *handler*, ``async def
 handler(conn)``, replaces the request loop altogether (for answers sent
 before the request body was read).
+
+Over TLS (``tls=`` a server context) the server does TLS itself, over
+``ssl.MemoryBIO`` on a plain TCP stream, so a test controls the bytes on the
+wire: :meth:`Conn.encrypt` turns plaintext into the TLS records the next write
+would send, and ``conn.later(..., raw=True)`` writes any slice of them (half a
+record now, the rest later, as a congested network delivers them).
+:meth:`Conn.close` sends close_notify before its FIN, as a TLS server's
+keep-alive timeout does; ``close(notify=False)`` is a FIN alone.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import ssl
 import sys
 import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -158,7 +166,11 @@ _TCP_ESTABLISHED = 1
 
 
 class Conn:
-    """The server's side of one connection (used inside the server's loop)."""
+    """The server's side of one connection (used inside the server's loop).
+
+    ``reader`` yields the plaintext (decrypted over TLS); ``writer`` is the
+    TCP stream itself.
+    """
 
     def __init__(
         self,
@@ -169,33 +181,116 @@ class Conn:
     ) -> None:
         self.server = server
         self.number = number
+        self.raw = reader  # the TCP stream's bytes (ciphertext over TLS)
         self.reader = reader
         self.writer = writer
         self.closed = False
         self.served = 0  # complete requests read on this connection
+        self.tls: ssl.SSLObject | None = None
+        self.tickets = b""  # held back (Server.hold_tickets): TLS records, whole
+        self._tls_in = ssl.MemoryBIO()
+        self._tls_out = ssl.MemoryBIO()
 
+    # TLS over memory BIOs ------------------------------------------------------
+    async def start_tls(self, context: ssl.SSLContext) -> None:
+        """The server's side of the handshake; then decrypt in a task of its own."""
+        self.tls = tls = context.wrap_bio(self._tls_in, self._tls_out, server_side=True)
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._flush()
+                data = await self.raw.read(65536)
+                if not data:
+                    raise ConnectionResetError("closed during the handshake") from None
+                self._tls_in.write(data)
+            except ssl.SSLError:
+                self._flush()  # the alert, for the client to read
+                raise
+        if self.server.hold_tickets:  # TLS 1.3's session tickets, for the test to send
+            self.tickets = self._tls_out.read()
+        self._flush()
+        self.reader = asyncio.StreamReader(limit=8 * 1024 * 1024)
+        self.server._spawn(self._decrypt())
+
+    async def _decrypt(self) -> None:
+        """Feed the plaintext to :attr:`reader` until EOF or close_notify."""
+        try:
+            while self._tls_read():
+                data = await self.raw.read(65536)
+                if not data:
+                    break
+                self._tls_in.write(data)
+        except (OSError, ValueError):
+            pass
+        finally:
+            self.reader.feed_eof()
+
+    def _tls_read(self) -> bool:
+        """Decrypt what has arrived; False once the client's close_notify is read."""
+        assert self.tls is not None
+        try:
+            while data := self.tls.read(65536):
+                self.reader.feed_data(data)
+        except ssl.SSLWantReadError:
+            return True
+        except ssl.SSLZeroReturnError:
+            return False
+        return False  # an empty read: close_notify
+
+    def _flush(self) -> None:
+        if self._tls_out.pending:
+            self.writer.write(self._tls_out.read())
+
+    def encrypt(self, data: bytes) -> bytes:
+        """What writing ``data`` puts on the wire next: TLS records (plain HTTP: ``data``).
+
+        The records are the TLS stream's next ones: write them, whole or in
+        slices, before anything else is sent.
+        """
+        if self.tls is None:
+            return data
+        self.tls.write(data)
+        return self._tls_out.read()
+
+    # writing -------------------------------------------------------------------
     async def send(self, data: bytes) -> None:
+        if self.closed:
+            return
+        self.writer.write(self.encrypt(data))
+        with contextlib.suppress(OSError):
+            await self.writer.drain()
+
+    async def send_raw(self, data: bytes) -> None:
+        """Write bytes as they are (over TLS: records from :meth:`encrypt`, or slices of them)."""
         if self.closed:
             return
         self.writer.write(data)
         with contextlib.suppress(OSError):
             await self.writer.drain()
 
-    def later(self, delay: float, data: bytes | None) -> None:
+    def later(self, delay: float, data: bytes | None, *, raw: bool = False) -> None:
         """Write ``data`` (or close, for None) ``delay`` seconds from now; the
-        server's ``later_done`` counts it once done."""
+        server's ``later_done`` counts it once done. ``raw``: written as it is
+        (records from :meth:`encrypt`, or slices of them), not encrypted."""
 
         def act() -> None:
             if data is None:
                 self.close()
             elif not self.closed:
-                self.writer.write(data)
+                self.writer.write(data if raw else self.encrypt(data))
             self.server.later_done += 1
 
         asyncio.get_running_loop().call_later(delay, act)
 
-    def close(self) -> None:
-        """Close (FIN), as a keep-alive timeout does."""
+    def close(self, *, notify: bool = True) -> None:
+        """Close (FIN), as a keep-alive timeout does; over TLS, close_notify first
+        unless ``notify`` is false (a FIN alone: the stream may be cut short)."""
+        if self.tls is not None and notify and not self.closed:
+            with contextlib.suppress(ssl.SSLError, ValueError):
+                self.tls.unwrap()  # writes close_notify; the client's is not awaited
+            self._flush()
         self._closed()
         self.writer.close()
 
@@ -279,6 +374,9 @@ class Server:
     connections: int = 0  # accepted
     bytes_sent: int = 0  # for handlers that count what they managed to write
     later_done: int = 0  # writes and closes scheduled with Conn.later, once done
+    #: Over TLS 1.3, keep the session tickets the handshake ends with in ``conn.tickets``
+    #: instead of sending them at once.
+    hold_tickets: bool = False
 
     def __post_init__(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -343,9 +441,8 @@ class Server:
 
     # --- in the server's loop --------------------------------------------------
     async def _start(self) -> asyncio.Server:
-        return await asyncio.start_server(
-            self._accepted, self.host, 0, ssl=self.tls, limit=8 * 1024 * 1024
-        )
+        # TLS is done by each Conn itself (start_tls), over the plain TCP stream.
+        return await asyncio.start_server(self._accepted, self.host, 0, limit=8 * 1024 * 1024)
 
     def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # Called synchronously by connection_made: counted in the order of events.
@@ -354,12 +451,17 @@ class Server:
         conn = Conn(self, self.connections, reader, writer)
         self.tally.conns.append(conn)
         self._conns.append(conn)
-        task = asyncio.get_running_loop().create_task(self._serve(conn))
+        self._spawn(self._serve(conn))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _serve(self, conn: Conn) -> None:
         try:
+            if self.tls is not None:
+                await conn.start_tls(self.tls)
             if self.handler is not None:
                 await self.handler(conn)
                 return

@@ -5,16 +5,24 @@ The loops come from pytest-asyncio's ``pytest_asyncio_loop_factories`` hook
 (pytest-asyncio >= 1.3; overriding ``event_loop_policy`` is deprecated). A
 hook in this conftest applies to the tests under this directory only, so
 moving a test module here is all it takes to run it under both loops.
+
+Tests that take ``serve_over`` instead of ``serve`` run over plain HTTP and
+over HTTPS (the ``scheme`` parameter): the TLS server signs with a trustme CA
+that the client trusts through ``SSL_CERT_FILE``, as a corporate CA would be.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import trustme
 
 from plivo_phlo_async import PhloClient, PlivoError
 
@@ -62,6 +70,43 @@ def serve() -> Iterator[Callable[..., Server]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def trust(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the test CA the one the client trusts."""
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    monkeypatch.setenv("SSL_CERT_FILE", str(path))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+
+
+def tls_context(ca: trustme.CA, *hostnames: str) -> ssl.SSLContext:
+    """A server context with a certificate from ``ca`` for ``hostnames``."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert(*hostnames).configure_cert(context)
+    return context
+
+
+@pytest.fixture(params=["http", "https"])
+def scheme(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def serve_over(
+    serve: Callable[..., Server], scheme: str, request: pytest.FixtureRequest
+) -> Callable[..., Server]:
+    """``serve``, over the test's ``scheme``: over https with a trusted certificate."""
+    if scheme == "http":
+        return serve
+    request.getfixturevalue("trust")
+    return functools.partial(serve, tls=tls_context(request.getfixturevalue("ca"), "127.0.0.1"))
 
 
 @pytest.fixture

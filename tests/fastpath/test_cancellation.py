@@ -42,10 +42,10 @@ async def still_works(client: PhloClient, server: Server) -> None:
 
 
 async def test_cancelled_after_the_answer_arrived_but_before_resuming(
-    serve: Callable[..., Server],
+    serve_over: Callable[..., Server],
     connect: Callable[..., PhloClient],
 ) -> None:
-    server = serve(silent_or_answer)
+    server = serve_over(silent_or_answer)
     client = connect(server, max_connections=1, timeout=POOL_WAIT)
     await client.phlo("warm-up").get()  # one kept-alive connection
     for i in range(20):
@@ -65,7 +65,7 @@ async def test_cancelled_after_the_answer_arrived_but_before_resuming(
 
 
 async def test_cancelled_in_the_loop_iteration_its_answer_arrives(
-    serve: Callable[..., Server],
+    serve_over: Callable[..., Server],
     connect: Callable[..., PhloClient],
 ) -> None:
     """The server signals on a side channel right after answering; with the
@@ -78,7 +78,7 @@ async def test_cancelled_in_the_loop_iteration_its_answer_arrives(
         await conn.send(own_answer(request))
         signal.send(b"!")
 
-    server = serve(answer_then_signal)
+    server = serve_over(answer_then_signal)
     client = connect(server, max_connections=1, timeout=POOL_WAIT)
     loop = asyncio.get_running_loop()
     try:
@@ -105,10 +105,10 @@ async def test_cancelled_in_the_loop_iteration_its_answer_arrives(
 
 
 async def test_cancelled_mid_request_against_a_silent_server(
-    serve: Callable[..., Server],
+    serve_over: Callable[..., Server],
     connect: Callable[..., PhloClient],
 ) -> None:
-    server = serve(silent_or_answer)
+    server = serve_over(silent_or_answer)
     client = connect(server, max_connections=1, timeout=POOL_WAIT)
     tasks = [asyncio.create_task(client.phlo(f"{SILENT}{i}").run(i=i)) for i in range(20)]
     # One is in flight (the server has it whole, and has counted the open
@@ -125,10 +125,10 @@ async def test_cancelled_mid_request_against_a_silent_server(
 
 
 async def test_cancelled_one_by_one_at_different_points(
-    serve: Callable[..., Server],
+    serve_over: Callable[..., Server],
     connect: Callable[..., PhloClient],
 ) -> None:
-    server = serve(silent_or_answer)
+    server = serve_over(silent_or_answer)
     client = connect(server, max_connections=1, timeout=POOL_WAIT)
     for i in range(20):
         task = asyncio.create_task(client.phlo(f"{SILENT}{i}").run(i=i))
@@ -145,10 +145,10 @@ async def test_cancelled_one_by_one_at_different_points(
 
 
 async def test_wait_for_timeouts_leak_nothing(
-    serve: Callable[..., Server],
+    serve_over: Callable[..., Server],
     connect: Callable[..., PhloClient],
 ) -> None:
-    server = serve(silent_or_answer)
+    server = serve_over(silent_or_answer)
     client = connect(server, max_connections=1, timeout=POOL_WAIT)
     for i in range(20):
         with contextlib.suppress(asyncio.TimeoutError):  # not TimeoutError on 3.10
@@ -161,10 +161,10 @@ async def test_wait_for_timeouts_leak_nothing(
 
 
 async def test_64_concurrent_runs_cancelled_five_times_stay_within_the_pool(
-    serve: Callable[..., Server],
+    serve_over: Callable[..., Server],
     connect: Callable[..., PhloClient],
 ) -> None:
-    server = serve(silent_or_answer)
+    server = serve_over(silent_or_answer)
     client = connect(server, max_connections=8, timeout=POOL_WAIT)
     for round_ in range(5):
         tasks = [
@@ -185,12 +185,12 @@ async def test_64_concurrent_runs_cancelled_five_times_stay_within_the_pool(
 
 
 async def test_a_cancelled_bulk_run_leaks_no_socket(
-    serve: Callable[..., Server],
+    serve_over: Callable[..., Server],
     connect: Callable[..., PhloClient],
 ) -> None:
     from plivo_phlo_async.bulk import RunJob
 
-    server = serve(silent_or_answer)
+    server = serve_over(silent_or_answer)
     client = connect(server, max_connections=8, timeout=POOL_WAIT)
     for round_ in range(3):
         jobs = [RunJob(f"{SILENT}{round_}-{i}", {"i": i}) for i in range(64)]

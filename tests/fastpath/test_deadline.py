@@ -32,10 +32,10 @@ async def drip(request: Request, conn: Conn) -> None:
 
 
 async def test_a_dripping_answer_to_a_post_ends_at_the_deadline_as_outcome_unknown(
-    serve: Callable[..., Server],
+    serve_over: Callable[..., Server],
     connect: Callable[..., PhloClient],
 ) -> None:
-    server = serve(drip)
+    server = serve_over(drip)
     client = connect(server, timeout=httpx.Timeout(5.0, read=0.5), attempt_deadline=0.6)
     started = time.monotonic()
     with pytest.raises(TimeoutOutcomeUnknownError):
@@ -45,11 +45,11 @@ async def test_a_dripping_answer_to_a_post_ends_at_the_deadline_as_outcome_unkno
 
 
 async def test_a_dripping_answer_to_a_get_is_retried_then_a_timeout(
-    serve: Callable[..., Server],
+    serve_over: Callable[..., Server],
     connect: Callable[..., PhloClient],
     retry_waits: list[float],
 ) -> None:
-    server = serve(drip)
+    server = serve_over(drip)
     client = connect(
         server, timeout=httpx.Timeout(5.0, read=0.5), attempt_deadline=0.6, max_retries=1
     )
@@ -63,10 +63,10 @@ async def test_a_dripping_answer_to_a_get_is_retried_then_a_timeout(
 
 
 async def test_the_default_deadline_is_twice_the_read_timeout(
-    serve: Callable[..., Server],
+    serve_over: Callable[..., Server],
     connect: Callable[..., PhloClient],
 ) -> None:
-    server = serve(drip)
+    server = serve_over(drip)
     client = connect(server, timeout=httpx.Timeout(5.0, read=0.3))  # deadline: 0.6 s
     started = time.monotonic()
     with pytest.raises(TimeoutOutcomeUnknownError):
@@ -77,9 +77,9 @@ async def test_the_default_deadline_is_twice_the_read_timeout(
 
 
 def test_the_deadline_also_bounds_the_httpx_path_under_trio(
-    serve: Callable[..., Server],
+    serve_over: Callable[..., Server],
 ) -> None:
-    server = serve(drip)
+    server = serve_over(drip)
 
     async def use() -> float:
         async with server.client(
@@ -96,11 +96,11 @@ def test_the_deadline_also_bounds_the_httpx_path_under_trio(
 
 @pytest.mark.parametrize("transport", ["FastTransport", "httpx's own"])
 async def test_the_deadline_bounds_an_injected_http_client_too(
-    serve: Callable[..., Server], transport: str
+    serve_over: Callable[..., Server], transport: str
 ) -> None:
     """Over FastTransport the pool bounds the exchange (the attempt_deadline
     extension); over any other transport the SDK's own cancel scope does."""
-    server = serve(drip)
+    server = serve_over(drip)
     chosen = FastTransport() if transport == "FastTransport" else httpx.AsyncHTTPTransport()
     async with (
         httpx.AsyncClient(transport=chosen) as http,
@@ -117,9 +117,9 @@ async def test_the_deadline_bounds_an_injected_http_client_too(
 
 
 async def test_fast_transport_honours_the_attempt_deadline_extension(
-    serve: Callable[..., Server],
+    serve_over: Callable[..., Server],
 ) -> None:
-    server = serve(drip)
+    server = serve_over(drip)
     async with httpx.AsyncClient(transport=FastTransport()) as http:
         request = http.build_request(
             "POST",

@@ -1,5 +1,6 @@
 """Pool bookkeeping: ``max_connections`` bounds the sockets of every origin
-together, and a connection the server closed is never reused (nor counted)."""
+together, and a connection the server closed is never reused (nor counted).
+Each case runs over plain HTTP and over TLS (``serve_over``)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,12 @@ from .conftest import settle
 
 
 async def test_two_origins_share_max_connections(
-    serve: Callable[..., Server],
+    serve_over: Callable[..., Server],
     connect: Callable[..., PhloClient],
     retry_waits: list[float],
 ) -> None:
     tally = Tally()  # open sockets across both servers
-    phlo, voice = serve(tally=tally), serve(tally=tally)
+    phlo, voice = serve_over(tally=tally), serve_over(tally=tally)
     client = connect(
         phlo, voice_base_url=voice.base_url, max_connections=2, timeout=httpx.Timeout(5.0, pool=2.0)
     )
@@ -58,10 +59,10 @@ async def closes_soon_after_answering(request: Request, conn: Conn) -> None:
 
 
 async def test_a_connection_the_server_closed_is_not_reused(
-    serve: Callable[..., Server],
+    serve_over: Callable[..., Server],
     connect: Callable[..., PhloClient],
 ) -> None:
-    server = serve(closes_soon_after_answering)
+    server = serve_over(closes_soon_after_answering)
     client = connect(server)
     first = await client.phlo("before-close").run()
     # The server has closed it (20 ms after answering): the FIN is in the client's socket.
@@ -73,10 +74,10 @@ async def test_a_connection_the_server_closed_is_not_reused(
 
 
 async def test_closed_connections_do_not_hold_pool_slots(
-    serve: Callable[..., Server],
+    serve_over: Callable[..., Server],
     connect: Callable[..., PhloClient],
 ) -> None:
-    server = serve(closes_soon_after_answering)
+    server = serve_over(closes_soon_after_answering)
     client = connect(server, max_connections=1, timeout=httpx.Timeout(5.0, pool=0.5))
     for n in range(5):
         result = await client.phlo(f"closed-{n}").run()
@@ -107,11 +108,11 @@ def high_descriptors() -> Iterator[None]:
 
 @pytest.mark.usefixtures("high_descriptors")
 async def test_connections_on_descriptors_above_1024_are_reused(
-    serve: Callable[..., Server],
+    serve_over: Callable[..., Server],
     connect: Callable[..., PhloClient],
 ) -> None:
     """select() fails for such descriptors; the reuse check must not (nor refuse reuse)."""
-    server = serve()
+    server = serve_over()
     client = connect(server)
     for n in range(3):
         result = await client.phlo(f"high-{n}").run()

@@ -1,5 +1,6 @@
 """Keep-alive races and early answers: whenever the server closes, a POST is
-either answered, reported as outcome unknown, or never received; never twice."""
+either answered, reported as outcome unknown, or never received; never twice.
+The keep-alive race runs over plain HTTP and over TLS (``serve_over``)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def check_each_post(server: Server, results: dict[str, object]) -> None:
 
 
 async def test_a_server_closing_idle_connections_as_the_client_writes(
-    serve: Callable[..., Server],
+    serve_over: Callable[..., Server],
     connect: Callable[..., PhloClient],
 ) -> None:
     async def answer_then_close_after(request: Request, conn: Conn) -> None:
@@ -47,7 +48,7 @@ async def test_a_server_closing_idle_connections_as_the_client_writes(
         delay_ms = int(request.tag.rsplit("-", 1)[1]) % 12
         conn.later(delay_ms / 1000, None)
 
-    server = serve(answer_then_close_after)
+    server = serve_over(answer_then_close_after)
     client = connect(server, timeout=httpx.Timeout(5.0))
     results: dict[str, object] = {}
     for n in range(48):

@@ -1,39 +1,35 @@
 """TLS is always verified: an untrusted certificate, a hostname mismatch or a
 protocol older than TLS 1.2 is refused before any byte of the request leaves.
 
-The test CA (trustme) is trusted through ``SSL_CERT_FILE``, which httpx's
-``create_ssl_context`` honours, as a user's corporate CA would be.
+The fast path does TLS itself over a plain TCP transport: a close during the
+handshake is a connect error too; a body framed by the close is complete only
+after close_notify (a FIN alone may be anyone cutting the stream); session
+tickets read with an answer, whole or in two reads, leave a connection
+reusable; a large
+upload is encrypted and sent whole.
+
+The test CA (trustme, conftest's ``ca`` and ``trust``) is trusted through
+``SSL_CERT_FILE``, which httpx's ``create_ssl_context`` honours, as a user's
+corporate CA would be.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import ssl
 import threading
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import trustme
 
-from plivo_phlo_async import APIConnectionError, PhloClient
+from plivo_phlo_async import APIConnectionError, ConnectionOutcomeUnknownError, PhloClient
 
-from ._server import Server
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def trust(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the test CA the one the client trusts."""
-    path = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    monkeypatch.setenv("SSL_CERT_FILE", str(path))
-    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+from ._server import Conn, Request, Server, own_answer
+from .conftest import outcome
 
 
 def server_context(
@@ -148,3 +144,106 @@ async def test_a_server_that_only_speaks_tls_older_than_1_2_is_refused(
         pytest.skip("the local OpenSSL cannot serve TLS 1.0/1.1, so there is nothing to refuse")
     server = serve(tls=context)
     await refused_before_sending(server, connect(server, max_retries=1))
+
+
+def unframed_then_closed(*, notify: bool) -> Callable[[Request, Conn], object]:
+    """Answers with a body framed by the close (no Content-Length), then closes:
+    close_notify and FIN, or (``notify`` false) a FIN alone."""
+
+    async def behaviour(request: Request, conn: Conn) -> None:
+        await conn.send(own_answer(request, length=False))
+        conn.close(notify=notify)
+
+    return behaviour
+
+
+@pytest.mark.usefixtures("trust")
+async def test_a_body_ended_by_close_notify_is_complete(
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    ca: trustme.CA,
+) -> None:
+    server = serve(unframed_then_closed(notify=True), tls=server_context(ca, "127.0.0.1"))
+    result = await connect(server).phlo("until-close").run(n=1)
+    assert result.run_id == "run-until-close"
+
+
+@pytest.mark.usefixtures("trust")
+async def test_a_body_cut_by_a_fin_without_close_notify_is_not_complete(
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    ca: trustme.CA,
+) -> None:
+    """Issue 17, item 7: whoever sent the FIN may have cut the body short."""
+    server = serve(unframed_then_closed(notify=False), tls=server_context(ca, "127.0.0.1"))
+    result = await outcome(connect(server).phlo("cut").run(n=1))
+    assert isinstance(result, ConnectionOutcomeUnknownError), repr(result)
+    assert server.count("POST", "cut") == 1  # not sent again
+
+
+def tickets_with_first_answer(*, split: bool) -> Callable[[Request, Conn], object]:
+    """The session tickets held back at the handshake come with the first answer,
+    in the same write, just before it (records keep their order: nothing may come
+    after the answer). ``split``: the first half of them 20 ms earlier, so that a
+    ticket record arrives in two reads while the answer is awaited."""
+
+    async def behaviour(request: Request, conn: Conn) -> None:
+        tickets = conn.tickets if conn.served == 1 else b""
+        if split:
+            half = len(tickets) // 2
+            await conn.send_raw(tickets[:half])
+            await asyncio.sleep(0.02)  # the network's pace, not a synchronisation
+            tickets = tickets[half:]
+        await conn.send_raw(tickets + conn.encrypt(own_answer(request)))
+
+    return behaviour
+
+
+@pytest.mark.usefixtures("trust")
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "split"])
+async def test_session_tickets_read_with_an_answer_leave_the_connection_reusable(
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    ca: trustme.CA,
+    split: bool,
+) -> None:
+    server = serve(
+        tickets_with_first_answer(split=split),
+        tls=server_context(ca, "127.0.0.1"),
+        hold_tickets=True,
+    )
+    client = connect(server)
+    await client.phlo("first").run(n=1)
+    second = await client.phlo("second").run(n=2)
+    assert second.run_id == "run-second"
+    assert server.connections == 1  # reused
+    assert [request.connection for request in server.received] == [1, 1]
+
+
+async def test_a_close_during_the_handshake_is_a_connect_error(
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+) -> None:
+    async def close_at_client_hello(conn: Conn) -> None:
+        await conn.raw.read(1)  # the ClientHello has begun
+        conn.close()
+
+    server = serve(handler=close_at_client_hello)  # plain TCP under an https URL
+    url = f"https://127.0.0.1:{server.port}/v1"
+    client = connect(server, base_url=url, voice_base_url=url, max_retries=0)
+    await refused_before_sending(server, client)
+
+
+@pytest.mark.usefixtures("trust")
+async def test_a_large_upload_is_sent_whole(
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    ca: trustme.CA,
+) -> None:
+    """4 MiB through the TLS object and the transport's flow control (pause_writing)."""
+    server = serve(tls=server_context(ca, "127.0.0.1"))
+    client = connect(server)
+    body = json.dumps({"blob": "x" * (4 * 1024 * 1024)}).encode()
+    result = await client.phlo("upload")._send_run(body)
+    assert result.run_id == "run-upload"
+    assert [request.body for request in server.received] == [body]
