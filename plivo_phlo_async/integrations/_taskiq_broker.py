@@ -25,9 +25,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -39,6 +39,7 @@ from taskiq_redis import RedisStreamBroker
 __all__ = ["CampaignBroker"]
 
 logger = logging.getLogger("plivo_phlo_async.campaign")
+_T = TypeVar("_T")
 
 #: What a Redis that is down (restarting, unreachable, still loading its data:
 #: ``BusyLoadingError`` is a ``ConnectionError``) raises; all of it passes.
@@ -74,6 +75,26 @@ def _payload(fields: Mapping[Any, Any] | None) -> bytes | None:
 
 def _is_nogroup(exc: ResponseError) -> bool:
     return str(exc).startswith("NOGROUP")
+
+
+async def _cancellable(call: Awaitable[_T]) -> _T:
+    """``await call``, where a cancellation is never lost.
+
+    redis-py bounds its calls with ``asyncio.wait_for`` or ``async_timeout``,
+    which return normally when cancelled just as the call finishes (Python
+    3.10 has no ``Task.cancelling()`` to notice it afterwards): a loop that
+    awaited the call directly could then run on for good, and whoever
+    cancelled it (a worker shutting down) wait forever. Shielded, the call
+    runs as its own task; the caller's cancellation always raises here, and
+    the call is cancelled after it (what it fetched stays pending in Redis,
+    to be taken over later).
+    """
+    task = asyncio.ensure_future(call)
+    try:
+        return await asyncio.shield(task)
+    except BaseException:
+        task.cancel()
+        raise
 
 
 def _raise_lost_cancellation() -> None:
@@ -279,7 +300,7 @@ class CampaignBroker(RedisStreamBroker):
         return min(batch, self.count) if self.count else batch
 
     async def _guarded(
-        self, fetch: Callable[[Redis], Awaitable[list[_Entry]]], redis: Redis
+        self, fetch: Callable[[Redis], Coroutine[Any, Any, list[_Entry]]], redis: Redis
     ) -> list[_Entry]:
         """``fetch(redis)``, with an outage waited out and a lost group made
         again (both answer no messages, for the loop to go on)."""
@@ -287,7 +308,7 @@ class CampaignBroker(RedisStreamBroker):
             if self._group_lost:
                 await self._recreate_group(redis)
                 self._group_lost = False
-            entries = await fetch(redis)
+            entries = await _cancellable(fetch(redis))
         except REDIS_DOWN as exc:
             self._outage.begin(exc)
             await asyncio.sleep(self._pause)
@@ -454,7 +475,7 @@ class CampaignBroker(RedisStreamBroker):
             while True:
                 await asyncio.sleep(interval)
                 try:
-                    await self._beat(redis)
+                    await _cancellable(self._beat(redis))
                 except REDIS_DOWN as exc:
                     self._outage.begin(exc)
                 except Exception:

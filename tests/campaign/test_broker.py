@@ -347,3 +347,29 @@ async def test_a_submits_broker_fails_at_once_while_redis_is_down(
     with pytest.raises(RedisConnectionError):
         await broker.startup()
     await broker.shutdown()
+
+
+async def test_a_cancellation_swallowed_inside_a_redis_call_still_stops_the_caller() -> None:
+    """redis-py's timeouts (``wait_for``, ``async_timeout``) can return normally
+    when cancelled as the call ends; a listening loop must stop all the same
+    (on Python 3.10 a worker's shutdown, and a test's teardown, hung for good)."""
+    started = asyncio.Event()
+
+    async def swallowing_read() -> list[str]:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            return ["a message read as the cancellation came"]  # swallowed
+        return []
+
+    async def loop_forever() -> None:
+        while True:
+            await _taskiq_broker._cancellable(swallowing_read())
+
+    looping = asyncio.ensure_future(loop_forever())
+    await started.wait()
+    looping.cancel()
+    with anyio.fail_after(10):
+        await asyncio.wait({looping})
+    assert looping.cancelled()
