@@ -31,7 +31,7 @@ import httpcore
 import httpx
 import sniffio
 
-from .._exceptions import ClientClosedError
+from .._exceptions import ClientClosedError, ConfigurationError
 from . import _process
 from ._answer import MAX_BODY_BYTES, Answer, decode_body
 from ._pool import FastPool
@@ -150,6 +150,7 @@ class Sender:
         self._inherited: list[object] = []  # a forked child's, kept unclosed (the parent's)
         if make_http_client is not None:
             _process.track(self)  # at a fork, the child lets go of its httpx sockets
+        self._injected_loop: asyncio.AbstractEventLoop | None = None  # where it is used
         self._instrumented: httpx.AsyncClient | None = None
         self._instrumented_loop: asyncio.AbstractEventLoop | None = None
         # The SDK's URLs repeat: parsed once each, not by every build_request.
@@ -226,15 +227,31 @@ class Sender:
         clients = (self.http_client, *self._clients.values())
         return [fd for client in clients for fd in _httpx_fds(client)]
 
+    def _injected_client(self, loop: asyncio.AbstractEventLoop) -> httpx.AsyncClient:
+        """The injected client, refused (before anything is sent) in a second loop
+        while the loop it is used in is still open: its pooled connections belong
+        to that loop, and httpx would fail with a raw RuntimeError mid-request."""
+        bound = self._injected_loop
+        if bound is not loop:
+            if bound is not None and not bound.is_closed():
+                raise ConfigurationError(
+                    "the http_client passed to PhloClient is in use in another event loop; "
+                    "an httpx.AsyncClient belongs to one loop: give each loop (thread) its "
+                    "own PhloClient and http_client, or let the SDK make its own",
+                    field="http_client",
+                )
+            self._injected_loop = loop
+        return self.http_client
+
     def _httpx_client(self) -> httpx.AsyncClient:
         """The httpx client for this request: an injected one as is; the SDK's own
         one per asyncio loop (trio: the first one)."""
-        if self._make_http_client is None:
-            return self.http_client
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # trio
             return self.http_client
+        if self._make_http_client is None:
+            return self._injected_client(loop)
         client = self._clients.get(loop)
         if client is not None:
             return client
