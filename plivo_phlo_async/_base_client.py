@@ -279,8 +279,9 @@ class Requester:
             {**self.get_headers, "Content-Type": "application/json"}, default_headers
         )
         self.owns_client = http_client is None
-        if http_client is None:
-            http_client = httpx.AsyncClient(
+
+        def make_http_client() -> httpx.AsyncClient:
+            return httpx.AsyncClient(
                 limits=httpx.Limits(
                     max_connections=max_connections,
                     max_keepalive_connections=max_connections,
@@ -289,28 +290,33 @@ class Requester:
                 timeout=DEFAULT_TIMEOUT,
                 follow_redirects=False,
             )
-        self.http_client = http_client
+
         # The seam (see _fastpath): under asyncio the client's own pool is the
-        # fast path; an injected client, a proxy or trio go through httpx.
+        # fast path; an injected client, a proxy or trio go through httpx. The
+        # SDK's own pools and httpx clients are per event loop and per process.
         self.sender = Sender(
-            http_client=http_client,
+            http_client=make_http_client() if http_client is None else http_client,
             fast_allowed=self.owns_client and proxy is None,
             max_connections=max_connections,
             get_headers=self.get_headers,
             post_headers=self.post_headers,
+            make_http_client=make_http_client if self.owns_client else None,
         )
 
     @property
+    def http_client(self) -> httpx.AsyncClient:
+        """The injected ``httpx.AsyncClient``, or the SDK's own (the first one made)."""
+        return self.sender.http_client
+
+    @property
     def is_closed(self) -> bool:
-        return self.sender.closed or self.http_client.is_closed
+        if self.sender.closed:
+            return True
+        return not self.owns_client and self.sender.http_client.is_closed
 
     async def aclose(self) -> None:
-        """Close for good; the pool (and the ``httpx.AsyncClient`` if the SDK made it)."""
-        try:
-            await self.sender.aclose()
-        finally:
-            if self.owns_client:
-                await self.http_client.aclose()
+        """Close for good: every pool, and the ``httpx.AsyncClient``s the SDK made."""
+        await self.sender.aclose()
 
     async def request(  # noqa: C901 - every exit of an attempt in one loop, on purpose
         self,

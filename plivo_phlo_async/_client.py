@@ -50,7 +50,10 @@ class PhloClient(BaseClient):
     URLs to ``PLIVO_PHLO_BASE_URL`` and ``PLIVO_API_BASE_URL`` (then Plivo's). One
     client owns one connection pool: create it once, share it, and close it
     with ``await client.aclose()`` or ``async with``; closing is final. An
-    ``http_client`` you pass in is used as is and left open for you to close.
+    ``http_client`` you pass in is used as is and left open for you to close;
+    it belongs to one event loop and must not be shared across ``os.fork()``.
+    The SDK's own pools are per event loop and per process (a forked child
+    never uses the parent's connections): see "Process models" in the README.
 
     ``timeout`` bounds each phase of an attempt (connect, write, the gap
     between two reads, the wait for a pool slot); ``attempt_deadline`` bounds

@@ -16,6 +16,8 @@ Invariants the adversarial suite (``tests/fastpath/``) holds the pool to:
   (half a record), and rules it out as well (see ``_connection``).
 * Closing is final. Pools are bound to one event loop; when that loop shuts
   down (``asyncio.run`` returning) the pool closes its sockets with it.
+* Pools are bound to one process: in a child of ``os.fork()`` the inherited
+  pool is closed and its sockets left to the parent (see :mod:`._process`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from collections.abc import AsyncGenerator, Mapping
 import httpx
 
 from .._exceptions import ClientClosedError
+from . import _process
 from ._answer import Answer, decode_body, httpx_request
 from ._connection import Connection, has_pending_input
 from ._reader import Response
@@ -94,6 +97,10 @@ class FastPool:
         # Run it to its first yield, which registers it with the running loop.
         with contextlib.suppress(StopIteration):
             self._loop_hook.asend(None).send(None)
+        #: The process this pool belongs to; a forked child never uses it.
+        self.pid = _process.current_pid()
+        self._inherited: list[Connection] = []
+        _process.track(self)
 
     @property
     def open_connections(self) -> int:
@@ -220,6 +227,25 @@ class FastPool:
         if hook is not None:
             with contextlib.suppress(StopIteration, RuntimeError):
                 hook.aclose().send(None)
+
+    # process ownership ---------------------------------------------------------
+    def forked(self) -> list[int]:
+        """In a forked child: the pool is closed for this process, its connections
+        forgotten untouched (they are the parent's); their descriptors, for
+        :func:`._process.let_go`."""
+        self.closed = True
+        self._inherited = list(self._open)
+        self._open.clear()
+        self._idle.clear()
+        return [conn.fd for conn in self._inherited]
+
+    def release_inherited(self) -> None:
+        """In the child, inside this pool's loop: drop the inherited transports
+        from the loop (their descriptors point at /dev/null by now, so neither
+        the socket nor the shared epoll instance of the parent is touched)."""
+        inherited, self._inherited = self._inherited, []
+        for conn in inherited:
+            conn.abort()
 
     # called by connections -----------------------------------------------------
     def _opened(self, conn: Connection) -> None:
