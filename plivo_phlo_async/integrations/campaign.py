@@ -29,9 +29,9 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
@@ -106,6 +106,7 @@ ADVICE = {
 }
 
 _log = logging.getLogger("plivo_phlo_async.campaign")
+_T = TypeVar("_T")
 
 
 class ChunkNotFinishedError(PlivoError):
@@ -260,12 +261,20 @@ async def write_manifest(
             )
         return await add_jobs(sql, campaign_id, phlo_id, settings, batches, time.time())
 
-    opened = await open_journal(location)
+    added, existing = await _in_journal(location, write, write=True)
+    return ManifestWritten(campaign_id, added, existing)
+
+
+async def _in_journal(
+    location: str, work: Callable[[Sql], Awaitable[_T]], *, write: bool = False
+) -> _T:
+    """``work`` in one transaction of the journal at ``location``, opened for
+    it: created if need be to write, read-only (and never created) to read."""
+    opened = await open_journal(location, create=write, readonly=not write)
     try:
-        added, existing = await opened.transact(write)
+        return await opened.transact(work, write=write)
     finally:
         await opened.aclose()
-    return ManifestWritten(campaign_id, added, existing)
 
 
 def chunk_message(journal: str | os.PathLike[str], campaign_id: str, chunk: int) -> dict[str, Any]:
@@ -290,12 +299,7 @@ async def chunks_to_run_in(journal: str | os.PathLike[str], campaign_id: str) ->
         return await chunks_to_run(sql, campaign_id)
 
     location = _location(journal)
-    opened = await open_journal(location, create=False, readonly=True)
-    try:
-        result: list[int] = await opened.transact(read, write=False)
-    finally:
-        await opened.aclose()
-    return result
+    return await _in_journal(location, read)
 
 
 def _unknown_campaign(location: str, campaign_id: str) -> InvalidParameterError:
@@ -333,11 +337,7 @@ async def _read_chunk(
     async def read(sql: Sql) -> tuple[Any, list[ManifestJob]]:
         return await read_campaign(sql, campaign_id), await chunk_jobs(sql, campaign_id, index)
 
-    opened = await open_journal(journal, create=False, readonly=True)
-    try:
-        record, jobs = await opened.transact(read, write=False)
-    finally:
-        await opened.aclose()
+    record, jobs = await _in_journal(journal, read)
     if record is None:
         raise _unknown_campaign(journal, campaign_id)
     limit = record.settings.get("rate_limit")
@@ -427,12 +427,7 @@ def _name(chunk: Mapping[str, Any]) -> str:
 
 async def campaigns(journal: str | os.PathLike[str]) -> list[str]:
     """The ids of the campaigns in a journal, oldest first."""
-    opened = await open_journal(_location(journal), create=False, readonly=True)
-    try:
-        result: list[str] = await opened.transact(campaign_ids, write=False)
-    finally:
-        await opened.aclose()
-    return result
+    return await _in_journal(_location(journal), campaign_ids)
 
 
 async def campaign_status(
@@ -459,12 +454,7 @@ async def campaign_status(
             raise _unknown_campaign(location, chosen)
         return CampaignStatus(chosen, await state_counts(sql, chosen))
 
-    opened = await open_journal(location, create=False, readonly=True)
-    try:
-        result: CampaignStatus = await opened.transact(read, write=False)
-    finally:
-        await opened.aclose()
-    return result
+    return await _in_journal(location, read)
 
 
 assert set(ADVICE) == set(STATES)
