@@ -562,7 +562,6 @@ class PostgresJournal:
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """An idle connection (a new one while fewer than POOL_SIZE are open)."""
-        import psycopg
 
         async with self._slots:
             if self._free:
@@ -572,8 +571,8 @@ class PostgresJournal:
                 self._opened.append(db)
             try:
                 yield db
-            except BaseException as exc:
-                broken = isinstance(exc, psycopg.OperationalError) or db.broken
+            except BaseException:
+                broken = db.broken  # the connection itself is lost (not a cancelled query)
                 if broken or db.info.transaction_status != 0:  # not idle: drop it
                     self._opened.remove(db)
                     with anyio.CancelScope(shield=True):
