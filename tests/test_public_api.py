@@ -135,12 +135,16 @@ PUBLIC = {
     },
     "plivo_phlo_async.webhooks": {
         "NONCE_HEADER",
+        "NONCE_V2_HEADER",
         "ParamValue",
         "PlivoWebhook",
         "SIGNATURE_HEADER",
+        "SIGNATURE_V2_HEADER",
+        "sign_v2",
         "sign_v3",
         "signed_text_v3",
         "verified_params",
+        "verify_signature_v2",
         "verify_signature_v3",
     },
 }

@@ -9,14 +9,15 @@ cannot resolve.
 import base64
 import binascii
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, quote_from_bytes, urlsplit
 
 from starlette.datastructures import ImmutableMultiDict
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from .._exceptions import InvalidParameterError
-from ._signature import NONCE_HEADER, SIGNATURE_HEADER, verify_signature_v3
+from ._signature import NONCE_HEADER, SIGNATURE_HEADER, _check_token, verify_signature_v3
+from ._signature_v2 import NONCE_V2_HEADER, SIGNATURE_V2_HEADER, verify_signature_v2
 
 if TYPE_CHECKING:
     from .._client import PhloClient
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["PlivoWebhook", "verified_params"]
 
 _FORM = "application/x-www-form-urlencoded"
+# Every printable ASCII byte stays as sent; the rest of a raw query is percent-encoded.
+_PRINTABLE = bytes(range(0x21, 0x7F))
 
 
 class PlivoWebhook:
@@ -38,11 +41,17 @@ class PlivoWebhook:
     Calling it with a request returns the verified parameters: the form
     fields of a POST, the query of a GET. Anything else (no signature
     headers, a signature that does not match, a body that is not a form,
-    a method other than GET and POST) raises Starlette's
-    ``HTTPException(403)``, which Starlette and FastAPI answer as 403.
+    a method other than GET and POST, a request that cannot be read) raises
+    Starlette's ``HTTPException(403)``, which Starlette and FastAPI answer
+    as 403.
+
+    ``allow_v2=True`` also accepts a request carrying only
+    ``X-Plivo-Signature-V2`` (V3 is checked whenever it is present). Off by
+    default: V2 signs neither the query nor the form, so whoever captured one
+    signed request could drop its V3 headers and send other parameters.
     """
 
-    __slots__ = ("_auth_token", "_public_url", "_source")
+    __slots__ = ("_allow_v2", "_auth_token", "_public_url", "_source")
 
     def __init__(
         self,
@@ -50,6 +59,7 @@ class PlivoWebhook:
         auth_token: str | None = None,
         client: "PhloClient | None" = None,
         public_url: str | None = None,
+        allow_v2: bool = False,
     ) -> None:
         if (auth_token is None) == (client is None):
             raise InvalidParameterError("auth_token", "give exactly one of auth_token or client")
@@ -57,22 +67,30 @@ class PlivoWebhook:
             self._auth_token = _client_token(client)
             self._source = "client"
         else:
-            if not isinstance(auth_token, str) or not auth_token:
-                raise InvalidParameterError("auth_token", "must be a non-empty string")
-            self._auth_token = auth_token
+            self._auth_token = _check_token(auth_token).decode()
             self._source = "auth_token"
         self._public_url = _check_public_url(public_url)
+        if not isinstance(allow_v2, bool):
+            raise InvalidParameterError("allow_v2", f"must be a bool, not {allow_v2!r}")
+        self._allow_v2 = allow_v2
 
     @property
     def public_url(self) -> str | None:
         return self._public_url
 
+    @property
+    def allow_v2(self) -> bool:
+        return self._allow_v2
+
     async def __call__(self, request: Request) -> ImmutableMultiDict[str, str]:
-        return await _verify(request, self._auth_token, self._public_url)
+        return await _verify(request, self)
 
     def __repr__(self) -> str:
         # Never the token: only where it came from.
-        return f"PlivoWebhook(token_from={self._source!r}, public_url={self._public_url!r})"
+        return (
+            f"PlivoWebhook(token_from={self._source!r}, public_url={self._public_url!r},"
+            f" allow_v2={self._allow_v2!r})"
+        )
 
 
 async def verified_params(
@@ -81,12 +99,15 @@ async def verified_params(
     auth_token: str | None = None,
     client: "PhloClient | None" = None,
     public_url: str | None = None,
+    allow_v2: bool = False,
 ) -> ImmutableMultiDict[str, str]:
     """The parameters of a request Plivo signed, or ``HTTPException(403)``.
 
     The one-call form of :class:`PlivoWebhook` (same arguments, same answers).
     """
-    webhook = PlivoWebhook(auth_token=auth_token, client=client, public_url=public_url)
+    webhook = PlivoWebhook(
+        auth_token=auth_token, client=client, public_url=public_url, allow_v2=allow_v2
+    )
     return await webhook(request)
 
 
@@ -118,8 +139,17 @@ def _check_public_url(public_url: object) -> str | None:
         raise InvalidParameterError(
             "public_url", f"must be a string, not {type(public_url).__name__}"
         )
-    parts = urlsplit(public_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or (parts.query or parts.fragment):
+    try:
+        public_url.encode()
+        parts = urlsplit(public_url)
+    except (UnicodeEncodeError, ValueError):  # a lone surrogate, "https://[::1"...
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or (parts.query or parts.fragment)
+    ):
         raise InvalidParameterError(
             "public_url",
             f"must be an http(s) base URL without query, such as 'https://bot.example.com',"
@@ -128,25 +158,35 @@ def _check_public_url(public_url: object) -> str | None:
     return public_url.rstrip("/")
 
 
-def _signed_url(request: Request, public_url: str | None) -> str:
+def _query(request: Request) -> str:
+    """The raw query, bytes outside printable ASCII percent-encoded.
+
+    So that raw UTF-8 is decoded once, like percent-encoded UTF-8, both in
+    what is verified and in what a GET returns (Starlette's query_params
+    would read it as Latin-1).
+    """
+    return quote_from_bytes(request.scope.get("query_string", b""), safe=_PRINTABLE)
+
+
+def _signed_url(request: Request, public_url: str | None, query: str) -> str:
     """The URL as Plivo requested it: the raw path (as sent, still percent-encoded)."""
     raw_path = request.scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else quote(request.scope["path"])
-    base = public_url or f"{request.url.scheme}://{request.url.netloc}"
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    return f"{base}{path}?{query}" if query else f"{base}{path}"
+    if public_url is None:
+        # base_url, not url: Starlette decodes the query of request.url as strict UTF-8.
+        public_url = f"{request.base_url.scheme}://{request.base_url.netloc}"
+    return f"{public_url}{path}?{query}" if query else f"{public_url}{path}"
 
 
 def _refuse(reason: str) -> HTTPException:
     return HTTPException(status_code=403, detail=f"Forbidden: {reason}")
 
 
-async def _verify(
-    request: Request, auth_token: str, public_url: str | None
-) -> ImmutableMultiDict[str, str]:
-    signature = request.headers.get(SIGNATURE_HEADER)
-    nonce = request.headers.get(NONCE_HEADER)
-    if not signature or not nonce:
+async def _verify(request: Request, webhook: PlivoWebhook) -> ImmutableMultiDict[str, str]:
+    """V3 when the request carries it; V2 only when allowed and V3 is absent."""
+    headers = request.headers
+    v3 = bool(headers.get(SIGNATURE_HEADER) or headers.get(NONCE_HEADER))
+    if not v3 and not (webhook.allow_v2 and headers.get(SIGNATURE_V2_HEADER)):
         raise _refuse("missing Plivo signature headers")
     method = request.method.upper()
     if method not in ("GET", "POST"):
@@ -163,18 +203,32 @@ async def _verify(
             known.append(value)
         else:
             params[key] = [known, value]
-    ok = verify_signature_v3(
-        method=method,
-        url=_signed_url(request, public_url),
-        params=params,
-        nonce=nonce,
-        signature=signature,
-        auth_token=auth_token,
-    )
+    query = _query(request)
+    try:
+        url = _signed_url(request, webhook.public_url, query)
+    except ValueError:  # the Host header older Starlettes build the URL from does not parse
+        raise _refuse("invalid Plivo signature") from None
+    token = webhook._auth_token
+    if v3:
+        ok = verify_signature_v3(
+            method=method,
+            url=url,
+            params=params,
+            nonce=headers.get(NONCE_HEADER),
+            signature=headers.get(SIGNATURE_HEADER),
+            auth_token=token,
+        )
+    else:
+        ok = verify_signature_v2(
+            url=url,
+            nonce=headers.get(NONCE_V2_HEADER),
+            signature=headers.get(SIGNATURE_V2_HEADER),
+            auth_token=token,
+        )
     if not ok:
         raise _refuse("invalid Plivo signature")
     if method == "GET":
-        return ImmutableMultiDict(request.query_params.multi_items())
+        return ImmutableMultiDict(parse_qsl(query, keep_blank_values=True))
     return ImmutableMultiDict(items)
 
 

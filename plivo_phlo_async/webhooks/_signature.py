@@ -1,4 +1,4 @@
-"""Plivo's V3 webhook signature, byte for byte as the official ``plivo`` package.
+"""Plivo's V3 webhook signature, as the official ``plivo`` package computes it.
 
 The reference is ``plivo/utils/signature_v3.py`` of the official Python SDK
 (checked against the V3 test vectors of Plivo's Go SDK). What is signed:
@@ -17,18 +17,23 @@ The reference is ``plivo/utils/signature_v3.py`` of the official Python SDK
 Non-ASCII text is signed as UTF-8, as ``validate_v3_signature`` of the
 official package (4.63) does; the nonce alone is read back one byte per
 character and encoded again (a double encoding the official code applies to
-it, harmless since Plivo's nonces are digits). The URL's query is
-percent-decoded one byte per character, as the official code does.
+it, harmless since Plivo's nonces are digits).
 
-Where this deliberately departs from the official code (none of these
-changes what a correct Plivo request verifies to): the method is matched in
-any case (the official code treats ``"get"`` as a POST); spaces around the
-comma-separated signatures are ignored; a tuple value counts as a list;
-``None``, mappings and other objects are refused with a typed error instead
-of being signed as their ``repr``; the caller's ``params`` is never changed
-(the official GET path merges the query into it); a URL with non-ASCII
-characters, or with percent-encoded non-ASCII bytes in its query (which the
-official code raises on under Python 3.11), is signed instead of raising.
+The URL's query is percent-decoded once, as UTF-8 (an invalid sequence
+becomes U+FFFD), as plivo-go, plivo-java and plivo-node do: ``?k=%C3%A9``
+signs ``k=é``. The official Python package reads each decoded byte as one
+character instead (``k=Ã©``, or raises under Python 3.11), so a genuine
+Plivo callback to such a URL would not verify with it.
+
+Where this also departs from the official code (none of these changes what
+a correct Plivo request verifies to): the method is matched in any case (the
+official code treats ``"get"`` as a POST); spaces around the comma-separated
+signatures are ignored; a tuple value counts as a list; ``None``, mappings
+and other objects are refused with a typed error instead of being signed as
+their ``repr``; the caller's ``params`` is never changed (the official GET
+path merges the query into it); a URL with non-ASCII characters is signed
+instead of raising; and :func:`verify_signature_v3` never raises on what
+came with the request (see there).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from urllib.parse import unquote_to_bytes, urlparse, urlunparse
+from urllib.parse import parse_qs, urlparse, urlunparse
 
 from .._exceptions import InvalidParameterError
 
@@ -56,13 +61,24 @@ SIGNATURE_HEADER = "X-Plivo-Signature-V3"
 NONCE_HEADER = "X-Plivo-Signature-V3-Nonce"
 
 ParamValue = str | bytes | int | float | Sequence[str | bytes | int | float]
-_Scalar = str | bytes | int | float
 _METHODS = ("GET", "POST")
+
+
+def _utf8(text: str, field: str) -> bytes:
+    """``text`` as UTF-8, or a typed error for a lone surrogate (the message never shows it)."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        raise InvalidParameterError(
+            field, "holds a lone surrogate, which UTF-8 cannot encode"
+        ) from None
 
 
 def _scalar(value: object, field: str) -> str:
     """One value as the official ``string_format`` renders it."""
     if isinstance(value, str):
+        if not value.isascii():
+            _utf8(value, field)
         return value
     if isinstance(value, bytes):
         return value.decode("latin-1")
@@ -115,33 +131,19 @@ def _body_text(params: Mapping[str, str | list[str]]) -> str:
     return "".join(parts)
 
 
-def _split_url(url: object) -> tuple[str, dict[str, str | list[str]]]:
-    """The URL without query and fragment, and its query as the official code reads it."""
+def _split_url(url: object) -> tuple[str, str]:
+    """The URL without query and fragment (scheme, host, path), and its raw query."""
     if not isinstance(url, str):
         raise InvalidParameterError("url", f"must be a string, not {type(url).__name__}")
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    if not url.isascii():
+        _utf8(url, "url")
+    try:
+        parsed = urlparse(url)
+    except ValueError:  # "https://[::1/", a netloc NFKC turns into a delimiter...
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise InvalidParameterError("url", f"must be an absolute http(s) URL, not {url!r}")
-    base = urlunparse((parsed.scheme, parsed.netloc, parsed.path, "", "", ""))
-    return base, _parse_query(parsed.query)
-
-
-def _parse_query(query: str) -> dict[str, str | list[str]]:
-    """``parse_qs(query_bytes, keep_blank_values=True)`` as the official code means it.
-
-    Each percent-decoded byte becomes one character (what its ``string_format``
-    does with bytes). Written out because ``parse_qs`` on bytes raises on
-    Python 3.11 for a percent-encoded non-ASCII byte, and must not here.
-    """
-    parsed: dict[str, list[str]] = {}
-    for piece in query.split("&"):
-        if not piece:
-            continue
-        name, _, value = piece.partition("=")
-        key = unquote_to_bytes(name.replace("+", " ")).decode("latin-1")
-        item = unquote_to_bytes(value.replace("+", " ")).decode("latin-1")
-        parsed.setdefault(key, []).append(item)
-    return {key: items for key, items in parsed.items()}
+    return urlunparse((parsed.scheme, parsed.netloc, parsed.path, "", "", "")), parsed.query
 
 
 def _method(method: object) -> str:
@@ -151,9 +153,15 @@ def _method(method: object) -> str:
 
 
 def signed_text_v3(*, method: str, url: str, params: Mapping[str, ParamValue] | None = None) -> str:
-    """The text Plivo signs for this request, before the nonce (for debugging a mismatch)."""
+    """The text Plivo signs for this request, before the nonce (for debugging a mismatch).
+
+    Raises :class:`~plivo_phlo_async.InvalidParameterError` for what cannot
+    be signed: the way to learn why :func:`verify_signature_v3` said False.
+    """
     verb = _method(method)
-    base, query = _split_url(url)
+    base, raw_query = _split_url(url)
+    # Decoded once, as UTF-8 (U+FFFD for an invalid sequence): see the module doc.
+    query: dict[str, str | list[str]] = dict(parse_qs(raw_query, keep_blank_values=True))
     values = _values(params)
     if verb == "GET":
         merged = {**values, **query}
@@ -167,19 +175,42 @@ def signed_text_v3(*, method: str, url: str, params: Mapping[str, ParamValue] | 
     return base + _body_text(values)
 
 
-def _digest(auth_token: str, signed: str, nonce: str) -> bytes:
+def _check_token(auth_token: object) -> bytes:
+    """The caller's token as the HMAC key; a typed error that never shows it."""
+    if not isinstance(auth_token, str) or not auth_token:
+        raise InvalidParameterError("auth_token", "must be a non-empty string")
+    return _utf8(auth_token, "auth_token")
+
+
+def _check_nonce(nonce: object) -> str:
+    if not isinstance(nonce, str) or not nonce:
+        raise InvalidParameterError("nonce", "must be a non-empty string")
+    if not nonce.isascii():
+        _utf8(nonce, "nonce")
+    return nonce
+
+
+def _digest(token: bytes, message: str) -> bytes:
+    """base64(HMAC-SHA256(token, message)), every part of ``message`` checked to encode."""
+    return base64.b64encode(hmac.new(token, message.encode(), hashlib.sha256).digest())
+
+
+def _digest_v3(token: bytes, signed: str, nonce: str) -> bytes:
     # The official code re-reads the UTF-8 of the nonce one byte per
     # character before encoding it again: do the same (see module doc).
-    message = f"{signed}.{nonce.encode().decode('latin-1')}".encode()
-    mac = hmac.new(auth_token.encode(), message, hashlib.sha256).digest()
-    return base64.b64encode(mac)
+    return _digest(token, f"{signed}.{nonce.encode().decode('latin-1')}")
 
 
-def _check_token(auth_token: object) -> str:
-    if not isinstance(auth_token, str) or not auth_token:
-        # The message never shows the value: it is a secret.
-        raise InvalidParameterError("auth_token", "must be a non-empty string")
-    return auth_token
+def _matches(expected: bytes, header: object) -> bool:
+    """Whether any comma-separated signature in ``header`` is ``expected``, in constant time."""
+    if not isinstance(header, str):
+        return False
+    matched = False
+    for candidate in header.split(","):
+        # No early exit: every candidate costs the same comparison. A character
+        # UTF-8 cannot encode becomes "?", which no base64 signature holds.
+        matched |= hmac.compare_digest(expected, candidate.strip().encode("utf-8", "replace"))
+    return matched
 
 
 def sign_v3(
@@ -197,9 +228,8 @@ def sign_v3(
     :class:`~plivo_phlo_async.InvalidParameterError`.
     """
     token = _check_token(auth_token)
-    if not isinstance(nonce, str) or not nonce:
-        raise InvalidParameterError("nonce", "must be a non-empty string")
-    return _digest(token, signed_text_v3(method=method, url=url, params=params), nonce).decode()
+    signed = signed_text_v3(method=method, url=url, params=params)
+    return _digest_v3(token, signed, _check_nonce(nonce)).decode()
 
 
 def verify_signature_v3(
@@ -219,19 +249,18 @@ def verify_signature_v3(
     several comma-separated signatures (one per active auth token): any
     match passes. Compared in constant time.
 
-    What came with the request (``signature``, ``nonce``) never raises: a
-    missing, empty or malformed value is False. What the caller chose
-    (``method``, ``url``, ``auth_token``, the types in ``params``) raises
-    :class:`~plivo_phlo_async.InvalidParameterError` when wrong, since that
-    is a bug to fix, not a forged request.
+    Everything but ``auth_token`` comes with the request, so none of it ever
+    raises: a method other than GET and POST, a URL that does not parse, a
+    missing or malformed header, text UTF-8 cannot encode are all False (a
+    web server answers 403, not 500). ``auth_token`` is yours: a wrong one
+    raises :class:`~plivo_phlo_async.InvalidParameterError`, which never
+    shows it. To learn why a request is False, :func:`signed_text_v3` raises
+    on what it cannot sign.
     """
     token = _check_token(auth_token)
-    signed = signed_text_v3(method=method, url=url, params=params)
-    if not isinstance(signature, str) or not isinstance(nonce, str) or not nonce:
+    try:
+        signed = signed_text_v3(method=method, url=url, params=params)
+        expected = _digest_v3(token, signed, _check_nonce(nonce))
+    except InvalidParameterError:
         return False
-    expected = _digest(token, signed, nonce)
-    matched = False
-    for candidate in signature.split(","):
-        # No early exit: every candidate costs the same comparison.
-        matched |= hmac.compare_digest(expected, candidate.strip().encode())
-    return matched
+    return _matches(expected, signature)

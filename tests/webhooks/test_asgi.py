@@ -21,8 +21,11 @@ from starlette.routing import Route
 from plivo_phlo_async import InvalidParameterError, PhloClient
 from plivo_phlo_async.webhooks import (
     NONCE_HEADER,
+    NONCE_V2_HEADER,
     SIGNATURE_HEADER,
+    SIGNATURE_V2_HEADER,
     PlivoWebhook,
+    sign_v2,
     sign_v3,
     verified_params,
 )
@@ -170,6 +173,79 @@ async def test_the_path_is_checked_as_sent_percent_encoding_included() -> None:
     assert response.status_code == 200
 
 
+async def test_raw_utf8_in_the_query_is_decoded_once_like_percent_encoded_utf8() -> None:
+    # Built by hand: an HTTP client would percent-encode it; a server passes the bytes on.
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "scheme": "http",
+        "server": ("bot.local", 80),
+        "path": "/answer",
+        "raw_path": b"/answer",
+        "query_string": "Name=Zoë".encode(),
+        "root_path": "",
+        "headers": [
+            (name.lower().encode(), value.encode())
+            for name, value in signed_headers(
+                "GET", "http://bot.local/answer?Name=Zo%C3%AB", {}
+            ).items()
+        ]
+        + [(b"host", b"bot.local")],
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    params = await PlivoWebhook(auth_token=TOKEN)(Request(scope, receive))
+    assert params.multi_items() == [("Name", "Zoë")]
+
+
+def v2_headers(url: str, token: str = TOKEN, nonce: str = "52760317") -> dict[str, str]:
+    return {
+        SIGNATURE_V2_HEADER: sign_v2(url=url, nonce=nonce, auth_token=token),
+        NONCE_V2_HEADER: nonce,
+    }
+
+
+async def test_a_request_signed_with_v2_only_is_403_unless_allowed() -> None:
+    url = "http://bot.local/answer"
+    async with http_for(PlivoWebhook(auth_token=TOKEN)) as http:
+        response = await http.post(url, data=PARAMS, headers=v2_headers(url))
+    assert response.status_code == 403
+    assert "missing Plivo signature headers" in response.text
+
+
+async def test_with_allow_v2_a_request_signed_with_v2_only_gives_its_form_fields() -> None:
+    url = "http://bot.local/answer?leg=a"
+    async with http_for(PlivoWebhook(auth_token=TOKEN, allow_v2=True)) as http:
+        good = await http.post(url, data=PARAMS, headers=v2_headers(url))
+        bad = await http.post(url, data=PARAMS, headers=v2_headers(url, token="other"))
+        moved = await http.post("/hangup", data=PARAMS, headers=v2_headers(url))
+    assert good.status_code == 200
+    assert good.json() == {key: [value] for key, value in PARAMS.items()}
+    assert (bad.status_code, moved.status_code) == (403, 403)
+
+
+async def test_with_allow_v2_a_present_v3_signature_is_the_one_checked() -> None:
+    url = "http://bot.local/answer"
+    headers = {**v2_headers(url), SIGNATURE_HEADER: "forged", NONCE_HEADER: "1"}
+    async with http_for(PlivoWebhook(auth_token=TOKEN, allow_v2=True)) as http:
+        response = await http.post(url, data=PARAMS, headers=headers)
+    assert response.status_code == 403
+    assert "invalid Plivo signature" in response.text
+
+
+async def test_verified_params_passes_allow_v2_on() -> None:
+    async def endpoint(request: Request) -> JSONResponse:
+        return JSONResponse(dict(await verified_params(request, auth_token=TOKEN, allow_v2=True)))
+
+    app = Starlette(routes=[Route("/answer", endpoint, methods=["POST"])])
+    url = "http://bot.local/answer"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
+        response = await http.post(url, data=PARAMS, headers=v2_headers(url))
+    assert response.json() == PARAMS
+
+
 async def test_the_token_can_come_from_a_phlo_client() -> None:
     url = "http://bot.local/answer"
     async with PhloClient(AUTH_ID, TOKEN) as client:
@@ -181,7 +257,7 @@ async def test_the_token_can_come_from_a_phlo_client() -> None:
             )
     assert (good.status_code, bad.status_code) == (200, 403)
     assert TOKEN not in repr(webhook)
-    assert repr(webhook) == "PlivoWebhook(token_from='client', public_url=None)"
+    assert repr(webhook) == "PlivoWebhook(token_from='client', public_url=None, allow_v2=False)"
 
 
 async def test_verified_params_is_the_one_call_form() -> None:
@@ -207,6 +283,7 @@ async def test_verified_params_is_the_one_call_form() -> None:
         ({"client": object()}, "client"),
         ({"auth_token": TOKEN, "public_url": "bot.example.com"}, "public_url"),
         ({"auth_token": TOKEN, "public_url": "https://bot.example.com/?a=1"}, "public_url"),
+        ({"auth_token": TOKEN, "allow_v2": "yes"}, "allow_v2"),
     ],
 )
 def test_bad_setup_is_a_typed_error_without_the_token(

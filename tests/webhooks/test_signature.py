@@ -183,9 +183,21 @@ def test_a_non_ascii_nonce_is_double_encoded_like_the_official_package() -> None
     ) == _hmac("https://h.io/." + "é".encode().decode("latin-1"))
 
 
-def test_percent_encoded_query_bytes_are_one_character_each() -> None:
-    text = signed_text_v3(method="GET", url="https://h.io/?n=caf%C3%A9&m=%90", params=None)
-    assert text == "https://h.io/?m=\x90&n=caf\xc3\xa9"
+def test_a_percent_encoded_query_is_decoded_once_as_utf8() -> None:
+    # Issue 18's example: plivo-go, plivo-java and plivo-node sign "k=é" (see test_peer_parity).
+    text = signed_text_v3(method="POST", url="https://example.com/x?k=%C3%A9", params={"a": "1"})
+    assert text == "https://example.com/x?k=é.a1"
+
+
+def test_an_invalid_utf8_sequence_in_the_query_is_the_replacement_character() -> None:
+    text = signed_text_v3(method="GET", url="https://h.io/?m=%90&n=caf%C3", params=None)
+    assert text == "https://h.io/?m=\ufffd&n=caf\ufffd"
+
+
+def test_raw_non_ascii_in_the_query_is_signed_as_it_is() -> None:
+    assert signed_text_v3(method="GET", url="https://h.io/?k=é", params=None) == (
+        "https://h.io/?k=é"
+    )
 
 
 def test_the_signature_is_hmac_sha256_of_text_dot_nonce() -> None:
@@ -259,7 +271,7 @@ def test_headers_without_a_matching_signature_fail(header: str) -> None:
     )
 
 
-# -- bad input: False for what came with the request, a typed error for the caller's mistakes --
+# -- bad input: False for what came with the request, a typed error for the caller's token --
 
 
 @pytest.mark.parametrize("signature", [None, "", 5, b"abc"])
@@ -292,24 +304,39 @@ def test_missing_or_mistyped_nonce_is_false(nonce: Any) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("field", "arguments"),
-    [
-        ("method", {"method": "PUT"}),
-        ("method", {"method": None}),
-        ("url", {"url": "/relative/path"}),
-        ("url", {"url": "ftp://h.io/"}),
-        ("url", {"url": None}),
-        ("auth_token", {"auth_token": ""}),
-        ("auth_token", {"auth_token": None}),
-        ("params", {"params": [("a", "1")]}),
-        ("params", {"params": {1: "a"}}),
-        ("params['a']", {"params": {"a": None}}),
-        ("params['a']", {"params": {"a": {"nested": "x"}}}),
-        ("params['a']", {"params": {"a": ["1", None]}}),
-    ],
-)
-def test_caller_mistakes_raise_a_typed_error(field: str, arguments: dict[str, Any]) -> None:
+UNSIGNABLE = [
+    ("method", {"method": "PUT"}),
+    ("method", {"method": None}),
+    ("url", {"url": "/relative/path"}),
+    ("url", {"url": "ftp://h.io/"}),
+    ("url", {"url": None}),
+    ("url", {"url": "https://[::1/"}),
+    ("url", {"url": "https://h.io/\udce9"}),
+    ("params", {"params": [("a", "1")]}),
+    ("params", {"params": {1: "a"}}),
+    ("params", {"params": {"\ud800": "a"}}),
+    ("params['a']", {"params": {"a": None}}),
+    ("params['a']", {"params": {"a": {"nested": "x"}}}),
+    ("params['a']", {"params": {"a": ["1", None]}}),
+    ("params['a']", {"params": {"a": "\udce9"}}),
+]
+
+
+@pytest.mark.parametrize(("field", "arguments"), UNSIGNABLE)
+def test_what_cannot_be_signed_is_a_typed_error_when_signing(
+    field: str, arguments: dict[str, Any]
+) -> None:
+    call: dict[str, Any] = {"method": "POST", "url": "https://h.io/", "params": {}, **arguments}
+    with pytest.raises(InvalidParameterError) as raised:
+        signed_text_v3(**call)
+    assert raised.value.field == field
+    assert isinstance(raised.value, ValueError)
+
+
+@pytest.mark.parametrize(("field", "arguments"), UNSIGNABLE)
+def test_what_cannot_be_signed_is_false_when_verifying(
+    field: str, arguments: dict[str, Any]
+) -> None:
     call: dict[str, Any] = {
         "method": "POST",
         "url": "https://h.io/",
@@ -319,24 +346,74 @@ def test_caller_mistakes_raise_a_typed_error(field: str, arguments: dict[str, An
         "auth_token": "tok",
         **arguments,
     }
-    with pytest.raises(InvalidParameterError) as raised:
-        verify_signature_v3(**call)
-    assert raised.value.field == field
-    assert isinstance(raised.value, ValueError)
+    assert verify_signature_v3(**call) is False
 
 
-def test_the_token_never_appears_in_an_error() -> None:
+@pytest.mark.parametrize("nonce", ["\udce9", "1\ud800"])
+def test_a_nonce_utf8_cannot_encode_is_false(nonce: str) -> None:
+    assert (
+        verify_signature_v3(
+            method="POST",
+            url="https://h.io/",
+            params={"a": "1"},
+            nonce=nonce,
+            signature=_good(),
+            auth_token="tok",
+        )
+        is False
+    )
+
+
+@pytest.mark.parametrize("header", ["\udce9", _hmac("x") + ",\ud800"])
+def test_a_signature_utf8_cannot_encode_is_false(header: str) -> None:
+    assert (
+        verify_signature_v3(
+            method="POST",
+            url="https://h.io/",
+            params={"a": "1"},
+            nonce="n",
+            signature=header,
+            auth_token="tok",
+        )
+        is False
+    )
+
+
+@pytest.mark.parametrize("auth_token", ["", None, b"tok", "tok\udce9"])
+def test_a_bad_auth_token_is_a_typed_error(auth_token: Any) -> None:
     with pytest.raises(InvalidParameterError) as raised:
         verify_signature_v3(
-            method="PUT",
+            method="POST",
             url="https://h.io/",
             params={},
             nonce="n",
             signature="s",
+            auth_token=auth_token,
+        )
+    assert raised.value.field == "auth_token"
+
+
+def test_the_token_never_appears_in_an_error() -> None:
+    with pytest.raises(InvalidParameterError) as raised:
+        sign_v3(
+            method="PUT",
+            url="https://h.io/",
+            params={},
+            nonce="n",
             auth_token="tok-secret-123",
         )
-    assert "tok-secret-123" not in str(raised.value)
-    assert "tok-secret-123" not in repr(raised.value)
+    with pytest.raises(InvalidParameterError) as bad_token:
+        verify_signature_v3(
+            method="POST",
+            url="https://h.io/",
+            params={},
+            nonce="n",
+            signature="s",
+            auth_token="tok-secret-123\udce9",
+        )
+    for error in (raised.value, bad_token.value):
+        assert "tok-secret-123" not in str(error)
+        assert "tok-secret-123" not in repr(error)
 
 
 def test_sign_v3_refuses_an_empty_nonce() -> None:
