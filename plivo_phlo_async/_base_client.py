@@ -23,6 +23,7 @@ import anyio
 import httpx
 from pydantic import ValidationError
 
+from ._environment import ca_error
 from ._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
@@ -166,6 +167,9 @@ def check_base_url(name: str, url: str, insecure_hosts: frozenset[str] = frozens
         raise ConfigurationError(f"{name} is not a valid URL: {url!r}", field=name) from exc
     if parsed.scheme not in ("https", "http") or not host:
         raise ConfigurationError(f"{name} must be an absolute http(s) URL, got {url!r}", field=name)
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        # httpx parses any number; connecting would raise a raw OverflowError (0: port 80)
+        raise ConfigurationError(f"{name} has a port outside 1-65535: {url!r}", field=name)
     if parsed.userinfo or parsed.query or parsed.fragment:
         raise ConfigurationError(
             f"{name} must not carry credentials, a query or a fragment", field=name
@@ -291,16 +295,33 @@ class Requester:
                 follow_redirects=False,
             )
 
+        def own_http_client(*, sending: bool = True) -> httpx.AsyncClient:
+            """The SDK's own httpx client: at construction, then for each further loop.
+
+            httpx loads the CA certificates here: unloadable ones are a
+            ConfigurationError; no free descriptor is, while sending, a connect
+            error (nothing sent, retried) and at construction the OSError itself.
+            """
+            try:
+                return make_http_client()
+            except OSError as exc:
+                error = ca_error(exc)
+                if error is not None:
+                    raise error from exc
+                if not sending:
+                    raise
+                raise httpx.ConnectError(f"cannot set up TLS: {exc}") from exc
+
         # The seam (see _fastpath): under asyncio the client's own pool is the
         # fast path; an injected client, a proxy or trio go through httpx. The
         # SDK's own pools and httpx clients are per event loop and per process.
         self.sender = Sender(
-            http_client=make_http_client() if http_client is None else http_client,
+            http_client=own_http_client(sending=False) if http_client is None else http_client,
             fast_allowed=self.owns_client and proxy is None,
             max_connections=max_connections,
             get_headers=self.get_headers,
             post_headers=self.post_headers,
-            make_http_client=make_http_client if self.owns_client else None,
+            make_http_client=own_http_client if self.owns_client else None,
         )
 
     @property

@@ -25,12 +25,13 @@ from ._base_client import (
 from ._base_client import (
     insecure_http_hosts as check_insecure_hosts,
 )
+from ._environment import check_ca_directory, check_environment_proxies, check_proxy
 from ._exceptions import ConfigurationError
 from ._ratelimit import DEFAULT_RATE_LIMIT, Limiter, RateLimit, make_limiter
 from ._request_options import ExtraBody, ExtraHeaders, ExtraQuery, client_options
 from ._retry import RetryPolicy
 from ._types import NOT_GIVEN, NotGiven
-from ._validation import check_path_id, is_int
+from ._validation import SURROGATE, check_path_id, is_int
 from .resources import Calls, PhloResource
 
 if TYPE_CHECKING:  # the bulk package is imported lazily, in PhloClient.bulk
@@ -65,6 +66,13 @@ class PhloClient(BaseClient):
     comma-separated) names other hosts allowed over plain http, such as the
     emulator as a docker-compose service; each use is logged as a warning.
 
+    A setting that cannot work raises :class:`ConfigurationError` naming the
+    argument or the environment variable, before anything is sent: a wrong
+    type, a credential that is not text, an auth id with ``:``, a proxy
+    (``proxy``, or ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` for the SDK's own
+    httpx client) that httpx could not use, or CA certificates
+    (``SSL_CERT_FILE``/``SSL_CERT_DIR``) that do not load.
+
     ``rate_limit`` (a :class:`RateLimit`; default none) makes every request
     of this client, and of its bulk runners, wait for a start slot; a 429
     pauses all of them for its ``Retry-After``. With ``RateLimit(...,
@@ -98,24 +106,22 @@ class PhloClient(BaseClient):
         rate_limit: RateLimit | None = None,
         default_headers: ExtraHeaders | None = None,
     ) -> None:
-        auth_id = auth_id if auth_id is not None else os.environ.get("PLIVO_AUTH_ID")
+        auth_id = _credential("auth_id", auth_id, "PLIVO_AUTH_ID")
+        auth_token = _credential("auth_token", auth_token, "PLIVO_AUTH_TOKEN")
         if base_url is None:
             base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         if voice_base_url is None:
             voice_base_url = os.environ.get(VOICE_BASE_URL_ENV) or DEFAULT_VOICE_BASE_URL
-        auth_token = auth_token if auth_token is not None else os.environ.get("PLIVO_AUTH_TOKEN")
-        if not auth_id:
-            raise ConfigurationError(
-                "no auth id: pass auth_id or set PLIVO_AUTH_ID", field="auth_id"
-            )
-        if not auth_token:
-            raise ConfigurationError(
-                "no auth token: pass auth_token or set PLIVO_AUTH_TOKEN", field="auth_token"
-            )
         try:
             check_path_id(auth_id)
         except ValueError as exc:
             raise ConfigurationError(f"auth id is not valid: {exc}", field="auth_id") from None
+        if ":" in auth_id:
+            raise ConfigurationError(
+                "auth id must not contain ':' (in Basic credentials the first ':' ends the "
+                "id, RFC 7617)",
+                field="auth_id",
+            )
         _check_retries(max_retries)
         if not is_int(max_connections) or max_connections < 1:
             raise ConfigurationError(
@@ -125,6 +131,12 @@ class PhloClient(BaseClient):
             raise ConfigurationError(
                 "http_client must be an httpx.AsyncClient", field="http_client"
             )
+        if proxy is not None:
+            check_proxy(proxy)
+        elif http_client is None:  # httpx reads these only for a client of the SDK's own
+            check_environment_proxies()
+        if http_client is None:
+            check_ca_directory()
         insecure_hosts = check_insecure_hosts(
             insecure_http_hosts
             if insecure_http_hosts is not None
@@ -331,6 +343,28 @@ class PhloClient(BaseClient):
 
 
 _DEFAULT_HEADERS_NAMES = ("default_headers", "extra_query", "extra_body")
+
+
+def _credential(field: str, value: object, variable: str) -> str:
+    """``value``, else the environment's; refused unless it is text that can be sent.
+
+    A byte that is not UTF-8 in the environment arrives as a lone surrogate,
+    which no encoding can send. The value itself is never quoted: it may be the token.
+    """
+    if value is None:
+        value = os.environ.get(variable)
+    what = field.replace("_", " ")
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(f"{field} must be a str, not {type(value).__name__}", field=field)
+    if not value:
+        raise ConfigurationError(f"no {what}: pass {field} or set {variable}", field=field)
+    if SURROGATE.search(value):
+        raise ConfigurationError(
+            f"{what} ({field} or {variable}) is not valid text: it holds a byte that is "
+            "not UTF-8 (a lone surrogate)",
+            field=field,
+        )
+    return value
 
 
 def _limiter_for(rate_limit: object, auth_id: str) -> Limiter | None:

@@ -32,6 +32,7 @@ from collections.abc import AsyncGenerator, Mapping
 
 import httpx
 
+from .._environment import ca_error
 from .._exceptions import ClientClosedError
 from . import _process
 from ._answer import Answer, decode_body, httpx_request
@@ -342,7 +343,7 @@ class FastPool:
         # by the normal path. (Cancelling loop.create_connection part-way can
         # leave a socket open for a while, and uvloop then never reports it lost.)
         try:
-            context = self._ssl_context() if scheme == "https" else None
+            context = self._ssl_context(method, url, content) if scheme == "https" else None
             connecting = loop.create_task(self._open_connection(origin, context))
         except BaseException:
             self._connecting -= 1
@@ -467,12 +468,26 @@ class FastPool:
         route = self._routes[(method, url, bodyless)] = _Route((scheme, host, port), head, prefix)
         return route
 
-    def _ssl_context(self) -> ssl.SSLContext:
+    def _ssl_context(self, method: str, url: str, content: bytes | None) -> ssl.SSLContext:
+        """Built at the first https connect, before anything is sent; errors are typed.
+
+        Unloadable CA certificates are a ConfigurationError naming SSL_CERT_FILE
+        or SSL_CERT_DIR (PhloClient() checked them; they changed since); no free
+        descriptor to read them is a connect error, retried like one.
+        """
         if self._ssl is None:
             # Same verification as httpx: certifi's roots (or SSL_CERT_FILE/DIR), hostname
             # checked, TLS 1.2 at least.
-            self._ssl = httpx.create_ssl_context()
-            self._ssl.set_alpn_protocols(["http/1.1"])
+            try:
+                context = httpx.create_ssl_context()
+            except OSError as exc:
+                error = ca_error(exc)
+                if error is not None:
+                    raise error from exc
+                reason = f"cannot set up TLS: {exc}"
+                raise self._error(httpx.ConnectError, reason, method, url, content) from exc
+            context.set_alpn_protocols(["http/1.1"])
+            self._ssl = context
         return self._ssl
 
     def _error(
