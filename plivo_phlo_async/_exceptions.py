@@ -113,7 +113,8 @@ class InvalidParameterError(PlivoError, ValueError):
 class ConfigurationError(PlivoError, ValueError):
     """The client was set up wrongly (missing credentials, unsafe base URL...).
 
-    ``field`` names the offending argument when one is to blame.
+    ``field`` names the offending argument, or the environment variable
+    (``SSL_CERT_FILE``, ``HTTPS_PROXY``...) as it is set, when one is to blame.
     """
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
