@@ -244,3 +244,17 @@ async def test_the_answer_s_http_status_is_exposed_but_not_dumped(
 
 def test_a_model_built_by_hand_has_no_http_status() -> None:
     assert PhloDetails.model_validate(PHLO_ANSWER).http_status is None
+
+
+# --------------------------------------------------------------------------- cost per answer
+
+
+@pytest.mark.parametrize(
+    "model",
+    [ActionResult, CallCreateResult, PhloDetails, PhloRun, PhloRunResult, MultiPartyCallDetails],
+)
+def test_reading_an_answer_runs_no_post_init_hook(model: type[PlivoObject]) -> None:
+    # pydantic runs one for a model with PrivateAttrs, deep-copying each default
+    # for every answer; the status and headers are kept without one.
+    assert model.__pydantic_post_init__ is None
+    assert model.__private_attributes__ == {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import BaseModel
 
 from plivo_phlo_async import ActionResult, PhloRunResult, ServerOutcomeUnknownError
 from plivo_phlo_async.emulator import DEFAULT_NODE_ID, DEFAULT_PHLO_ID, PhloEmulator
@@ -14,7 +15,11 @@ from plivo_phlo_async.resources import phlo as phlo_module
 from plivo_phlo_async.resources._resource import PreparedRequest, send_prepared
 from plivo_phlo_async.resources.multi_party_call import prepare_action
 from plivo_phlo_async.resources.phlo import encode_run_payload, prepare_run
-from plivo_phlo_async.types._params import NodeActionParams
+from plivo_phlo_async.types._params import (
+    CallCreateParams,
+    MemberActionParams,
+    NodeActionParams,
+)
 
 AGENT = "+14155550100"
 CUSTOMER = "+14155550101"
@@ -101,3 +106,20 @@ def test_a_prepared_request_is_immutable() -> None:
 
     with pytest.raises(AttributeError):
         request.url = "https://example.test/y"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("model", [NodeActionParams, MemberActionParams, CallCreateParams])
+def test_request_body_models_run_no_post_init_hook(model: type[BaseModel]) -> None:
+    # pydantic runs one for a model with PrivateAttrs, deep-copying each default
+    # for every request; the encoded body is kept without one.
+    assert model.__pydantic_post_init__ is None
+    assert model.__private_attributes__ == {}
+
+
+def test_a_body_model_built_by_hand_encodes_its_body_when_asked() -> None:
+    params = NodeActionParams(action="call", to=CUSTOMER, trigger_source=AGENT)
+
+    assert params.to_json() == (
+        b'{"action":"call","to":"+14155550101","role":"agent","trigger_source":"+14155550100"}'
+    )
+    assert params.to_json() is params.to_json()

@@ -214,3 +214,14 @@ async def test_headers_of_a_mocked_answer_are_exposed(
 
     assert result.http_headers["x-trace"] == "t-1"
     assert respx_mock.calls.call_count == 1
+
+
+async def test_status_and_headers_survive_model_copy(path_client: PhloClient) -> None:
+    result = await path_client.phlo(PHLO_ID).get()
+
+    copied = result.model_copy(update={"name": "renamed"})
+
+    assert copied.name == "renamed"
+    assert copied.http_status == result.http_status
+    assert copied.http_status is not None
+    assert copied.http_headers["X-Request-Id"] == "req-42"

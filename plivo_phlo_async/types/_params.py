@@ -8,11 +8,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    PrivateAttr,
     StringConstraints,
     field_validator,
 )
@@ -30,6 +28,7 @@ from .._validation import (
     check_address,
     check_plain_value,
 )
+from ._base import LazyPrivate, LazyPrivateModel
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -66,11 +65,11 @@ _SIP_HEADERS = re.compile(r"[A-Za-z0-9]+=[A-Za-z0-9]+(?:,[A-Za-z0-9]+=[A-Za-z0-9
 _SEND_DIGITS = re.compile(r"^[0-9A-Da-d*#wW]+(?:@[0-9]{1,5})?$")
 
 
-class _Params(BaseModel):
+class _Params(LazyPrivateModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     # The encoded body, made once when the model is validated.
-    _body: bytes = PrivateAttr(default=b"")
+    _body = LazyPrivate[bytes](b"")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -99,11 +98,12 @@ class _Params(BaseModel):
 
     def to_json(self) -> bytes:
         """The JSON body in field order: Plivo's names, unset arguments left out."""
-        if not self._body:
-            self._body = self.__pydantic_serializer__.to_json(
+        body = self._body
+        if not body:
+            body = self._body = self.__pydantic_serializer__.to_json(
                 self, by_alias=True, exclude_none=True
             )
-        return self._body
+        return body
 
 
 class NodeActionParams(_Params):
