@@ -24,6 +24,7 @@ from .._ratelimit import RateLimiterUnavailableError
 from .._validation import validate_path_id
 from ..bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE_LIMIT, JournalError, RateLimit
 from ..bulk._journal import is_database_url, open_journal
+from ..bulk._runner import MAX_CONCURRENCY
 from ._common import (
     DEFAULT_BASE,
     EXIT_FAILED,
@@ -67,6 +68,13 @@ def parse_rate(text: str) -> RateLimit:
             param_hint="--rate",
         )
     return RateLimit(count, per=per)
+
+
+def check_concurrency(concurrency: int) -> None:
+    """Exit 2 with one line unless 1 <= ``concurrency`` <= ``MAX_CONCURRENCY``
+    (a typo such as 10000000 must not start millions of tasks)."""
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        fail(f"--concurrency must be from 1 to {MAX_CONCURRENCY}, not {concurrency}")
 
 
 def run(
@@ -120,7 +128,9 @@ def run(
     concurrency: Annotated[
         int,
         typer.Option(
-            "--concurrency", min=1, help="Requests in flight at most.", rich_help_panel=RUNNING
+            "--concurrency",
+            help=f"Requests in flight at most (1 to {MAX_CONCURRENCY}).",
+            rich_help_panel=RUNNING,
         ),
     ] = DEFAULT_CONCURRENCY,
     rate: Annotated[
@@ -211,6 +221,7 @@ def run(
     stopped because the API could not be reached; 130 when interrupted (Ctrl-C).
     """
     _escape_unencodable_output()
+    check_concurrency(concurrency)
     source = _source(from_csv, from_jsonl, job_id_column)
     rate_limit = _rate_limit(rate, no_rate_limit, redis, redis_key_prefix)
     if retry_failed and journal is None:

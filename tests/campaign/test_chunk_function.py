@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from plivo_phlo_async import ConfigurationError, InvalidParameterError
-from plivo_phlo_async.bulk import RateLimit, RunJob
+from plivo_phlo_async.bulk import JournalError, RateLimit, RunJob
 from plivo_phlo_async.emulator._server import EmulatorServer
 from plivo_phlo_async.integrations.campaign import (
     ChunkNotFinishedError,
@@ -90,6 +90,25 @@ async def test_a_job_for_another_phlo_is_refused_and_nothing_is_written(journal:
         await manifest(jobs, journal)
 
     with pytest.raises(InvalidParameterError, match="no campaign"):
+        await states(journal)
+
+
+@pytest.mark.parametrize("concurrency", [0, 10_001])
+async def test_a_concurrency_outside_1_to_10000_is_refused_and_nothing_is_written(
+    journal: str, concurrency: int
+) -> None:
+    with pytest.raises(InvalidParameterError, match="from 1 to 10000") as caught:
+        await write_manifest(
+            make_jobs(3),
+            campaign_id=CAMPAIGN,
+            phlo_id=PHLO_ID,
+            journal=journal,
+            rate_limit=FAST,
+            concurrency=concurrency,
+        )
+
+    assert caught.value.field == "concurrency"
+    with pytest.raises(JournalError, match="no journal at"):  # refused before it was opened
         await states(journal)
 
 

@@ -185,6 +185,20 @@ def test_usage_errors_exit_2_and_send_nothing(
     assert emulator.requests == []
 
 
+@pytest.mark.parametrize("value", ["0", "-3", "10001", "10000000"])
+def test_a_concurrency_outside_1_to_10000_exits_2_with_one_line(
+    emulator: PhloEmulator, base_url: str, tmp_path: Path, value: str
+) -> None:
+    source = write(tmp_path / "in.csv", CSV)
+
+    result = run(base_url, "--from-csv", str(source), "--concurrency", value)
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"plivo-phlo: --concurrency must be from 1 to 10000, not {value}\n"
+    assert emulator.requests == []
+
+
 def test_rate_option_is_accepted(emulator: PhloEmulator, base_url: str, tmp_path: Path) -> None:
     source = write(tmp_path / "in.csv", CSV)
 
