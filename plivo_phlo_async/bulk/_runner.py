@@ -13,10 +13,10 @@ every attempt passes through the rate limiter: only what can never start a
 second call is retried (429, and connection failures before sending); an
 outcome-unknown failure is reported as such and never re-sent.
 
-It fails fast instead of flooding: a 401 or 403 stops the run at once (see
-:meth:`BulkRunner._halt`), and failures to connect go through a circuit
-breaker shared by every worker (:mod:`._breaker`) instead of pushing every
-job through every retry.
+It fails fast instead of flooding: a 401 or 403, or a 404 for the PHLO a run
+job names, stops the run at once (see :meth:`BulkRunner._halt`), and failures
+to connect go through a circuit breaker shared by every worker
+(:mod:`._breaker`) instead of pushing every job through every retry.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from .._exceptions import (
     CannotConnectError,
     ConfigurationError,
     InvalidParameterError,
+    NotFoundError,
     OutcomeUnknownError,
     PermissionDeniedError,
     PlivoError,
@@ -57,6 +58,7 @@ from ._breaker import (
     cannot_connect_reason,
     may_have_reached,
     refused_reason,
+    unknown_phlo_reason,
 )
 from ._input import JobInput
 from ._jobs import JOB_TYPES, Handles, Job, PreparedJob, RunJob, job_id_of, prepare
@@ -248,10 +250,11 @@ class BulkRunner:
         Jobs already read but not started get a ``skipped`` outcome (reason
         "stopped"); the input is not read any further. Idempotent; call it
         from the event loop's thread (a signal handler, a callback, a task).
-        The runner stops itself on a 401 or 403 and when the circuit breaker
-        gives up (see ``report.stopped_by``); then it reads the rest of the
-        input too, so that every job gets its ``skipped`` outcome (a
-        ``stop()`` meanwhile ends that reading).
+        The runner stops itself on a 401 or 403, on a 404 for a run job's
+        PHLO, and when the circuit breaker gives up (see
+        ``report.stopped_by``); then it reads the rest of the input too, so
+        that every job gets its ``skipped`` outcome (a ``stop()`` meanwhile
+        ends that reading).
         """
         self._draining = False
         if self._producer_scope is not None:
@@ -604,6 +607,10 @@ class BulkRunner:
         if retry_in is None:
             if isinstance(exc, (AuthenticationError, PermissionDeniedError)):
                 self._halt(exc, refused_reason(exc))
+            elif isinstance(exc, NotFoundError) and isinstance(job, RunJob):
+                # POST /phlo/{id} names nothing else: no job for it can succeed.
+                # (A node or member action's 404 may be that node's or member's.)
+                self._halt(exc, unknown_phlo_reason(job.phlo_id, exc))
             return await self._settle(error_outcome(job, job_id, exc, tally.attempts))
         # Certainly not executed: the row must not say "maybe".
         if self._books is not None:

@@ -366,7 +366,7 @@ async def test_one_failing_job_does_not_stop_the_others() -> None:
     def mixed(request: httpx.Request, n: int) -> httpx.Response:
         body = json.loads(request.content)
         if body["n"] % 10 == 3:
-            return status(404)
+            return status(400)
         if body["n"] % 10 == 7:
             return status(500)
         return httpx.Response(201, json={"api_id": f"a{n}"})

@@ -244,29 +244,6 @@ def test_an_outcome_unknown_job_exits_1_and_is_listed(
     assert len(emulator.requests) == 3  # not retried
 
 
-def test_failed_jobs_exit_1(emulator: PhloEmulator, base_url: str, tmp_path: Path) -> None:
-    source = write(tmp_path / "in.csv", CSV)
-    output = tmp_path / "out.jsonl"
-
-    result = invoke(
-        "run",
-        "no-such-phlo",
-        "--from-csv",
-        str(source),
-        "--output",
-        str(output),
-        "--base-url",
-        base_url,
-    )
-
-    assert result.exit_code == 1
-    records = lines(output)
-    assert {record["status"] for record in records} == {"failed"}
-    assert {record["http_status"] for record in records} == {404}
-    assert {record["error_type"] for record in records} == {"NotFoundError"}
-    assert "Failed: 3 jobs" in result.stdout
-
-
 def test_429s_are_waited_out(emulator: PhloEmulator, base_url: str, tmp_path: Path) -> None:
     source = write(tmp_path / "in.csv", CSV)
     output = tmp_path / "out.jsonl"
