@@ -10,10 +10,12 @@ leave out --emulator. The CSV's header names the Start node's keys (here `to` an
 Run it again with the same journal and nothing is sent twice: rows with a recorded outcome are
 reported from the journal, a row that was in flight when the process died is reported
 `outcome_unknown` for you to check (`plivo-phlo journal unknown campaign.sqlite`). A journal
-remembers the account and base URL it was written for, so each `--emulator` run (a new emulator
-on a new port) needs a journal of its own.
+remembers the account and base URL it was written for and refuses any other (one line on stderr,
+exit 2); for the emulator's test account on a loopback host the port is not part of that, so each
+`--emulator` run (a new emulator on a new port) may reuse the journal: the re-run sends nothing.
 
-Exit status: 0 when every row succeeded, 1 when a row failed or its outcome is unknown.
+Exit status: 0 when every row succeeded, 1 when a row failed or its outcome is unknown, 2 when the
+journal cannot be used.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from plivo_phlo_async import PhloClient
-from plivo_phlo_async.bulk import BulkReport, RunJob
+from plivo_phlo_async.bulk import BulkReport, JournalError, RunJob
 
 
 def jobs_from_csv(path: Path, phlo_id: str) -> Iterator[RunJob]:
@@ -61,7 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     from _emulator import emulator_environment
 
     with emulator_environment(args.emulator):
-        report = asyncio.run(run_campaign(args.csv, args.journal, concurrency=args.concurrency))
+        try:
+            report = asyncio.run(run_campaign(args.csv, args.journal, concurrency=args.concurrency))
+        except JournalError as exc:  # its message says what is wrong and whether anything was sent
+            print(f"bulk_campaign: {exc}", file=sys.stderr)
+            return 2
     print(report.summary())
     return 0 if report.succeeded == report.total else 1
 

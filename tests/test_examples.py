@@ -174,6 +174,70 @@ def test_campaign_runs_every_row_once_and_a_rerun_sends_nothing(
     assert len(server.emulator.executions("run")) == 5
 
 
+def test_the_documented_campaign_command_runs_twice_and_the_rerun_sends_nothing(
+    workdir: Path,
+) -> None:
+    # Each --emulator run starts a new emulator on a new port, with the same journal.
+    words = shlex.split(_documented_command(EXAMPLES / "bulk_campaign.py"))
+    first = _run("bulk_campaign.py", *words[2:], env=_env(), cwd=workdir)
+    again = _run("bulk_campaign.py", *words[2:], env=_env(), cwd=workdir)
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "5 jobs: succeeded 5, failed 0, outcome_unknown 0, skipped 0; 5 requests" in first.stdout
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "5 jobs: succeeded 5, failed 0, outcome_unknown 0, skipped 0; 0 requests" in again.stdout
+    assert again.stderr == ""
+
+
+def test_campaign_reports_an_unusable_journal_in_one_line(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    journal = tmp_path / "campaign.sqlite"
+    journal.write_text("not a journal\n", encoding="utf-8")
+
+    done = _run(
+        "bulk_campaign.py",
+        str(EXAMPLES / "numbers.csv"),
+        "--journal",
+        str(journal),
+        env=_env(server),
+        cwd=tmp_path,
+    )
+
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"bulk_campaign: {journal} is not a plivo-phlo journal")
+    assert done.stderr.count("\n") == 1  # one line, no traceback
+    assert server.emulator.requests == []
+
+
+README = EXAMPLES.parent / "README.md"
+
+
+def test_the_readme_bulk_block_runs_twice_and_the_rerun_sends_nothing(tmp_path: Path) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
+    [code] = [block for block in blocks if 'journal="campaign.sqlite"' in block]
+    runs = [
+        subprocess.run(  # noqa: S603 - our own interpreter and README
+            [sys.executable, "-c", code],
+            env=_env(),
+            cwd=tmp_path,  # the same campaign.sqlite both times, a new emulator each time
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+            check=False,
+        )
+        for _ in range(2)
+    ]
+
+    for done in runs:
+        assert done.returncode == 0, done.stdout + done.stderr
+    summaries = [re.findall(r"^500 jobs: succeeded 500, .*$", done.stdout, re.M) for done in runs]
+    assert [len(lines) for lines in summaries] == [2, 2]
+    # (the first run's own count may include a retried 429 on a loaded machine)
+    assert "; 0 requests in " not in summaries[0][0]
+    assert all("; 0 requests in " in line for line in [summaries[0][1], *summaries[1]])
+
+
 def test_campaign_reports_a_lost_answer_and_never_resends_it(
     server: EmulatorServer, tmp_path: Path
 ) -> None:

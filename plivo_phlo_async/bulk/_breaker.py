@@ -1,6 +1,7 @@
 """When a bulk run stops on its own: the circuit breaker that keeps it from
 grinding against an API it cannot reach, and the words it stops with (also
-after a 401 or 403, see :func:`refused_reason`).
+after a 401 or 403, see :func:`refused_reason`, and after a 404 for the PHLO
+itself, see :func:`unknown_phlo_reason`).
 
 Only failures that certainly sent nothing count (:class:`CannotConnectError`:
 refused, unreachable, TLS, DNS, connect timeout). After ``failures`` of them
@@ -43,6 +44,7 @@ __all__ = [
     "cannot_connect_reason",
     "may_have_reached",
     "refused_reason",
+    "unknown_phlo_reason",
 ]
 
 
@@ -215,3 +217,12 @@ def refused_reason(error: APIStatusError) -> str:
     )
     detail = error.error or error.server_message or error.response.reason_phrase
     return f"stopped: {what} ({error.status_code}): {detail}".rstrip(": ")
+
+
+def unknown_phlo_reason(phlo_id: str, error: APIStatusError) -> str:
+    """Why a 404 for a PHLO run stopped the run: the URL names only the PHLO,
+    so no job for it can succeed with this account and base URL. The answer's
+    words are added when they say more than the PHLO id."""
+    detail = error.error or error.server_message or ""
+    extra = f": {detail}" if detail and phlo_id not in detail else ""
+    return f"stopped: PHLO {phlo_id} not found (404){extra}"

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from .._base_client import _is_loopback
 from .._exceptions import PlivoError
 from ._text import safe_str
 
@@ -306,13 +307,29 @@ async def open_journal(
     )
 
 
+#: The bundled emulator's public test account (``emulator.DEFAULT_AUTH_ID``;
+#: the core does not import the emulator). No Plivo account has this id.
+EMULATOR_AUTH_ID = "MAEMULATORAUTHID0001"
+
+
 def check_identity(
     name: str, meta: dict[str, str], auth_id: str | None, base_url: str | None
 ) -> None:
-    """Refuse a journal recorded for another account or base URL."""
+    """Refuse a journal recorded for another account or base URL.
+
+    One exception: for the emulator's public test account on a loopback host,
+    the port is not part of the identity. Each emulator takes a free port, so
+    otherwise re-running an example (or the README's bulk block) with its
+    journal is refused. That account never exists at Plivo, and the host,
+    scheme and path must still match, so a journal written for Plivo (or for
+    a real account through a local proxy) is never reused for another API.
+    """
     stored_id, stored_url = meta.get("auth_id"), meta.get("base_url")
     if (auth_id is None or stored_id is None or stored_id == auth_id) and (
-        base_url is None or stored_url is None or stored_url == base_url
+        base_url is None
+        or stored_url is None
+        or stored_url == base_url
+        or (stored_id == EMULATOR_AUTH_ID and _same_loopback(stored_url, base_url))
     ):
         return
     raise JournalError(
@@ -321,6 +338,16 @@ def check_identity(
         f"{stored_url or base_url}, not {auth_id or stored_id} at {base_url or stored_url}: "
         f"use a journal per account and endpoint (nothing was sent)",
     )
+
+
+def _same_loopback(stored: str, current: str) -> bool:
+    """Both URLs name the same loopback host, scheme and path (any ports)."""
+    try:
+        a, b = urlsplit(stored), urlsplit(current)
+    except ValueError:
+        return False
+    same = (a.scheme, a.hostname, a.path) == (b.scheme, b.hostname, b.path)
+    return same and _is_loopback(a.hostname or "")
 
 
 def unresolved_problems(

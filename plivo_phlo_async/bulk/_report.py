@@ -81,7 +81,8 @@ class BulkReport:
     the API).
 
     ``stopped_by`` is the error that made the runner stop on its own (a 401
-    or 403, or the connection error after the circuit breaker gave up), and
+    or 403, a 404 for a run job's PHLO: a ``NotFoundError``, or the
+    connection error after the circuit breaker gave up), and
     ``stop_reason`` the words the jobs not sent were skipped with; both are
     None when the run was not stopped that way.
     """

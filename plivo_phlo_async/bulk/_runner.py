@@ -1,20 +1,22 @@
 """``BulkRunner``: bounded, rate-limited, journaled fan-out of many jobs.
 
 Shape: one producer task reads the input lazily into a bounded stream; a
-fixed pool of ``concurrency`` workers takes jobs from it, waits for the rate
+pool of at most ``concurrency`` workers takes jobs from it, waits for the rate
 limiter, sends, and puts one :class:`Outcome` per job into a second bounded
-stream that the caller consumes. Memory is proportional to ``concurrency``,
-never to the number of jobs, and a slow consumer slows the producer down.
+stream that the caller consumes. Workers are started as jobs wait for one, so
+two jobs start two workers whatever ``concurrency`` says. Memory is
+proportional to the jobs in flight, never to the number of jobs, and a slow
+consumer slows the producer down.
 
 Retries are the runner's own (the client it uses has ``max_retries=0``), so
 every attempt passes through the rate limiter: only what can never start a
 second call is retried (429, and connection failures before sending); an
 outcome-unknown failure is reported as such and never re-sent.
 
-It fails fast instead of flooding: a 401 or 403 stops the run at once (see
-:meth:`BulkRunner._halt`), and failures to connect go through a circuit
-breaker shared by every worker (:mod:`._breaker`) instead of pushing every
-job through every retry.
+It fails fast instead of flooding: a 401 or 403, or a 404 for the PHLO a run
+job names, stops the run at once (see :meth:`BulkRunner._halt`), and failures
+to connect go through a circuit breaker shared by every worker
+(:mod:`._breaker`) instead of pushing every job through every retry.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
+from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._base_client import BaseClient
@@ -36,6 +39,7 @@ from .._exceptions import (
     CannotConnectError,
     ConfigurationError,
     InvalidParameterError,
+    NotFoundError,
     OutcomeUnknownError,
     PermissionDeniedError,
     PlivoError,
@@ -54,6 +58,7 @@ from ._breaker import (
     cannot_connect_reason,
     may_have_reached,
     refused_reason,
+    unknown_phlo_reason,
 )
 from ._input import JobInput
 from ._jobs import JOB_TYPES, Handles, Job, PreparedJob, RunJob, job_id_of, prepare
@@ -67,9 +72,12 @@ from ._text import escape_surrogates, unusable
 if TYPE_CHECKING:  # the client imports this package lazily, in PhloClient.bulk
     from .._client import PhloClient
 
-__all__ = ["DEFAULT_CONCURRENCY", "BulkRunner", "OutcomeCallback", "run_chunk"]
+__all__ = ["DEFAULT_CONCURRENCY", "MAX_CONCURRENCY", "BulkRunner", "OutcomeCallback", "run_chunk"]
 
 DEFAULT_CONCURRENCY = 64
+#: The most requests a runner keeps in flight: far above what Plivo's account
+#: limit lets through, low enough that a typo cannot exhaust the host.
+MAX_CONCURRENCY = 10_000
 
 #: The only sleep the runner itself does (backoff after a connection failure,
 #: the circuit breaker's cool-down); tests replace it to record delays without
@@ -150,8 +158,11 @@ class BulkRunner:
             raise ConfigurationError("jobs must be an iterable of jobs, not one mapping")
         if phlo_id is not None:
             validate_path_id("phlo_id", phlo_id)
-        if not is_int(concurrency) or concurrency < 1:
-            raise ConfigurationError(f"concurrency must be an integer >= 1, not {concurrency!r}")
+        if not is_int(concurrency) or not 1 <= concurrency <= MAX_CONCURRENCY:
+            raise ConfigurationError(
+                f"concurrency must be an integer from 1 to {MAX_CONCURRENCY}, not {concurrency!r}",
+                field="concurrency",
+            )
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise ConfigurationError("rate_limit must be a RateLimit or None")
         if max_retries is None:
@@ -239,10 +250,11 @@ class BulkRunner:
         Jobs already read but not started get a ``skipped`` outcome (reason
         "stopped"); the input is not read any further. Idempotent; call it
         from the event loop's thread (a signal handler, a callback, a task).
-        The runner stops itself on a 401 or 403 and when the circuit breaker
-        gives up (see ``report.stopped_by``); then it reads the rest of the
-        input too, so that every job gets its ``skipped`` outcome (a
-        ``stop()`` meanwhile ends that reading).
+        The runner stops itself on a 401 or 403, on a 404 for a run job's
+        PHLO, and when the circuit breaker gives up (see
+        ``report.stopped_by``); then it reads the rest of the input too, so
+        that every job gets its ``skipped`` outcome (a ``stop()`` meanwhile
+        ends that reading).
         """
         self._draining = False
         if self._producer_scope is not None:
@@ -307,15 +319,11 @@ class BulkRunner:
         drain_error: Exception | None = None
         try:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._produce, job_send)
-                self._workers_left = self.concurrency
+                self._workers_left = 1  # the producer, which starts the workers
                 self._workers_done = anyio.Event()
-                for _ in range(self.concurrency):
-                    tg.start_soon(self._work, job_recv.clone(), out_send.clone())
+                tg.start_soon(self._produce, job_send, job_recv, out_send, tg)
                 if self._books is not None:
                     tg.start_soon(self._books.heartbeat, self._workers_done)
-                job_recv.close()
-                out_send.close()
                 try:
                     yield view
                 except Exception as exc:  # cancellation and KeyboardInterrupt go through
@@ -344,30 +352,54 @@ class BulkRunner:
             raise self._input_error
 
     # -- producer ----------------------------------------------------------------
-    async def _produce(self, job_send: MemoryObjectSendStream[tuple[int, Any]]) -> None:
-        """Read the input one job at a time, only when the buffer has room."""
+    async def _produce(
+        self,
+        job_send: MemoryObjectSendStream[tuple[int, Any]],
+        job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
+        out_send: MemoryObjectSendStream[Outcome],
+        tg: TaskGroup,
+    ) -> None:
+        """Read the input one job at a time, only when the buffer has room.
+
+        A worker is started when a job is left waiting for one (no idle
+        worker took it), up to ``concurrency``: never more workers than jobs,
+        so a huge ``concurrency`` costs nothing on a small input. The outcome
+        stream ends once the producer and every worker it started are done.
+        """
         assert self._slots is not None
         slots = self._slots
         source = JobInput(self._jobs)
-        async with job_send:
-            with anyio.CancelScope() as self._producer_scope:
-                index = 0
-                try:
-                    while not self._stopping or self._draining:
-                        await _acquire(slots)  # room first: nothing read is ever held
-                        if self._stopping and not self._draining:
-                            break
-                        try:
-                            item = await source.next()
-                        except StopAsyncIteration:
-                            self._input_done = True
-                            break
-                        job_send.send_nowait((index, item))
-                        index += 1
-                except Exception as exc:
-                    self._fail_input(exc)
-                finally:
-                    await source.close()
+        started = 0
+        try:
+            async with job_send:
+                with anyio.CancelScope() as self._producer_scope:
+                    index = 0
+                    try:
+                        while not self._stopping or self._draining:
+                            await _acquire(slots)  # room first: nothing read is ever held
+                            if self._stopping and not self._draining:
+                                break
+                            try:
+                                item = await source.next()
+                            except StopAsyncIteration:
+                                self._input_done = True
+                                break
+                            job_send.send_nowait((index, item))
+                            index += 1
+                            if started < self.concurrency and (
+                                job_send.statistics().current_buffer_used
+                            ):
+                                started += 1
+                                self._workers_left += 1
+                                tg.start_soon(self._work, job_recv.clone(), out_send.clone())
+                    except Exception as exc:
+                        self._fail_input(exc)
+                    finally:
+                        await source.close()
+        finally:
+            job_recv.close()
+            out_send.close()
+            self._retire()
 
     def _fail_input(self, exc: Exception) -> None:
         """The input raised: run the jobs already read, then raise it to the caller."""
@@ -383,9 +415,13 @@ class BulkRunner:
         try:
             await self._work_on(job_recv, out_send)
         finally:
-            self._workers_left -= 1
-            if not self._workers_left:
-                self._workers_done.set()
+            self._retire()
+
+    def _retire(self) -> None:
+        """A worker (or the producer) is done: the last one lets the heartbeat end."""
+        self._workers_left -= 1
+        if not self._workers_left:
+            self._workers_done.set()
 
     async def _work_on(
         self,
@@ -571,6 +607,10 @@ class BulkRunner:
         if retry_in is None:
             if isinstance(exc, (AuthenticationError, PermissionDeniedError)):
                 self._halt(exc, refused_reason(exc))
+            elif isinstance(exc, NotFoundError) and isinstance(job, RunJob):
+                # POST /phlo/{id} names nothing else: no job for it can succeed.
+                # (A node or member action's 404 may be that node's or member's.)
+                self._halt(exc, unknown_phlo_reason(job.phlo_id, exc))
             return await self._settle(error_outcome(job, job_id, exc, tally.attempts))
         # Certainly not executed: the row must not say "maybe".
         if self._books is not None:

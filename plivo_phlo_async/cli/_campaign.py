@@ -26,10 +26,11 @@ from .._exceptions import InvalidParameterError
 from .._validation import validate_path_id
 from ..bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE_LIMIT, JournalError
 from ..bulk._manifest import check_campaign_id
+from ..bulk._runner import MAX_CONCURRENCY
 from ..integrations.campaign import DEFAULT_CHUNK_SIZE, DEFAULT_QUEUE, MAX_CHUNK_SIZE
 from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
 from ._io import InputChangedError, InputFormatError, Source, run_jobs, validate
-from ._run import _report_validation, _shared, parse_rate
+from ._run import _report_validation, _shared, check_concurrency, parse_rate
 
 __all__ = ["campaign_app"]
 
@@ -141,7 +142,10 @@ def submit(
         ),
     ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, help="Requests in flight per chunk at most.")
+        int,
+        typer.Option(
+            "--concurrency", help=f"Requests in flight per chunk at most (1 to {MAX_CONCURRENCY})."
+        ),
     ] = DEFAULT_CONCURRENCY,
 ) -> None:
     """Check every row, write the campaign's manifest (every job) to the journal,
@@ -160,6 +164,7 @@ def submit(
         source = Source(from_jsonl, "jsonl", job_id_column)
     else:
         raise typer.BadParameter("give exactly one of --from-csv FILE or --from-jsonl FILE")
+    check_concurrency(concurrency)
     if not journal:
         raise typer.BadParameter("must not be empty", param_hint="--journal")
     try:

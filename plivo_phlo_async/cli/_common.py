@@ -3,10 +3,11 @@
 Exit codes: 0 success; 1 a request failed or its outcome is unknown; 2 bad
 usage, bad input or bad configuration (nothing was sent); 3 a bulk run
 stopped because Plivo refused the credentials (401 or 403); 4 a bulk run
-stopped because the API could not be reached (refused, DNS, TLS, timeouts:
-the circuit breaker gave up); 130 interrupted. 3 and 4 mean the jobs not yet
-sent were skipped: fix the cause and run again (with the same ``--journal``
-only what is left is sent).
+stopped because what it sends to is not there: the API could not be reached
+(refused, DNS, TLS, timeouts: the circuit breaker gave up) or the PHLO does
+not exist (404 for a run, or ``run --check-phlo`` before any); 130
+interrupted. 3 and 4 mean the jobs not yet sent were skipped: fix the cause
+and run again (with the same ``--journal`` only what is left is sent).
 """
 
 from __future__ import annotations

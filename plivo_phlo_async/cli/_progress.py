@@ -39,6 +39,7 @@ from .._exceptions import (
     CannotConnectError,
     InvalidParameterError,
     NameResolutionError,
+    NotFoundError,
     PermissionDeniedError,
 )
 from .._ratelimit import RateLimiterUnavailableError
@@ -185,13 +186,13 @@ async def drive(
 def exit_code(result: DriveResult) -> int:
     """0 when every job succeeded (now or in an earlier run), 1 when any
     failed or has an unknown outcome, 3 when the run stopped on a 401/403,
-    4 when it stopped because the API could not be reached, 130 when
-    interrupted."""
+    4 when it stopped because the API could not be reached or the PHLO does
+    not exist (404), 130 when interrupted."""
     report = result.report
     stopped_by = report.stopped_by
     if isinstance(stopped_by, (AuthenticationError, PermissionDeniedError)):
         return EXIT_AUTH
-    if isinstance(stopped_by, CannotConnectError):
+    if isinstance(stopped_by, (CannotConnectError, NotFoundError)):
         return EXIT_UNREACHABLE
     if result.interrupted:
         return EXIT_INTERRUPTED
@@ -216,6 +217,12 @@ def stop_message(report: BulkReport) -> str | None:
             "Check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN (or --auth-id/--auth-token); "
             "with the same --journal, a re-run sends what was skipped "
             "(add --retry-failed for the jobs refused)."
+        )
+    elif isinstance(stopped_by, NotFoundError):
+        check = (
+            "Check the PHLO id, and that the PHLO belongs to the account in PLIVO_AUTH_ID "
+            "at --base-url (plivo-phlo get PHLO_ID); with the same --journal, a re-run sends "
+            "what was skipped (add --retry-failed for the jobs refused)."
         )
     elif isinstance(stopped_by, RateLimiterUnavailableError):
         check = (

@@ -3,6 +3,8 @@
 The file is read twice, both times as a stream: first to check every row
 and count them (so the progress bar has a total and a broken row stops the
 command before anything is sent), then lazily by the bulk runner.
+``--check-phlo`` looks the PHLO up first (one GET), so a mistyped PHLO id
+sends no run at all.
 """
 
 from __future__ import annotations
@@ -12,26 +14,40 @@ import dataclasses
 import math
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import anyio
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .._exceptions import ConfigurationError, InvalidParameterError
+from .._client import PhloClient
+from .._exceptions import (
+    AuthenticationError,
+    CannotConnectError,
+    ConfigurationError,
+    InvalidParameterError,
+    NotFoundError,
+    PermissionDeniedError,
+    PlivoError,
+)
 from .._ratelimit import RateLimiterUnavailableError
 from .._validation import validate_path_id
 from ..bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE_LIMIT, JournalError, RateLimit
+from ..bulk._breaker import cannot_connect_reason
 from ..bulk._journal import is_database_url, open_journal
+from ..bulk._runner import MAX_CONCURRENCY
 from ._common import (
     DEFAULT_BASE,
+    EXIT_AUTH,
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_UNREACHABLE,
     EXIT_USAGE,
     AuthIdOption,
     AuthTokenOption,
     BaseUrlOption,
+    describe_error,
     fail,
     make_client,
 )
@@ -67,6 +83,13 @@ def parse_rate(text: str) -> RateLimit:
             param_hint="--rate",
         )
     return RateLimit(count, per=per)
+
+
+def check_concurrency(concurrency: int) -> None:
+    """Exit 2 with one line unless 1 <= ``concurrency`` <= ``MAX_CONCURRENCY``
+    (a typo such as 10000000 must not start millions of tasks)."""
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        fail(f"--concurrency must be from 1 to {MAX_CONCURRENCY}, not {concurrency}")
 
 
 def run(
@@ -117,10 +140,21 @@ def run(
             rich_help_panel=INPUT,
         ),
     ] = False,
+    check_phlo: Annotated[
+        bool,
+        typer.Option(
+            "--check-phlo",
+            help="Look the PHLO up first (one GET /phlo/PHLO_ID, the only request with "
+            "--dry-run): exit 4 if this account has no such PHLO at --base-url, no run sent.",
+            rich_help_panel=INPUT,
+        ),
+    ] = False,
     concurrency: Annotated[
         int,
         typer.Option(
-            "--concurrency", min=1, help="Requests in flight at most.", rich_help_panel=RUNNING
+            "--concurrency",
+            help=f"Requests in flight at most (1 to {MAX_CONCURRENCY}).",
+            rich_help_panel=RUNNING,
         ),
     ] = DEFAULT_CONCURRENCY,
     rate: Annotated[
@@ -208,9 +242,11 @@ def run(
     earlier run); 1 when any failed or has an unknown outcome (or the file
     changed during the run); 2 for bad usage or invalid rows (nothing sent);
     3 when stopped because Plivo refused the credentials (401/403); 4 when
-    stopped because the API could not be reached; 130 when interrupted (Ctrl-C).
+    stopped because the API could not be reached or the PHLO does not exist
+    (404; with --check-phlo, before any run is sent); 130 when interrupted (Ctrl-C).
     """
     _escape_unencodable_output()
+    check_concurrency(concurrency)
     source = _source(from_csv, from_jsonl, job_id_column)
     rate_limit = _rate_limit(rate, no_rate_limit, redis, redis_key_prefix)
     if retry_failed and journal is None:
@@ -221,7 +257,7 @@ def run(
         fail(f"invalid PHLO_ID: {exc.reason}")
     err = Console(stderr=True)
     out = Console()
-    client = None if dry_run else make_client(auth_id, auth_token, base_url)
+    client = None if dry_run and not check_phlo else make_client(auth_id, auth_token, base_url)
     if journal is not None:
         _check_journal(
             journal,
@@ -234,8 +270,7 @@ def run(
     except InputFormatError as exc:
         fail(str(exc))
     if dry_run:
-        _report_validation(out, checked, source)
-        raise typer.Exit(EXIT_USAGE if checked.invalid_count else EXIT_OK)
+        _dry_run(out, checked, source, client, phlo_id)
     if checked.invalid_count:
         _report_validation(err, checked, source)
         raise typer.Exit(EXIT_USAGE)
@@ -256,6 +291,8 @@ def run(
                 except RateLimiterUnavailableError as exc:
                     typer.echo(f"plivo-phlo: --redis: {exc}", err=True)
                     return EXIT_USAGE
+            if check_phlo:
+                await _check_phlo(client, phlo_id)
             runner = client.bulk(
                 run_jobs(source, phlo_id),
                 concurrency=concurrency,
@@ -279,6 +316,46 @@ def run(
         if writer is not None:
             writer.close()
     raise typer.Exit(code)
+
+
+async def _check_phlo(client: PhloClient, phlo_id: str) -> str:
+    """The PHLO's name, looked up before any run is sent; else exit with one
+    line: 4 when it is not found (or the API cannot be reached), 3 when the
+    credentials are refused, 1 for any other failure."""
+    try:
+        details = await client.phlo.get(phlo_id)
+    except NotFoundError:
+        fail(
+            f"PHLO {phlo_id} not found (404) for account {client.auth_id} at "
+            f"{client.base_url}: check the PHLO id; no run was sent",
+            EXIT_UNREACHABLE,
+        )
+    except (AuthenticationError, PermissionDeniedError) as exc:
+        fail(f"--check-phlo: {describe_error(exc)}; no run was sent", EXIT_AUTH)
+    except CannotConnectError as exc:
+        fail(f"--check-phlo: {cannot_connect_reason(exc)}; no run was sent", EXIT_UNREACHABLE)
+    except PlivoError as exc:
+        fail(f"--check-phlo: {describe_error(exc)}; no run was sent", EXIT_FAILED)
+    return details.name or ""
+
+
+def _dry_run(
+    out: Console, checked: Validation, source: Source, client: PhloClient | None, phlo_id: str
+) -> NoReturn:
+    """Report the rows; with a client (``--check-phlo``), look the PHLO up:
+    the only request a dry run makes."""
+    _report_validation(out, checked, source)
+    if checked.invalid_count:
+        raise typer.Exit(EXIT_USAGE)
+    if client is not None:
+
+        async def check() -> str:
+            async with client:
+                return await _check_phlo(client, phlo_id)
+
+        name = anyio.run(check)
+        out.print(f"PHLO {escape(phlo_id)} exists ({escape(repr(name))}).", soft_wrap=True)
+    raise typer.Exit(EXIT_OK)
 
 
 def _summarise(

@@ -64,6 +64,7 @@ from ..bulk._manifest import (
     read_campaign,
     state_counts,
 )
+from ..bulk._runner import MAX_CONCURRENCY
 
 __all__ = [
     "CHUNK_VERSION",
@@ -244,8 +245,10 @@ async def write_manifest(
         raise InvalidParameterError(
             "chunk_size", f"must be an integer from 1 to {MAX_CHUNK_SIZE}, not {chunk_size!r}"
         )
-    if not is_int(concurrency) or concurrency < 1:
-        raise InvalidParameterError("concurrency", f"must be an integer >= 1, not {concurrency!r}")
+    if not is_int(concurrency) or not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise InvalidParameterError(
+            "concurrency", f"must be an integer from 1 to {MAX_CONCURRENCY}, not {concurrency!r}"
+        )
     settings = {"rate_limit": rate_limit_settings(rate_limit), "concurrency": concurrency}
     batches = _batches(jobs, phlo_id, chunk_size)
     tries = 0
@@ -354,7 +357,9 @@ async def _read_chunk(
         )
         for job in jobs
     ]
-    return runs, rate_limit, int(record.settings.get("concurrency", DEFAULT_CONCURRENCY))
+    # A manifest from before the bound may ask for more: "at most" allows fewer.
+    concurrency = int(record.settings.get("concurrency", DEFAULT_CONCURRENCY))
+    return runs, rate_limit, min(concurrency, MAX_CONCURRENCY)
 
 
 async def run_campaign_chunk(

@@ -1,8 +1,9 @@
 """Bulk runs fail fast instead of flooding: against real loopback servers that
 count what they receive.
 
-* A 401 or 403 stops the run: at most ``concurrency`` requests ever reach the
-  server, every job still gets exactly one outcome.
+* A 401 or 403, or a 404 for a run's PHLO, stops the run: at most
+  ``concurrency`` requests ever reach the server, every job still gets
+  exactly one outcome. A 404 for a node or member fails that job only.
 * Connection failures open a circuit breaker shared by every worker: an
   unreachable port or an unresolvable host ends the run after a few probes,
   with nothing counted as sent; a server that comes back closes it and every
@@ -32,6 +33,7 @@ from plivo_phlo_async import (
     CannotConnectError,
     ConfigurationError,
     NameResolutionError,
+    NotFoundError,
     PermissionDeniedError,
     PhloClient,
 )
@@ -39,13 +41,16 @@ from plivo_phlo_async.bulk import (
     BulkReport,
     BulkRunner,
     CircuitBreaker,
+    MemberActionJob,
+    NodeActionJob,
     Outcome,
     OutcomeStatus,
     RunJob,
     _runner,
+    journal_counts,
 )
 from plivo_phlo_async.bulk._breaker import Breaker, BreakerGaveUp
-from plivo_phlo_async.emulator import DEFAULT_PHLO_ID, run_emulator
+from plivo_phlo_async.emulator import DEFAULT_NODE_ID, DEFAULT_PHLO_ID, run_emulator
 
 SUCCEEDED = OutcomeStatus.SUCCEEDED
 FAILED = OutcomeStatus.FAILED
@@ -235,6 +240,84 @@ async def test_requests_in_flight_at_a_401_finish_with_their_own_outcome(
     assert {o.ref for o in outcomes if o.status is not SKIPPED} == set(sent)
     assert by_status[SUCCEEDED] == len(sent) - 1 >= 3
     assert isinstance(runner.report.stopped_by, AuthenticationError)
+
+
+# -- 404 for the PHLO itself: stop at once ---------------------------------------------
+
+UNKNOWN_PHLO = "3c1f5a0e-0000-4000-8000-0000000000ff"
+
+
+async def test_an_unknown_phlo_stops_the_run_and_leaves_the_rest_unsent(tmp_path: Path) -> None:
+    concurrency = 16
+    journal = tmp_path / "journal.sqlite"
+    async with run_emulator() as server, server.client() as client:
+        runner = client.bulk(
+            jobs(1_000, UNKNOWN_PHLO), concurrency=concurrency, rate_limit=None, journal=journal
+        )
+        outcomes = await collect(runner)
+        received = server.emulator.requests
+
+    # Each worker sends at most once: its own answer is the 404 that stops the run.
+    assert 1 <= len(received) <= concurrency
+    assert {(r.method, r.path, r.status) for r in received} == {
+        ("POST", f"/v1/account/{server.emulator.auth_id}/phlo/{UNKNOWN_PHLO}", 404)
+    }
+    assert_one_outcome_each(outcomes, 1_000)
+    failed = [o for o in outcomes if o.status is FAILED]
+    skipped = [o for o in outcomes if o.status is SKIPPED]
+    assert {o.ref for o in failed} == {r.json["n"] for r in received}
+    assert all(isinstance(o.error, NotFoundError) and o.http_status == 404 for o in failed)
+    assert len(skipped) == 1_000 - len(received)
+    assert all(o.attempts == 0 and o.reason == runner.report.stop_reason for o in skipped)
+    report = runner.report
+    assert isinstance(report.stopped_by, NotFoundError)
+    assert report.stop_reason == f"stopped: PHLO {UNKNOWN_PHLO} not found (404)"
+    assert report.stopped_early
+    assert report.stop_reason in report.summary()
+    # The skipped jobs are not in the journal: a re-run sends them.
+    assert await journal_counts(journal) == {"failed": len(received)}
+
+
+async def test_the_404s_words_are_kept_when_they_say_more(servers: list[Server]) -> None:
+    async def not_found(request: Request, conn: Conn) -> None:
+        await conn.send(response(404, b'{"error": "Resource cannot be found"}', reason="Not Found"))
+
+    server = Server(not_found)
+    servers.append(server)
+    async with server.client() as client:
+        runner = client.bulk(jobs(50), concurrency=1, rate_limit=None)
+        await runner.run()
+
+    assert len(server.received) == 1
+    assert runner.report.stop_reason == (
+        f"stopped: PHLO {PHLO_ID} not found (404): Resource cannot be found"
+    )
+    assert (runner.report.failed, runner.report.skipped) == (1, 49)
+
+
+async def test_a_404_for_a_node_or_a_member_fails_that_job_only() -> None:
+    action_jobs = [
+        NodeActionJob(DEFAULT_PHLO_ID, UNKNOWN_PHLO, "call", "+14155550100", "+14155550111", ref=0),
+        MemberActionJob(DEFAULT_PHLO_ID, DEFAULT_NODE_ID, "+14155550199", "hold", ref=1),
+        *(
+            NodeActionJob(
+                DEFAULT_PHLO_ID, DEFAULT_NODE_ID, "call", "+14155550100", f"+1415555030{n}", ref=n
+            )
+            for n in range(2, 6)
+        ),
+    ]
+    async with run_emulator() as server, server.client() as client:
+        runner = client.bulk(action_jobs, concurrency=1, rate_limit=None)
+        outcomes = await collect(runner)
+        statuses = [r.status for r in server.emulator.requests]
+
+    assert statuses == [404, 404, 201, 201, 201, 201]  # in order: one worker
+    by_ref = {o.ref: o for o in outcomes}
+    assert {by_ref[n].status for n in (0, 1)} == {FAILED}
+    assert all(isinstance(by_ref[n].error, NotFoundError) for n in (0, 1))
+    assert {by_ref[n].status for n in range(2, 6)} == {SUCCEEDED}
+    assert runner.report.stopped_by is None
+    assert not runner.report.stopped_early
 
 
 # -- the circuit breaker ------------------------------------------------------------------

@@ -292,7 +292,7 @@ async def test_report_fields() -> None:
         if ref == 3 and not throttled:
             throttled.append(ref)
             return httpx.Response(429, headers={"Retry-After": "0"}, json={})
-        code = {1: 404, 2: 502}.get(ref, 201)
+        code = {1: 400, 2: 502}.get(ref, 201)  # (a run's 404 would stop the run)
         return httpx.Response(code, json={"api_id": f"api-{ref}"})
 
     plivo = FakePlivo(answer)

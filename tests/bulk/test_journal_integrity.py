@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 import plivo_phlo_async
+import plivo_phlo_async.emulator
 from plivo_phlo_async import PhloClient, PlivoError
 from plivo_phlo_async.bulk import (
     JournalError,
@@ -337,6 +338,56 @@ async def test_a_journal_of_another_account_or_endpoint_is_refused(
     assert str(error).startswith(
         f"journal {path} was written for account {AUTH_ID} at {BASE}, not {auth_id} at {base_url}"
     )
+    assert plivo.requests == []
+
+
+EMULATOR_ID = plivo_phlo_async.emulator.DEFAULT_AUTH_ID
+EMULATOR_URL = "http://127.0.0.1:41387/v1"
+
+
+async def test_the_emulators_account_on_loopback_reuses_its_journal_on_another_port(
+    plivo: FakePlivo, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.sqlite"
+    await (
+        client_for(plivo, EMULATOR_ID, EMULATOR_URL)
+        .bulk(jobs(range(3)), rate_limit=None, journal=path)
+        .run()
+    )
+    plivo.requests.clear()
+
+    moved = client_for(plivo, EMULATOR_ID, "http://127.0.0.1:37167/v1")  # a new emulator
+    outcomes, report, error = await run_all(moved, range(3), path)
+
+    assert error is None
+    assert report.succeeded == 3
+    assert all(o.from_journal for o in outcomes)
+    assert plivo.requests == []
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        ((EMULATOR_ID, EMULATOR_URL), (EMULATOR_ID, "http://localhost:41387/v1")),
+        ((EMULATOR_ID, EMULATOR_URL), (EMULATOR_ID, "http://127.0.0.1:41387/v2")),
+        ((EMULATOR_ID, EMULATOR_URL), (EMULATOR_ID, "https://127.0.0.1:41387/v1")),
+        ((EMULATOR_ID, EMULATOR_URL), (AUTH_ID, "http://127.0.0.1:37167/v1")),
+        ((AUTH_ID, "http://127.0.0.1:41387/v1"), (AUTH_ID, "http://127.0.0.1:37167/v1")),
+        ((AUTH_ID, "https://api.plivo.com/v1"), (EMULATOR_ID, EMULATOR_URL)),
+    ],
+    ids=["other host", "other path", "other scheme", "real account", "real port", "from Plivo"],
+)
+async def test_only_the_emulators_loopback_port_is_left_out_of_a_journals_identity(
+    plivo: FakePlivo, tmp_path: Path, first: tuple[str, str], then: tuple[str, str]
+) -> None:
+    path = tmp_path / "j.sqlite"
+    await client_for(plivo, *first).bulk(jobs(range(3)), rate_limit=None, journal=path).run()
+    plivo.requests.clear()
+
+    _, _, error = await run_all(client_for(plivo, *then), range(3), path)
+
+    assert isinstance(error, JournalError)
+    assert f"was written for account {first[0]} at {first[1]}, not " in str(error)
     assert plivo.requests == []
 
 

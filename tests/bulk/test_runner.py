@@ -16,6 +16,7 @@ from _waiting import wait_until
 from plivo_phlo_async import (
     APIConnectionError,
     BadRequestError,
+    ConfigurationError,
     ConnectionOutcomeUnknownError,
     InvalidParameterError,
     PhloRunResult,
@@ -31,6 +32,7 @@ from plivo_phlo_async.bulk import (
     RateLimit,
     RunJob,
 )
+from plivo_phlo_async.bulk._runner import MAX_CONCURRENCY
 
 from .conftest import AUTH_ID, BASE, NODE_ID, PHLO_ID, RUN_URL, FakePlivo
 
@@ -158,6 +160,55 @@ async def test_concurrency_is_bounded_and_reached() -> None:
     assert plivo.peak_active == 6
     # A fixed pool: the producer and 6 workers, however many jobs there are.
     assert max(tasks_seen) <= before + 6 + 1
+
+
+async def _trickle(jobs: list[RunJob]) -> AsyncIterator[RunJob]:
+    """An async source whose length the runner cannot know."""
+    for job in jobs:
+        await anyio.lowlevel.checkpoint()
+        yield job
+
+
+@pytest.mark.parametrize("source", [list, _trickle], ids=["list", "async generator"])
+async def test_a_huge_concurrency_starts_one_worker_per_job_at_most(
+    plivo: FakePlivo, source: Any
+) -> None:
+    peak = 0
+    running = True
+
+    async def sample() -> None:  # first in the ready queue: sees every task the run creates
+        nonlocal peak
+        while running:
+            peak = max(peak, len(asyncio.all_tasks()))
+            await asyncio.sleep(0)
+
+    before = len(asyncio.all_tasks())
+    sampler = asyncio.create_task(sample())
+    try:
+        runner = plivo.client().bulk(
+            source(run_jobs(2)), concurrency=MAX_CONCURRENCY, rate_limit=None
+        )
+        report = await runner.run()
+    finally:
+        running = False
+        await sampler
+
+    assert report.succeeded == 2
+    assert len(plivo.requests) == 2
+    # The sampler, the producer and one worker per job: not 10,000 workers for two jobs.
+    assert peak <= before + 1 + 1 + 2
+
+
+@pytest.mark.parametrize("concurrency", [0, MAX_CONCURRENCY + 1, 10_000_000, 2.5, True])
+def test_concurrency_is_refused_outside_1_to_10_000(plivo: FakePlivo, concurrency: Any) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        plivo.client().bulk(run_jobs(1), concurrency=concurrency)
+
+    assert caught.value.field == "concurrency"
+    assert str(caught.value) == (
+        f"concurrency must be an integer from 1 to 10000, not {concurrency!r}"
+    )
+    assert plivo.requests == []
 
 
 async def test_input_is_read_lazily(plivo: FakePlivo) -> None:
@@ -315,7 +366,7 @@ async def test_one_failing_job_does_not_stop_the_others() -> None:
     def mixed(request: httpx.Request, n: int) -> httpx.Response:
         body = json.loads(request.content)
         if body["n"] % 10 == 3:
-            return status(404)
+            return status(400)
         if body["n"] % 10 == 7:
             return status(500)
         return httpx.Response(201, json={"api_id": f"a{n}"})

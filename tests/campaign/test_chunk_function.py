@@ -8,18 +8,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from plivo_phlo_async import ConfigurationError, InvalidParameterError
-from plivo_phlo_async.bulk import RateLimit, RunJob
+from plivo_phlo_async.bulk import JournalError, RateLimit, RunJob
 from plivo_phlo_async.emulator._server import EmulatorServer
 from plivo_phlo_async.integrations.campaign import (
     ChunkNotFinishedError,
     ManifestConflictError,
     chunk_message,
+    finish_campaign_chunk,
     run_campaign_chunk,
     write_manifest,
 )
@@ -90,6 +92,25 @@ async def test_a_job_for_another_phlo_is_refused_and_nothing_is_written(journal:
         await manifest(jobs, journal)
 
     with pytest.raises(InvalidParameterError, match="no campaign"):
+        await states(journal)
+
+
+@pytest.mark.parametrize("concurrency", [0, 10_001])
+async def test_a_concurrency_outside_1_to_10000_is_refused_and_nothing_is_written(
+    journal: str, concurrency: int
+) -> None:
+    with pytest.raises(InvalidParameterError, match="from 1 to 10000") as caught:
+        await write_manifest(
+            make_jobs(3),
+            campaign_id=CAMPAIGN,
+            phlo_id=PHLO_ID,
+            journal=journal,
+            rate_limit=FAST,
+            concurrency=concurrency,
+        )
+
+    assert caught.value.field == "concurrency"
+    with pytest.raises(JournalError, match="no journal at"):  # refused before it was opened
         await states(journal)
 
 
@@ -204,6 +225,65 @@ async def test_a_chunk_stopped_by_an_unreachable_limit_is_not_finished(
     assert (caught.value.chunk, caught.value.unfinished) == (0, 10)
     assert server.emulator.requests == []
     assert await states(journal) == {"not_started": 10}
+
+
+UNKNOWN_PHLO = "00000000-0000-4000-8000-00000000a0ff"
+
+
+async def unknown_phlo_chunk(journal: str, count: int) -> dict[str, Any]:
+    """A campaign of ``count`` jobs, two in flight at most, for a PHLO the
+    emulator does not have (a typo)."""
+    jobs = [RunJob(UNKNOWN_PHLO, {"to": f"+1415555{n:04d}", "n": n}, ref=n) for n in range(count)]
+    await write_manifest(
+        jobs,
+        campaign_id=CAMPAIGN,
+        phlo_id=UNKNOWN_PHLO,
+        journal=journal,
+        rate_limit=FAST,
+        chunk_size=count,
+        concurrency=2,
+    )
+    return chunk_message(journal, CAMPAIGN, 0)
+
+
+async def test_a_chunk_for_an_unknown_phlo_stops_like_one_with_a_refused_token(
+    server: EmulatorServer, worker_env: dict[str, str], journal: str
+) -> None:
+    chunk = await unknown_phlo_chunk(journal, 10)
+
+    with pytest.raises(ChunkNotFinishedError) as caught:
+        await run_campaign_chunk(chunk)
+
+    sent = len(server.emulator.requests)
+    assert 1 <= sent <= 2  # the requests in flight when the first 404 came
+    assert {r.status for r in server.emulator.requests} == {404}
+    assert caught.value.reason == f"stopped: PHLO {UNKNOWN_PHLO} not found (404)"
+    assert caught.value.unfinished == 10 - sent
+    assert await states(journal) == {"failed": sent, "not_started": 10 - sent}
+
+
+async def test_finishing_a_chunk_for_an_unknown_phlo_ends_with_each_job_failed_once(
+    server: EmulatorServer,
+    worker_env: dict[str, str],
+    journal: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    chunk = await unknown_phlo_chunk(journal, 6)
+    caplog.set_level(logging.WARNING, logger="plivo_phlo_async.campaign")
+
+    summary = await asyncio.wait_for(finish_campaign_chunk(chunk, max_pause=0.01), 60)
+
+    # Each run fails the jobs it sent and stops; the next run sends the next
+    # ones: every job is sent once, and the chunk ends instead of looping.
+    assert summary["counts"] == {"failed": 6}
+    sent = Counter(r.json["n"] for r in server.emulator.requests)
+    assert sent == {n: 1 for n in range(6)}
+    assert await states(journal) == {"failed": 6}
+    assert all(
+        f"PHLO {UNKNOWN_PHLO} not found (404)" in r.message
+        for r in caplog.records
+        if "running the chunk again" in r.message
+    )
 
 
 async def _deliver(

@@ -31,6 +31,7 @@ from plivo_phlo_async.emulator import (
     EmulatorServer,
     FaultConfig,
     PhloEmulator,
+    run_emulator,
 )
 
 from .conftest import Result, cli_process, invoke, write
@@ -206,6 +207,22 @@ def test_a_journal_of_another_endpoint_or_account_exits_2_naming_both(
     assert other_account.exit_code == 2
     assert "not MAOTHERACCOUNT000001 at" in one_line(other_account.stderr)
     assert len(emulator.requests) == sent
+
+
+def test_a_rerun_on_a_new_emulator_port_reuses_the_journal_and_sends_nothing(
+    emulator: PhloEmulator, base_url: str, tmp_path: Path
+) -> None:
+    source = write(tmp_path / "in.csv", CSV)
+    journal = tmp_path / "campaign.sqlite"
+    assert run(base_url, source, journal).exit_code == 0
+
+    with run_emulator() as restarted:  # a new emulator takes a new port
+        assert restarted.base_url != base_url
+        again = run(restarted.base_url, source, journal)
+        assert again.exit_code == 0, again.output
+        assert restarted.emulator.requests == []
+    assert "0 requests sent" in again.stdout
+    assert "3 jobs settled by the journal" in again.stdout
 
 
 # -- a journal that fails mid-run ------------------------------------------------------------------

@@ -185,6 +185,20 @@ def test_usage_errors_exit_2_and_send_nothing(
     assert emulator.requests == []
 
 
+@pytest.mark.parametrize("value", ["0", "-3", "10001", "10000000"])
+def test_a_concurrency_outside_1_to_10000_exits_2_with_one_line(
+    emulator: PhloEmulator, base_url: str, tmp_path: Path, value: str
+) -> None:
+    source = write(tmp_path / "in.csv", CSV)
+
+    result = run(base_url, "--from-csv", str(source), "--concurrency", value)
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"plivo-phlo: --concurrency must be from 1 to 10000, not {value}\n"
+    assert emulator.requests == []
+
+
 def test_rate_option_is_accepted(emulator: PhloEmulator, base_url: str, tmp_path: Path) -> None:
     source = write(tmp_path / "in.csv", CSV)
 
@@ -228,29 +242,6 @@ def test_an_outcome_unknown_job_exits_1_and_is_listed(
     assert unknown["attempts"] == 1
     assert "Outcome unknown: 1 jobs" in result.stdout
     assert len(emulator.requests) == 3  # not retried
-
-
-def test_failed_jobs_exit_1(emulator: PhloEmulator, base_url: str, tmp_path: Path) -> None:
-    source = write(tmp_path / "in.csv", CSV)
-    output = tmp_path / "out.jsonl"
-
-    result = invoke(
-        "run",
-        "no-such-phlo",
-        "--from-csv",
-        str(source),
-        "--output",
-        str(output),
-        "--base-url",
-        base_url,
-    )
-
-    assert result.exit_code == 1
-    records = lines(output)
-    assert {record["status"] for record in records} == {"failed"}
-    assert {record["http_status"] for record in records} == {404}
-    assert {record["error_type"] for record in records} == {"NotFoundError"}
-    assert "Failed: 3 jobs" in result.stdout
 
 
 def test_429s_are_waited_out(emulator: PhloEmulator, base_url: str, tmp_path: Path) -> None:
