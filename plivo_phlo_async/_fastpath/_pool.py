@@ -158,11 +158,14 @@ class FastPool:
         method: str,
         url: str,
         content: bytes | None,
+        keep_alive: bool = True,
     ) -> tuple[Response, bytes]:
         """Send the request bytes ``data`` to ``origin``; the answer's head and raw body.
 
         Errors are ``httpx.TransportError`` subclasses (their request built
         from ``method``, ``url`` and ``content``), as :meth:`send` raises them.
+        ``keep_alive`` false (the request says ``Connection: close``): the
+        connection is closed after the answer, as the server will close it.
         """
         if self.closed:
             raise ClientClosedError("the client is closed; create a new PhloClient")
@@ -202,7 +205,7 @@ class FastPool:
             except BaseException:  # cancelled mid-request: the connection is out of step
                 conn.abort()
                 raise
-            if conn.reusable and not self.closed:
+            if keep_alive and conn.reusable and not self.closed:
                 conn.idle_since = loop.time()
                 self._idle.setdefault(origin, []).append(conn)
                 if self._room:  # a connect waiting for room may close this one now

@@ -38,6 +38,7 @@ __all__ = [
     "ProtocolError",
     "Response",
     "ResponseReader",
+    "says_close",
 ]
 
 
@@ -272,7 +273,7 @@ class ResponseReader:
                     raise ProtocolError(f"unsupported Transfer-Encoding {value[:50]!r}")
                 chunked = True
             elif size == 10 and name.lower() == b"connection":
-                close = close or _says_close(value)
+                close = close or says_close(value)
             elif size == 16 and name.lower() == b"content-encoding":
                 coded = True
         if status < 200:
@@ -317,7 +318,8 @@ def _refuse_head(part: bytes, reason: str) -> NoReturn:
     raise ProtocolError(reason)
 
 
-def _says_close(connection: bytes) -> bool:
+def says_close(connection: bytes) -> bool:
+    """Whether a ``Connection`` header's value has the ``close`` option."""
     lowered = connection.lower()
     if b"close" not in lowered:  # keep-alive, the common case: no split
         return False
