@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import errno
+import os
 import socket
 import ssl
 import weakref
@@ -368,10 +370,8 @@ class FastPool:
             if connecting.done() and not isinstance(exc, TimeoutError):
                 # refused, unreachable, DNS (and names IDNA refuses), TLS handshake
                 # and certificate: the connect itself failed
-                reason = str(exc)
-                if isinstance(exc, socket.gaierror):  # chained: reported as NameResolutionError
-                    reason = f"cannot resolve host name {host!r}: {exc}"
-                raise self._error(httpx.ConnectError, reason, method, url, content) from exc
+                reason, cause = _connect_failure(exc, host)
+                raise self._error(httpx.ConnectError, reason, method, url, content) from cause
             abandoned = True  # our own timeout (TimeoutError is an OSError)
             if not connecting.done():
                 connecting.cancel()  # still connecting: nothing was sent
@@ -392,10 +392,6 @@ class FastPool:
         if self.closed:
             conn.abort()
             raise ClientClosedError("the client was closed while connecting")
-        if conn.closed:  # closed by the server before use: nothing was sent
-            raise self._error(
-                httpx.ConnectError, "connection closed before use", method, url, content
-            )
         return conn
 
     async def _open_connection(self, origin: Origin, context: ssl.SSLContext | None) -> Connection:
@@ -496,6 +492,32 @@ class _SlotTimeoutError(Exception):
 def _expire(slot: asyncio.Future[None]) -> None:
     if not slot.done():
         slot.set_exception(_SlotTimeoutError())
+
+
+def _connect_failure(exc: Exception, host: str) -> tuple[str, BaseException]:
+    """What a failed connect reports, and the error to chain under it (a
+    ``socket.gaierror`` there makes it a NameResolutionError)."""
+    if not isinstance(exc, socket.gaierror):
+        return str(exc), exc
+    exhausted = _descriptors_exhausted()
+    if exhausted is not None:  # the resolver could not open its files: not the name's fault
+        return str(exhausted), exhausted
+    return f"cannot resolve host name {host!r}: {exc}", exc
+
+
+def _descriptors_exhausted() -> OSError | None:
+    """The EMFILE/ENFILE error if no descriptor can be opened now, else None.
+
+    Some resolvers report a name they could not look up for want of a
+    descriptor (to read /etc/hosts, to open a DNS socket) as unknown: the
+    connect then failed for the same reason as one whose socket() did.
+    """
+    try:
+        os.close(os.open(os.devnull, os.O_RDONLY))
+    except OSError as exc:
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            return OSError(exc.errno, os.strerror(exc.errno))  # unchained from the gaierror
+    return None
 
 
 def _within(
