@@ -62,7 +62,8 @@ class Connection(asyncio.Protocol):
         self.fd = -1  # the socket's descriptor, polled before each reuse
         #: Closed, closing, or out of step: never to be used again.
         self.closed = False
-        self.idle_since = 0.0
+        #: The loop time from which this idle connection is too old to reuse.
+        self.retire_at = 0.0
         self._loop = pool.loop
         self._reader: ResponseReader | None = None
         self._waiter: asyncio.Future[None] | None = None
