@@ -48,7 +48,7 @@ from ._exceptions import (
     StatusOutcomeUnknownError,
     TimeoutOutcomeUnknownError,
 )
-from ._fastpath import Answer, Sender
+from ._fastpath import KEEPALIVE_EXPIRY, Answer, Sender
 from ._ratelimit import Limiter
 from ._request_options import RequestOptions
 from ._retry import (
@@ -289,6 +289,7 @@ class Requester:
                 limits=httpx.Limits(
                     max_connections=max_connections,
                     max_keepalive_connections=max_connections,
+                    keepalive_expiry=KEEPALIVE_EXPIRY,
                 ),
                 proxy=proxy,
                 timeout=DEFAULT_TIMEOUT,

@@ -19,11 +19,12 @@ Layers, each its own module:
 """
 
 from ._answer import Answer
-from ._pool import FastPool
+from ._pool import KEEPALIVE_EXPIRY, FastPool
 from ._sender import Sender, httpx_is_patched, proxy_in_environment
 from ._transport import FastTransport
 
 __all__ = [
+    "KEEPALIVE_EXPIRY",
     "Answer",
     "FastPool",
     "FastTransport",

@@ -62,7 +62,8 @@ class Connection(asyncio.Protocol):
         self.fd = -1  # the socket's descriptor, polled before each reuse
         #: Closed, closing, or out of step: never to be used again.
         self.closed = False
-        self.idle_since = 0.0
+        #: The loop time from which this idle connection is too old to reuse.
+        self.retire_at = 0.0
         self._loop = pool.loop
         self._reader: ResponseReader | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -182,13 +183,17 @@ class Connection(asyncio.Protocol):
     ) -> tuple[Response, bytes]:
         """Write one request and read its answer: the head and the raw body.
 
-        Raises ``httpx.TransportError`` subclasses; every one of them means
-        the request may have reached the server. On any exit but success the
-        caller must :meth:`abort` the connection.
+        Raises ``httpx.TransportError`` subclasses; every one of them but
+        ``httpx.ConnectError`` (the server closed this new connection before
+        the request was written) means the request may have reached the
+        server. On any exit but success the caller must :meth:`abort` the
+        connection.
         """
         transport = self.transport
         assert transport is not None
         assert self._waiter is None
+        if self._reader is None and self._closed_before_use():
+            raise httpx.ConnectError("connection closed by the server before use")
         self._waiter = waiter = self._loop.create_future()
         self._reader = ResponseReader(max_head=MAX_HEAD_BYTES, max_body=MAX_BODY_BYTES)
         self._response = None
@@ -234,6 +239,18 @@ class Connection(asyncio.Protocol):
             and not self._record_left
             and not self._record_head
             and not self._close_notified
+        )
+
+    def _closed_before_use(self) -> bool:
+        """Whether this new connection, on which nothing was written yet, is closing."""
+        transport = self.transport
+        return (
+            self.closed
+            or (transport is not None and transport.is_closing())
+            # Over plain HTTP the server says nothing before the request: anything
+            # readable is its close (a FIN or a reset the loop has not read yet).
+            # Over TLS it may be a session ticket: only a close already read counts.
+            or (self._tls_context is None and has_pending_input(self.fd))
         )
 
     def close(self) -> None:

@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import errno
+import os
 import socket
 import ssl
 import weakref
@@ -42,10 +44,14 @@ from ._timeout import within
 
 __all__ = ["KEEPALIVE_EXPIRY", "FastPool"]
 
-#: Idle connections older than this are closed instead of reused (httpx's default),
-#: well inside the keep-alive timeout of any server, so a POST rarely meets a
-#: connection the server is closing at that very moment.
-KEEPALIVE_EXPIRY = 5.0
+#: Seconds a connection may stay idle and still be reused; older ones are closed.
+#: Below the shortest common server idle timeout (uvicorn and Node 5 s; nginx
+#: 75 s, cloud load balancers 60 s) by a second: a POST written into a connection
+#: the server is closing at that very moment fails with its outcome unknown (at
+#: an equal limit, httpx's 5 s, a 5,000-row run against uvicorn lost 8 that way).
+#: A server that announces a shorter ``Keep-Alive: timeout`` is honoured too
+#: (:func:`_idle_limit`).
+KEEPALIVE_EXPIRY = 4.0
 _ROUTE_CACHE_SIZE = 1024
 
 Origin = tuple[str, str, int]
@@ -159,11 +165,14 @@ class FastPool:
         method: str,
         url: str,
         content: bytes | None,
+        keep_alive: bool = True,
     ) -> tuple[Response, bytes]:
         """Send the request bytes ``data`` to ``origin``; the answer's head and raw body.
 
         Errors are ``httpx.TransportError`` subclasses (their request built
         from ``method``, ``url`` and ``content``), as :meth:`send` raises them.
+        ``keep_alive`` false (the request says ``Connection: close``): the
+        connection is closed after the answer, as the server will close it.
         """
         if self.closed:
             raise ClientClosedError("the client is closed; create a new PhloClient")
@@ -203,8 +212,10 @@ class FastPool:
             except BaseException:  # cancelled mid-request: the connection is out of step
                 conn.abort()
                 raise
-            if conn.reusable and not self.closed:
-                conn.idle_since = loop.time()
+            server_idle = response.idle_timeout
+            limit = KEEPALIVE_EXPIRY if server_idle is None else _idle_limit(server_idle)
+            if keep_alive and limit > 0 and conn.reusable and not self.closed:
+                conn.retire_at = loop.time() + limit
                 self._idle.setdefault(origin, []).append(conn)
                 if self._room:  # a connect waiting for room may close this one now
                     self._wake_room()
@@ -313,14 +324,12 @@ class FastPool:
         now = self.loop.time()
         while idle:
             conn = idle.pop()
-            if conn.idle_since < now - KEEPALIVE_EXPIRY:  # the newest is too old: so are the rest
+            if conn.retire_at <= now:  # idle too long: the server may be closing it
                 conn.close()
-                for older in list(idle):
-                    older.close()
-                return None
-            if conn.reusable and not has_pending_input(conn.fd):
+            elif conn.reusable and not has_pending_input(conn.fd):
                 return conn
-            conn.abort()  # stray bytes or a close: never read them as an answer
+            else:
+                conn.abort()  # stray bytes or a close: never read them as an answer
         return None
 
     async def _connect(
@@ -366,10 +375,8 @@ class FastPool:
             if connecting.done() and not isinstance(exc, TimeoutError):
                 # refused, unreachable, DNS (and names IDNA refuses), TLS handshake
                 # and certificate: the connect itself failed
-                reason = str(exc)
-                if isinstance(exc, socket.gaierror):  # chained: reported as NameResolutionError
-                    reason = f"cannot resolve host name {host!r}: {exc}"
-                raise self._error(httpx.ConnectError, reason, method, url, content) from exc
+                reason, cause = _connect_failure(exc, host)
+                raise self._error(httpx.ConnectError, reason, method, url, content) from cause
             abandoned = True  # our own timeout (TimeoutError is an OSError)
             if not connecting.done():
                 connecting.cancel()  # still connecting: nothing was sent
@@ -390,10 +397,6 @@ class FastPool:
         if self.closed:
             conn.abort()
             raise ClientClosedError("the client was closed while connecting")
-        if conn.closed:  # closed by the server before use: nothing was sent
-            raise self._error(
-                httpx.ConnectError, "connection closed before use", method, url, content
-            )
         return conn
 
     async def _open_connection(self, origin: Origin, context: ssl.SSLContext | None) -> Connection:
@@ -416,7 +419,7 @@ class FastPool:
         return conn
 
     async def _reserve_socket(self, timeout: float | None) -> None:
-        """Wait until one more socket fits, closing idle ones (the oldest first),
+        """Wait until one more socket fits, closing idle ones (the first due to retire first),
         and count it as connecting; ``TimeoutError`` after ``timeout`` seconds.
 
         A closed socket counts until its transport reports it lost, so the limit
@@ -428,7 +431,7 @@ class FastPool:
         while len(self._open) + self._connecting >= self._max:
             oldest: Connection | None = None
             for idle in self._idle.values():
-                if idle and (oldest is None or idle[0].idle_since < oldest.idle_since):
+                if idle and (oldest is None or idle[0].retire_at < oldest.retire_at):
                     oldest = idle[0]
             if oldest is not None:
                 oldest.abort()  # idle: nothing to flush; TLS too closes at once
@@ -508,6 +511,40 @@ class _SlotTimeoutError(Exception):
 def _expire(slot: asyncio.Future[None]) -> None:
     if not slot.done():
         slot.set_exception(_SlotTimeoutError())
+
+
+def _idle_limit(server_timeout: int) -> float:
+    """How long a connection may stay idle when its server said ``Keep-Alive:
+    timeout=N``: a second less (its clock starts as the answer leaves, ours once
+    it is read, and the next request takes a while to arrive), so 1 s at N = 2
+    and never reused at N <= 1; never beyond :data:`KEEPALIVE_EXPIRY`."""
+    return min(server_timeout - 1.0, KEEPALIVE_EXPIRY)
+
+
+def _connect_failure(exc: Exception, host: str) -> tuple[str, BaseException]:
+    """What a failed connect reports, and the error to chain under it (a
+    ``socket.gaierror`` there makes it a NameResolutionError)."""
+    if not isinstance(exc, socket.gaierror):
+        return str(exc), exc
+    exhausted = _descriptors_exhausted()
+    if exhausted is not None:  # the resolver could not open its files: not the name's fault
+        return str(exhausted), exhausted
+    return f"cannot resolve host name {host!r}: {exc}", exc
+
+
+def _descriptors_exhausted() -> OSError | None:
+    """The EMFILE/ENFILE error if no descriptor can be opened now, else None.
+
+    Some resolvers report a name they could not look up for want of a
+    descriptor (to read /etc/hosts, to open a DNS socket) as unknown: the
+    connect then failed for the same reason as one whose socket() did.
+    """
+    try:
+        os.close(os.open(os.devnull, os.O_RDONLY))
+    except OSError as exc:
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            return OSError(exc.errno, os.strerror(exc.errno))  # unchained from the gaierror
+    return None
 
 
 def _within(

@@ -38,6 +38,7 @@ __all__ = [
     "ProtocolError",
     "Response",
     "ResponseReader",
+    "says_close",
 ]
 
 
@@ -60,7 +61,7 @@ NEED_DATA: Final = _NeedData()
 class Response:
     """The final answer's status line and headers (names as received, values stripped)."""
 
-    __slots__ = ("coded", "headers", "http_version", "reason", "status_code")
+    __slots__ = ("coded", "headers", "http_version", "idle_timeout", "reason", "status_code")
 
     def __init__(
         self,
@@ -75,6 +76,9 @@ class Response:
         self.http_version = http_version
         #: A Content-Encoding header is present: the body may need decoding.
         self.coded = False
+        #: Seconds the server keeps the connection open idle (``Keep-Alive: timeout=N``),
+        #: None when it did not say (or said something malformed).
+        self.idle_timeout: int | None = None
 
     def __repr__(self) -> str:
         return f"Response(status_code={self.status_code}, headers={self.headers!r})"
@@ -258,6 +262,7 @@ class ResponseReader:
         headers: list[tuple[bytes, bytes]] = _FIELD.findall(fields)
         length: bytes | None = None
         chunked = close = coded = False
+        idle_timeout: int | None = None
         for name, value in headers:
             size = len(name)
             if size == 14 and name.lower() == b"content-length":
@@ -271,14 +276,21 @@ class ResponseReader:
                 if value.lower() != b"chunked":
                     raise ProtocolError(f"unsupported Transfer-Encoding {value[:50]!r}")
                 chunked = True
-            elif size == 10 and name.lower() == b"connection":
-                close = close or _says_close(value)
+            elif size == 10:
+                lowered = name.lower()
+                if lowered == b"connection":
+                    close = close or says_close(value)
+                elif lowered == b"keep-alive":
+                    timeout = _keep_alive_timeout(value)
+                    if timeout is not None and (idle_timeout is None or timeout < idle_timeout):
+                        idle_timeout = timeout  # several: the shortest
             elif size == 16 and name.lower() == b"content-encoding":
                 coded = True
         if status < 200:
             return None  # informational (100, 103), validated as h11 does: the answer follows
         response = Response(status, reason or b"", headers, b"1." + minor)
         response.coded = coded
+        response.idle_timeout = idle_timeout
         self.response = response
         # HTTP/1.0, Connection: close, a body ended by closing, or Content-Length
         # beside chunked framing a body (RFC 9112 6.3: close after it): never reused.
@@ -317,11 +329,24 @@ def _refuse_head(part: bytes, reason: str) -> NoReturn:
     raise ProtocolError(reason)
 
 
-def _says_close(connection: bytes) -> bool:
+def says_close(connection: bytes) -> bool:
+    """Whether a ``Connection`` header's value has the ``close`` option."""
     lowered = connection.lower()
     if b"close" not in lowered:  # keep-alive, the common case: no split
         return False
     return b"close" in (token.strip(b" \t") for token in lowered.split(b","))
+
+
+def _keep_alive_timeout(value: bytes) -> int | None:
+    """The ``timeout=N`` of a ``Keep-Alive`` header (``timeout=5, max=100``): how
+    long the server keeps an idle connection open; None if absent or malformed
+    (a value of more than 9 digits too: a limit that far out is no limit)."""
+    for parameter in value.split(b","):
+        name, equals, seconds = parameter.partition(b"=")
+        if equals and name.strip(b" \t").lower() == b"timeout":
+            seconds = seconds.strip(b" \t")
+            return int(seconds) if seconds.isdigit() and len(seconds) <= 9 else None
+    return None
 
 
 def _content_length(value: bytes, seen: bytes | None) -> bytes:

@@ -27,6 +27,7 @@ import sniffio
 from .._exceptions import ConfigurationError
 from .._validation import is_int
 from ._pool import FastPool
+from ._reader import says_close
 
 __all__ = ["ATTEMPT_DEADLINE", "FastTransport"]
 
@@ -92,6 +93,12 @@ class FastTransport(httpx.AsyncBaseTransport):
             ]
             raw_headers.append((b"Content-Length", str(len(body)).encode("ascii")))
         lines = [name + b": " + value for name, value in raw_headers]
+        # A request saying "Connection: close" ends its connection (RFC 9112 9.6):
+        # the server closes it after the answer, so it must not go back to the pool.
+        keep_alive = True
+        for name, value in raw_headers:
+            if len(name) == 10 and name.lower() == b"connection" and says_close(value):
+                keep_alive = False
         block = b"\r\n".join(lines)
         breaks = len(lines) - 1 if lines else 0
         target = url.raw_path
@@ -124,6 +131,7 @@ class FastTransport(httpx.AsyncBaseTransport):
                 request.method,
                 str(url),
                 body or None,
+                keep_alive,
             )
         except httpx.TransportError as exc:
             exc.request = request  # the caller's request, not the pool's stand-in

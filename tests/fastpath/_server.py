@@ -15,7 +15,8 @@ A test gives a *behaviour*, ``async def behaviour(request, conn)``, run for
 each complete request on a connection; it writes whatever it likes with
 ``conn.send`` and may close the connection. A *handler*, ``async def
 handler(conn)``, replaces the request loop altogether (for answers sent
-before the request body was read).
+before the request body was read). ``on_accept(conn)`` runs as a connection
+is accepted, before any TLS: one it closes is served no further.
 
 Over TLS (``tls=`` a server context) the server does TLS itself, over
 ``ssl.MemoryBIO`` on a plain TCP stream, so a test controls the bytes on the
@@ -33,6 +34,7 @@ import contextlib
 import json
 import socket
 import ssl
+import struct
 import sys
 import threading
 from collections import Counter
@@ -295,9 +297,16 @@ class Conn:
         self.writer.close()
 
     def abort(self) -> None:
-        """Close with a reset."""
+        """Drop the connection at once (a FIN, or a reset if the client's bytes are unread)."""
         self._closed()
         self.writer.transport.abort()
+
+    def reset(self) -> None:
+        """Close with a reset, whatever was read (``SO_LINGER`` 0)."""
+        sock = self.writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.abort()
 
     @property
     def socket_closed(self) -> bool:
@@ -377,6 +386,7 @@ class Server:
     #: Over TLS 1.3, keep the session tickets the handshake ends with in ``conn.tickets``
     #: instead of sending them at once.
     hold_tickets: bool = False
+    on_accept: Callable[[Conn], None] | None = None
 
     def __post_init__(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -422,6 +432,13 @@ class Server:
         FIN or reset sent), not just about to be."""
         return all(conn.socket_closed for conn in list(self._conns) if conn.closed)
 
+    def accepted_from(self, address: tuple[str, int]) -> Conn | None:
+        """The server's side of the client's connection from ``address``, once accepted."""
+        for conn in list(self._conns):
+            if tuple(conn.writer.get_extra_info("peername")[:2]) == address:
+                return conn
+        return None
+
     def duplicates(self) -> list[tuple[str, str, bytes]]:
         """POSTs (same path and body) received more than once."""
         seen = Counter(r.key for r in list(self.received) if r.method == "POST")
@@ -460,6 +477,10 @@ class Server:
 
     async def _serve(self, conn: Conn) -> None:
         try:
+            if self.on_accept is not None:
+                self.on_accept(conn)
+                if conn.closed:
+                    return
             if self.tls is not None:
                 await conn.start_tls(self.tls)
             if self.handler is not None:
