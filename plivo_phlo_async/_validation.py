@@ -203,6 +203,18 @@ def check_call_uuid(value: str) -> str:
     return value
 
 
+#: A node type or an action as Plivo names them: ``multi_party_call``, ``warm_transfer``...
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_IDENTIFIER_RULE = "a lowercase letter, then up to 63 lowercase letters, digits or underscores"
+
+
+def check_identifier(value: str) -> str:
+    """A node action as Plivo spells them (``warm_transfer``): nothing else is one."""
+    if not _IDENTIFIER.fullmatch(value):
+        raise ValueError(f"must be {_IDENTIFIER_RULE}, not {describe(value)}")
+    return value
+
+
 def encode_path_segment(value: str) -> str:
     """Percent-encode a checked id for use as one URL path segment."""
     return quote(value, safe=_PATH_SAFE)
@@ -213,6 +225,7 @@ Address = Annotated[str, AfterValidator(check_address)]
 HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 CallerName = Annotated[str, AfterValidator(check_caller_name)]
 CallUuid = Annotated[str, AfterValidator(check_call_uuid)]
+Identifier = Annotated[str, AfterValidator(check_identifier)]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -245,10 +258,6 @@ def validate_path_id(field: str, value: object) -> str:
     return encode_path_segment(value)
 
 
-#: A node type as Plivo names them in URLs: ``multi_party_call``, ``conference_bridge``...
-_NODE_TYPE = re.compile(r"[a-z][a-z0-9_]{0,63}")
-
-
 def validate_node_type(value: object) -> str:
     """Check a node type: lowercase letters, digits and underscores, so it can
     only ever name one path segment (no '/', '..', '%' or case tricks)."""
@@ -256,11 +265,11 @@ def validate_node_type(value: object) -> str:
         raise InvalidParameterError("node_type", bytes_reason(value))
     if not isinstance(value, str):
         raise InvalidParameterError("node_type", f"must be a string, not {type(value).__name__}")
-    if not _NODE_TYPE.fullmatch(value):
+    if not _IDENTIFIER.fullmatch(value):
         raise InvalidParameterError(
             "node_type",
-            "must be a node type such as 'multi_party_call': a lowercase letter, then "
-            f"up to 63 lowercase letters, digits or underscores, not {describe(value)}",
+            f"must be a node type such as 'multi_party_call': {_IDENTIFIER_RULE}, "
+            f"not {describe(value)}",
         )
     return value
 

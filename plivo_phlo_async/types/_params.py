@@ -24,6 +24,7 @@ from .._validation import (
     CallerName,
     CallUuid,
     HttpUrl,
+    Identifier,
     address_key,
     body_too_large,
     bytes_reason,
@@ -110,13 +111,20 @@ class _Params(LazyPrivateModel):
         return body
 
 
-class NodeActionParams(_Params):
-    """Body of ``POST .../multi_party_call/{node_id}``; field order is wire order."""
+class NodeUpdateParams(_Params):
+    """Body of ``POST .../{node_type}/{node_id}`` for any node type (``Node.update``);
+    field order is wire order."""
 
-    action: NodeAction
+    action: Identifier
     to: Address
     role: Role = "agent"
     trigger_source: Address
+
+
+class NodeActionParams(NodeUpdateParams):
+    """Body of ``POST .../multi_party_call/{node_id}``: one of the node's three actions."""
+
+    action: NodeAction
 
 
 class MemberActionParams(_Params):
