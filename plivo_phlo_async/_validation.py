@@ -21,9 +21,11 @@ from ._exceptions import InvalidParameterError
 _PHONE_NUMBER = re.compile(r"\+?[0-9]{1,15}")
 # sip:user@host[:port]. The user part takes RFC 3261's unreserved characters
 # and the escapes and delimiters that cannot alter a URL path; "<" is
-# excluded because Plivo uses it to separate bulk-call destinations.
+# excluded because Plivo uses it to separate bulk-call destinations. The
+# port's range (1-65535) is checked apart, for a clearer reason.
 _SIP_URI = re.compile(
-    r"sips?:[A-Za-z0-9\-_.!~*'()&=+$,;%]+@[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?(?::[0-9]{1,5})?"
+    r"(?P<scheme>sips?):(?P<user>[A-Za-z0-9\-_.!~*'()&=+$,;%]+)"
+    r"@(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?)(?::(?P<port>[0-9]{1,5}))?"
 )
 # Longer ids are not Plivo's and would make URLs that httpx refuses.
 MAX_ID_LENGTH = 256
@@ -139,12 +141,32 @@ def check_path_id(value: str) -> str:
 
 def check_address(value: str) -> str:
     """A phone number (digits, optional leading '+') or a SIP URI."""
-    if _PHONE_NUMBER.fullmatch(value) or _SIP_URI.fullmatch(value):
+    if _PHONE_NUMBER.fullmatch(value):
         return value
-    raise ValueError(
-        "must be a phone number (digits with an optional leading '+', at most 15) "
-        "or a SIP URI such as 'sip:alice@example.com'"
-    )
+    sip = _SIP_URI.fullmatch(value)
+    if sip is None:
+        raise ValueError(
+            "must be a phone number (digits with an optional leading '+', at most 15) "
+            "or a SIP URI such as 'sip:alice@example.com'"
+        )
+    port = sip["port"]
+    if port is not None and not 1 <= int(port) <= 65535:
+        raise ValueError(f"names SIP port {port}: a port is 1 to 65535")
+    return value
+
+
+def address_key(value: str) -> str:
+    """What identifies a checked address's party, to compare two addresses.
+
+    A phone number with or without its '+' is the same number (Plivo reads
+    both as E.164); a SIP URI's host is case-insensitive (RFC 3261 19.1.4),
+    its user part is not.
+    """
+    sip = _SIP_URI.fullmatch(value)
+    if sip is None:
+        return value.removeprefix("+")
+    start, end = sip.span("host")
+    return value[:start] + value[start:end].lower() + value[end:]
 
 
 def check_http_url(value: str) -> str:
@@ -181,6 +203,18 @@ def check_call_uuid(value: str) -> str:
     return value
 
 
+#: A node type or an action as Plivo names them: ``multi_party_call``, ``warm_transfer``...
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_IDENTIFIER_RULE = "a lowercase letter, then up to 63 lowercase letters, digits or underscores"
+
+
+def check_identifier(value: str) -> str:
+    """A node action as Plivo spells them (``warm_transfer``): nothing else is one."""
+    if not _IDENTIFIER.fullmatch(value):
+        raise ValueError(f"must be {_IDENTIFIER_RULE}, not {describe(value)}")
+    return value
+
+
 def encode_path_segment(value: str) -> str:
     """Percent-encode a checked id for use as one URL path segment."""
     return quote(value, safe=_PATH_SAFE)
@@ -191,6 +225,7 @@ Address = Annotated[str, AfterValidator(check_address)]
 HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 CallerName = Annotated[str, AfterValidator(check_caller_name)]
 CallUuid = Annotated[str, AfterValidator(check_call_uuid)]
+Identifier = Annotated[str, AfterValidator(check_identifier)]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -223,10 +258,6 @@ def validate_path_id(field: str, value: object) -> str:
     return encode_path_segment(value)
 
 
-#: A node type as Plivo names them in URLs: ``multi_party_call``, ``conference_bridge``...
-_NODE_TYPE = re.compile(r"[a-z][a-z0-9_]{0,63}")
-
-
 def validate_node_type(value: object) -> str:
     """Check a node type: lowercase letters, digits and underscores, so it can
     only ever name one path segment (no '/', '..', '%' or case tricks)."""
@@ -234,11 +265,11 @@ def validate_node_type(value: object) -> str:
         raise InvalidParameterError("node_type", bytes_reason(value))
     if not isinstance(value, str):
         raise InvalidParameterError("node_type", f"must be a string, not {type(value).__name__}")
-    if not _NODE_TYPE.fullmatch(value):
+    if not _IDENTIFIER.fullmatch(value):
         raise InvalidParameterError(
             "node_type",
-            "must be a node type such as 'multi_party_call': a lowercase letter, then "
-            f"up to 63 lowercase letters, digits or underscores, not {describe(value)}",
+            f"must be a node type such as 'multi_party_call': {_IDENTIFIER_RULE}, "
+            f"not {describe(value)}",
         )
     return value
 
@@ -328,13 +359,20 @@ def encode_json_payload(body: dict[str, Any], field: str = "payload") -> bytes:
         for key, value in frames[-1]:
             keys[-1] = key
             if is_mapping[-1]:
-                problem = _check_json_key(key)
+                # Only strings: json.dumps would turn 1, 1.0, True or None into
+                # text silently, and {1: "x", "1": "y"} would send "1" twice.
+                if isinstance(key, str):
+                    problem = _check_json_scalar(key)
+                    budget -= len(key) + 3
+                else:
+                    problem = (
+                        f"keys must be strings, not {type(key).__name__} (JSON would "
+                        "turn it into text, which may repeat another key)"
+                    )
                 if problem:
                     raise InvalidParameterError(
                         field, f"key {describe(key)} at {_json_path(keys[:-1], field)}: {problem}"
                     )
-                if isinstance(key, str):
-                    budget -= len(key) + 3
             if isinstance(value, (dict, list, tuple)):
                 if len(frames) >= MAX_PAYLOAD_DEPTH:
                     raise InvalidParameterError(
@@ -378,10 +416,3 @@ def body_too_large(size: int | None) -> str:
         f"makes the request body larger{what} than the {MAX_BODY_BYTES:,} bytes "
         f"({MAX_BODY_BYTES // 1024 // 1024} MiB) the SDK sends"
     )
-
-
-def _check_json_key(key: object) -> str | None:
-    """Why ``key`` cannot be a key of a JSON object (json.dumps's rules), or None."""
-    if isinstance(key, str) or key is None or isinstance(key, (int, float)):
-        return _check_json_scalar(key)
-    return f"keys must be strings (or int, float, bool, None), not {type(key).__name__}"

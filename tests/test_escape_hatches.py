@@ -378,6 +378,7 @@ def nested(depth: int) -> Any:
         ({"a": "x" * (1024 * 1024)}, "larger"),
         ({"a": 2**64}, "64 bits"),
         ({"a": object()}, "not JSON-serialisable"),
+        ({"a": {1: "x", "1": "y"}}, "keys must be strings"),
         ({1: "a"}, "non-empty strings"),
         ({"": "a"}, "non-empty strings"),
         (["a"], "must be a mapping"),

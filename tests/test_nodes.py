@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import respx
+from _rejections import rejected
 
 from plivo_phlo_async import (
     ConferenceBridgeDetails,
@@ -140,3 +141,51 @@ async def test_the_longest_node_type_is_accepted(
     await client.phlo(PHLO_ID).node(node_type, NODE_ID).get()
 
     assert route.call_count == 1
+
+
+# --------------------------------------------------------------------------- update
+
+CALLER, CALLEE = "+14155550100", "+14155550111"
+
+
+@pytest.mark.parametrize("action", ["hold", "mute", "resume_call", "ring_all", "CALL"])
+async def test_update_of_a_multi_party_call_takes_only_its_three_actions(
+    client: PhloClient, respx_mock: respx.MockRouter, action: str
+) -> None:
+    node = client.phlo(PHLO_ID).node("multi_party_call", NODE_ID)
+
+    await rejected(respx_mock, lambda: node.update(action, CALLER, CALLEE), "action")
+
+
+@pytest.mark.parametrize(
+    "action", ["", "Ring_All", "ring-all", "ring all", "1st", "_x", "x" * 65, None, 1, b"call"]
+)
+async def test_update_of_any_node_takes_an_action_spelled_as_plivo_spells_them(
+    client: PhloClient, respx_mock: respx.MockRouter, action: Any
+) -> None:
+    node = client.phlo(PHLO_ID).node("custom_node", NODE_ID)
+
+    await rejected(respx_mock, lambda: node.update(action, CALLER, CALLEE), "action")
+
+
+@pytest.mark.parametrize("node_type", ["multi_party_call", "custom_node"])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"trigger_source": "bob"}, "trigger_source"),
+        ({"to": "sip:bob@example.com:0"}, "to"),
+        ({"to": b"+14155550111"}, "to"),
+        ({"role": "supervisor"}, "role"),
+    ],
+)
+async def test_update_checks_its_addresses_and_role_before_sending(
+    client: PhloClient,
+    respx_mock: respx.MockRouter,
+    node_type: str,
+    changes: dict[str, Any],
+    field: str,
+) -> None:
+    arguments: dict[str, Any] = {"trigger_source": CALLER, "to": CALLEE, **changes}
+    node = client.phlo(PHLO_ID).node(node_type, NODE_ID)
+
+    await rejected(respx_mock, lambda: node.update("call", **arguments), field)

@@ -7,6 +7,7 @@ also counted.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -121,6 +122,9 @@ BAD_ADDRESSES = [
     pytest.param("sip:b/b@example.com", id="slash-in-user"),
     pytest.param("sip:a<b@example.com", id="lt-in-user"),
     pytest.param("+14155550100 ", id="trailing-space"),
+    pytest.param("sip:bob@example.com:0", id="sip-port-0"),
+    pytest.param("sip:bob@example.com:65536", id="sip-port-65536"),
+    pytest.param("sips:bob@example.com:99999", id="sip-port-99999"),
 ]
 
 
@@ -150,6 +154,8 @@ async def test_non_string_member_address_is_rejected(
         "+123456789012345",
         "sip:bob@example.com",
         "sips:bob@example.com:5061",
+        "sip:bob@example.com:1",
+        "sip:bob@example.com:65535",
         "sip:bob.smith_1-x@phone.plivo.com",
     ],
 )
@@ -289,6 +295,25 @@ async def test_run_payload_must_be_json_serialisable(
     assert "JSON" in error.reason
 
 
+@pytest.mark.parametrize(
+    ("payload", "path"),
+    [
+        pytest.param({"a": {1: "x", "1": "y"}}, "payload['a']", id="int-beside-its-text"),
+        pytest.param({"a": {None: "x"}}, "payload['a']", id="none"),
+        pytest.param({"a": {True: "x"}}, "payload['a']", id="bool"),
+        pytest.param({"a": {1.5: "x"}}, "payload['a']", id="float"),
+        pytest.param({"a": [{"b": {2: "x"}}]}, "payload['a'][0]['b']", id="in-a-list"),
+    ],
+)
+async def test_run_payload_nested_keys_must_be_strings(
+    client: PhloClient, respx_mock: respx.MockRouter, payload: Any, path: str
+) -> None:
+    # json.dumps would write {1: "x", "1": "y"} as {"1":"x","1":"y"}: one name twice.
+    error = await rejected(respx_mock, lambda: client.phlo(PHLO_ID).run(payload), "payload")
+
+    assert f"at {path}: keys must be strings" in error.reason
+
+
 async def test_run_payload_nested_values_must_be_json_serialisable(
     client: PhloClient, respx_mock: respx.MockRouter
 ) -> None:
@@ -381,6 +406,57 @@ async def test_call_to_must_name_valid_destinations(
     client: PhloClient, respx_mock: respx.MockRouter, to: Any
 ) -> None:
     await rejected(respx_mock, call_with(client, to=to), "to")
+
+
+def numbers(count: int) -> list[str]:
+    return [f"+1415666{n:04d}" for n in range(count)]
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        pytest.param(numbers(1001), id="list"),
+        pytest.param("<".join(numbers(1001)), id="lt-joined"),
+    ],
+)
+async def test_call_to_names_at_most_1000_unique_destinations(
+    client: PhloClient, respx_mock: respx.MockRouter, to: Any
+) -> None:
+    error = await rejected(respx_mock, call_with(client, to=to), "to")
+
+    assert "1,001 unique destinations" in error.reason
+
+
+async def test_call_to_counts_a_repeated_destination_once(
+    client: PhloClient, respx_mock: respx.MockRouter
+) -> None:
+    route = respx_mock.post(VOICE_URL.format(auth_id=client.auth_id)).respond(
+        201, json={"api_id": "a", "message": "call fired", "request_uuid": ["u"]}
+    )
+    to = [*numbers(1000), "+14156660000", "14156660001"]  # 1,002 given, 1,000 unique
+
+    await call_with(client, to=to)()
+
+    assert json.loads(route.calls.last.request.content)["to"] == "<".join(to)
+
+
+@pytest.mark.parametrize(
+    ("from_", "to"),
+    [
+        pytest.param(SOURCE, SOURCE, id="the-same-number"),
+        pytest.param(SOURCE, [AGENT, SOURCE], id="one-of-a-list"),
+        pytest.param(SOURCE, f"{AGENT}<{SOURCE}", id="one-of-a-lt-joined-string"),
+        pytest.param(SOURCE, SOURCE.removeprefix("+"), id="without-its-plus"),
+        pytest.param("sip:bob@example.com", "sip:bob@EXAMPLE.com", id="sip-host-case"),
+    ],
+)
+async def test_call_source_must_not_be_a_destination(
+    client: PhloClient, respx_mock: respx.MockRouter, from_: str, to: Any
+) -> None:
+    # plivo-python refuses it too: "src and destination cannot overlap".
+    error = await rejected(respx_mock, call_with(client, from_=from_, to=to), "to")
+
+    assert "must not include the source" in error.reason
 
 
 async def test_call_caller_name_is_at_most_50_characters(

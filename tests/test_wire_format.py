@@ -130,6 +130,17 @@ ENDPOINTS: list[tuple[str, Call, str, str]] = [
         )
         for node_type in ("multi_party_call", "conference_bridge", "send_sms")
     ],
+    *[
+        (
+            f"node.update[{node_type}]",
+            lambda c, node_type=node_type: (
+                c.phlo(PHLO_ID).node(node_type, NODE_ID).update("call", SOURCE, AGENT)
+            ),
+            "POST",
+            f"/phlo/{PHLO_ID}/{node_type}/{NODE_ID}",
+        )
+        for node_type in ("multi_party_call", "custom_node")
+    ],
 ]
 
 
@@ -325,6 +336,44 @@ async def test_node_action_keys_are_in_plivo_order(
     await getattr(client.phlo(PHLO_ID).multi_party_call(NODE_ID), action)(SOURCE, AGENT, "customer")
 
     assert list(body_of(route.calls.last.request)) == ["action", "to", "role", "trigger_source"]
+
+
+@pytest.mark.parametrize("action", NODE_ACTIONS)
+async def test_node_update_on_a_multi_party_call_sends_what_its_own_method_sends(
+    client: PhloClient, respx_mock: respx.MockRouter, action: str
+) -> None:
+    route = respx_mock.post(NODE_URL).respond(201, json={"api_id": "x", "error": ""})
+    phlo = client.phlo(PHLO_ID)
+
+    await getattr(phlo.multi_party_call(NODE_ID), action)(SOURCE, AGENT, "customer")
+    result = await phlo.node("multi_party_call", NODE_ID).update(action, SOURCE, AGENT, "customer")
+
+    first, second = (call.request for call in route.calls)
+    assert second.content == first.content
+    assert body_of(second) == {
+        "action": action,
+        "to": AGENT,
+        "role": "customer",
+        "trigger_source": SOURCE,
+    }
+    assert (result.api_id, result.error) == ("x", "")
+
+
+async def test_node_update_on_any_type_posts_the_four_keys_in_plivo_order(
+    client: PhloClient, respx_mock: respx.MockRouter
+) -> None:
+    url = f"{BASE}/phlo/{PHLO_ID}/custom_node/{NODE_ID}"
+    route = respx_mock.post(url).respond(201, json={"api_id": "x", "error": ""})
+
+    await client.phlo(PHLO_ID).node("custom_node", NODE_ID).update("ring_all", SOURCE, AGENT)
+
+    request = only_request(respx_mock)
+    assert route.call_count == 1
+    assert request.method == "POST"
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.content == (
+        b'{"action":"ring_all","to":"+14155550100","role":"agent","trigger_source":"+14155550111"}'
+    )
 
 
 MEMBER_ACTIONS = [

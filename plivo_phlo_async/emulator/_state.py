@@ -54,12 +54,19 @@ MEMBER_STATES = (ON_CALL, ON_HOLD, TRANSFER_INITIATOR, TRANSFER_RECIPIENT, WAITI
 # Written independently of the SDK's rules on purpose: the emulator must
 # catch the SDK sending what Plivo would refuse, not mirror its mistakes.
 PHONE = re.compile(r"\+?\d{1,15}")
-SIP = re.compile(r"sips?:[^\s@<>/?#\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?")
+SIP = re.compile(
+    r"sips?:[^\s@<>/?#\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::(?P<port>\d{1,5}))?"
+)
 
 
 def is_address(value: object) -> bool:
-    """A phone number (optional '+', up to 15 digits) or a SIP URI."""
-    return isinstance(value, str) and bool(PHONE.fullmatch(value) or SIP.fullmatch(value))
+    """A phone number (optional '+', up to 15 digits) or a SIP URI (port 1-65535)."""
+    if not isinstance(value, str):
+        return False
+    if PHONE.fullmatch(value):
+        return True
+    sip = SIP.fullmatch(value)
+    return sip is not None and (sip["port"] is None or 0 < int(sip["port"]) < 65536)
 
 
 def new_id() -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from .._base_client import BaseClient, TimeoutTypes
 from .._request_options import ExtraBody, ExtraHeaders, ExtraQuery, request_options
-from .._validation import validate_node_type, validate_path_id
-from ..types import NodeDetails
+from .._validation import validate_model, validate_node_type, validate_path_id
+from ..types import ActionResult, NodeDetails
+from ..types._params import NodeActionParams, NodeUpdateParams, Role
 from ..types.node import NODE_MODELS
-from ._resource import Resource
+from ._resource import PreparedRequest, Resource
 
 
 class Node(Resource):
@@ -16,7 +17,7 @@ class Node(Resource):
     ``get()`` reads a ``multi_party_call`` node as :class:`MultiPartyCallDetails`
     and a ``conference_bridge`` node as :class:`ConferenceBridgeDetails` (both
     are :class:`NodeDetails`); any other type as :class:`NodeDetails`, its
-    other fields kept in ``model_extra``.
+    other fields kept in ``model_extra``. ``update()`` posts an action to it.
     """
 
     __slots__ = ("_url", "node_id", "node_type")
@@ -43,3 +44,38 @@ class Node(Resource):
         model = NODE_MODELS.get(self.node_type, NodeDetails)
         options = request_options(extra_headers, extra_query, extra_body, has_body=False)
         return await self._get(self._url, model, timeout=timeout, options=options)
+
+    async def update(
+        self,
+        action: str,
+        trigger_source: str,
+        to: str,
+        role: Role = "agent",
+        *,
+        timeout: TimeoutTypes | None = None,
+        extra_headers: ExtraHeaders | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_body: ExtraBody | None = None,
+    ) -> ActionResult:
+        """``POST .../{node_type}/{node_id}`` of ``{"action", "to", "role",
+        "trigger_source"}``: an action on the node, as the official SDK's
+        ``Node.update(action, trigger_source, to, role)``.
+
+        On a ``multi_party_call`` node ``action`` is ``"call"``,
+        ``"warm_transfer"`` or ``"cold_transfer"`` (what its own methods send);
+        on another type any action spelled as Plivo spells them (lowercase
+        letters, digits, underscores), which Plivo judges. ``to`` and
+        ``trigger_source`` are phone numbers or SIP URIs. Returns the
+        :class:`ActionResult`. Raises :class:`InvalidParameterError` before
+        anything is sent, an ``APIStatusError`` for a refusal (a 405 where the
+        node type takes no action). Like every action it is never re-sent once
+        it may have reached Plivo (a lost answer is an ``OutcomeUnknownError``),
+        only when it certainly did not (a refused connection, a 429).
+        """
+        options = request_options(extra_headers, extra_query, extra_body)
+        model = NodeActionParams if self.node_type == "multi_party_call" else NodeUpdateParams
+        params = validate_model(
+            model, {"action": action, "to": to, "role": role, "trigger_source": trigger_source}
+        )
+        request = PreparedRequest("POST", self._url, ActionResult, params.to_json())
+        return await self._send(request, timeout=timeout, options=options)

@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
 )
 
@@ -23,6 +24,8 @@ from .._validation import (
     CallerName,
     CallUuid,
     HttpUrl,
+    Identifier,
+    address_key,
     body_too_large,
     bytes_reason,
     check_address,
@@ -59,6 +62,8 @@ ROLES: tuple[Role, ...] = get_args(Role)
 
 # Keys and values of Plivo's SIP headers: letters and digits only.
 _SIP_HEADERS = re.compile(r"[A-Za-z0-9]+=[A-Za-z0-9]+(?:,[A-Za-z0-9]+=[A-Za-z0-9]+)*")
+#: Most destinations one call may name (Plivo's Make-a-call page: 1,000 unique ones).
+MAX_CALL_DESTINATIONS = 1000
 # DTMF digits, 'w' (0.5 s) and 'W' (1 s) pauses, then an optional '@<ms>' tone length.
 # The tone length is in milliseconds; Plivo gives no maximum, five digits
 # (up to 99,999 ms per tone) is far beyond any use.
@@ -106,13 +111,20 @@ class _Params(LazyPrivateModel):
         return body
 
 
-class NodeActionParams(_Params):
-    """Body of ``POST .../multi_party_call/{node_id}``; field order is wire order."""
+class NodeUpdateParams(_Params):
+    """Body of ``POST .../{node_type}/{node_id}`` for any node type (``Node.update``);
+    field order is wire order."""
 
-    action: NodeAction
+    action: Identifier
     to: Address
     role: Role = "agent"
     trigger_source: Address
+
+
+class NodeActionParams(NodeUpdateParams):
+    """Body of ``POST .../multi_party_call/{node_id}``: one of the node's three actions."""
+
+    action: NodeAction
 
 
 class MemberActionParams(_Params):
@@ -196,6 +208,23 @@ class CallCreateParams(_Params):
                 raise ValueError("every destination must be a string")
             check_address(part)
         return "<".join(parts)
+
+    @field_validator("to")
+    @classmethod
+    def _check_destinations(cls, value: str, info: ValidationInfo) -> str:
+        """At most 1,000 unique destinations, none of them the source (as
+        plivo-python: "src and destination cannot overlap"). Addresses are
+        compared by :func:`address_key`: ``+1415...`` is ``1415...``."""
+        destinations = {address_key(part) for part in value.split("<")}
+        if len(destinations) > MAX_CALL_DESTINATIONS:
+            raise ValueError(
+                f"names {len(destinations):,} unique destinations; Plivo calls at most "
+                f"{MAX_CALL_DESTINATIONS:,} at once"
+            )
+        source = info.data.get("from_")
+        if source is not None and address_key(source) in destinations:
+            raise ValueError(f"must not include the source (from_ {source!r}): a call to itself")
+        return value
 
     @field_validator("sip_headers", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ from plivo_phlo_async import (
     BadRequestError,
     ConferenceBridge,
     ConferenceBridgeDetails,
+    MethodNotAllowedError,
     MultiPartyCallDetails,
     NodeDetails,
     NotFoundError,
@@ -292,6 +293,60 @@ async def test_a_seeded_node_of_any_type_is_served_as_a_generic_node(connect: Co
     assert (node.node_type, node.name) == ("send_sms", "Send SMS_1")
     with pytest.raises(NotFoundError):
         await client.phlo(DEFAULT_PHLO_ID).multi_party_call(sms_id).get()
+
+
+async def test_node_update_acts_on_a_multi_party_call_like_its_own_method(
+    client: PhloClient, emulator: PhloEmulator
+) -> None:
+    node = client.phlo(DEFAULT_PHLO_ID).node("multi_party_call", DEFAULT_NODE_ID)
+
+    result = await node.update("call", AGENT, CUSTOMER, "customer")
+
+    assert result.error == ""
+    assert emulator.members(DEFAULT_PHLO_ID, DEFAULT_NODE_ID) == {AGENT: ON_CALL, CUSTOMER: ON_CALL}
+    [action] = emulator.executed
+    assert (action.kind, action.member) == ("call", CUSTOMER)
+    assert [(r.method, r.path) for r in emulator.requests] == [
+        ("POST", f"/v1/phlo/{DEFAULT_PHLO_ID}/multi_party_call/{DEFAULT_NODE_ID}")
+    ]
+
+
+async def test_node_update_on_a_bridge_is_405_and_runs_nothing(
+    client: PhloClient, emulator: PhloEmulator
+) -> None:
+    node = client.phlo(DEFAULT_PHLO_ID).node("conference_bridge", DEFAULT_BRIDGE_ID)
+
+    with pytest.raises(MethodNotAllowedError):
+        await node.update("call", AGENT, CUSTOMER)
+
+    assert len(emulator.requests) == 1
+    assert emulator.executed == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [("error_after", ServerOutcomeUnknownError), ("drop_after", OutcomeUnknownError)],
+)
+async def test_a_node_update_whose_answer_is_lost_after_it_ran_is_sent_once(
+    connect: Connect,
+    emulator: PhloEmulator,
+    sleeps: list[float],
+    fault: str,
+    error: type[Exception],
+) -> None:
+    client = await connect(emulator, max_retries=5)
+    emulator.inject(fault, method="POST", status=500)
+
+    with pytest.raises(error):
+        await (
+            client.phlo(DEFAULT_PHLO_ID)
+            .node("multi_party_call", DEFAULT_NODE_ID)
+            .update("call", AGENT, CUSTOMER)
+        )
+
+    assert len(emulator.requests) == 1
+    assert [a.kind for a in emulator.executed] == ["call"]  # it ran: do not send it again
+    assert sleeps == []
 
 
 # --------------------------------------------------------------------------- seeds

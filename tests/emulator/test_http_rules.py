@@ -120,6 +120,14 @@ async def test_unreadable_bodies_are_400(
         ({"action": "call", "to": "+1415"}, "trigger_source is required"),
         ({"action": "call", "to": "bob", "trigger_source": "+1416"}, "to must be a phone number"),
         (
+            {"action": "call", "to": "sip:bob@example.com:0", "trigger_source": "+1416"},
+            "to must be a phone number",
+        ),
+        (
+            {"action": "call", "to": "+1415", "trigger_source": "sip:al@example.com:65536"},
+            "trigger_source must be a phone number",
+        ),
+        (
             {"action": "call", "to": "+1415", "trigger_source": "+1416", "role": "Agent"},
             "role must be 'agent' or 'customer'",
         ),

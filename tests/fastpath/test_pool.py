@@ -37,7 +37,7 @@ async def test_two_origins_share_max_connections(
     await asyncio.gather(
         *(client.phlo(f"p-{n}").run() for n in range(3, 13)),
         *(
-            client.calls.create("+14155550100", f"+141555501{n:02d}", "https://example.com/a.xml")
+            client.calls.create("+14155550100", f"+141555502{n:02d}", "https://example.com/a.xml")
             for n in range(10)
         ),
     )
