@@ -607,6 +607,10 @@ class BulkRunner:
         if retry_in is None:
             if isinstance(exc, (AuthenticationError, PermissionDeniedError)):
                 self._halt(exc, refused_reason(exc))
+            elif isinstance(exc, ConfigurationError):
+                # The client's set-up (CA certificates gone, a loop it cannot serve):
+                # every other job would meet it too.
+                self._halt(exc, f"stopped: {exc}")
             elif isinstance(exc, NotFoundError) and isinstance(job, RunJob):
                 # POST /phlo/{id} names nothing else: no job for it can succeed.
                 # (A node or member action's 404 may be that node's or member's.)

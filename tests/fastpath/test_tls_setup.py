@@ -16,7 +16,13 @@ import pytest
 import trustme
 from _descriptors import no_free_descriptor
 
-from plivo_phlo_async import CannotConnectError, ConfigurationError, PhloClient
+from plivo_phlo_async import (
+    CannotConnectError,
+    ConfigurationError,
+    Outcome,
+    OutcomeStatus,
+    PhloClient,
+)
 
 from ._server import Server
 from .conftest import tls_context
@@ -81,5 +87,36 @@ async def test_a_bulk_job_meeting_certificates_gone_failed_and_was_not_sent(
     [failure] = report.failures
     assert isinstance(failure.error, ConfigurationError)
     assert report.unknown == []  # not "outcome unknown": it certainly never left
+    assert report.requests_sent == 0
+    assert server.connections == 0
+
+
+async def test_a_bulk_run_meeting_certificates_gone_stops_instead_of_failing_every_job(
+    serve: Callable[..., Server],
+    connect: Callable[..., PhloClient],
+    ca: trustme.CA,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = serve(tls=tls_context(ca, "127.0.0.1"))
+    client = connect(server)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "gone.pem"))
+
+    skipped: list[Outcome] = []
+    runner = client.bulk(
+        [{"n": n} for n in range(20)],
+        phlo_id="tls",
+        concurrency=1,
+        on_outcome=lambda o: skipped.append(o) if o.status is OutcomeStatus.SKIPPED else None,
+    )
+    report = await runner.run()
+
+    [failure] = report.failures  # the one that met it; the rest were never tried
+    assert isinstance(failure.error, ConfigurationError)
+    assert isinstance(report.stopped_by, ConfigurationError)
+    assert (report.failed, report.skipped, len(skipped)) == (1, 19, 19)
+    assert report.stop_reason is not None
+    assert "SSL_CERT_FILE" in report.stop_reason
+    assert {o.reason for o in skipped} == {report.stop_reason}
     assert report.requests_sent == 0
     assert server.connections == 0
