@@ -1,9 +1,11 @@
 """plivo-phlo-async: an asyncio-native client for Plivo's PHLO API.
 
+```python
 from plivo_phlo_async import PhloClient
 
 async with PhloClient() as client:      # PLIVO_AUTH_ID / PLIVO_AUTH_TOKEN
     await client.phlo(phlo_id).multi_party_call(node_id).call(source, to)
+```
 """
 
 from ._base_client import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT

@@ -87,7 +87,9 @@ class PhloClient(BaseClient):
     """
 
     phlo: PhloResource
+    """PHLOs: ``client.phlo.get(phlo_id)``, and ``client.phlo(phlo_id)`` for a :class:`Phlo`."""
     calls: Calls
+    """Outbound calls through the Voice API: ``client.calls.create(...)``."""
 
     def __init__(
         self,
@@ -172,18 +174,22 @@ class PhloClient(BaseClient):
 
     @property
     def auth_id(self) -> str:
+        """The Plivo account id every request is made for (the token is never shown)."""
         return self._auth_id
 
     @property
     def base_url(self) -> str:
+        """The PHLO API's base URL (``.../v1``), checked to be https or an allowed host."""
         return self._base_url
 
     @property
     def voice_base_url(self) -> str:
+        """The Voice API's base URL, where ``calls.create`` sends."""
         return self._voice_base_url
 
     @property
     def timeout(self) -> httpx.Timeout:
+        """The per-phase timeout of every attempt (connect, write, read, pool)."""
         return self._timeout
 
     @property
@@ -193,10 +199,12 @@ class PhloClient(BaseClient):
 
     @property
     def max_retries(self) -> int:
+        """How many times a failed request may be retried (a POST only when never sent)."""
         return self._retry.max_retries
 
     @property
     def is_closed(self) -> bool:
+        """Whether the client is closed: every request then raises :class:`ClientClosedError`."""
         return self._requester.is_closed
 
     @property
@@ -234,6 +242,9 @@ class PhloClient(BaseClient):
         this client's; a method's own ``extra_...`` arguments go on top of
         them. This is how ``Phlo.run``, whose keywords are all payload, gets
         them: ``client.with_options(extra_headers={...}).phlo(id).run(...)``.
+
+        Sends nothing, so nothing to retry. Raises :class:`ConfigurationError` for a
+        setting, header, query parameter or body key that cannot work.
         """
         if max_retries is not None:
             _check_retries(max_retries)
@@ -293,6 +304,10 @@ class PhloClient(BaseClient):
         else Plivo's 300 requests per 5 s (None: no limit); ``max_retries`` None
         means this client's; ``circuit_breaker`` None means the default
         ``CircuitBreaker()``. See :mod:`plivo_phlo_async.bulk`.
+
+        Sends nothing until the runner is run; it retries only what was never sent
+        and reports every job's :class:`~plivo_phlo_async.bulk.Outcome`. Raises
+        :class:`ConfigurationError` for a setting that cannot work.
         """
         from .bulk import BulkRunner
 
@@ -316,6 +331,7 @@ class PhloClient(BaseClient):
         """Close the client for good (an ``http_client`` passed in is left open).
 
         A copy made by :meth:`with_options` does not close the pool it shares.
+        Sends nothing; requests made after it raise :class:`ClientClosedError`.
         """
         try:
             if self._owns_pool:

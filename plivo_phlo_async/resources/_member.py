@@ -33,6 +33,7 @@ class MemberHandle(Resource):
         validate_address("member_address", member_address)
         super().__init__(client)
         self.member_address = member_address
+        """The member's phone number or SIP URI, as given."""
         self._url = f"{node_url}/members/{validate_path_id('member_address', member_address)}"
 
     def __repr__(self) -> str:
@@ -46,7 +47,18 @@ class MemberHandle(Resource):
         extra_query: ExtraQuery | None = None,
         extra_body: ExtraBody | None = None,
     ) -> ActionResult:
-        """Mute the member: the others stop hearing them (they still hear the call)."""
+        """Mute the member: the others stop hearing them (they still hear the call).
+
+        ``POST {base}/phlo/{phlo_id}/{node_type}/{node_id}/members/{member_address}``
+        of ``{"action": "mute"}``; returns the :class:`~plivo_phlo_async.ActionResult`.
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad ``extra_...``
+        argument (nothing sent), an :class:`~plivo_phlo_async.APIStatusError` when Plivo
+        refuses (:class:`~plivo_phlo_async.NotFoundError`: no such member),
+        :class:`~plivo_phlo_async.OutcomeUnknownError` when it may have been executed,
+        :class:`~plivo_phlo_async.APIConnectionError` when it could not be sent. Never
+        re-sent once it may have reached Plivo; retried only when it certainly did not
+        (a failed connection, a 429).
+        """
         options = request_options(extra_headers, extra_query, extra_body)
         return await self._act("mute", timeout, options)
 
@@ -58,7 +70,18 @@ class MemberHandle(Resource):
         extra_query: ExtraQuery | None = None,
         extra_body: ExtraBody | None = None,
     ) -> ActionResult:
-        """Let the others hear the member again."""
+        """Let the others hear the member again.
+
+        ``POST {base}/phlo/{phlo_id}/{node_type}/{node_id}/members/{member_address}``
+        of ``{"action": "unmute"}``; returns the :class:`~plivo_phlo_async.ActionResult`.
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad ``extra_...``
+        argument (nothing sent), an :class:`~plivo_phlo_async.APIStatusError` when Plivo
+        refuses (:class:`~plivo_phlo_async.NotFoundError`: no such member),
+        :class:`~plivo_phlo_async.OutcomeUnknownError` when it may have been executed,
+        :class:`~plivo_phlo_async.APIConnectionError` when it could not be sent. Never
+        re-sent once it may have reached Plivo; retried only when it certainly did not
+        (a failed connection, a 429).
+        """
         options = request_options(extra_headers, extra_query, extra_body)
         return await self._act("unmute", timeout, options)
 
@@ -70,7 +93,18 @@ class MemberHandle(Resource):
         extra_query: ExtraQuery | None = None,
         extra_body: ExtraBody | None = None,
     ) -> ActionResult:
-        """Put the member on hold: muted, hearing the node's hold music."""
+        """Put the member on hold: muted, hearing the node's hold music.
+
+        ``POST {base}/phlo/{phlo_id}/{node_type}/{node_id}/members/{member_address}``
+        of ``{"action": "hold"}``; returns the :class:`~plivo_phlo_async.ActionResult`.
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad ``extra_...``
+        argument (nothing sent), an :class:`~plivo_phlo_async.APIStatusError` when Plivo
+        refuses (:class:`~plivo_phlo_async.NotFoundError`: no such member),
+        :class:`~plivo_phlo_async.OutcomeUnknownError` when it may have been executed,
+        :class:`~plivo_phlo_async.APIConnectionError` when it could not be sent. Never
+        re-sent once it may have reached Plivo; retried only when it certainly did not
+        (a failed connection, a 429).
+        """
         options = request_options(extra_headers, extra_query, extra_body)
         return await self._act("hold", timeout, options)
 
@@ -82,7 +116,18 @@ class MemberHandle(Resource):
         extra_query: ExtraQuery | None = None,
         extra_body: ExtraBody | None = None,
     ) -> ActionResult:
-        """Take the member off hold."""
+        """Take the member off hold.
+
+        ``POST {base}/phlo/{phlo_id}/{node_type}/{node_id}/members/{member_address}``
+        of ``{"action": "unhold"}``; returns the :class:`~plivo_phlo_async.ActionResult`.
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad ``extra_...``
+        argument (nothing sent), an :class:`~plivo_phlo_async.APIStatusError` when Plivo
+        refuses (:class:`~plivo_phlo_async.NotFoundError`: no such member),
+        :class:`~plivo_phlo_async.OutcomeUnknownError` when it may have been executed,
+        :class:`~plivo_phlo_async.APIConnectionError` when it could not be sent. Never
+        re-sent once it may have reached Plivo; retried only when it certainly did not
+        (a failed connection, a 429).
+        """
         options = request_options(extra_headers, extra_query, extra_body)
         return await self._act("unhold", timeout, options)
 
@@ -94,7 +139,18 @@ class MemberHandle(Resource):
         extra_query: ExtraQuery | None = None,
         extra_body: ExtraBody | None = None,
     ) -> ActionResult:
-        """Disconnect the member from the call."""
+        """Disconnect the member from the call.
+
+        ``POST {base}/phlo/{phlo_id}/{node_type}/{node_id}/members/{member_address}``
+        of ``{"action": "hangup"}``; returns the :class:`~plivo_phlo_async.ActionResult`.
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad ``extra_...``
+        argument (nothing sent), an :class:`~plivo_phlo_async.APIStatusError` when Plivo
+        refuses (:class:`~plivo_phlo_async.NotFoundError`: no such member),
+        :class:`~plivo_phlo_async.OutcomeUnknownError` when it may have been executed,
+        :class:`~plivo_phlo_async.APIConnectionError` when it could not be sent. Never
+        re-sent once it may have reached Plivo; retried only when it certainly did not
+        (a failed connection, a 429).
+        """
         options = request_options(extra_headers, extra_query, extra_body)
         return await self._act("hangup", timeout, options)
 

@@ -57,6 +57,15 @@ class Calls(Resource):
         calls-per-second limit (answer ``message`` "call queued").
         ``extra_body`` sends Voice API parameters this method does not list
         (its keys win over the listed ones).
+
+        Returns the :class:`~plivo_phlo_async.CallCreateResult` (``request_uuid``).
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad argument
+        (nothing sent), an :class:`~plivo_phlo_async.APIStatusError` when Plivo refuses
+        (:class:`~plivo_phlo_async.BadRequestError`: a parameter it rejects),
+        :class:`~plivo_phlo_async.OutcomeUnknownError` when it may have been executed,
+        :class:`~plivo_phlo_async.APIConnectionError` when it could not be sent. Never
+        re-sent once it may have reached Plivo; retried only when it certainly did not
+        (a failed connection, a 429).
         """
         options = request_options(extra_headers, extra_query, extra_body)
         params = validate_model(

@@ -22,6 +22,7 @@ class ConferenceBridge(Resource):
     def __init__(self, client: BaseClient, phlo_url: str, node_id: str) -> None:
         super().__init__(client)
         self.node_id = node_id
+        """The node's id, as given."""
         self._url = f"{phlo_url}/conference_bridge/{validate_path_id('node_id', node_id)}"
 
     def __repr__(self) -> str:
@@ -35,12 +36,27 @@ class ConferenceBridge(Resource):
         extra_query: ExtraQuery | None = None,
         extra_body: ExtraBody | None = None,
     ) -> ConferenceBridgeDetails:
-        """``GET .../conference_bridge/{node_id}``."""
+        """The node's details.
+
+        ``GET {base}/phlo/{phlo_id}/conference_bridge/{node_id}``; returns the
+        :class:`~plivo_phlo_async.ConferenceBridgeDetails`.
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad ``extra_...`` argument
+        (nothing sent), an :class:`~plivo_phlo_async.APIStatusError` when Plivo refuses
+        (:class:`~plivo_phlo_async.NotFoundError`: no such node),
+        :class:`~plivo_phlo_async.APIConnectionError` or
+        :class:`~plivo_phlo_async.APITimeoutError` once the retries are spent. Retried
+        (up to the client's ``max_retries``) on a failed connection, a timeout, a 408,
+        429 or 5xx: reading changes nothing.
+        """
         options = request_options(extra_headers, extra_query, extra_body, has_body=False)
         return await self._get(self._url, ConferenceBridgeDetails, timeout=timeout, options=options)
 
     def member(self, member_address: str) -> ConferenceBridgeMember:
-        """A handle on one member (phone number or SIP URI); no request is made."""
+        """A :class:`ConferenceBridgeMember` handle on one member (phone number or SIP URI).
+
+        Sends nothing, so it is never retried; raises
+        :class:`~plivo_phlo_async.InvalidParameterError` for an address that is not one.
+        """
         return ConferenceBridgeMember(self._client, self._url, member_address)
 
 

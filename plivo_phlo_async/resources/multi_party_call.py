@@ -25,6 +25,7 @@ class MultiPartyCall(Resource):
     def __init__(self, client: BaseClient, phlo_url: str, node_id: str) -> None:
         super().__init__(client)
         self.node_id = node_id
+        """The node's id, as given."""
         self._url = f"{phlo_url}/multi_party_call/{validate_path_id('node_id', node_id)}"
 
     def __repr__(self) -> str:
@@ -38,7 +39,18 @@ class MultiPartyCall(Resource):
         extra_query: ExtraQuery | None = None,
         extra_body: ExtraBody | None = None,
     ) -> MultiPartyCallDetails:
-        """``GET .../multi_party_call/{node_id}``."""
+        """The node's details.
+
+        ``GET {base}/phlo/{phlo_id}/multi_party_call/{node_id}``; returns the
+        :class:`~plivo_phlo_async.MultiPartyCallDetails`.
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad ``extra_...``
+        argument (nothing sent), an :class:`~plivo_phlo_async.APIStatusError` when Plivo
+        refuses (:class:`~plivo_phlo_async.NotFoundError`: no such node),
+        :class:`~plivo_phlo_async.APIConnectionError` or
+        :class:`~plivo_phlo_async.APITimeoutError` once the retries are spent. Retried
+        (up to the client's ``max_retries``) on a failed connection, a timeout, a 408,
+        429 or 5xx: reading changes nothing.
+        """
         options = request_options(extra_headers, extra_query, extra_body, has_body=False)
         return await self._get(self._url, MultiPartyCallDetails, timeout=timeout, options=options)
 
@@ -53,7 +65,19 @@ class MultiPartyCall(Resource):
         extra_query: ExtraQuery | None = None,
         extra_body: ExtraBody | None = None,
     ) -> ActionResult:
-        """Dial ``to`` and add them to the call as ``role``."""
+        """Dial ``to`` and add them to the call as ``role``.
+
+        ``POST {base}/phlo/{phlo_id}/multi_party_call/{node_id}`` of
+        ``{"action": "call", "to", "role", "trigger_source"}``;
+        returns the :class:`~plivo_phlo_async.ActionResult`.
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad argument
+        (nothing sent), an :class:`~plivo_phlo_async.APIStatusError` when Plivo refuses
+        (:class:`~plivo_phlo_async.NotFoundError`: no such node),
+        :class:`~plivo_phlo_async.OutcomeUnknownError` when it may have been executed,
+        :class:`~plivo_phlo_async.APIConnectionError` when it could not be sent. Never
+        re-sent once it may have reached Plivo; retried only when it certainly did not
+        (a failed connection, a 429).
+        """
         options = request_options(extra_headers, extra_query, extra_body)
         return await self._act("call", trigger_source, to, role, timeout, options)
 
@@ -68,7 +92,19 @@ class MultiPartyCall(Resource):
         extra_query: ExtraQuery | None = None,
         extra_body: ExtraBody | None = None,
     ) -> ActionResult:
-        """Transfer to ``to`` after ``trigger_source`` has spoken with them privately."""
+        """Transfer to ``to`` after ``trigger_source`` has spoken with them privately.
+
+        ``POST {base}/phlo/{phlo_id}/multi_party_call/{node_id}`` of
+        ``{"action": "warm_transfer", "to", "role", "trigger_source"}``;
+        returns the :class:`~plivo_phlo_async.ActionResult`.
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad argument
+        (nothing sent), an :class:`~plivo_phlo_async.APIStatusError` when Plivo refuses
+        (:class:`~plivo_phlo_async.NotFoundError`: no such node),
+        :class:`~plivo_phlo_async.OutcomeUnknownError` when it may have been executed,
+        :class:`~plivo_phlo_async.APIConnectionError` when it could not be sent. Never
+        re-sent once it may have reached Plivo; retried only when it certainly did not
+        (a failed connection, a 429).
+        """
         options = request_options(extra_headers, extra_query, extra_body)
         return await self._act("warm_transfer", trigger_source, to, role, timeout, options)
 
@@ -83,12 +119,28 @@ class MultiPartyCall(Resource):
         extra_query: ExtraQuery | None = None,
         extra_body: ExtraBody | None = None,
     ) -> ActionResult:
-        """Transfer to ``to`` directly; ``trigger_source`` leaves the call."""
+        """Transfer to ``to`` directly; ``trigger_source`` leaves the call.
+
+        ``POST {base}/phlo/{phlo_id}/multi_party_call/{node_id}`` of
+        ``{"action": "cold_transfer", "to", "role", "trigger_source"}``;
+        returns the :class:`~plivo_phlo_async.ActionResult`.
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad argument
+        (nothing sent), an :class:`~plivo_phlo_async.APIStatusError` when Plivo refuses
+        (:class:`~plivo_phlo_async.NotFoundError`: no such node),
+        :class:`~plivo_phlo_async.OutcomeUnknownError` when it may have been executed,
+        :class:`~plivo_phlo_async.APIConnectionError` when it could not be sent. Never
+        re-sent once it may have reached Plivo; retried only when it certainly did not
+        (a failed connection, a 429).
+        """
         options = request_options(extra_headers, extra_query, extra_body)
         return await self._act("cold_transfer", trigger_source, to, role, timeout, options)
 
     def member(self, member_address: str) -> Member:
-        """A handle on one member (phone number or SIP URI); no request is made."""
+        """A :class:`Member` handle on one member (phone number or SIP URI).
+
+        Sends nothing, so it is never retried; raises
+        :class:`~plivo_phlo_async.InvalidParameterError` for an address that is not one.
+        """
         return Member(self._client, self._url, member_address)
 
     async def _act(
@@ -130,7 +182,18 @@ class Member(MemberHandle):
         extra_query: ExtraQuery | None = None,
         extra_body: ExtraBody | None = None,
     ) -> ActionResult:
-        """Return to the call after a warm transfer (initiator or recipient)."""
+        """Return to the call after a warm transfer (initiator or recipient).
+
+        ``POST {base}/phlo/{phlo_id}/multi_party_call/{node_id}/members/{member_address}``
+        of ``{"action": "resume_call"}``; returns the :class:`~plivo_phlo_async.ActionResult`.
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad argument
+        (nothing sent), an :class:`~plivo_phlo_async.APIStatusError` when Plivo refuses
+        (:class:`~plivo_phlo_async.NotFoundError`: no such member),
+        :class:`~plivo_phlo_async.OutcomeUnknownError` when it may have been executed,
+        :class:`~plivo_phlo_async.APIConnectionError` when it could not be sent. Never
+        re-sent once it may have reached Plivo; retried only when it certainly did not
+        (a failed connection, a 429).
+        """
         options = request_options(extra_headers, extra_query, extra_body)
         return await self._act("resume_call", timeout, options)
 
@@ -142,7 +205,18 @@ class Member(MemberHandle):
         extra_query: ExtraQuery | None = None,
         extra_body: ExtraBody | None = None,
     ) -> ActionResult:
-        """Abort a transfer this member initiated."""
+        """Abort a transfer this member initiated.
+
+        ``POST {base}/phlo/{phlo_id}/multi_party_call/{node_id}/members/{member_address}``
+        of ``{"action": "abort_transfer"}``; returns the :class:`~plivo_phlo_async.ActionResult`.
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad argument
+        (nothing sent), an :class:`~plivo_phlo_async.APIStatusError` when Plivo refuses
+        (:class:`~plivo_phlo_async.NotFoundError`: no such member),
+        :class:`~plivo_phlo_async.OutcomeUnknownError` when it may have been executed,
+        :class:`~plivo_phlo_async.APIConnectionError` when it could not be sent. Never
+        re-sent once it may have reached Plivo; retried only when it certainly did not
+        (a failed connection, a 429).
+        """
         options = request_options(extra_headers, extra_query, extra_body)
         return await self._act("abort_transfer", timeout, options)
 
@@ -154,7 +228,18 @@ class Member(MemberHandle):
         extra_query: ExtraQuery | None = None,
         extra_body: ExtraBody | None = None,
     ) -> ActionResult:
-        """Play the node's voicemail message to an answering machine."""
+        """Play the node's voicemail message to an answering machine.
+
+        ``POST {base}/phlo/{phlo_id}/multi_party_call/{node_id}/members/{member_address}``
+        of ``{"action": "voicemail_drop"}``; returns the :class:`~plivo_phlo_async.ActionResult`.
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad argument
+        (nothing sent), an :class:`~plivo_phlo_async.APIStatusError` when Plivo refuses
+        (:class:`~plivo_phlo_async.NotFoundError`: no such member),
+        :class:`~plivo_phlo_async.OutcomeUnknownError` when it may have been executed,
+        :class:`~plivo_phlo_async.APIConnectionError` when it could not be sent. Never
+        re-sent once it may have reached Plivo; retried only when it certainly did not
+        (a failed connection, a 429).
+        """
         options = request_options(extra_headers, extra_query, extra_body)
         return await self._act("voicemail_drop", timeout, options)
 

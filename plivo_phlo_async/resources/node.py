@@ -24,9 +24,11 @@ class Node(Resource):
 
     def __init__(self, client: BaseClient, phlo_url: str, node_type: str, node_id: str) -> None:
         self.node_type = validate_node_type(node_type)
+        """The node's type (``"multi_party_call"``, ``"conference_bridge"``...)."""
         encoded = validate_path_id("node_id", node_id)
         super().__init__(client)
         self.node_id = node_id
+        """The node's id, as given."""
         self._url = f"{phlo_url}/{node_type}/{encoded}"
 
     def __repr__(self) -> str:
@@ -40,7 +42,18 @@ class Node(Resource):
         extra_query: ExtraQuery | None = None,
         extra_body: ExtraBody | None = None,
     ) -> NodeDetails:
-        """``GET .../{node_type}/{node_id}``."""
+        """The node's details, read as its type's model (see the class).
+
+        ``GET {base}/phlo/{phlo_id}/{node_type}/{node_id}``; returns the
+        :class:`~plivo_phlo_async.NodeDetails` (or its subclass for the type).
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad ``extra_...`` argument
+        (nothing sent), an :class:`~plivo_phlo_async.APIStatusError` when Plivo refuses
+        (:class:`~plivo_phlo_async.NotFoundError`: no such node),
+        :class:`~plivo_phlo_async.APIConnectionError` or
+        :class:`~plivo_phlo_async.APITimeoutError` once the retries are spent. Retried
+        (up to the client's ``max_retries``) on a failed connection, a timeout, a 408,
+        429 or 5xx: reading changes nothing.
+        """
         model = NODE_MODELS.get(self.node_type, NodeDetails)
         options = request_options(extra_headers, extra_query, extra_body, has_body=False)
         return await self._get(self._url, model, timeout=timeout, options=options)

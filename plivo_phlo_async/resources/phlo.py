@@ -20,7 +20,11 @@ class PhloResource(Resource):
     """``client.phlo``: fetch a PHLO, or call it to get a handle on one."""
 
     def __call__(self, phlo_id: str) -> Phlo:
-        """A handle on one PHLO; no request is made."""
+        """A :class:`Phlo` handle on one PHLO: ``client.phlo(phlo_id)``.
+
+        Sends nothing, so it is never retried; raises
+        :class:`~plivo_phlo_async.InvalidParameterError` for an id that cannot be in a URL path.
+        """
         return Phlo(self._client, phlo_id)
 
     async def get(
@@ -32,7 +36,17 @@ class PhloResource(Resource):
         extra_query: ExtraQuery | None = None,
         extra_body: ExtraBody | None = None,
     ) -> PhloDetails:
-        """``GET {base}/phlo/{phlo_id}``."""
+        """The PHLO's name and creation time: ``client.phlo(phlo_id).get()``.
+
+        ``GET {base}/phlo/{phlo_id}``; returns the :class:`~plivo_phlo_async.PhloDetails`.
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad id or
+        ``extra_...`` argument (nothing sent), an :class:`~plivo_phlo_async.APIStatusError`
+        when Plivo refuses (:class:`~plivo_phlo_async.NotFoundError`: no such PHLO),
+        :class:`~plivo_phlo_async.APIConnectionError` or
+        :class:`~plivo_phlo_async.APITimeoutError` once the retries are spent. Retried
+        (up to the client's ``max_retries``) on a failed connection, a timeout, a 408,
+        429 or 5xx: reading changes nothing.
+        """
         return await Phlo(self._client, phlo_id).get(
             timeout=timeout,
             extra_headers=extra_headers,
@@ -50,6 +64,7 @@ class Phlo(Resource):
         encoded = validate_path_id("phlo_id", phlo_id)
         super().__init__(client)
         self.phlo_id = phlo_id
+        """The PHLO's id, as given."""
         self._url = f"{self._base_url}/phlo/{encoded}"
         self._run_url = f"{self._account_url}/phlo/{encoded}"
 
@@ -64,7 +79,17 @@ class Phlo(Resource):
         extra_query: ExtraQuery | None = None,
         extra_body: ExtraBody | None = None,
     ) -> PhloDetails:
-        """``GET {base}/phlo/{phlo_id}``: the PHLO's name and creation time."""
+        """The PHLO's name and creation time.
+
+        ``GET {base}/phlo/{phlo_id}``; returns the :class:`~plivo_phlo_async.PhloDetails`.
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad ``extra_...`` argument
+        (nothing sent), an :class:`~plivo_phlo_async.APIStatusError` when Plivo refuses
+        (:class:`~plivo_phlo_async.NotFoundError`: no such PHLO),
+        :class:`~plivo_phlo_async.APIConnectionError` or
+        :class:`~plivo_phlo_async.APITimeoutError` once the retries are spent. Retried
+        (up to the client's ``max_retries``) on a failed connection, a timeout, a 408,
+        429 or 5xx: reading changes nothing.
+        """
         options = request_options(extra_headers, extra_query, extra_body, has_body=False)
         return await self._get(self._url, PhloDetails, timeout=timeout, options=options)
 
@@ -77,7 +102,15 @@ class Phlo(Resource):
         both); they are sent exactly as given, never renamed. Every keyword is
         payload, so a per-call timeout, extra headers, query parameters or
         body keys are set with ``client.with_options``.
-        The result's ``run_id`` identifies the run for ``get_run``.
+        Returns the :class:`~plivo_phlo_async.PhloRunResult`, whose ``run_id``
+        identifies the run for ``get_run``.
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad payload
+        (nothing sent), an :class:`~plivo_phlo_async.APIStatusError` when Plivo refuses
+        (:class:`~plivo_phlo_async.NotFoundError`: no such PHLO),
+        :class:`~plivo_phlo_async.OutcomeUnknownError` when it may have been executed,
+        :class:`~plivo_phlo_async.APIConnectionError` when it could not be sent. Never
+        re-sent once it may have reached Plivo; retried only when it certainly did not
+        (a failed connection, a 429).
         """
         return await self._send(prepare_run(self, encode_run_payload(payload, fields)))
 
@@ -94,22 +127,46 @@ class Phlo(Resource):
         extra_query: ExtraQuery | None = None,
         extra_body: ExtraBody | None = None,
     ) -> PhloRun:
-        """``GET {base}/phlo/{phlo_id}/runs/{run_id}``: what a run started."""
+        """What a run started.
+
+        ``GET {base}/phlo/{phlo_id}/runs/{run_id}``; returns the
+        :class:`~plivo_phlo_async.PhloRun`.
+        Raises :class:`~plivo_phlo_async.InvalidParameterError` for a bad ``run_id`` or
+        ``extra_...`` argument (nothing sent), an :class:`~plivo_phlo_async.APIStatusError`
+        when Plivo refuses (:class:`~plivo_phlo_async.NotFoundError`: no such run),
+        :class:`~plivo_phlo_async.APIConnectionError` or
+        :class:`~plivo_phlo_async.APITimeoutError` once the retries are spent. Retried
+        (up to the client's ``max_retries``) on a failed connection, a timeout, a 408,
+        429 or 5xx: reading changes nothing.
+        """
         url = f"{self._url}/runs/{validate_path_id('run_id', run_id)}"
         options = request_options(extra_headers, extra_query, extra_body, has_body=False)
         return await self._get(url, PhloRun, timeout=timeout, options=options)
 
     def multi_party_call(self, node_id: str) -> MultiPartyCall:
-        """A handle on a multi-party-call node of this PHLO; no request is made."""
+        """A :class:`MultiPartyCall` handle on a multi-party-call node of this PHLO.
+
+        Sends nothing, so it is never retried; raises
+        :class:`~plivo_phlo_async.InvalidParameterError` for an id that cannot be in a URL path.
+        """
         return MultiPartyCall(self._client, self._url, node_id)
 
     def conference_bridge(self, node_id: str) -> ConferenceBridge:
-        """A handle on a conference-bridge node of this PHLO; no request is made."""
+        """A :class:`ConferenceBridge` handle on a conference-bridge node of this PHLO.
+
+        Sends nothing, so it is never retried; raises
+        :class:`~plivo_phlo_async.InvalidParameterError` for an id that cannot be in a URL path.
+        """
         return ConferenceBridge(self._client, self._url, node_id)
 
     def node(self, node_type: str, node_id: str) -> Node:
-        """A handle on a node of any type (``"multi_party_call"``,
-        ``"conference_bridge"``...); no request is made."""
+        """A :class:`Node` handle on a node of any type (``"multi_party_call"``,
+        ``"conference_bridge"``...).
+
+        Sends nothing, so it is never retried; raises
+        :class:`~plivo_phlo_async.InvalidParameterError` for a node type or id that
+        cannot be in a URL path.
+        """
         return Node(self._client, self._url, node_type, node_id)
 
 
