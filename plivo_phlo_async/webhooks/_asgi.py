@@ -76,13 +76,19 @@ class PlivoWebhook:
 
     @property
     def public_url(self) -> str | None:
+        """The URL Plivo called, signed in place of the request's own (behind a proxy)."""
         return self._public_url
 
     @property
     def allow_v2(self) -> bool:
+        """Whether a request signed with V2 only is accepted."""
         return self._allow_v2
 
     async def __call__(self, request: Request) -> ImmutableMultiDict[str, str]:
+        """The request's verified parameters; ``HTTPException(403)`` when it is not Plivo's.
+
+        Sends nothing: it reads the request (the body of a POST) and checks its signature.
+        """
         return await _verify(request, self)
 
     def __repr__(self) -> str:
