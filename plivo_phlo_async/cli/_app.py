@@ -9,12 +9,14 @@ import typer
 from .._version import __version__
 from ._campaign import campaign_app
 from ._demo import demo
+from ._help import HelpCommand, HelpGroup
 from ._journal import journal_app
 from ._run import run
 from ._serve import emulator
 from ._single import get, get_run, member, mpc
 
 app = typer.Typer(
+    cls=HelpGroup,
     name="plivo-phlo",
     help="Plivo PHLOs from the command line: single requests, bulk runs from CSV or "
     "JSONL, and a local emulator. Try `plivo-phlo demo` (no account needed).",
@@ -44,12 +46,12 @@ def _root(
     """Plivo PHLOs from the command line."""
 
 
-app.command("demo")(demo)
-app.command("run")(run)
-app.command("get")(get)
-app.command("get-run")(get_run)
-app.command("mpc")(mpc)
-app.command("member")(member)
-app.command("emulator")(emulator)
+app.command("demo", cls=HelpCommand)(demo)
+app.command("run", cls=HelpCommand)(run)
+app.command("get", cls=HelpCommand)(get)
+app.command("get-run", cls=HelpCommand)(get_run)
+app.command("mpc", cls=HelpCommand)(mpc)
+app.command("member", cls=HelpCommand)(member)
+app.command("emulator", cls=HelpCommand)(emulator)
 app.add_typer(journal_app, name="journal")
 app.add_typer(campaign_app, name="campaign")

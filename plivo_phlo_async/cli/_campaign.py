@@ -29,12 +29,15 @@ from ..bulk._manifest import check_campaign_id
 from ..bulk._runner import MAX_CONCURRENCY
 from ..integrations.campaign import DEFAULT_CHUNK_SIZE, DEFAULT_QUEUE, MAX_CHUNK_SIZE
 from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
+from ._help import HelpCommand, HelpGroup
 from ._io import InputChangedError, InputFormatError, Source, run_jobs, validate
+from ._journal import StatusJournalOption, StatusPathArgument, status_journal
 from ._run import _report_validation, _shared, check_concurrency, parse_rate
 
 __all__ = ["campaign_app"]
 
 campaign_app = typer.Typer(
+    cls=HelpGroup,
     help="Campaigns on taskiq workers: submit a file (its manifest goes to the journal, "
     "its chunks to a Redis queue), read every job's state, requeue what a broker lost "
     "(needs the taskiq extra).",
@@ -80,7 +83,7 @@ QueueOption = Annotated[
 ]
 
 
-@campaign_app.command("submit")
+@campaign_app.command("submit", cls=HelpCommand)
 def submit(
     phlo_id: Annotated[str, typer.Argument(metavar="PHLO_ID", help="The PHLO every row triggers.")],
     journal: JournalOption,
@@ -148,8 +151,10 @@ def submit(
         ),
     ] = DEFAULT_CONCURRENCY,
 ) -> None:
-    """Check every row, write the campaign's manifest (every job) to the journal,
-    then queue its chunks for the workers.
+    """Check every row, write the manifest to the journal, queue the chunks.
+
+    The manifest (every job) goes to the journal, then its chunks to the
+    workers' queue.
 
     Submitting the same file to the same campaign again is a safe resume: no
     job is added or sent twice, and only chunks with work left that the broker
@@ -206,16 +211,18 @@ def submit(
     )
 
 
-@campaign_app.command("resume")
+@campaign_app.command("resume", cls=HelpCommand)
 def resume(
     journal: JournalOption,
     campaign: CampaignOption,
     broker: BrokerOption,
     queue: QueueOption = DEFAULT_QUEUE,
 ) -> None:
-    """Queue again every chunk of the campaign's manifest that holds a job
-    still to be sent and that the broker no longer holds (a Redis restarted
-    without persistence, a message lost).
+    """Queue again the chunks with work left that the broker lost.
+
+    Every chunk of the campaign's manifest that holds a job still to be sent
+    and that the broker no longer holds (a Redis restarted without
+    persistence, a message lost).
 
     Safe at any time: chunks still queued or running are left alone, and a
     chunk queued twice sends none of its jobs twice. Exit status: 0 done
@@ -238,9 +245,10 @@ def resume(
     )
 
 
-@campaign_app.command("status")
+@campaign_app.command("status", cls=HelpCommand)
 def status(
-    journal: JournalOption,
+    path: StatusPathArgument = None,
+    journal: StatusJournalOption = None,
     campaign: Annotated[
         str | None,
         typer.Option(
@@ -253,8 +261,10 @@ def status(
         bool, typer.Option("--json", help="Print the states as one JSON object.")
     ] = False,
 ) -> None:
-    """Every job of the campaign's manifest by its one state, and what to do
-    about each, from the journal (jobs that never ran included).
+    """Count the campaign's jobs by state, and say what to do about each.
+
+    Every job of the campaign's manifest by its one state, from the journal
+    (jobs that never ran included).
 
     Exit status: 0 every job succeeded; 1 every job has its outcome but some
     failed or are unknown; 5 jobs are still to run (not started, claimed or
@@ -262,6 +272,7 @@ def status(
     """
     from ..integrations.campaign import ADVICE, campaign_status
 
+    journal = status_journal(path, journal)
     try:
         found = anyio.run(campaign_status, journal, campaign)
     except (JournalError, InvalidParameterError) as exc:

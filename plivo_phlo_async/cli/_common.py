@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 a request failed or its outcome is unknown; 2 bad
 usage, bad input or bad configuration (nothing was sent); 3 a bulk run
-stopped because Plivo refused the credentials (401 or 403); 4 a bulk run
+stopped, or a single request failed, because Plivo refused the credentials
+(401 or 403); 4 a bulk run
 stopped because what it sends to is not there: the API could not be reached
 (refused, DNS, TLS, timeouts: the circuit breaker gave up) or the PHLO does
 not exist (404 for a run, or ``run --check-phlo`` before any); 130
@@ -20,8 +21,10 @@ import typer
 from .._client import DEFAULT_BASE_URL, PhloClient
 from .._exceptions import (
     APIStatusError,
+    AuthenticationError,
     ConfigurationError,
     InvalidParameterError,
+    PermissionDeniedError,
     PlivoError,
 )
 from ..types import PlivoObject
@@ -74,6 +77,13 @@ BaseUrlOption = Annotated[
     ),
 ]
 DEFAULT_BASE = DEFAULT_BASE_URL
+#: What a 401 or 403 asks of the user, from ``run`` and single commands alike.
+CREDENTIALS_HINT = "Check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN (or --auth-id/--auth-token)"
+
+
+def sentence(text: str) -> str:
+    """``text`` ending in one period: Plivo's messages often end in their own."""
+    return text.rstrip().rstrip(".") + "."
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -109,11 +119,14 @@ def describe_error(error: BaseException) -> str:
 
 
 def exit_for_error(error: PlivoError) -> NoReturn:
-    """Report a failed single request: 2 if it was never sent, else 1."""
+    """Report a failed single request: 2 if it was never sent, 3 if Plivo
+    refused the credentials (as ``run``), else 1."""
     if isinstance(error, InvalidParameterError):
         fail(f"invalid input, nothing sent: {error}", EXIT_USAGE)
     if isinstance(error, ConfigurationError):
         fail(f"configuration error: {error}", EXIT_USAGE)
+    if isinstance(error, (AuthenticationError, PermissionDeniedError)):
+        fail(f"{sentence(describe_error(error))} {CREDENTIALS_HINT}.", EXIT_AUTH)
     if error.outcome_unknown:
         fail(
             f"outcome unknown: {describe_error(error)}. Check whether it took effect "

@@ -30,12 +30,14 @@ from ..bulk import (
 )
 from ..bulk._journal import journal_name
 from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
+from ._help import HelpCommand, HelpGroup
 
 __all__ = ["journal_app"]
 
 T = TypeVar("T")
 
 journal_app = typer.Typer(
+    cls=HelpGroup,
     name="journal",
     help="Resolve a bulk journal's unknown outcomes: list them with their requests, then "
     "after checking Plivo's console mark them succeeded or failed, or allow a re-send.",
@@ -43,13 +45,22 @@ journal_app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+_JOURNAL_HELP = (
+    "The journal (--journal of plivo-phlo run or campaign submit): a SQLite file or a "
+    "postgresql:// URL."
+)
 PathArgument = Annotated[
-    str,
-    typer.Argument(
-        metavar="PATH|URL",
-        help="The journal (--journal of plivo-phlo run): a SQLite file or a postgresql:// URL.",
-        show_default=False,
-    ),
+    str, typer.Argument(metavar="PATH|URL", help=_JOURNAL_HELP, show_default=False)
+]
+# `journal status` and `campaign status` take the journal the same way: as
+# PATH|URL, or as --journal (hidden: the spelling `campaign status` documented).
+StatusPathArgument = Annotated[
+    str | None,
+    typer.Argument(metavar="PATH|URL", help=_JOURNAL_HELP + " Required.", show_default=False),
+]
+StatusJournalOption = Annotated[
+    str | None,
+    typer.Option("--journal", metavar="PATH|URL", hidden=True, help="Same as PATH|URL."),
 ]
 JobIdsArgument = Annotated[
     list[str] | None,
@@ -78,7 +89,7 @@ def _call(coroutine: Coroutine[Any, Any, T]) -> T:
         fail(exc.reason, EXIT_USAGE)
 
 
-@journal_app.command("unknown")
+@journal_app.command("unknown", cls=HelpCommand)
 def unknown(
     path: PathArgument,
     as_json: Annotated[
@@ -113,7 +124,7 @@ def unknown(
     raise typer.Exit(EXIT_FAILED)
 
 
-@journal_app.command("mark")
+@journal_app.command("mark", cls=HelpCommand)
 def mark(
     path: PathArgument,
     job_ids: JobIdsArgument = None,
@@ -145,7 +156,7 @@ def mark(
     typer.echo(f"{path}: {len(marked)} jobs marked {status.value}.")
 
 
-@journal_app.command("resend")
+@journal_app.command("resend", cls=HelpCommand)
 def resend(
     path: PathArgument,
     job_ids: JobIdsArgument = None,
@@ -174,9 +185,10 @@ def resend(
     typer.echo(f"{path}: {len(chosen)} jobs will be sent again by the next run with this journal.")
 
 
-@journal_app.command("status")
+@journal_app.command("status", cls=HelpCommand)
 def status(
-    path: PathArgument,
+    path: StatusPathArgument = None,
+    journal: StatusJournalOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object: status -> number of jobs.")
     ] = False,
@@ -189,6 +201,7 @@ def status(
 
     Exit status: 0; 2 when the journal cannot be read.
     """
+    path = status_journal(path, journal)
     counts = _call(journal_counts(path))
     if as_json:
         typer.echo(json.dumps(counts, sort_keys=True))
@@ -201,6 +214,18 @@ def status(
     for key in sorted(counts, key=lambda key: -counts[key]):
         typer.echo(f"{key:<{width}}  {counts[key]}")
     typer.echo(f"{name}: {sum(counts.values())} jobs recorded.")
+
+
+def status_journal(path: str | None, journal: str | None) -> str:
+    """The journal a status command reads: PATH|URL or --journal, once."""
+    if path is not None and journal is not None and path != journal:
+        raise typer.BadParameter("give the journal once (PATH|URL or --journal)")
+    chosen = path if path is not None else journal
+    if not chosen:
+        raise typer.BadParameter(
+            "required: a SQLite file or a postgresql:// URL", param_hint="PATH|URL"
+        )
+    return chosen
 
 
 def _when(entry: JournalEntry) -> str:

@@ -45,7 +45,15 @@ from .._exceptions import (
 from .._ratelimit import RateLimiterUnavailableError
 from ..bulk import BulkReport, BulkRunner, Outcome, OutcomeStatus
 from ..bulk._runner import DUPLICATE
-from ._common import EXIT_AUTH, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE
+from ._common import (
+    CREDENTIALS_HINT,
+    EXIT_AUTH,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    sentence,
+)
 
 __all__ = ["DriveResult", "drive", "exit_code", "print_summary", "stop_message"]
 
@@ -210,12 +218,11 @@ def stop_message(report: BulkReport) -> str | None:
     stopped_by = report.stopped_by
     if stopped_by is None:
         return None
-    reason = report.stop_reason or str(stopped_by)
+    reason = sentence(report.stop_reason or str(stopped_by))
     reason = reason[:1].upper() + reason[1:]
     if isinstance(stopped_by, (AuthenticationError, PermissionDeniedError)):
         check = (
-            "Check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN (or --auth-id/--auth-token); "
-            "with the same --journal, a re-run sends what was skipped "
+            f"{CREDENTIALS_HINT}; with the same --journal, a re-run sends what was skipped "
             "(add --retry-failed for the jobs refused)."
         )
     elif isinstance(stopped_by, NotFoundError):
@@ -239,7 +246,7 @@ def stop_message(report: BulkReport) -> str | None:
             "Check --base-url, the network and any proxy; with the same --journal, "
             "a re-run sends what was skipped."
         )
-    return f"{reason}. The jobs not sent are skipped. {check}"
+    return f"{reason} The jobs not sent are skipped. {check}"
 
 
 def _cell(value: object) -> Text:

@@ -38,6 +38,7 @@ from ..bulk._breaker import cannot_connect_reason
 from ..bulk._journal import is_database_url, open_journal
 from ..bulk._runner import MAX_CONCURRENCY
 from ._common import (
+    CREDENTIALS_HINT,
     DEFAULT_BASE,
     EXIT_AUTH,
     EXIT_FAILED,
@@ -50,6 +51,7 @@ from ._common import (
     describe_error,
     fail,
     make_client,
+    sentence,
 )
 from ._io import (
     InputChangedError,
@@ -331,7 +333,10 @@ async def _check_phlo(client: PhloClient, phlo_id: str) -> str:
             EXIT_UNREACHABLE,
         )
     except (AuthenticationError, PermissionDeniedError) as exc:
-        fail(f"--check-phlo: {describe_error(exc)}; no run was sent", EXIT_AUTH)
+        fail(
+            f"--check-phlo: {sentence(describe_error(exc))} {CREDENTIALS_HINT}; no run was sent",
+            EXIT_AUTH,
+        )
     except CannotConnectError as exc:
         fail(f"--check-phlo: {cannot_connect_reason(exc)}; no run was sent", EXIT_UNREACHABLE)
     except PlivoError as exc:

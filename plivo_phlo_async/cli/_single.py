@@ -42,6 +42,12 @@ RoleName = enum.Enum(  # type: ignore[misc]
 DEFAULT_ROLE = RoleName("agent")
 
 
+def _one_of(choices: type[enum.Enum]) -> str:
+    """The choices as words in the help text: a narrow terminal wraps them
+    between words, where typer's ``<a|b|c>`` type column splits them mid-word."""
+    return "What to do: " + ", ".join(str(choice.value) for choice in choices) + "."
+
+
 PhloIdArg = Annotated[
     str, typer.Argument(metavar="PHLO_ID", help="The PHLO's id.", show_default=False)
 ]
@@ -98,7 +104,10 @@ def get_run(
 def mpc(
     phlo_id: PhloIdArg,
     node_id: NodeIdArg,
-    action: Annotated[NodeActionName, typer.Argument(metavar="ACTION", help="What to do.")],
+    action: Annotated[
+        NodeActionName,
+        typer.Argument(metavar="ACTION", help=_one_of(NodeActionName), show_choices=False),
+    ],
     trigger_source: Annotated[
         str,
         typer.Option("--trigger-source", help="Who triggers the action: phone number or SIP URI."),
@@ -140,7 +149,7 @@ def member(
     ],
     action: Annotated[
         MemberActionName,
-        typer.Argument(metavar="ACTION", help="What to do."),
+        typer.Argument(metavar="ACTION", help=_one_of(MemberActionName), show_choices=False),
     ],
     auth_id: AuthIdOption = None,
     auth_token: AuthTokenOption = None,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import anyio
 import pytest
 
+from plivo_phlo_async.cli._common import CREDENTIALS_HINT
 from plivo_phlo_async.emulator import (
     DEFAULT_AUTH_ID,
     DEFAULT_NODE_ID,
@@ -15,7 +17,7 @@ from plivo_phlo_async.emulator import (
     PhloEmulator,
 )
 
-from .conftest import SECRET_TOKEN, invoke
+from .conftest import SECRET_TOKEN, invoke, write
 
 pytestmark = pytest.mark.usefixtures("credentials")
 
@@ -339,7 +341,7 @@ def test_a_refused_token_is_never_printed(
     ]
 
     for result in results:
-        assert result.exit_code == 1
+        assert result.exit_code == 3
         assert "AuthenticationError" in result.stderr
         assert SECRET_TOKEN not in result.output
 
@@ -357,3 +359,39 @@ def test_the_base_url_comes_from_the_environment(emulator: PhloEmulator, base_ur
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["phlo_id"] == DEFAULT_PHLO_ID
     assert [r.path for r in emulator.requests] == [f"/v1/phlo/{DEFAULT_PHLO_ID}"]
+
+
+def test_a_refused_token_exits_3_with_runs_credentials_hint(
+    emulator: PhloEmulator, base_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLIVO_AUTH_TOKEN", SECRET_TOKEN)
+    source = write(tmp_path / "in.csv", f"to\n{CUSTOMER}\n")
+
+    single = invoke("get", DEFAULT_PHLO_ID, "--base-url", base_url)
+    bulk = invoke("run", DEFAULT_PHLO_ID, "--from-csv", str(source), "--base-url", base_url)
+
+    assert (single.exit_code, bulk.exit_code) == (3, 3)
+    assert single.stdout == ""
+    [line] = single.stderr.splitlines()
+    assert line.endswith(f"{CREDENTIALS_HINT}.")
+    assert "AuthenticationError" in line
+    assert "401" in line
+    assert ".." not in line
+    [stopped] = [text for text in bulk.output.splitlines() if text.startswith("Stopped")]
+    assert CREDENTIALS_HINT in stopped
+    assert ".." not in stopped
+
+
+def test_a_member_action_with_a_refused_token_exits_3_with_the_hint(
+    emulator: PhloEmulator, base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLIVO_AUTH_TOKEN", SECRET_TOKEN)
+
+    result = invoke(
+        "member", DEFAULT_PHLO_ID, DEFAULT_NODE_ID, CUSTOMER, "hold", "--base-url", base_url
+    )
+
+    assert result.exit_code == 3
+    [line] = result.stderr.splitlines()
+    assert line.endswith(f"{CREDENTIALS_HINT}.")
+    assert SECRET_TOKEN not in result.output
