@@ -21,13 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.abc
+import importlib.util
+import sys
 import threading
 import urllib.request
 from collections.abc import AsyncGenerator, Callable, Mapping
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 from typing import Final
 
 import anyio
-import httpcore
 import httpx
 import sniffio
 
@@ -42,7 +46,6 @@ __all__ = ["Sender", "httpx_instrumented", "httpx_is_patched", "proxy_in_environ
 # Attributes that mocking libraries replace: respx (httpcore's pool, or
 # AsyncClient._transport_for_url), pytest-httpx (httpx's transport).
 _PATCH_POINTS: Final = (
-    (httpcore.AsyncConnectionPool, "handle_async_request"),
     (httpx.AsyncHTTPTransport, "handle_async_request"),
     (httpx.AsyncClient, "_transport_for_url"),
     (httpx.AsyncClient, "send"),
@@ -69,10 +72,57 @@ def _unwrapped(value: object) -> object:
     return getattr(value, "__wrapped__", value) if _is_otel_wrapper(value) else value
 
 
-# (the class's live namespace, the attribute, what it holds unpatched)
-_UNPATCHED: Final = tuple(
-    (cls.__dict__, name, _unwrapped(cls.__dict__.get(name))) for cls, name in _PATCH_POINTS
-)
+def _unpatched(cls: type, name: str) -> tuple[Mapping[str, object], str, object]:
+    """(the class's live namespace, the attribute, what it holds unpatched)"""
+    return (cls.__dict__, name, _unwrapped(cls.__dict__.get(name)))
+
+
+_UNPATCHED: Final = [_unpatched(cls, name) for cls, name in _PATCH_POINTS]
+
+
+def _watch_httpcore(module: ModuleType) -> None:
+    _UNPATCHED.append(_unpatched(module.AsyncConnectionPool, "handle_async_request"))
+
+
+class _ThenWatch(importlib.abc.Loader):
+    """httpcore's own loader, then :func:`_watch_httpcore`: its pool's method is
+    read as it is defined, before anything (respx) can have patched it."""
+
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        _watch_httpcore(module)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._loader, name)  # get_resource_reader, is_package, ...
+
+
+class _HttpcoreFinder(importlib.abc.MetaPathFinder):
+    """httpcore (and the trio it imports when installed) costs 60 ms: it is left
+    to httpx, which imports it when it makes its first transport, and watched."""
+
+    def find_spec(
+        self, fullname: str, path: object = None, target: object = None
+    ) -> ModuleSpec | None:
+        if fullname != "httpcore":
+            return None
+        with contextlib.suppress(ValueError):  # another thread got there first
+            sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _ThenWatch(spec.loader)
+        return spec
+
+
+if "httpcore" in sys.modules:
+    _watch_httpcore(sys.modules["httpcore"])
+else:  # not imported yet, so not patched yet
+    sys.meta_path.insert(0, _HttpcoreFinder())
 
 
 def httpx_is_patched() -> bool:
