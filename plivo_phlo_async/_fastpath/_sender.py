@@ -21,14 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.abc
-import importlib.util
 import sys
 import threading
 import urllib.request
 from collections.abc import AsyncGenerator, Callable, Mapping
-from importlib.machinery import ModuleSpec
-from types import ModuleType
 from typing import Final
 
 import anyio
@@ -72,65 +68,35 @@ def _unwrapped(value: object) -> object:
     return getattr(value, "__wrapped__", value) if _is_otel_wrapper(value) else value
 
 
-def _unpatched(cls: type, name: str) -> tuple[Mapping[str, object], str, object]:
-    """(the class's live namespace, the attribute, what it holds unpatched)"""
-    return (cls.__dict__, name, _unwrapped(cls.__dict__.get(name)))
+# (the class's live namespace, the attribute, what it holds unpatched)
+_UNPATCHED: Final = tuple(
+    (cls.__dict__, name, _unwrapped(cls.__dict__.get(name))) for cls, name in _PATCH_POINTS
+)
 
 
-_UNPATCHED: Final = [_unpatched(cls, name) for cls, name in _PATCH_POINTS]
+def _httpcore_pool() -> object:
+    """httpcore's pool method as it is now, or None while httpcore is not loaded.
+
+    httpcore (and the trio it imports when installed) costs 60 ms at import: it
+    is left to httpx, which loads it with its first transport. Nothing can
+    have patched it before it is loaded; once it is, its own method is the one
+    defined in an ``httpcore.`` module (respx's replacement is not).
+    """
+    pool_class = getattr(sys.modules.get("httpcore"), "AsyncConnectionPool", None)
+    return None if pool_class is None else vars(pool_class).get("handle_async_request")
 
 
-def _watch_httpcore(module: ModuleType) -> None:
-    _UNPATCHED.append(_unpatched(module.AsyncConnectionPool, "handle_async_request"))
-
-
-class _ThenWatch(importlib.abc.Loader):
-    """httpcore's own loader, then :func:`_watch_httpcore`: its pool's method is
-    read as it is defined, before anything (respx) can have patched it."""
-
-    def __init__(self, loader: importlib.abc.Loader) -> None:
-        self._loader = loader
-
-    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: ModuleType) -> None:
-        self._loader.exec_module(module)
-        _watch_httpcore(module)
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._loader, name)  # get_resource_reader, is_package, ...
-
-
-class _HttpcoreFinder(importlib.abc.MetaPathFinder):
-    """httpcore (and the trio it imports when installed) costs 60 ms: it is left
-    to httpx, which imports it when it makes its first transport, and watched."""
-
-    def find_spec(
-        self, fullname: str, path: object = None, target: object = None
-    ) -> ModuleSpec | None:
-        if fullname != "httpcore":
-            return None
-        with contextlib.suppress(ValueError):  # another thread got there first
-            sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _ThenWatch(spec.loader)
-        return spec
-
-
-if "httpcore" in sys.modules:
-    _watch_httpcore(sys.modules["httpcore"])
-else:  # not imported yet, so not patched yet
-    sys.meta_path.insert(0, _HttpcoreFinder())
+def _is_httpcore_own(method: object) -> bool:
+    return str(getattr(_unwrapped(method), "__module__", "")).startswith("httpcore.")
 
 
 def httpx_is_patched() -> bool:
     """True while a mocking library has replaced part of httpx's send path."""
-    for namespace, name, original in _UNPATCHED:  # noqa: SIM110 (any() is slower per request)
+    for namespace, name, original in _UNPATCHED:  # any() is slower per request
         if namespace.get(name) is not original:
             return True
-    return False
+    pool = _httpcore_pool()
+    return pool is not None and not _is_httpcore_own(pool)
 
 
 def httpx_instrumented() -> bool:
@@ -145,6 +111,9 @@ def httpx_instrumented() -> bool:
         if not _is_otel_wrapper(current):
             return False
         patched = True
+    pool = _httpcore_pool()
+    if pool is not None and not _is_httpcore_own(pool):
+        return False  # a mock of httpcore's pool: it must see every request
     return patched
 
 
