@@ -8,6 +8,9 @@ async with PhloClient() as client:      # PLIVO_AUTH_ID / PLIVO_AUTH_TOKEN
 ```
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._base_client import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from ._client import DEFAULT_BASE_URL, DEFAULT_VOICE_BASE_URL, PhloClient
 from ._exceptions import (
@@ -40,17 +43,6 @@ from ._exceptions import (
 from ._fastpath import FastTransport
 from ._ratelimit import DEFAULT_RATE_LIMIT, RateLimit, RateLimiterUnavailableError
 from ._version import __version__
-from .bulk import (
-    BulkReport,
-    BulkRunner,
-    JournalError,
-    MemberActionJob,
-    NodeActionJob,
-    Outcome,
-    OutcomeStatus,
-    RunJob,
-    run_chunk,
-)
 from .resources import (
     Calls,
     ConferenceBridge,
@@ -74,6 +66,36 @@ from .types import (
     ResponseHeaders,
 )
 from .types._params import ConferenceBridgeMemberAction, MemberAction, NodeAction, Role
+
+if TYPE_CHECKING:
+    from .bulk import (
+        BulkReport,
+        BulkRunner,
+        JournalError,
+        MemberActionJob,
+        NodeActionJob,
+        Outcome,
+        OutcomeStatus,
+        RunJob,
+        run_chunk,
+    )
+
+# Loaded on first use (PEP 562), so ``import plivo_phlo_async`` does not pay for
+# the bulk runner, its journals and their sqlite3 unless they are used.
+_LAZY = {
+    name: ".bulk"
+    for name in (
+        "BulkReport",
+        "BulkRunner",
+        "JournalError",
+        "MemberActionJob",
+        "NodeActionJob",
+        "Outcome",
+        "OutcomeStatus",
+        "RunJob",
+        "run_chunk",
+    )
+}
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -145,10 +167,29 @@ __all__ = [
     "run_chunk",
 ]
 
-# Public errors report themselves as ``plivo_phlo_async.X`` (httpx does the same),
-# so tracebacks, reprs and ``except`` clauses name what users import.
+
+def _name_the_package(value: object) -> None:
+    """Public errors report themselves as ``plivo_phlo_async.X`` (httpx does the
+    same), so tracebacks, reprs and ``except`` clauses name what users import."""
+    if isinstance(value, type) and issubclass(value, BaseException):
+        value.__module__ = __name__
+
+
+def __getattr__(name: str) -> Any:
+    """Import a lazily loaded public name on first use, then keep it here."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    _name_the_package(value)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
 for _name in __all__:
-    _value = globals()[_name]
-    if isinstance(_value, type) and issubclass(_value, BaseException):
-        _value.__module__ = __name__
-del _name, _value
+    _name_the_package(globals().get(_name))
+del _name

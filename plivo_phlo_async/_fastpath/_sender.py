@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
 import urllib.request
 from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Final
 
 import anyio
-import httpcore
 import httpx
 import sniffio
 
@@ -42,7 +42,6 @@ __all__ = ["Sender", "httpx_instrumented", "httpx_is_patched", "proxy_in_environ
 # Attributes that mocking libraries replace: respx (httpcore's pool, or
 # AsyncClient._transport_for_url), pytest-httpx (httpx's transport).
 _PATCH_POINTS: Final = (
-    (httpcore.AsyncConnectionPool, "handle_async_request"),
     (httpx.AsyncHTTPTransport, "handle_async_request"),
     (httpx.AsyncClient, "_transport_for_url"),
     (httpx.AsyncClient, "send"),
@@ -75,12 +74,29 @@ _UNPATCHED: Final = tuple(
 )
 
 
+def _httpcore_pool() -> object:
+    """httpcore's pool method as it is now, or None while httpcore is not loaded.
+
+    httpcore (and the trio it imports when installed) costs 60 ms at import: it
+    is left to httpx, which loads it with its first transport. Nothing can
+    have patched it before it is loaded; once it is, its own method is the one
+    defined in an ``httpcore.`` module (respx's replacement is not).
+    """
+    pool_class = getattr(sys.modules.get("httpcore"), "AsyncConnectionPool", None)
+    return None if pool_class is None else vars(pool_class).get("handle_async_request")
+
+
+def _is_httpcore_own(method: object) -> bool:
+    return str(getattr(_unwrapped(method), "__module__", "")).startswith("httpcore.")
+
+
 def httpx_is_patched() -> bool:
     """True while a mocking library has replaced part of httpx's send path."""
-    for namespace, name, original in _UNPATCHED:  # noqa: SIM110 (any() is slower per request)
+    for namespace, name, original in _UNPATCHED:  # any() is slower per request
         if namespace.get(name) is not original:
             return True
-    return False
+    pool = _httpcore_pool()
+    return pool is not None and not _is_httpcore_own(pool)
 
 
 def httpx_instrumented() -> bool:
@@ -95,6 +111,9 @@ def httpx_instrumented() -> bool:
         if not _is_otel_wrapper(current):
             return False
         patched = True
+    pool = _httpcore_pool()
+    if pool is not None and not _is_httpcore_own(pool):
+        return False  # a mock of httpcore's pool: it must see every request
     return patched
 
 

@@ -50,3 +50,7 @@ __all__ = [
     "run_chunk",
     "unknown_jobs",
 ]
+
+# Public as plivo_phlo_async.JournalError too, which loads this package on first
+# use: it reports that module however it was imported, as the other errors do.
+JournalError.__module__ = "plivo_phlo_async"
