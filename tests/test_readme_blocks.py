@@ -1,10 +1,12 @@
-"""Every ```python block of the README runs as shown, against an emulator started here.
+"""Every ```python block of the README and of docs/*.md runs as shown, against a fresh
+emulator started with its defaults (no seeding here: the default seed holds the docs'
+placeholder ids), with the environment its banner tells a reader to paste.
 
-A block runs in a fresh interpreter, in a temporary directory, with the emulator's
-credentials and base URLs in the environment (``PhloClient()`` reads them), so what a
-reader copies is what ran. A block that defines ``test_`` functions is run with pytest.
-A block preceded by ``<!-- not run: REASON -->`` is skipped with that reason (the list is
-kept short); ``<!-- needs: redis -->`` runs it only where a Redis is reachable.
+A block runs in a fresh interpreter, in a temporary directory, so what a reader copies is
+what ran. A block that defines ``test_`` functions is run with pytest. A block preceded by
+``<!-- not run: REASON -->`` is skipped with that reason (the list is kept short);
+``<!-- needs: redis, postgres -->`` runs it only where those services are reachable (always
+in CI), with their test URLs in place of the docs' local ones.
 """
 
 from __future__ import annotations
@@ -18,18 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from _services import REDIS_URL, require
+from _services import POSTGRES_URL, REDIS_URL, require
 
-from plivo_phlo_async.emulator import (
-    EmulatorConfig,
-    MemberSeed,
-    NodeSeed,
-    PhloSeed,
-    run_emulator,
-)
-from plivo_phlo_async.emulator._config import default_phlos
+from plivo_phlo_async.emulator import run_emulator
+from plivo_phlo_async.emulator._server import banner
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+#: The docs' local service URLs, replaced by the test's.
+SERVICE_URLS = {
+    "redis://127.0.0.1:6379/0": REDIS_URL,
+    "postgresql://postgres@127.0.0.1:5432/campaigns": POSTGRES_URL,
+}
+SERVICES = {"redis": ("Redis", REDIS_URL), "postgres": ("PostgreSQL", POSTGRES_URL)}
 _FENCE = re.compile(
     r"(?:<!--\s*(?P<marker>not run|needs):\s*(?P<reason>[^>]*?)\s*-->\s*\n[ \t]*)?"
     r"```python\n(?P<code>.*?)```",
@@ -39,20 +42,26 @@ _FENCE = re.compile(
 
 @dataclass(frozen=True)
 class Block:
+    page: str
     line: int
     code: str
     marker: str | None
     reason: str
 
     @property
+    def where(self) -> str:
+        return f"{self.page}:{self.line}"
+
+    @property
     def is_pytest(self) -> bool:
         return re.search(r"^(async )?def test_", self.code, re.MULTILINE) is not None
 
 
-def readme_blocks() -> list[Block]:
-    text = README.read_text(encoding="utf-8")
+def page_blocks(page: Path) -> list[Block]:
+    text = page.read_text(encoding="utf-8")
     return [
         Block(
+            page=page.relative_to(ROOT).as_posix(),
             line=text.count("\n", 0, match.start("code")),
             code=textwrap.dedent(match["code"]),  # a block inside a list item is indented
             marker=match["marker"],
@@ -62,28 +71,16 @@ def readme_blocks() -> list[Block]:
     ]
 
 
-def _seed() -> EmulatorConfig:
-    """The default PHLOs, plus the README's placeholders: ``PHLO_ID`` with a multi-party
-    call ``NODE_ID`` and a conference bridge ``BRIDGE_ID`` that ``+14155550111`` dialled."""
-    bridge = NodeSeed(
-        node_id="BRIDGE_ID",
-        node_type="conference_bridge",
-        members=(MemberSeed("+14155550111", "customer"),),
-    )
-    placeholder = PhloSeed(phlo_id="PHLO_ID", nodes=(NodeSeed(node_id="NODE_ID"), bridge))
-    return EmulatorConfig(phlos=(*default_phlos(), placeholder))
+def pasted_environment(text: str) -> dict[str, str]:
+    """The variables of the ``export NAME=VALUE`` lines a banner prints."""
+    found = re.findall(r"^\s*export (\w+)=(\S+)$", text, re.MULTILINE)
+    return dict(found)
 
 
 def _run(block: Block, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    with run_emulator(_seed()) as server:
-        env = {
-            **os.environ,
-            "PLIVO_AUTH_ID": server.emulator.auth_id,
-            "PLIVO_AUTH_TOKEN": server.emulator.auth_token,
-            "PLIVO_PHLO_BASE_URL": server.base_url,
-            "PLIVO_API_BASE_URL": server.base_url,
-            "PLIVO_PHLO_TEST_REDIS_URL": REDIS_URL,
-        }
+    with run_emulator() as server:
+        url = server.base_url.removesuffix("/v1")
+        env = {**os.environ, **pasted_environment(banner(server.emulator, url))}
         if block.is_pytest:
             (tmp_path / "test_block.py").write_text(block.code, encoding="utf-8")
             (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
@@ -97,9 +94,11 @@ def _run(block: Block, tmp_path: Path) -> subprocess.CompletedProcess[str]:
                 "test_block.py",
             ]
         else:
-            code = block.code.replace("redis://127.0.0.1:6379/0", REDIS_URL)
+            code = block.code
+            for local, test in SERVICE_URLS.items():
+                code = code.replace(local, test)
             command = [sys.executable, "-c", code]
-        return subprocess.run(  # noqa: S603 - our own interpreter and README
+        return subprocess.run(  # noqa: S603 - our own interpreter and docs
             command,
             cwd=tmp_path,
             env=env,
@@ -110,23 +109,36 @@ def _run(block: Block, tmp_path: Path) -> subprocess.CompletedProcess[str]:
         )
 
 
-BLOCKS = readme_blocks()
+BLOCKS = [block for page in PAGES for block in page_blocks(page)]
 
 
-def test_the_readme_has_python_blocks_and_few_are_not_run() -> None:
-    assert len(BLOCKS) >= 10
-    not_run = [block for block in BLOCKS if block.marker == "not run"]
-    assert len(not_run) <= 2, [block.line for block in not_run]
-    assert all(block.reason for block in not_run)
+def test_the_banner_tells_what_to_paste() -> None:
+    with run_emulator() as server:
+        url = server.base_url.removesuffix("/v1")
+        pasted = pasted_environment(banner(server.emulator, url))
+    assert pasted == {
+        "PLIVO_AUTH_ID": "MAEMULATORAUTHID0001",
+        "PLIVO_AUTH_TOKEN": "emulator-auth-token",
+        "PLIVO_PHLO_BASE_URL": f"{url}/v1",
+        "PLIVO_API_BASE_URL": f"{url}/v1",
+    }
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=[f"README.md:{b.line}" for b in BLOCKS])
-def test_readme_block_runs(block: Block, tmp_path: Path) -> None:
+def test_every_page_is_read_and_few_blocks_are_not_run() -> None:
+    assert {"README.md", "docs/api.md", "docs/bulk.md"} <= {block.page for block in BLOCKS}
+    assert len(BLOCKS) >= 30
+    not_run = [block.where for block in BLOCKS if block.marker == "not run"]
+    assert len(not_run) <= 2, not_run
+    assert all(block.reason for block in BLOCKS if block.marker)
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=[block.where for block in BLOCKS])
+def test_doc_block_runs(block: Block, tmp_path: Path) -> None:
     if block.marker == "not run":
-        pytest.skip(f"README.md:{block.line} not run: {block.reason}")
+        pytest.skip(f"{block.where} not run: {block.reason}")
     if block.marker == "needs":
-        assert block.reason == "redis", block.reason
-        require("Redis", REDIS_URL)
+        for name in block.reason.split(","):
+            require(*SERVICES[name.strip()])
     done = _run(block, tmp_path)
-    assert done.returncode == 0, f"README.md:{block.line}\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, f"{block.where}\n{done.stdout}\n{done.stderr}"
     assert "Traceback" not in done.stderr

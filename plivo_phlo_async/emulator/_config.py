@@ -48,6 +48,11 @@ SECOND_NODE_ID = "00000000-0000-4000-8000-00000000b002"
 #: The default PHLO's conference-bridge node, and the two members on it.
 DEFAULT_BRIDGE_ID = "00000000-0000-4000-8000-00000000c001"
 BRIDGE_MEMBERS = ("+14155550131", "+14155550132")
+#: The placeholder ids the README and the docs use, seeded too so that their examples run as
+#: shown against an emulator started with its defaults; ``+14155550111`` is on the bridge.
+PLACEHOLDER_PHLO_ID = "PHLO_ID"
+PLACEHOLDER_NODE_ID = "NODE_ID"
+PLACEHOLDER_BRIDGE_ID = "BRIDGE_ID"
 #: Node types whose members the emulator keeps (and acts on).
 MEMBER_NODE_TYPES = ("multi_party_call", "conference_bridge")
 
@@ -210,7 +215,8 @@ class EmulatorConfig:
 
 def default_phlos() -> tuple[PhloSeed, ...]:
     """Two PHLOs with one multi-party-call node each (the first also has a
-    conference bridge with two members on it): enough for the demo."""
+    conference bridge with two members on it): enough for the demo. A third,
+    ``PHLO_ID``, holds the docs' placeholder ids, so a reader's copy runs."""
     return (
         PhloSeed(
             phlo_id=DEFAULT_PHLO_ID,
@@ -243,6 +249,19 @@ def default_phlos() -> tuple[PhloSeed, ...]:
                     node_id=SECOND_NODE_ID,
                     name="Multi-Party Call_1",
                     created_on="2024-06-12 14:31:47.503917+00:00",
+                ),
+            ),
+        ),
+        PhloSeed(
+            phlo_id=PLACEHOLDER_PHLO_ID,
+            name="The docs' placeholder",
+            nodes=(
+                NodeSeed(node_id=PLACEHOLDER_NODE_ID),
+                NodeSeed(
+                    node_id=PLACEHOLDER_BRIDGE_ID,
+                    name="Conference Bridge_1",
+                    node_type="conference_bridge",
+                    members=(MemberSeed("+14155550111", "customer"),),
                 ),
             ),
         ),

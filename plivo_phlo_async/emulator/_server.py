@@ -317,7 +317,28 @@ def banner(emulator: PhloEmulator, url: str) -> str:
         for node in phlo.nodes:
             node_type = getattr(node, "node_type", "multi_party_call")
             lines.append(f"    {node_type} node {node.node_id} ({node.name})")
-    return "\n".join(lines)
+    return "\n".join([*lines, *_exports(emulator, url)])
+
+
+def _exports(emulator: PhloEmulator, url: str) -> list[str]:
+    """The lines to paste so that ``PhloClient()`` (both APIs) uses this emulator.
+
+    ``PLIVO_API_BASE_URL`` too: without it ``calls.create`` goes to Plivo. A
+    wildcard address is reached over loopback from this host.
+    """
+    local = url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
+    token = (
+        f"export PLIVO_AUTH_TOKEN={emulator.auth_token}"
+        if emulator.auth_token == DEFAULT_AUTH_TOKEN
+        else "export PLIVO_AUTH_TOKEN=...  # as configured (not shown)"
+    )
+    return [
+        "  to use it from a shell, paste:",
+        f"  export PLIVO_AUTH_ID={emulator.auth_id}",
+        f"  {token}",
+        f"  export PLIVO_PHLO_BASE_URL={local}/v1",
+        f"  export PLIVO_API_BASE_URL={local}/v1",
+    ]
 
 
 def serve(

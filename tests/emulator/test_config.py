@@ -82,13 +82,15 @@ def _check_loaded(config: EmulatorConfig) -> None:
     assert phlo.nodes[0].members == (MemberSeed("+14155550100", "agent"),)
 
 
-def test_default_seed_has_two_phlos_with_a_node_each() -> None:
+def test_default_seed_has_the_demo_phlos_and_the_docs_placeholders() -> None:
     config = EmulatorConfig()
 
     assert [(p.phlo_id, [n.node_id for n in p.nodes]) for p in config.phlos] == [
         (DEFAULT_PHLO_ID, [DEFAULT_NODE_ID, DEFAULT_BRIDGE_ID]),
         (SECOND_PHLO_ID, [SECOND_NODE_ID]),
+        ("PHLO_ID", ["NODE_ID", "BRIDGE_ID"]),
     ]
+    assert [m.address for m in config.phlos[2].nodes[1].members] == ["+14155550111"]
     bridge = config.phlos[0].nodes[1]
     assert bridge.node_type == "conference_bridge"
     assert [m.address for m in bridge.members] == list(BRIDGE_MEMBERS)
