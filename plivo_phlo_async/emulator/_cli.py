@@ -12,7 +12,14 @@ from collections.abc import Sequence
 
 from ._config import ConfigError, EmulatorConfig
 from ._faults import FaultConfig, ServerRateLimit
-from ._server import serve
+from ._server import KEEP_ALIVE, serve
+
+
+def _keep_alive(text: str) -> int:
+    seconds = int(text)
+    if seconds < 1:
+        raise argparse.ArgumentTypeError("must be at least 1 second")
+    return seconds
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     faults.add_argument(
         "--fault-methods", default=None, help="only fault these methods, e.g. POST or GET,POST"
     )
+    parser.add_argument(
+        "--keep-alive",
+        type=_keep_alive,
+        default=KEEP_ALIVE,
+        metavar="SECONDS",
+        help=f"how long an idle connection stays open ({KEEP_ALIVE}, as nginx; "
+        "5 was uvicorn's default)",
+    )
     parser.add_argument("--log-level", default="info", help="uvicorn log level (info)")
 
 
@@ -79,7 +94,13 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
 
 
 def run_from_args(args: argparse.Namespace) -> None:
-    serve(args.host, args.port, config_from_args(args), log_level=args.log_level)
+    serve(
+        args.host,
+        args.port,
+        config_from_args(args),
+        log_level=args.log_level,
+        keep_alive=args.keep_alive,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ValueError) as exc:
         parser.error(str(exc))
     try:
-        serve(args.host, args.port, config, log_level=args.log_level)
+        serve(args.host, args.port, config, log_level=args.log_level, keep_alive=args.keep_alive)
     except KeyboardInterrupt:
         pass
     except OSError as exc:

@@ -11,6 +11,9 @@ express: raising makes uvicorn answer 500. The server therefore uses a
 small subclass of uvicorn's h11 protocol that remembers each connection's
 transport, and hands the app a callable (``scope["extensions"]``) that
 aborts it: the client sees the connection closed without an answer.
+
+Idle connections stay open :data:`KEEP_ALIVE` seconds after an answer, and
+answers that leave the connection open say so (``Keep-Alive: timeout=N``).
 """
 
 from __future__ import annotations
@@ -21,23 +24,55 @@ import logging
 import socket
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
+from .._validation import is_int
 from ._config import DEFAULT_AUTH_TOKEN, EmulatorConfig
 from ._emulator import _MISSING_EXTRA, PhloEmulator
 
 if TYPE_CHECKING:
     import uvicorn
-    from starlette.types import Receive, Scope, Send
+    from starlette.types import Message, Receive, Scope, Send
 
     from .._client import PhloClient
 
 ConfigSource = EmulatorConfig | Mapping[str, Any] | str | Path | None
+
+#: Seconds an idle connection stays open after an answer. Plivo's API sits behind
+#: load balancers that keep idle connections 60 s or more; uvicorn's default, 5 s,
+#: equalled the client's own idle limit, so a request written into a connection
+#: idle for 5 s met the server closing it: a false "outcome unknown" (issue 17).
+#: 75 s is nginx's default, comfortably longer than any client's idle limit.
+KEEP_ALIVE = 75
+
+
+def _checked_keep_alive(seconds: int) -> int:
+    if not is_int(seconds) or seconds < 1:
+        raise ValueError(f"keep_alive must be a whole number of seconds >= 1, not {seconds!r}")
+    return seconds
+
+
+def _closes(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether a request's headers carry ``Connection: close``."""
+    return any(
+        name.lower() == b"connection" and b"close" in value.lower() for name, value in headers
+    )
+
+
+def _announcing_keep_alive(send: Send, header: tuple[bytes, bytes]) -> Send:
+    """``send``, adding ``Keep-Alive: timeout=N`` to the answer's headers."""
+
+    async def announcing(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), header]}
+        await send(message)
+
+    return announcing
 
 
 def _require_extra() -> None:
@@ -71,7 +106,12 @@ def _emulator_for(config: ConfigSource, emulator: PhloEmulator | None) -> PhloEm
 
 
 def _uvicorn_config(
-    emulator: PhloEmulator, *, log_level: str | None, access_log: bool, embedded: bool
+    emulator: PhloEmulator,
+    *,
+    log_level: str | None,
+    access_log: bool,
+    embedded: bool,
+    keep_alive: int,
 ) -> uvicorn.Config:
     _require_extra()
     import uvicorn
@@ -95,6 +135,7 @@ def _uvicorn_config(
             super().connection_lost(exc)
 
     app = emulator.app
+    announced = (b"keep-alive", f"timeout={keep_alive}".encode())
 
     async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("client") is not None:
@@ -102,6 +143,14 @@ def _uvicorn_config(
             if transport is not None:
                 extensions = {**(scope.get("extensions") or {}), ABORT_EXTENSION: transport.abort}
                 scope = {**scope, "extensions": extensions}
+        # Announced only where the connection stays open (as nginx does): h11
+        # closes it after answering HTTP/1.0 or a request that asked to close.
+        if (
+            scope["type"] == "http"
+            and scope["http_version"] == "1.1"
+            and not _closes(scope["headers"])
+        ):
+            send = _announcing_keep_alive(send, announced)
         await app(scope, receive, send)
 
     options: dict[str, Any] = {}
@@ -117,6 +166,7 @@ def _uvicorn_config(
         access_log=access_log,
         proxy_headers=False,
         server_header=False,
+        timeout_keep_alive=keep_alive,
         timeout_graceful_shutdown=2,
         **options,
     )
@@ -137,9 +187,11 @@ class EmulatorServer:
         host: str = "127.0.0.1",
         port: int = 0,
         startup_timeout: float = 10.0,
+        keep_alive: int = KEEP_ALIVE,
     ) -> None:
         self.emulator = emulator
         self.host = host
+        self.keep_alive = _checked_keep_alive(keep_alive)
         self._requested_port = port
         self._startup_timeout = startup_timeout
         self._port: int | None = None
@@ -184,7 +236,11 @@ class EmulatorServer:
         import uvicorn
 
         config = _uvicorn_config(
-            self.emulator, log_level="warning", access_log=False, embedded=True
+            self.emulator,
+            log_level="warning",
+            access_log=False,
+            embedded=True,
+            keep_alive=self.keep_alive,
         )
         sock = _bind(self.host, self._requested_port)
         self._port = sock.getsockname()[1]
@@ -277,6 +333,7 @@ def run_emulator(
     emulator: PhloEmulator | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    keep_alive: int = KEEP_ALIVE,
 ) -> EmulatorServer:
     """A server for ``async with`` (or ``with``): started on entry, stopped on exit.
 
@@ -289,8 +346,12 @@ def run_emulator(
 
     ``port=0`` lets the OS choose a free port (read ``server.port``). Pass
     an existing ``emulator`` to serve its state, or a ``config`` for a new one.
+    ``keep_alive`` is how many seconds an idle connection stays open (75, as
+    nginx; a short one reproduces a server closing idle connections early).
     """
-    return EmulatorServer(_emulator_for(config, emulator), host=host, port=port)
+    return EmulatorServer(
+        _emulator_for(config, emulator), host=host, port=port, keep_alive=keep_alive
+    )
 
 
 def banner(emulator: PhloEmulator, url: str) -> str:
@@ -349,19 +410,24 @@ def serve(
     emulator: PhloEmulator | None = None,
     log_level: str = "info",
     access_log: bool = True,
+    keep_alive: int = KEEP_ALIVE,
 ) -> None:
     """Run the emulator in the foreground until interrupted (Ctrl+C).
 
     Prints the URL and credentials first (the port is useful with
     ``port=0``). This is what ``python -m plivo_phlo_async.emulator`` and the
-    ``plivo-phlo emulator`` command run.
+    ``plivo-phlo emulator`` command run. ``keep_alive``: as for :func:`run_emulator`.
     """
     _require_extra()
     import uvicorn
 
     emulator = _emulator_for(config, emulator)
     uvicorn_config = _uvicorn_config(
-        emulator, log_level=log_level, access_log=access_log, embedded=False
+        emulator,
+        log_level=log_level,
+        access_log=access_log,
+        embedded=False,
+        keep_alive=_checked_keep_alive(keep_alive),
     )
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
