@@ -226,8 +226,7 @@ class ServerRateLimit:
     ``window`` seconds per auth id (Plivo: 300 per 5 s), then 429.
 
     Not to be confused with :class:`plivo_phlo_async.RateLimit`, the client's own
-    throttle (``RateLimit(requests, per=...)``). Was ``RateLimit`` here too, the old
-    name is a deprecated alias for one release.
+    throttle (``RateLimit(requests, per=...)``).
     """
 
     requests: int = 300
