@@ -34,7 +34,9 @@ from ._types import NOT_GIVEN, NotGiven
 from ._validation import SURROGATE, check_path_id, is_int
 from .resources import Calls, PhloResource
 
-if TYPE_CHECKING:  # the bulk package is imported lazily, in PhloClient.bulk
+# The bulk package loads on first use: in PhloClient.bulk, or when a bulk name
+# is read from the package (plivo_phlo_async.RunJob...).
+if TYPE_CHECKING:
     from .bulk import BulkRunner, CircuitBreaker, OutcomeCallback
 
 DEFAULT_BASE_URL = "https://phlorunner.plivo.com/v1"

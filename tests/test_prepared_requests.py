@@ -11,7 +11,6 @@ from pydantic import BaseModel
 
 from plivo_phlo_async import ActionResult, PhloRunResult, ServerOutcomeUnknownError
 from plivo_phlo_async.emulator import DEFAULT_NODE_ID, DEFAULT_PHLO_ID, PhloEmulator
-from plivo_phlo_async.resources import phlo as phlo_module
 from plivo_phlo_async.resources._resource import PreparedRequest, send_prepared
 from plivo_phlo_async.resources.multi_party_call import prepare_action
 from plivo_phlo_async.resources.phlo import encode_run_payload, prepare_run
@@ -81,24 +80,6 @@ async def test_a_prepared_node_action_is_one_post_of_the_validated_params() -> N
         AGENT: "agent",
         CUSTOMER: "customer",
     }
-
-
-async def test_the_old_private_names_still_send_the_same_requests() -> None:
-    """``bulk/_jobs.py`` and ``cli/_io.py`` import these until they move to ``send_prepared``."""
-    emulator = PhloEmulator()
-    client = emulator.client()
-    phlo = client.phlo(DEFAULT_PHLO_ID)
-    content = phlo_module._run_payload(None, {"to": AGENT})
-
-    await phlo._send_run(content)
-    await phlo.multi_party_call(DEFAULT_NODE_ID)._send_action(
-        NodeActionParams.model_validate({"action": "call", "to": CUSTOMER, "trigger_source": AGENT})
-    )
-
-    assert phlo_module._run_payload is encode_run_payload
-    assert [r.method for r in emulator.requests] == ["POST", "POST"]
-    assert emulator.requests[0].body == content
-    assert [a.kind for a in emulator.executed] == ["run", "call"]
 
 
 def test_a_prepared_request_is_immutable() -> None:

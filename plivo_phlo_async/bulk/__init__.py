@@ -18,10 +18,10 @@ unknown are never sent again by the runner: list them (:func:`unknown_jobs`),
 check them in Plivo's console, then :func:`mark_jobs` or :func:`allow_resend`.
 """
 
+from .._ratelimit import DEFAULT_RATE_LIMIT, RateLimit
 from ._breaker import DEFAULT_CIRCUIT_BREAKER, CircuitBreaker
 from ._jobs import Job, MemberActionJob, NodeActionJob, RunJob, derive_job_id
 from ._journal import JournalEntry, JournalError
-from ._limiter import DEFAULT_RATE_LIMIT, RateLimit
 from ._report import BulkReport, Outcome, OutcomeStatus
 from ._resolve import allow_resend, journal_counts, mark_jobs, unknown_jobs
 from ._runner import DEFAULT_CONCURRENCY, BulkRunner, OutcomeCallback, run_chunk

@@ -39,7 +39,6 @@ from ._journal import (
     DEFAULT_LEASE,
     IN_FLIGHT,
     SCHEMA_VERSION,
-    UNRESOLVED,
     Claim,
     JournalEntry,
     JournalError,
@@ -495,9 +494,6 @@ class SqliteFile:
         except sqlite3.Error as exc:
             raise JournalError(self.path, f"journal {self.path}: cannot update: {exc}") from None
         return ids
-
-    def unresolved_ids(self) -> list[str]:
-        return [row.job_id for row in self.rows(UNRESOLVED)]
 
     def close(self) -> None:
         """Release the claims this run still holds and close. The last runner

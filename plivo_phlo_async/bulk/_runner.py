@@ -45,10 +45,15 @@ from .._exceptions import (
     PlivoError,
     RateLimitError,
 )
-from .._ratelimit import Limiter, RateLimiterUnavailableError, make_limiter
+from .._ratelimit import (
+    DEFAULT_RATE_LIMIT,
+    Limiter,
+    RateLimit,
+    RateLimiterUnavailableError,
+    make_limiter,
+)
 from .._retry import RetryPolicy
 from .._validation import is_int, is_number, validate_path_id
-from ._bookkeeping import DUPLICATE as DUPLICATE  # the CLI tells duplicates apart by it
 from ._bookkeeping import Bookkeeper
 from ._breaker import (
     DEFAULT_CIRCUIT_BREAKER,
@@ -63,7 +68,6 @@ from ._breaker import (
 from ._input import JobInput
 from ._jobs import JOB_TYPES, Handles, Job, PreparedJob, RunJob, job_id_of, prepare
 from ._journal import DEFAULT_LEASE, journal_name, open_journal
-from ._limiter import DEFAULT_RATE_LIMIT, RateLimit
 from ._outcomes import error_outcome
 from ._report import BulkReport, Outcome, OutcomeStatus
 from ._stream import OutcomeStream

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal
 
-from .._exceptions import InvalidParameterError
+from .._exceptions import InvalidParameterError, PlivoError
 from .._validation import MAX_PAYLOAD_DEPTH, SURROGATE
 from ..bulk import Outcome, RunJob
 from ..bulk._jobs import job_id_of
@@ -51,11 +51,11 @@ __all__ = [
 Format = Literal["csv", "jsonl"]
 
 
-class InputFormatError(Exception):
+class InputFormatError(PlivoError):
     """The file as a whole cannot be read (no header, bad encoding...)."""
 
 
-class InputChangedError(Exception):
+class InputChangedError(PlivoError):
     """A row that was valid when checked is not any more (the file changed)."""
 
 

@@ -44,7 +44,7 @@ from .._exceptions import (
 )
 from .._ratelimit import RateLimiterUnavailableError
 from ..bulk import BulkReport, BulkRunner, Outcome, OutcomeStatus
-from ..bulk._runner import DUPLICATE
+from ..bulk._bookkeeping import DUPLICATE
 from ._common import (
     CREDENTIALS_HINT,
     EXIT_AUTH,

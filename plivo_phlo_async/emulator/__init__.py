@@ -23,7 +23,6 @@ Default credentials: auth id ``MAEMULATORAUTHID0001``, token
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,23 +97,3 @@ __all__ = [
     "run_emulator",
     "serve",
 ]
-
-if TYPE_CHECKING:
-    RateLimit = ServerRateLimit
-    """Deprecated: use [`ServerRateLimit`][plivo_phlo_async.emulator.ServerRateLimit], the same
-    class. Importing this name warns; it goes in the next release."""
-else:
-
-    def __getattr__(name: str) -> Any:
-        # The old name stays importable for one release, with a warning: it
-        # clashed with plivo_phlo_async.RateLimit, the client's own limit.
-        if name == "RateLimit":
-            warnings.warn(
-                "plivo_phlo_async.emulator.RateLimit is deprecated and will be removed in the "
-                "next release: use plivo_phlo_async.emulator.ServerRateLimit (the emulator's "
-                "limit; plivo_phlo_async.RateLimit is the client's)",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            return ServerRateLimit
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -30,9 +30,9 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from ..webhooks._signature import NONCE_HEADER, SIGNATURE_HEADER, sign_v3
-from ._records import CallbackRecord, CallbackState
+from ._records import CallbackRecord
 
-__all__ = ["CallbackLog", "CallbackRecord", "CallbackState", "plan_callbacks", "send_callbacks"]
+__all__ = ["CallbackLog", "plan_callbacks", "send_callbacks"]
 
 #: Seconds a webhook gets to answer before the callback is recorded as failed.
 CALLBACK_TIMEOUT = 10.0

@@ -1,7 +1,7 @@
 """Command-line options of the emulator, shared with ``plivo-phlo emulator``.
 
-The CLI can reuse :func:`add_arguments` on its own subparser and call
-:func:`run_from_args`; ``python -m plivo_phlo_async.emulator`` uses :func:`main`.
+``plivo-phlo emulator`` builds its config with :func:`config_from_args`;
+``python -m plivo_phlo_async.emulator`` uses :func:`main`.
 """
 
 from __future__ import annotations
@@ -91,16 +91,6 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
             methods=methods,
         )
     return dataclasses.replace(config, **changes) if changes else config  # type: ignore[arg-type]
-
-
-def run_from_args(args: argparse.Namespace) -> None:
-    serve(
-        args.host,
-        args.port,
-        config_from_args(args),
-        log_level=args.log_level,
-        keep_alive=args.keep_alive,
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

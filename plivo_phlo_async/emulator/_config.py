@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .._exceptions import ConfigurationError
 from .._validation import is_int
 from ..types._params import ROLES
 from ._faults import FaultConfig, ServerRateLimit
@@ -60,7 +61,7 @@ MEMBER_NODE_TYPES = ("multi_party_call", "conference_bridge")
 _PLIVO_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}[+-]\d{2}:\d{2}")
 
 
-class ConfigError(ValueError):
+class ConfigError(ConfigurationError):
     """The emulator's configuration is not valid."""
 
 

@@ -19,9 +19,7 @@ import httpx
 from ._callbacks import plan_callbacks, send_callbacks
 from ._config import EmulatorConfig
 from ._faults import Fault, FaultConfig, FaultInjector, FaultKind, RateLimiter, ServerRateLimit
-from ._records import Call, CallbackRecord, Run
-from ._records import ExecutedAction as ExecutedAction  # re-exported from here too
-from ._records import ReceivedRequest as ReceivedRequest
+from ._records import Call, CallbackRecord, ExecutedAction, ReceivedRequest, Run
 from ._state import AccountState, new_id
 
 if TYPE_CHECKING:

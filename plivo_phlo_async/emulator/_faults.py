@@ -26,6 +26,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .._exceptions import ConfigurationError
 from .._validation import is_int, is_number
 
 FaultKind = Literal["error", "error_after", "drop_before", "drop_after", "rate_limit"]
@@ -40,7 +41,7 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
 
 def _rate(name: str, value: float) -> None:
     if not is_number(value) or not 0 <= value <= 1:
-        raise ValueError(f"{name} must be a number between 0 and 1, not {value!r}")
+        raise ConfigurationError(f"{name} must be a number between 0 and 1, not {value!r}")
 
 
 def _methods(value: Collection[str] | None) -> frozenset[str] | None:
@@ -77,18 +78,18 @@ class FaultConfig:
         for name in rates:
             _rate(name, getattr(self, name))
         if sum(getattr(self, name) for name in rates) > 1 + 1e-9:
-            raise ValueError("the fault rates add up to more than 1")
+            raise ConfigurationError("the fault rates add up to more than 1")
         statuses = tuple(self.error_statuses)
         if not statuses or any(not is_int(s) or not 500 <= s <= 599 for s in statuses):
-            raise ValueError("error_statuses must be a non-empty list of 5xx codes")
+            raise ConfigurationError("error_statuses must be a non-empty list of 5xx codes")
         object.__setattr__(self, "error_statuses", statuses)
         latency = self.latency
         if isinstance(latency, (tuple, list)):
             if len(latency) != 2 or not 0 <= latency[0] <= latency[1]:
-                raise ValueError("latency range must be (low, high) with 0 <= low <= high")
+                raise ConfigurationError("latency range must be (low, high) with 0 <= low <= high")
             object.__setattr__(self, "latency", (float(latency[0]), float(latency[1])))
         elif not is_number(latency) or latency < 0:
-            raise ValueError(
+            raise ConfigurationError(
                 f"latency must be >= 0 seconds or a (low, high) range, not {latency!r}"
             )
         object.__setattr__(self, "methods", _methods(self.methods))
@@ -153,13 +154,13 @@ class FaultInjector:
         retry_after: int = 1,
     ) -> None:
         if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
+            raise ConfigurationError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
         if not is_int(times) or times < 1:
-            raise ValueError("times must be a positive integer")
+            raise ConfigurationError("times must be a positive integer")
         if not 500 <= status <= 599:
-            raise ValueError("status must be a 5xx code")
+            raise ConfigurationError("status must be a 5xx code")
         if not is_int(retry_after) or retry_after < 0:
-            raise ValueError("retry_after must be a whole number of seconds >= 0")
+            raise ConfigurationError("retry_after must be a whole number of seconds >= 0")
         self._scripted.append(
             _Scripted(
                 kind=kind,
@@ -226,8 +227,7 @@ class ServerRateLimit:
     ``window`` seconds per auth id (Plivo: 300 per 5 s), then 429.
 
     Not to be confused with :class:`plivo_phlo_async.RateLimit`, the client's own
-    throttle (``RateLimit(requests, per=...)``). Was ``RateLimit`` here too, the old
-    name is a deprecated alias for one release.
+    throttle (``RateLimit(requests, per=...)``).
     """
 
     requests: int = 300
@@ -235,9 +235,9 @@ class ServerRateLimit:
 
     def __post_init__(self) -> None:
         if not is_int(self.requests) or self.requests < 1:
-            raise ValueError("rate_limit.requests must be a positive integer")
+            raise ConfigurationError("rate_limit.requests must be a positive integer")
         if not is_number(self.window) or self.window <= 0:
-            raise ValueError("rate_limit.window must be a positive number of seconds")
+            raise ConfigurationError("rate_limit.window must be a positive number of seconds")
 
 
 @dataclass

@@ -40,9 +40,7 @@ from typing import Any
 
 from ._callbacks import CallbackLog
 from ._config import EmulatorConfig, PhloSeed
-from ._records import Call as Call  # re-exported: the records moved to ._records
-from ._records import Run as Run
-from ._records import plivo_time as plivo_time
+from ._records import Call, Run, plivo_time
 
 ON_CALL = "on_call"
 ON_HOLD = "on_hold"

@@ -158,12 +158,6 @@ class MultiPartyCall(Resource):
         )
         return await self._send(prepare_action(self, params), timeout=timeout, options=options)
 
-    async def _send_action(
-        self, params: NodeActionParams, timeout: TimeoutTypes | None = None
-    ) -> ActionResult:
-        """Kept for the bulk runner: ``send_prepared(client, prepare_action(node, params))``."""
-        return await self._send(prepare_action(self, params), timeout=timeout)
-
 
 class Member(MemberHandle):
     """A handle on one member of a multi-party call. Creating it sends nothing.

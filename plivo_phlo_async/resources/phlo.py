@@ -114,10 +114,6 @@ class Phlo(Resource):
         """
         return await self._send(prepare_run(self, encode_run_payload(payload, fields)))
 
-    async def _send_run(self, content: bytes) -> PhloRunResult:
-        """Kept for the bulk runner: ``send_prepared(client, prepare_run(phlo, content))``."""
-        return await self._send(prepare_run(self, content))
-
     async def get_run(
         self,
         run_id: str,
@@ -204,7 +200,3 @@ def encode_run_payload(payload: Mapping[str, Any] | None, fields: Mapping[str, A
                 "payload", f"keys must be non-empty strings, got {describe(key)}"
             )
     return encode_json_payload(body)
-
-
-#: The old name, still imported by ``bulk/_jobs.py`` and ``cli/_io.py``.
-_run_payload = encode_run_payload

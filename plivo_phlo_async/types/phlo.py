@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import warnings
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
@@ -52,17 +51,3 @@ class PhloRun(PlivoObject):
     call_uuids: list[str] = Field(default_factory=list)
     message_uuids: list[str] = Field(default_factory=list)
     recording_ids: list[str] = Field(default_factory=list)
-
-
-def __getattr__(name: str) -> Any:
-    # The old name, importable from this module until the next release: it read
-    # as pydantic's AwareDatetime, which means the opposite (it refuses naive values).
-    if name == "AwareDatetime":
-        warnings.warn(
-            "plivo_phlo_async.types.phlo.AwareDatetime is deprecated and will be removed in "
-            "the next release: use UtcAssumedDatetime (a naive value is taken as UTC)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return UtcAssumedDatetime
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,8 +7,8 @@ import anyio.lowlevel
 import pytest
 
 from plivo_phlo_async import ConfigurationError
+from plivo_phlo_async._ratelimit import RateLimiter
 from plivo_phlo_async.bulk import DEFAULT_RATE_LIMIT, RateLimit
-from plivo_phlo_async.bulk._limiter import RateLimiter
 
 from .conftest import FakeClock, max_in_window
 

@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from taskiq import AckableMessage
 from taskiq.api import run_receiver_task
 
+from plivo_phlo_async import InvalidParameterError, PlivoError
 from plivo_phlo_async.integrations import _taskiq_broker
 from plivo_phlo_async.integrations._taskiq_broker import CampaignBroker
 
@@ -373,3 +374,13 @@ async def test_a_cancellation_swallowed_inside_a_redis_call_still_stops_the_call
     with anyio.fail_after(10):
         await asyncio.wait({looping})
     assert looping.cancelled()
+
+
+def test_a_bad_redeliver_after_is_one_of_the_packages_errors_and_a_value_error() -> None:
+    from plivo_phlo_async.integrations.taskiq import campaign_broker
+
+    with pytest.raises(InvalidParameterError, match="redeliver_after") as caught:
+        campaign_broker("redis://127.0.0.1:6379/0", redeliver_after=0)
+
+    assert isinstance(caught.value, PlivoError)
+    assert isinstance(caught.value, ValueError)

@@ -8,9 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from plivo_phlo_async import ServerOutcomeUnknownError
+from plivo_phlo_async import PlivoError, ServerOutcomeUnknownError
 from plivo_phlo_async.bulk import Outcome, OutcomeStatus, RunJob
 from plivo_phlo_async.cli._io import (
+    InputChangedError,
     InputFormatError,
     InvalidRow,
     Source,
@@ -234,3 +235,13 @@ def test_an_outcome_line_with_a_lone_surrogate_is_valid_utf8_and_keeps_the_value
     assert line.endswith("\n")
     assert line.encode("utf-8")  # no lone surrogate left
     assert json.loads(line)["api_id"] == "run-\ud800"
+
+
+def test_an_unreadable_file_is_one_of_the_packages_errors(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.csv", "")
+
+    with pytest.raises(PlivoError, match="is empty: a CSV needs a header row") as caught:
+        rows(path)
+
+    assert isinstance(caught.value, InputFormatError)
+    assert issubclass(InputChangedError, PlivoError)

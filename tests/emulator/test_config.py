@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from plivo_phlo_async import ConfigurationError, PlivoError
 from plivo_phlo_async.emulator import (
     BRIDGE_MEMBERS,
     DEFAULT_AUTH_ID,
@@ -206,3 +207,12 @@ def test_reset_returns_to_the_seed() -> None:
 def test_inject_checks_its_arguments(kwargs: dict[str, object], error: str) -> None:
     with pytest.raises(ValueError, match=error):
         PhloEmulator().inject(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_config_error_is_one_of_the_packages_errors_and_still_a_value_error() -> None:
+    with pytest.raises(ConfigError, match="auth_token must be a non-empty string") as caught:
+        EmulatorConfig(auth_token="")
+
+    assert isinstance(caught.value, ConfigurationError)
+    assert isinstance(caught.value, PlivoError)
+    assert isinstance(caught.value, ValueError)

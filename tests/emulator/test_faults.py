@@ -13,9 +13,11 @@ import pytest
 
 from plivo_phlo_async import (
     APITimeoutError,
+    ConfigurationError,
     ConnectionOutcomeUnknownError,
     OutcomeUnknownError,
     PhloClient,
+    PlivoError,
     ServerOutcomeUnknownError,
     TimeoutOutcomeUnknownError,
     _base_client,
@@ -332,3 +334,21 @@ async def test_no_trigger_is_ever_executed_twice_under_faults(
     assert emulator.rate_limited() > 0
     assert None in outcomes.values()
     assert any(run.run_id not in outcomes.values() for run in runs), "no unknown outcome ran"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: FaultConfig(error_rate=2), "error_rate must be a number between 0 and 1"),
+        (lambda: ServerRateLimit(requests=0), "rate_limit.requests must be a positive integer"),
+        (lambda: PhloEmulator().inject("error", times=0), "times must be a positive integer"),
+    ],
+)
+def test_a_bad_fault_setting_is_one_of_the_packages_errors_and_still_a_value_error(
+    make: Any, message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message) as caught:
+        make()
+
+    assert isinstance(caught.value, PlivoError)
+    assert isinstance(caught.value, ValueError)

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from plivo_phlo_async import emulator as emulator_package
-from plivo_phlo_async.emulator import _callbacks, _emulator, _records, _state
 
 PACKAGE = Path(emulator_package.__file__).parent
 HTTP_LAYER = ("_app.py", "_http.py", "_phlo_api.py", "_voice_api.py", "_admin_api.py")
@@ -36,12 +35,3 @@ def test_the_http_layer_touches_no_private_attribute_of_the_emulator(name: str) 
 @pytest.mark.parametrize("name", ENDPOINTS)
 def test_endpoints_never_import_the_gate(name: str) -> None:
     assert "_app" not in _relative_imports(name)
-
-
-def test_the_records_are_still_importable_where_they_were() -> None:
-    assert _emulator.ReceivedRequest is _records.ReceivedRequest
-    assert _emulator.ExecutedAction is _records.ExecutedAction
-    assert _callbacks.CallbackRecord is _records.CallbackRecord
-    assert (_state.Run, _state.Call) == (_records.Run, _records.Call)
-    assert emulator_package.ReceivedRequest is _records.ReceivedRequest
-    assert emulator_package.CallbackRecord is _records.CallbackRecord

@@ -39,6 +39,8 @@ from plivo_phlo_async import (
     TimeoutOutcomeUnknownError,
 )
 from plivo_phlo_async._fastpath import Answer, FastPool
+from plivo_phlo_async.resources._resource import send_prepared
+from plivo_phlo_async.resources.phlo import prepare_run
 
 AUTH_ID = "MAXXXXXXXXXXXXXXXXXX"
 AUTH_TOKEN = "token-for-tests"
@@ -467,13 +469,14 @@ async def test_write_timeout_applies_when_the_server_stops_reading() -> None:
     accepting = threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True)
     accepting.start()
     base = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
-    blob = "x" * 32_000_000  # far beyond what the socket buffers take: the write blocks
+    # Far beyond what the socket buffers take, so the write blocks; sent as prepared bytes,
+    # since validation refuses a body this size (1 MiB cap).
+    content = json.dumps({"blob": "x" * 32_000_000}).encode()
     try:
         timeout = httpx.Timeout(5.0, write=0.2)
         async with PhloClient(AUTH_ID, AUTH_TOKEN, base_url=base, timeout=timeout) as client:
             with pytest.raises(TimeoutOutcomeUnknownError) as caught:
-                # Prepared bytes: a body this size is refused by validation (1 MiB cap).
-                await client.phlo("p1")._send_run(json.dumps({"blob": blob}).encode())
+                await send_prepared(client, prepare_run(client.phlo("p1"), content))
         assert isinstance(caught.value.__cause__, httpx.WriteTimeout)
     finally:
         accepting.join(timeout=5)

@@ -19,6 +19,8 @@ from plivo_phlo_async import (
     PlivoError,
     RateLimitError,
 )
+from plivo_phlo_async.resources._resource import send_prepared
+from plivo_phlo_async.resources.phlo import prepare_run
 
 from ._server import Conn, Request, Server, own_answer, response
 from .conftest import block_loop, outcome
@@ -68,7 +70,9 @@ BLOB = "x" * (1024 * 1024)
 def upload(client: PhloClient) -> Awaitable[Any]:
     """A run with a body over the validation cap (1 MiB): sent as prepared bytes, since
     what is tested here is the socket, not validation."""
-    return client.phlo("upload")._send_run(json.dumps({"blob": BLOB}).encode())
+    return send_prepared(
+        client, prepare_run(client.phlo("upload"), json.dumps({"blob": BLOB}).encode())
+    )
 
 
 def early_answer(answer: bytes, *, half_close: bool) -> Callable[[Conn], object]:

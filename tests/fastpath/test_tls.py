@@ -27,6 +27,8 @@ import pytest
 import trustme
 
 from plivo_phlo_async import APIConnectionError, ConnectionOutcomeUnknownError, PhloClient
+from plivo_phlo_async.resources._resource import send_prepared
+from plivo_phlo_async.resources.phlo import prepare_run
 
 from ._server import Conn, Request, Server, own_answer
 from .conftest import outcome
@@ -244,6 +246,6 @@ async def test_a_large_upload_is_sent_whole(
     server = serve(tls=server_context(ca, "127.0.0.1"))
     client = connect(server)
     body = json.dumps({"blob": "x" * (4 * 1024 * 1024)}).encode()
-    result = await client.phlo("upload")._send_run(body)
+    result = await send_prepared(client, prepare_run(client.phlo("upload"), body))
     assert result.run_id == "run-upload"
     assert [request.body for request in server.received] == [body]
