@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
+from .._exceptions import ConfigurationError
 from .._validation import is_int
 from ._config import DEFAULT_AUTH_TOKEN, EmulatorConfig
 from ._emulator import _MISSING_EXTRA, PhloEmulator
@@ -53,7 +54,10 @@ KEEP_ALIVE = 75
 
 def _checked_keep_alive(seconds: int) -> int:
     if not is_int(seconds) or seconds < 1:
-        raise ValueError(f"keep_alive must be a whole number of seconds >= 1, not {seconds!r}")
+        raise ConfigurationError(
+            f"keep_alive must be a whole number of seconds >= 1, not {seconds!r}",
+            field="keep_alive",
+        )
     return seconds
 
 
@@ -100,7 +104,7 @@ def _bind(host: str, port: int) -> socket.socket:
 def _emulator_for(config: ConfigSource, emulator: PhloEmulator | None) -> PhloEmulator:
     if emulator is not None:
         if config is not None:
-            raise ValueError("pass either config or emulator, not both")
+            raise ConfigurationError("pass either config or emulator, not both", field="config")
         return emulator
     return PhloEmulator(config)
 

@@ -17,6 +17,7 @@ import sys
 import httpx
 import pytest
 
+from plivo_phlo_async import ConfigurationError
 from plivo_phlo_async._fastpath._pool import KEEPALIVE_EXPIRY
 from plivo_phlo_async.emulator import DEFAULT_PHLO_ID, run_emulator
 
@@ -72,7 +73,7 @@ def test_a_short_keep_alive_reproduces_a_server_closing_idle_connections_early()
 
 @pytest.mark.parametrize("seconds", [0, -1, 2.5, True])
 def test_a_keep_alive_that_is_not_whole_positive_seconds_is_refused(seconds: object) -> None:
-    with pytest.raises(ValueError, match="keep_alive must be a whole number of seconds"):
+    with pytest.raises(ConfigurationError, match="keep_alive must be a whole number of seconds"):
         run_emulator(keep_alive=seconds)  # type: ignore[arg-type]
 
 

@@ -14,7 +14,7 @@ import anyio
 import httpx
 import pytest
 
-from plivo_phlo_async import PhloClient
+from plivo_phlo_async import ConfigurationError, PhloClient
 from plivo_phlo_async.emulator import (
     DEFAULT_NODE_ID,
     DEFAULT_PHLO_ID,
@@ -92,7 +92,7 @@ async def test_a_server_and_an_in_process_client_share_one_emulator() -> None:
 
 
 def test_config_and_emulator_are_exclusive() -> None:
-    with pytest.raises(ValueError, match="either config or emulator"):
+    with pytest.raises(ConfigurationError, match="either config or emulator"):
         run_emulator({"rate_limit": False}, emulator=PhloEmulator())
 
 
