@@ -17,10 +17,18 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
 
     prefix = f"plivo-phlo-test:{uuid.uuid4().hex[:12]}:"
     yield prefix
-    with redis.Redis.from_url(redis_url) as connection:
-        keys = list(connection.scan_iter(match=f"{prefix}*"))
-        if keys:
+    keys = keys_under(redis_url, prefix)
+    if keys:
+        with redis.Redis.from_url(redis_url) as connection:
             connection.delete(*keys)
+
+
+def keys_under(redis_url: str, prefix: str) -> list[bytes]:
+    """The keys under ``prefix`` (a test's own: ``redis_prefix``)."""
+    import redis
+
+    with redis.Redis.from_url(redis_url) as connection:
+        return list(connection.scan_iter(match=f"{prefix}*"))
 
 
 def max_in_window(starts: list[float], window: float) -> int:

@@ -6,7 +6,8 @@ A block runs in a fresh interpreter, in a temporary directory, so what a reader 
 what ran. A block that defines ``test_`` functions is run with pytest. A block preceded by
 ``<!-- not run: REASON -->`` is skipped with that reason (the list is kept short);
 ``<!-- needs: redis, postgres -->`` runs it only where those services are reachable (always
-in CI), with their test URLs in place of the docs' local ones.
+in CI), with their test URLs in place of the docs' local ones and, for Redis, keys of the
+test's own (deleted afterwards), so a developer's data in the same Redis is never touched.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from _redis_keys import keys_under, redis_prefix
 from _services import POSTGRES_URL, REDIS_URL, require
 
 from plivo_phlo_async.emulator import run_emulator
@@ -33,6 +35,14 @@ SERVICE_URLS = {
     "postgresql://postgres@127.0.0.1:5432/campaigns": POSTGRES_URL,
 }
 SERVICES = {"redis": ("Redis", REDIS_URL), "postgres": ("PostgreSQL", POSTGRES_URL)}
+_DOCS_REDIS = '"redis://127.0.0.1:6379/0"'
+#: Where a block names the docs' Redis, and what gives that use the test's own keys.
+_OWN_REDIS_KEYS = {
+    f"campaign_broker({_DOCS_REDIS}": "campaign_broker({url!r}, queue={queue!r}",
+    f"redis={_DOCS_REDIS}": "redis={url!r}, key_prefix={prefix!r}",
+}
+
+__all__ = ["redis_prefix"]
 _FENCE = re.compile(
     r"(?:<!--\s*(?P<marker>not run|needs):\s*(?P<reason>[^>]*?)\s*-->\s*\n[ \t]*)?"
     r"```python\n(?P<code>.*?)```",
@@ -77,7 +87,17 @@ def pasted_environment(text: str) -> dict[str, str]:
     return dict(found)
 
 
-def _run(block: Block, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def own_redis_keys(code: str, prefix: str) -> str:
+    """``code`` with each use of the docs' Redis on the test's Redis, under ``prefix``."""
+    for local, own in _OWN_REDIS_KEYS.items():
+        code = code.replace(
+            local, own.format(url=REDIS_URL, prefix=prefix, queue=f"{prefix}campaign")
+        )
+    assert _DOCS_REDIS not in code, f"a use of Redis without keys of the test's own: {code}"
+    return code
+
+
+def _run(block: Block, tmp_path: Path, prefix: str) -> subprocess.CompletedProcess[str]:
     with run_emulator() as server:
         url = server.base_url.removesuffix("/v1")
         env = {**os.environ, **pasted_environment(banner(server.emulator, url))}
@@ -94,7 +114,7 @@ def _run(block: Block, tmp_path: Path) -> subprocess.CompletedProcess[str]:
                 "test_block.py",
             ]
         else:
-            code = block.code
+            code = own_redis_keys(block.code, prefix) if prefix else block.code
             for local, test in SERVICE_URLS.items():
                 code = code.replace(local, test)
             command = [sys.executable, "-c", code]
@@ -133,12 +153,15 @@ def test_every_page_is_read_and_few_blocks_are_not_run() -> None:
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[block.where for block in BLOCKS])
-def test_doc_block_runs(block: Block, tmp_path: Path) -> None:
+def test_doc_block_runs(block: Block, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     if block.marker == "not run":
         pytest.skip(f"{block.where} not run: {block.reason}")
-    if block.marker == "needs":
-        for name in block.reason.split(","):
-            require(*SERVICES[name.strip()])
-    done = _run(block, tmp_path)
+    needs = {name.strip() for name in block.reason.split(",")} if block.marker == "needs" else set()
+    for name in needs:
+        require(*SERVICES[name])
+    prefix = request.getfixturevalue("redis_prefix") if "redis" in needs else ""
+    done = _run(block, tmp_path, prefix)
     assert done.returncode == 0, f"{block.where}\n{done.stdout}\n{done.stderr}"
     assert "Traceback" not in done.stderr
+    if prefix:  # what it wrote to Redis is under the test's prefix (and deleted)
+        assert keys_under(REDIS_URL, prefix), f"{block.where} wrote nothing under {prefix}"
