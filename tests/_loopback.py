@@ -55,6 +55,8 @@ class Loopback:
     body: bytes = json.dumps(BODY).encode()
     headers: list[tuple[str, str]] = field(default_factory=list)
     received: list[ReceivedRequest] = field(default_factory=list)
+    #: Connections not yet read to their end (the client's close).
+    reading: int = 0
 
     def answer(self) -> bytes:
         lines = [
@@ -74,6 +76,7 @@ async def serve_loopback() -> AsyncIterator[Loopback]:
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writers.add(writer)
+        state[0].reading += 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -88,6 +91,7 @@ async def serve_loopback() -> AsyncIterator[Loopback]:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            state[0].reading -= 1
             writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)

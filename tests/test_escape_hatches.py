@@ -18,6 +18,7 @@ import pytest
 import respx
 from _loopback import NODE_ID, PHLO_ID, Loopback, serve_loopback
 from _rejections import rejected
+from _waiting import wait_until
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -506,19 +507,19 @@ def test_fuzz_extra_headers_are_refused_or_sent_as_given_in_one_request(
     receives it exactly once, with each header once and as given."""
 
     async def main() -> None:
-        async with (
-            serve_loopback() as server,
-            PhloClient(
-                "MAXXXXXXXXXXXXXXXXXX", "fuzz-token", base_url=server.base_url, max_retries=0
-            ) as client,
-        ):
-            member = client.phlo(PHLO_ID).multi_party_call(NODE_ID).member(MEMBER)
+        async with serve_loopback() as server:
             refused: InvalidParameterError | None = None
-            try:
-                await member.hangup(extra_headers=headers)
-            except InvalidParameterError as error:
-                refused = error
-            await asyncio.sleep(0.01)  # anything smuggled after the body would arrive now
+            async with PhloClient(
+                "MAXXXXXXXXXXXXXXXXXX", "fuzz-token", base_url=server.base_url, max_retries=0
+            ) as client:
+                member = client.phlo(PHLO_ID).multi_party_call(NODE_ID).member(MEMBER)
+                try:
+                    await member.hangup(extra_headers=headers)
+                except InvalidParameterError as error:
+                    refused = error
+            # The client has closed: once the server has read to the end, anything
+            # smuggled after the body has been read too.
+            await wait_until(lambda: server.reading == 0, what="the server to read to the end")
             if refused is not None:
                 assert refused.field == "extra_headers"
                 assert server.received == []

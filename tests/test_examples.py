@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _waiting import wait_until_sync
 
 from plivo_phlo_async.emulator import (
     DEFAULT_NODE_ID,
@@ -345,9 +346,7 @@ def test_bot_cancelled_in_flight_reports_the_action_unknown_and_never_resends_it
         bot.stdin.write('{"event": "call", "to": "+14155550111"}\n')
         bot.stdin.write('{"event": "hold", "member": "+14155550111"}\n')
         bot.stdin.flush()
-        deadline = time.monotonic() + WAIT
-        while silent.requests == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until_sync(lambda: silent.requests, what="the call to be sent", timeout=WAIT)
         assert silent.requests == 1
         bot.send_signal(signal.SIGINT)
         out, err = bot.communicate(timeout=WAIT)
@@ -453,7 +452,7 @@ def test_service_documented_command_serves_requests(workdir: Path) -> None:
             try:
                 answer = httpx.post(f"http://127.0.0.1:{port}/runs", json={"to": "+14155550111"})
             except httpx.TransportError:
-                time.sleep(0.05)
+                time.sleep(0.05)  # not listening yet: try again
         assert answer is not None, "the service never answered"
         assert answer.status_code == 201, answer.text
         assert answer.json()["run_id"]

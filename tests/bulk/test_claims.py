@@ -272,7 +272,7 @@ async def test_after_kill_9_claimed_jobs_are_sent_once_and_in_flight_ones_are_un
                         or list(journal_rows(journal).values()).count("succeeded") < 10
                     ):
                         assert child.returncode is None, out.with_suffix(".stderr").read_text()
-                        await anyio.sleep(0.01)
+                        await anyio.sleep(0.01)  # polls the journal (and the child's life)
             finally:
                 child.send_signal(signal.SIGKILL)
                 await child.wait()
@@ -344,7 +344,14 @@ async def test_claims_outlive_their_lease_while_the_runner_waits_for_the_rate_li
                 ).run()
 
             async def late() -> None:
-                await anyio.sleep(1.2)  # three leases later
+                # Once the slow runner holds its claims, three leases pass: real
+                # time is the point (only the heartbeat keeps the claims).
+                await wait_until(
+                    lambda: len(journal_rows(journal)) == count,
+                    what="the slow runner's claims",
+                    interval=0.02,
+                )
+                await anyio.sleep(1.2)
                 await BulkRunner(
                     client,
                     jobs(count),

@@ -26,6 +26,7 @@ import anyio
 import anyio.lowlevel
 import httpx
 import pytest
+from _waiting import wait_until
 from fastpath._server import Conn, Request, Server, own_answer, response
 
 from plivo_phlo_async import (
@@ -222,7 +223,8 @@ async def test_requests_in_flight_at_a_401_finish_with_their_own_outcome(
                 await conn.send(response(401, b'{"error": "bad token"}', reason="Unauthorized"))
                 return
             await four_in.wait()
-            await asyncio.sleep(0.2)
+            # Answered once the run has stopped on the 401 (read from the server's thread).
+            await wait_until(lambda: runner.stopping, what="the 401 to stop the run")
         await conn.send(own_answer(request))
 
     server = Server(first_refused)

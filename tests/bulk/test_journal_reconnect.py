@@ -121,7 +121,7 @@ async def cut(journal: Journal) -> int:
             if row[0] == 0:
                 return len(pids)
             assert time.monotonic() < deadline, f"backends {pids} still there"
-            await anyio.sleep(0.001)
+            await anyio.sleep(0.001)  # the poll's pace
 
 
 async def statuses(journal: Journal) -> dict[str, tuple[str, str, str | None]]:

@@ -23,6 +23,7 @@ from plivo_phlo_async import (
     RateLimitError,
     ServerOutcomeUnknownError,
 )
+from plivo_phlo_async._ratelimit import RateLimiter
 from plivo_phlo_async.bulk import (
     BulkRunner,
     MemberActionJob,
@@ -141,7 +142,7 @@ async def test_mappings_with_phlo_id_are_run_payloads(plivo: FakePlivo) -> None:
 
 async def test_concurrency_is_bounded_and_reached() -> None:
     async def slow(request: httpx.Request, n: int) -> httpx.Response:
-        await anyio.sleep(0.002)
+        await anyio.sleep(0.002)  # a slow server: the answers overlap, so all 6 workers are busy
         return httpx.Response(201, json={"api_id": f"a{n}"})
 
     plivo = FakePlivo(slow)
@@ -394,14 +395,20 @@ async def test_a_429_pauses_every_worker() -> None:
             state["throttled_at"] = anyio.current_time()
             return status(429, retry_after=1)
         if n <= 4:
-            # Answered well after the 429 was handled: these workers then take
+            # Answered once the 429 has been handled: these workers then take
             # new jobs, which must wait for the pause.
             await arrived.wait()
-            await anyio.sleep(0.3)
+            await wait_until(paused, what="the pause after the 429")
         return httpx.Response(201, json={"api_id": f"a{n}"})
 
+    def paused() -> bool:
+        limiter = runner._limiter
+        assert isinstance(limiter, RateLimiter)
+        return limiter.paused_until > state["throttled_at"]
+
     plivo = FakePlivo(respond)
-    report = await plivo.client().bulk(run_jobs(12), concurrency=4, rate_limit=None).run()
+    runner = plivo.client().bulk(run_jobs(12), concurrency=4, rate_limit=None)
+    report = await runner.run()
     assert report.succeeded == 12
     assert report.requests_sent == 13 == len(plivo.requests)
     later = plivo.starts[4:]  # everything sent after the first four

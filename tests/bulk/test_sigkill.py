@@ -60,7 +60,7 @@ async def test_resume_after_sigkill_sends_only_missing_jobs(tmp_path: Path) -> N
                 with anyio.fail_after(60):
                     while sum(s == "succeeded" for s in journal_rows(journal).values()) < 40:
                         assert child.returncode is None, errors.read_text()
-                        await anyio.sleep(0.05)
+                        await anyio.sleep(0.05)  # polls the journal (and the child's life)
             finally:
                 child.send_signal(signal.SIGKILL)
                 await child.wait()

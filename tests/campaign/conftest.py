@@ -106,7 +106,7 @@ async def wait_for_outcomes(
             counts = await states(journal, campaign)
             if sum(counts.get(state, 0) for state in FINAL) >= count:
                 return counts
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # the poll's pace: each look reads the journal
 
 
 def pending(redis_url: str, queue: str) -> int:
@@ -161,7 +161,7 @@ class OwnRedis:
             except redis.exceptions.ConnectionError:
                 if time.monotonic() > deadline:
                     raise
-                time.sleep(0.02)
+                time.sleep(0.02)  # not listening yet: try again
 
     def kill(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -232,4 +232,4 @@ async def until(check: Callable[[], bool], *, deadline: float = 60.0) -> None:
         while True:
             if check():
                 return
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # the poll's pace

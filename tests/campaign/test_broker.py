@@ -359,7 +359,7 @@ async def test_a_cancellation_swallowed_inside_a_redis_call_still_stops_the_call
     async def swallowing_read() -> list[str]:
         started.set()
         try:
-            await asyncio.sleep(3600)
+            await asyncio.sleep(3600)  # a read that blocks until cancelled
         except asyncio.CancelledError:
             return ["a message read as the cancellation came"]  # swallowed
         return []

@@ -43,6 +43,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from _waiting import wait_until
+
 from plivo_phlo_async import PhloClient
 
 AUTH_ID = "MAXXXXXXXXXXXXXXXXXX"
@@ -510,6 +512,8 @@ class Server:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for conn in self._conns:
-            if not conn.closed:
+            if not conn.socket_closed:  # a close() with bytes still unsent included
                 conn.abort()
-        await asyncio.sleep(0.01)
+        # A transport closes its socket a loop iteration after abort(): let it,
+        # before the loop itself is closed.
+        await wait_until(self.closes_done, what="the server's sockets to close")

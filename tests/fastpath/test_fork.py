@@ -138,7 +138,7 @@ def forked(child: Callable[[], object]) -> Iterator[Callable[[], Any]]:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
                 break
-            time.sleep(0.01)
+            time.sleep(0.01)  # the poll's pace, until the child is reaped
 
 
 @pytest.mark.parametrize("loop_name", list(loop_factories()))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import warnings
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import httpx
@@ -47,25 +48,32 @@ class Runner:
             self._loop.close()
 
 
-async def drop_gets(request: Request, conn: Conn) -> None:
-    """A GET is held 50 ms, then its connection dropped (a GET is retried)."""
-    if request.method == "GET":
-        await asyncio.sleep(0.05)
-        conn.abort()
-    else:
-        await conn.send(own_answer(request))
+def drop_gets_once(closed: threading.Event) -> Callable[[Request, Conn], Awaitable[None]]:
+    """A GET is held until ``closed`` is set, then its connection dropped (a GET
+    is retried)."""
+
+    async def behaviour(request: Request, conn: Conn) -> None:
+        if request.method == "GET":
+            await wait_until(closed.is_set, what="the client to be closed")
+            conn.abort()
+        else:
+            await conn.send(own_answer(request))
+
+    return behaviour
 
 
 async def test_aclose_during_a_get_lets_no_retry_open_a_new_pool(
     serve: Callable[..., Server],
     connect: Callable[..., PhloClient],
 ) -> None:
-    server = serve(drop_gets)
+    closed = threading.Event()
+    server = serve(drop_gets_once(closed))
     client = connect(server, max_retries=3, timeout=httpx.Timeout(5.0, read=1.0))
     task = asyncio.create_task(outcome(client.phlo("in-flight").get()))
-    # The GET is in flight: the server has it, and holds it 50 ms.
+    # The GET is in flight: the server has it, and holds it until the client is closed.
     await wait_until(lambda: server.count("GET", "in-flight") >= 1, what="the GET")
     await client.aclose()
+    closed.set()
     result = await asyncio.wait_for(task, 5)
     await settle(server, open_at_most=0)
     assert isinstance(result, PlivoError), result  # it failed, with a typed error

@@ -558,7 +558,7 @@ async def test_connect_timeout_is_never_sent_so_a_post_is_retried(
         assert pool is not None
 
         async def hang(*args: Any, **kwargs: Any) -> Any:
-            await asyncio.sleep(10)
+            await asyncio.sleep(10)  # a connect that never ends: the connect timeout ends it
 
         monkeypatch.setattr(pool.loop, "create_connection", hang)
         with pytest.raises(APITimeoutError) as caught:
