@@ -268,6 +268,8 @@ class Requester:
         proxy: str | httpx.URL | httpx.Proxy | None,
         default_headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
+        #: Internal: what ``plivo_phlo_async.webhooks`` checks Plivo's signatures with.
+        self.auth_token = auth_token
         credentials = base64.b64encode(f"{auth_id}:{auth_token}".encode()).decode("ascii")
         # Built once: every request reuses the same header objects, the caller's
         # default_headers (checked) included, so they cost nothing per request.
@@ -456,6 +458,12 @@ class BaseClient:
         # The URLs that embed the account are built once, not per request.
         self._account_url = f"{base_url}/account/{account}"
         self._voice_call_url = f"{voice_base_url}/Account/{account}/Call/"
+
+    @property
+    def _auth_token(self) -> str:
+        """Internal, for :mod:`plivo_phlo_async.webhooks` only: the account's auth
+        token, which signs Plivo's callbacks. Never shown (not in ``repr``)."""
+        return self._requester.auth_token
 
     async def _request(
         self,

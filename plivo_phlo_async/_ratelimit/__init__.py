@@ -16,14 +16,14 @@ from ._limit import (
     RateLimiterUnavailableError,
     redacted_redis,
 )
-from ._local import RateLimiter
+from ._local import LocalLimiter
 
 __all__ = [
     "DEFAULT_RATE_LIMIT",
     "MISSING_REDIS",
     "Limiter",
+    "LocalLimiter",
     "RateLimit",
-    "RateLimiter",
     "RateLimiterUnavailableError",
     "make_limiter",
     "redacted_redis",
@@ -55,4 +55,4 @@ def make_limiter(limit: RateLimit | None, auth_id: str) -> Limiter:
         from ._redis import RedisLimiter
 
         return RedisLimiter(limit, auth_id)
-    return RateLimiter(limit)
+    return LocalLimiter(limit)

@@ -21,7 +21,7 @@ import anyio
 
 from ._limit import RateLimit
 
-__all__ = ["RateLimiter", "guarded_span"]
+__all__ = ["LocalLimiter", "guarded_span"]
 
 #: Extra spacing between a request and the one ``requests`` later: 2% of the
 #: window, at most 50 ms (1% of Plivo's 5 s). The server counts arrivals, not
@@ -38,7 +38,7 @@ def guarded_span(limit: RateLimit, max_guard: float = _MAX_GUARD) -> float:
     return limit.per + min(max_guard, limit.per * _GUARD_SHARE)
 
 
-class RateLimiter:
+class LocalLimiter:
     """Hands out request starts in order (FIFO per kind), within the limit and the pause.
 
     Bulk and single requests queue apart, so a single request never waits

@@ -18,13 +18,26 @@ unknown are never sent again by the runner: list them (:func:`unknown_jobs`),
 check them in Plivo's console, then :func:`mark_jobs` or :func:`allow_resend`.
 """
 
+# The ``name as name`` imports are internal names for plivo_phlo_async.cli, so it imports
+# this package only, never its private modules: not in __all__, not public API.
 from .._ratelimit import DEFAULT_RATE_LIMIT, RateLimit
 from ._breaker import DEFAULT_CIRCUIT_BREAKER, CircuitBreaker
+from ._breaker import cannot_connect_reason as cannot_connect_reason
 from ._jobs import Job, MemberActionJob, NodeActionJob, RunJob, derive_job_id
+from ._jobs import job_id_of as job_id_of
 from ._journal import JournalEntry, JournalError
+from ._journal import is_database_url as is_database_url
+from ._journal import journal_name as journal_name
+from ._journal import open_journal as open_journal
+from ._manifest import check_campaign_id as check_campaign_id
 from ._report import BulkReport, Outcome, OutcomeStatus
 from ._resolve import allow_resend, journal_counts, mark_jobs, unknown_jobs
 from ._runner import DEFAULT_CONCURRENCY, BulkRunner, OutcomeCallback, run_chunk
+from ._runner import MAX_CONCURRENCY as MAX_CONCURRENCY
+from ._text import escape_surrogates as escape_surrogates
+from ._text import safe_repr as safe_repr
+from ._text import safe_str as safe_str
+from ._text import unusable as unusable
 
 __all__ = [
     "DEFAULT_CIRCUIT_BREAKER",

@@ -86,7 +86,7 @@ class Bookkeeper:
             if claim.kind == "claimed":
                 return None
             if claim.kind == "duplicate":
-                return Outcome(job, ref, job_id, _SKIPPED, reason=DUPLICATE)
+                return Outcome(job, ref, job_id, _SKIPPED, reason=DUPLICATE, duplicate=True)
             if claim.kind == "settled":
                 assert claim.row is not None
                 assert claim.status is not None

@@ -82,12 +82,16 @@ class JournalError(PlivoError):
 
     Raised when it is opened (nothing was sent), or by a run whose journal
     failed mid-way after every job got its outcome (the run stopped at the
-    failure). ``path`` is the journal's file, or its URL without the password.
+    failure). ``path`` is the journal's file, or its URL without the password;
+    ``missing`` is True when there is no journal there (opened without creating it).
     """
 
-    def __init__(self, path: str | os.PathLike[str], message: str) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], message: str, *, missing: bool = False
+    ) -> None:
         super().__init__(message)
         self.path = os.fspath(path)
+        self.missing = missing
 
 
 @dataclass(frozen=True, slots=True)

@@ -230,7 +230,9 @@ class PostgresJournal:
             if not self._exists:
                 if not create:
                     raise JournalError(
-                        self.name, f"no journal at {self.name} (no table {self._jobs})"
+                        self.name,
+                        f"no journal at {self.name} (no table {self._jobs})",
+                        missing=True,
                     )
                 if self.readonly:
                     return

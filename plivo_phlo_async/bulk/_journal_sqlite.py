@@ -178,7 +178,7 @@ class SqliteFile:
         name = self.path
         try:
             if not create and not self.path.is_file():
-                raise JournalError(name, f"no journal at {name}")
+                raise JournalError(name, f"no journal at {name}", missing=True)
             if wal_missing(self.path):
                 raise lost_log(self.path)
             if readonly:

@@ -47,7 +47,8 @@ class Outcome:
     nothing and is not counted.
     ``from_journal`` is True when the outcome was read from the journal of an
     earlier run instead of being sent; ``reason`` explains skipped and
-    journal outcomes in words.
+    journal outcomes in words. ``duplicate`` is True for a job skipped
+    because an earlier job of the run had the same job id.
     """
 
     job: Any
@@ -61,6 +62,7 @@ class Outcome:
     result: PlivoObject | None = None
     from_journal: bool = False
     reason: str | None = None
+    duplicate: bool = False
 
     @property
     def ok(self) -> bool:

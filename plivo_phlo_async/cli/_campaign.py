@@ -24,9 +24,13 @@ from rich.markup import escape
 
 from .._exceptions import InvalidParameterError
 from .._validation import validate_path_id
-from ..bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE_LIMIT, JournalError
-from ..bulk._manifest import check_campaign_id
-from ..bulk._runner import MAX_CONCURRENCY
+from ..bulk import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_RATE_LIMIT,
+    MAX_CONCURRENCY,
+    JournalError,
+    check_campaign_id,
+)
 from ..integrations.campaign import DEFAULT_CHUNK_SIZE, DEFAULT_QUEUE, MAX_CHUNK_SIZE
 from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
 from ._help import HelpCommand, HelpGroup

@@ -27,9 +27,15 @@ from typing import IO, Any, BinaryIO, Literal
 
 from .._exceptions import InvalidParameterError, PlivoError
 from .._validation import MAX_PAYLOAD_DEPTH, SURROGATE
-from ..bulk import Outcome, RunJob
-from ..bulk._jobs import job_id_of
-from ..bulk._text import escape_surrogates, safe_repr, safe_str, unusable
+from ..bulk import (
+    Outcome,
+    RunJob,
+    escape_surrogates,
+    job_id_of,
+    safe_repr,
+    safe_str,
+    unusable,
+)
 from ..resources.phlo import encode_run_payload
 from ._lines import MAX_LINE_BYTES, LineReader, Overlong
 

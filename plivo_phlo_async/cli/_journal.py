@@ -25,10 +25,10 @@ from ..bulk import (
     OutcomeStatus,
     allow_resend,
     journal_counts,
+    journal_name,
     mark_jobs,
     unknown_jobs,
 )
-from ..bulk._journal import journal_name
 from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
 from ._help import HelpCommand, HelpGroup
 

@@ -44,7 +44,6 @@ from .._exceptions import (
 )
 from .._ratelimit import RateLimiterUnavailableError
 from ..bulk import BulkReport, BulkRunner, Outcome, OutcomeStatus
-from ..bulk._bookkeeping import DUPLICATE
 from ._common import (
     CREDENTIALS_HINT,
     EXIT_AUTH,
@@ -179,7 +178,7 @@ async def drive(
                 async for outcome in outcomes:
                     if outcome.from_journal:
                         result.from_journal += 1
-                    elif outcome.status is OutcomeStatus.SKIPPED and outcome.reason == DUPLICATE:
+                    elif outcome.duplicate:
                         result.duplicates += 1
                     if on_outcome is not None:
                         on_outcome(outcome)

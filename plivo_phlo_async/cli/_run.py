@@ -33,10 +33,16 @@ from .._exceptions import (
 )
 from .._ratelimit import RateLimiterUnavailableError
 from .._validation import validate_path_id
-from ..bulk import DEFAULT_CONCURRENCY, DEFAULT_RATE_LIMIT, JournalError, RateLimit
-from ..bulk._breaker import cannot_connect_reason
-from ..bulk._journal import is_database_url, open_journal
-from ..bulk._runner import MAX_CONCURRENCY
+from ..bulk import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_RATE_LIMIT,
+    MAX_CONCURRENCY,
+    JournalError,
+    RateLimit,
+    cannot_connect_reason,
+    is_database_url,
+    open_journal,
+)
 from ._common import (
     CREDENTIALS_HINT,
     DEFAULT_BASE,
@@ -479,7 +485,7 @@ def _check_journal(location: str, auth_id: str | None, base_url: str | None) -> 
     try:
         anyio.run(check)
     except JournalError as exc:
-        if is_database_url(location) and str(exc).startswith("no journal at"):
+        if is_database_url(location) and exc.missing:
             return  # created by the run
         fail(f"--journal: {exc}")
 

@@ -1,12 +1,11 @@
 """``plivo-phlo emulator``: serve the local PHLO emulator in the foreground.
 
-The same options as ``python -m plivo_phlo_async.emulator`` (the emulator's
-own command-line module builds the configuration from them).
+The same options as ``python -m plivo_phlo_async.emulator``, turned into a
+configuration by the same function (the emulator's ``config_from_options``).
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Annotated
 
@@ -109,6 +108,16 @@ def emulator(
             rich_help_panel=FAULTS,
         ),
     ] = None,
+    keep_alive: Annotated[
+        int | None,
+        typer.Option(
+            "--keep-alive",
+            min=1,
+            metavar="SECONDS",
+            show_default=False,
+            help="How long an idle connection stays open (default 75, as nginx).",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the local PHLO emulator until Ctrl-C (prints its URL and credentials).
@@ -123,28 +132,34 @@ def emulator(
         import uvicorn  # noqa: F401
 
         from ..emulator import ConfigError, serve
-        from ..emulator._cli import config_from_args
+        from ..emulator._cli import config_from_options
+        from ..emulator._server import KEEP_ALIVE
     except ImportError:
         fail('the emulator needs the cli extra: pip install "plivo-phlo-async[cli]"')
-    args = argparse.Namespace(
-        config=None if config is None else str(config),
-        auth_id=auth_id,
-        auth_token=auth_token,
-        rate_limit=rate_limit,
-        no_rate_limit=no_rate_limit,
-        seed=seed,
-        error_rate=error_rate,
-        drop_before_rate=drop_before_rate,
-        drop_after_rate=drop_after_rate,
-        latency=latency,
-        fault_methods=fault_methods,
-    )
     try:
-        settings = config_from_args(args)
+        settings = config_from_options(
+            config=config,
+            auth_id=auth_id,
+            auth_token=auth_token,
+            rate_limit=rate_limit,
+            no_rate_limit=no_rate_limit,
+            seed=seed,
+            error_rate=error_rate,
+            drop_before_rate=drop_before_rate,
+            drop_after_rate=drop_after_rate,
+            latency=latency,
+            fault_methods=fault_methods,
+        )
     except (ConfigError, ValueError) as exc:
         fail(f"invalid emulator configuration: {exc}")
     try:
-        serve(host, port, settings, log_level=log_level)
+        serve(
+            host,
+            port,
+            settings,
+            log_level=log_level,
+            keep_alive=KEEP_ALIVE if keep_alive is None else keep_alive,
+        )
     except KeyboardInterrupt:
         return
     except OSError as exc:

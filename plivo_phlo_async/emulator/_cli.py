@@ -1,7 +1,7 @@
-"""Command-line options of the emulator, shared with ``plivo-phlo emulator``.
+"""The emulator's command line: ``python -m plivo_phlo_async.emulator`` (:func:`main`).
 
-``plivo-phlo emulator`` builds its config with :func:`config_from_args`;
-``python -m plivo_phlo_async.emulator`` uses :func:`main`.
+``plivo-phlo emulator`` takes the same options and builds its config with the
+same :func:`config_from_options`, so both commands mean the same by each option.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 
 from ._config import ConfigError, EmulatorConfig
 from ._faults import FaultConfig, ServerRateLimit
@@ -65,32 +66,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="info", help="uvicorn log level (info)")
 
 
-def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
-    config = EmulatorConfig.load(args.config)
+def config_from_options(
+    *,
+    config: str | Path | None = None,
+    auth_id: str | None = None,
+    auth_token: str | None = None,
+    rate_limit: str | None = None,
+    no_rate_limit: bool = False,
+    seed: int = 0,
+    error_rate: float = 0.0,
+    drop_before_rate: float = 0.0,
+    drop_after_rate: float = 0.0,
+    latency: float = 0.0,
+    fault_methods: str | None = None,
+) -> EmulatorConfig:
+    """The configuration the command-line options describe (``ConfigError`` if invalid)."""
+    loaded = EmulatorConfig.load(config)
     changes: dict[str, object] = {}
-    if args.auth_id:
-        changes["auth_id"] = args.auth_id
-    if args.auth_token:
-        changes["auth_token"] = args.auth_token
-    if args.no_rate_limit:
+    if auth_id:
+        changes["auth_id"] = auth_id
+    if auth_token:
+        changes["auth_token"] = auth_token
+    if no_rate_limit:
         changes["rate_limit"] = None
-    elif args.rate_limit:
-        requests, _, window = args.rate_limit.partition("/")
+    elif rate_limit:
+        requests, _, window = rate_limit.partition("/")
         try:
             changes["rate_limit"] = ServerRateLimit(int(requests), float(window or 5))
         except ValueError as exc:
             raise ConfigError(f"--rate-limit must look like 300/5: {exc}") from None
-    if args.error_rate or args.drop_before_rate or args.drop_after_rate or args.latency:
-        methods = args.fault_methods.split(",") if args.fault_methods else None
+    if error_rate or drop_before_rate or drop_after_rate or latency:
         changes["faults"] = FaultConfig(
-            seed=args.seed,
-            error_rate=args.error_rate,
-            drop_before_rate=args.drop_before_rate,
-            drop_after_rate=args.drop_after_rate,
-            latency=args.latency,
-            methods=methods,
+            seed=seed,
+            error_rate=error_rate,
+            drop_before_rate=drop_before_rate,
+            drop_after_rate=drop_after_rate,
+            latency=latency,
+            methods=fault_methods.split(",") if fault_methods else None,
         )
-    return dataclasses.replace(config, **changes) if changes else config  # type: ignore[arg-type]
+    return dataclasses.replace(loaded, **changes) if changes else loaded  # type: ignore[arg-type]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,13 +113,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Run a local emulator of Plivo's PHLO and Voice APIs.",
     )
     add_arguments(parser)
-    args = parser.parse_args(argv)
+    options = vars(parser.parse_args(argv))
+    host, port = options.pop("host"), options.pop("port")
+    log_level, keep_alive = options.pop("log_level"), options.pop("keep_alive")
     try:
-        config = config_from_args(args)
+        config = config_from_options(**options)
     except (ConfigError, ValueError) as exc:
         parser.error(str(exc))
     try:
-        serve(args.host, args.port, config, log_level=args.log_level, keep_alive=args.keep_alive)
+        serve(host, port, config, log_level=log_level, keep_alive=keep_alive)
     except KeyboardInterrupt:
         pass
     except OSError as exc:

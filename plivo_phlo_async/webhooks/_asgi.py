@@ -6,8 +6,6 @@ annotation of ``PlivoWebhook.__call__`` to know it should pass the
 cannot resolve.
 """
 
-import base64
-import binascii
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, quote_from_bytes, urlsplit
 
@@ -118,24 +116,12 @@ async def verified_params(
 
 
 def _client_token(client: "PhloClient") -> str:
-    """The token inside a ``PhloClient``, read back from its Basic credentials.
-
-    The client keeps only the ``Authorization`` header it sends, not the
-    token itself; decoding it here keeps the token out of any new attribute.
-    """
+    """The auth token of a ``PhloClient``, through its internal accessor."""
     from .._client import PhloClient
 
     if not isinstance(client, PhloClient):
         raise InvalidParameterError("client", f"must be a PhloClient, not {type(client).__name__}")
-    header = client._requester.get_headers["Authorization"]
-    prefix = f"{client._auth_id}:"
-    try:
-        credentials = base64.b64decode(header.removeprefix("Basic "), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):  # pragma: no cover - the client built it
-        credentials = ""
-    if not credentials.startswith(prefix) or len(credentials) == len(prefix):
-        raise InvalidParameterError("client", "holds no auth token")  # pragma: no cover
-    return credentials[len(prefix) :]
+    return client._auth_token
 
 
 def _check_public_url(public_url: object) -> str | None:

@@ -184,6 +184,17 @@ async def test_duplicates_by_derived_id_are_skipped(plivo: FakePlivo, tmp_path: 
     assert len(outcomes) == 5
 
 
+async def test_a_duplicate_says_so_in_a_field(plivo: FakePlivo, tmp_path: Path) -> None:
+    jobs = [*run_jobs([1]), *run_jobs([1])]
+    outcomes = await collect(
+        plivo.client().bulk(jobs, concurrency=1, rate_limit=None, journal=tmp_path / "j.sqlite")
+    )
+    assert sorted((o.status, o.duplicate) for o in outcomes) == [
+        (SKIPPED, True),
+        (SUCCEEDED, False),
+    ]
+
+
 async def test_without_a_journal_duplicates_are_sent(plivo: FakePlivo) -> None:
     await plivo.client().bulk(run_jobs([1, 1, 1]), rate_limit=None).run()
     assert plivo.sent_refs() == [1, 1, 1]
@@ -498,3 +509,14 @@ async def test_resolving_a_missing_journal_is_a_journal_error(tmp_path: Path) ->
     with pytest.raises(JournalError, match="no journal at"):
         await mark_jobs(tmp_path / "nope.sqlite", ["a"], "failed")
     assert not (tmp_path / "nope.sqlite").exists()
+
+
+async def test_a_missing_journal_error_says_so_in_a_field(tmp_path: Path) -> None:
+    with pytest.raises(JournalError) as missing:
+        await unknown_jobs(tmp_path / "nope.sqlite")
+    (tmp_path / "text.sqlite").write_text("not a database")
+    with pytest.raises(JournalError) as unusable:
+        await unknown_jobs(tmp_path / "text.sqlite")
+
+    assert missing.value.missing
+    assert not unusable.value.missing

@@ -7,13 +7,13 @@ import anyio.lowlevel
 import pytest
 
 from plivo_phlo_async import ConfigurationError
-from plivo_phlo_async._ratelimit import RateLimiter
+from plivo_phlo_async._ratelimit import LocalLimiter
 from plivo_phlo_async.bulk import DEFAULT_RATE_LIMIT, RateLimit
 
 from .conftest import FakeClock, max_in_window
 
 
-async def _take(limiter: RateLimiter, count: int, workers: int) -> list[float]:
+async def _take(limiter: LocalLimiter, count: int, workers: int) -> list[float]:
     starts: list[float] = []
 
     async def worker(share: int) -> None:
@@ -29,7 +29,7 @@ async def _take(limiter: RateLimiter, count: int, workers: int) -> list[float]:
 
 async def test_never_more_than_n_starts_in_any_window() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(RateLimit(10, per=1.0), clock=clock, sleep=clock.sleep)
+    limiter = LocalLimiter(RateLimit(10, per=1.0), clock=clock, sleep=clock.sleep)
     starts = await _take(limiter, 95, workers=7)
     assert max_in_window(starts, 1.0) == 10
     ordered = sorted(starts)
@@ -39,7 +39,7 @@ async def test_never_more_than_n_starts_in_any_window() -> None:
 
 async def test_no_initial_burst_beyond_n() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(RateLimit(5, per=2.0), clock=clock, sleep=clock.sleep)
+    limiter = LocalLimiter(RateLimit(5, per=2.0), clock=clock, sleep=clock.sleep)
     starts = await _take(limiter, 6, workers=6)
     assert sorted(starts)[:5] == [0.0] * 5  # the first N go at once...
     assert sorted(starts)[5] >= 2.0  # ...and the next waits for the window
@@ -47,7 +47,7 @@ async def test_no_initial_burst_beyond_n() -> None:
 
 async def test_no_limit_never_waits() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(None, clock=clock, sleep=clock.sleep)
+    limiter = LocalLimiter(None, clock=clock, sleep=clock.sleep)
     starts = await _take(limiter, 1000, workers=10)
     assert set(starts) == {0.0}
     assert clock.sleeps == []
@@ -55,7 +55,7 @@ async def test_no_limit_never_waits() -> None:
 
 async def test_pause_holds_every_start_until_it_ends() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(None, clock=clock, sleep=clock.sleep)
+    limiter = LocalLimiter(None, clock=clock, sleep=clock.sleep)
     await limiter.acquire()
     await limiter.pause(3.0)
     assert limiter.paused_until == 3.0
@@ -65,7 +65,7 @@ async def test_pause_holds_every_start_until_it_ends() -> None:
 
 async def test_pause_is_never_shortened() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(RateLimit(2, per=1.0), clock=clock, sleep=clock.sleep)
+    limiter = LocalLimiter(RateLimit(2, per=1.0), clock=clock, sleep=clock.sleep)
     await limiter.pause(5.0)
     await limiter.pause(1.0)
     assert limiter.paused_until == 5.0
@@ -74,7 +74,7 @@ async def test_pause_is_never_shortened() -> None:
 
 async def test_pause_and_window_combine() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(RateLimit(2, per=10.0), clock=clock, sleep=clock.sleep)
+    limiter = LocalLimiter(RateLimit(2, per=10.0), clock=clock, sleep=clock.sleep)
     await limiter.acquire()
     await limiter.acquire()
     await limiter.pause(1.0)  # shorter than the window: the window decides
@@ -82,7 +82,7 @@ async def test_pause_and_window_combine() -> None:
 
 
 async def test_cancelled_waiter_takes_no_slot() -> None:
-    limiter = RateLimiter(RateLimit(1, per=60.0))  # real clock: the waiter really waits
+    limiter = LocalLimiter(RateLimit(1, per=60.0))  # real clock: the waiter really waits
     await limiter.acquire()
     with anyio.move_on_after(0.05):
         await limiter.acquire()
@@ -91,7 +91,7 @@ async def test_cancelled_waiter_takes_no_slot() -> None:
 
 async def test_waiters_are_served_in_arrival_order() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(RateLimit(1, per=1.0), clock=clock, sleep=clock.sleep)
+    limiter = LocalLimiter(RateLimit(1, per=1.0), clock=clock, sleep=clock.sleep)
     order: list[int] = []
 
     async def worker(i: int) -> None:
@@ -122,7 +122,7 @@ def test_rate_limit_rejects_nonsense(requests: object, per: object) -> None:
 
 async def test_bulk_share_keeps_the_rest_of_the_window_for_single_requests() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(RateLimit(10, per=1.0, bulk_share=0.6), clock=clock, sleep=clock.sleep)
+    limiter = LocalLimiter(RateLimit(10, per=1.0, bulk_share=0.6), clock=clock, sleep=clock.sleep)
     bulk = [await limiter.acquire(bulk=True) for _ in range(6)]
     assert limiter.try_acquire(bulk=True) is None  # bulk has its 6 of 10
     single = [limiter.try_acquire() for _ in range(4)]
@@ -134,7 +134,7 @@ async def test_bulk_share_keeps_the_rest_of_the_window_for_single_requests() -> 
 
 async def test_past_the_burst_starts_are_spaced_at_the_average_pace() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(RateLimit(10, per=1.0, burst=2), clock=clock, sleep=clock.sleep)
+    limiter = LocalLimiter(RateLimit(10, per=1.0, burst=2), clock=clock, sleep=clock.sleep)
     starts = await _take(limiter, 30, workers=5)
     ordered = sorted(starts)
     assert ordered[:2] == [0.0, 0.0]

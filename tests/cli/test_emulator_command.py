@@ -87,3 +87,26 @@ def test_a_port_in_use_exits_1(tmp_path: Path) -> None:
 
     assert result.exit_code == 1
     assert "cannot start the emulator" in result.stderr
+
+
+def test_it_takes_the_keep_alive() -> None:
+    process = cli_process(
+        ["emulator", "--port", "0", "--log-level", "warning", "--keep-alive", "7"]
+    )
+    try:
+        assert process.stdout is not None
+        match = re.search(r"http://127\.0\.0\.1:\d+", process.stdout.readline())
+        assert match is not None
+        answer = httpx.get(f"{match.group(0)}/v1/phlo/{DEFAULT_PHLO_ID}", timeout=10)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+
+    assert answer.headers["keep-alive"] == "timeout=7"
+
+
+def test_a_keep_alive_under_a_second_exits_2() -> None:
+    result = invoke("emulator", "--keep-alive", "0")
+
+    assert result.exit_code == 2
+    assert "Invalid value for '--keep-alive'" in result.stderr
