@@ -23,7 +23,7 @@ from plivo_phlo_async import (
     RateLimitError,
     ServerOutcomeUnknownError,
 )
-from plivo_phlo_async._ratelimit import RateLimiter
+from plivo_phlo_async._ratelimit import LocalLimiter as RateLimiter
 from plivo_phlo_async.bulk import (
     BulkRunner,
     MemberActionJob,

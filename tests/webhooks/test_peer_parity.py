@@ -185,6 +185,10 @@ def test_sign_v3_equals_plivo_go(
     url, query_keys = url_and_keys
     if method == "GET":
         assume(not query_keys & set(params))
+    else:
+        # Parameters that are all empty (``{"": ""}``) sign as "query." then nothing: the
+        # text ends in the "." plivo-go strips (the official package keeps it, as we do).
+        assume(not params or any(key or value for key, value in params.items()))
     expected_text = _generate_url(url.encode(), _go_params(params), method)
     assert signed_text_v3(method=method, url=url, params=params).encode() == expected_text
     expected = _compute_signature_v3(
