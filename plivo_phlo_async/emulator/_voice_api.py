@@ -3,6 +3,9 @@ every destination, and send the signed callbacks (:mod:`._callbacks`).
 
 Choices where the reference is silent: ``from`` and each ``to`` (joined
 with ``<``) must be a phone number or a SIP URI; unknown parameters are 400.
+As the reference and the official SDK say: at most 1,000 unique
+destinations, and ``from`` is none of them (compared as the SDK compares
+addresses, a number with or without its ``+``).
 Numbers and booleans are accepted as strings and methods in any case (the
 reference's own example sends ``"300"``, ``"true"`` and ``"POSt"``).
 ``error_if_parent_not_found`` with an unknown ``parent_call_uuid`` is 404.
@@ -21,7 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from .._validation import is_int
+from .._validation import address_key, is_int
+from ..types._params import MAX_CALL_DESTINATIONS
 from ._http import both_slashes, check_account, check_keys, context, fail_if, json_object, ok
 from ._state import is_address
 
@@ -119,6 +123,16 @@ async def create_call(request: Request) -> Response:
             problems.append(
                 "to must be phone numbers or SIP URIs separated by '<', not " + repr(to)
             )
+        else:
+            parties = {address_key(part) for part in destinations}
+            if len(parties) > MAX_CALL_DESTINATIONS:
+                problems.append(
+                    f"to must have at most {MAX_CALL_DESTINATIONS} unique destinations,"
+                    f" not {len(parties)}"
+                )
+            source = data.get("from")
+            if isinstance(source, str) and is_address(source) and address_key(source) in parties:
+                problems.append("from must not be one of the destinations in to")
     if "answer_url" in data and _url(data["answer_url"]) is not None:
         problems.append(f"answer_url must be an http(s) URL, not {data['answer_url']!r}")
     for key, check in _CALL_OPTIONS.items():

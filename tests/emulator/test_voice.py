@@ -85,6 +85,8 @@ async def test_documented_string_forms_are_accepted(raw: Any) -> None:
         ({"sip_headers": "a=b;c=d"}, "sip_headers must be key=value pairs"),
         ({"send_digits": "12x"}, "send_digits must be DTMF digits"),
         ({"from_": "+14155550100"}, "unknown parameter 'from_'"),
+        ({"to": "<".join(f"+1415555{n:04d}" for n in range(1001))}, "at most 1000 unique"),
+        ({"to": "+14155550111<14155550100"}, "from must not be one of the destinations"),
     ],
 )
 async def test_invalid_call_bodies_are_400(
