@@ -49,6 +49,7 @@ from ._exceptions import (
     TimeoutOutcomeUnknownError,
 )
 from ._headers import ResponseHeaders
+from ._httpx_patches import httpx_is_patched  # noqa: F401 - takes httpx's own methods now
 from ._ratelimit import Limiter
 from ._request_options import RequestOptions
 from ._retry import (

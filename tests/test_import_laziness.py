@@ -120,3 +120,19 @@ def test_a_mock_of_httpcore_imported_after_the_package_is_still_seen() -> None:
         "print(httpx_is_patched())\n"
     )
     assert run(code).split() == ["True", "False"]
+
+
+@pytest.mark.parametrize("using", ["httpx", "httpcore"])
+def test_a_mock_started_before_the_first_client_sees_its_requests(using: str) -> None:
+    # The fast path loads with the first client, here inside the mock: what it
+    # takes for httpx's own methods must still be httpx's, not the mock's.
+    code = (
+        "import asyncio, respx, plivo_phlo_async\n"
+        "async def main():\n"
+        f"    with respx.mock(using={using!r}) as mock:\n"
+        "        route = mock.get(url__regex='/phlo/P$').respond(json={'phlo_id': 'P'})\n"
+        "        async with plivo_phlo_async.PhloClient('MAXXXXXXXXXXXXXXXXXX', 't') as client:\n"
+        "            print((await client.phlo('P').get()).phlo_id, route.call_count)\n"
+        "asyncio.run(main())\n"
+    )
+    assert run(code).split() == ["P", "1"]
