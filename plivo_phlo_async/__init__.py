@@ -68,34 +68,13 @@ from .types import (
 from .types._params import ConferenceBridgeMemberAction, MemberAction, NodeAction, Role
 
 if TYPE_CHECKING:
-    from .bulk import (
-        BulkReport,
-        BulkRunner,
-        JournalError,
-        MemberActionJob,
-        NodeActionJob,
-        Outcome,
-        OutcomeStatus,
-        RunJob,
-        run_chunk,
-    )
+    from .bulk import JournalError
 
 # Loaded on first use (PEP 562), so ``import plivo_phlo_async`` does not pay for
-# the bulk runner, its journals and their sqlite3 unless they are used.
-_LAZY = {
-    name: ".bulk"
-    for name in (
-        "BulkReport",
-        "BulkRunner",
-        "JournalError",
-        "MemberActionJob",
-        "NodeActionJob",
-        "Outcome",
-        "OutcomeStatus",
-        "RunJob",
-        "run_chunk",
-    )
-}
+# the bulk runner, its journals and their sqlite3 unless they are used. The
+# bulk runner's own names are public in ``plivo_phlo_async.bulk`` only; its
+# error is here with the others.
+_LAZY = {name: ".bulk" for name in ("JournalError",)}
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -112,8 +91,6 @@ __all__ = [
     "ActionResult",
     "AuthenticationError",
     "BadRequestError",
-    "BulkReport",
-    "BulkRunner",
     "CallCreateResult",
     "Calls",
     "CannotConnectError",
@@ -131,18 +108,14 @@ __all__ = [
     "JournalError",
     "Member",
     "MemberAction",
-    "MemberActionJob",
     "MethodNotAllowedError",
     "MultiPartyCall",
     "MultiPartyCallDetails",
     "NameResolutionError",
     "Node",
     "NodeAction",
-    "NodeActionJob",
     "NodeDetails",
     "NotFoundError",
-    "Outcome",
-    "OutcomeStatus",
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "Phlo",
@@ -159,12 +132,10 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseHeaders",
     "Role",
-    "RunJob",
     "ServerOutcomeUnknownError",
     "StatusOutcomeUnknownError",
     "TimeoutOutcomeUnknownError",
     "__version__",
-    "run_chunk",
 ]
 
 

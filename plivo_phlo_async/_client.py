@@ -35,7 +35,7 @@ from ._validation import SURROGATE, check_path_id, is_int
 from .resources import Calls, PhloResource
 
 # The bulk package loads on first use: in PhloClient.bulk, or when a bulk name
-# is read from the package (plivo_phlo_async.RunJob...).
+# is read from the package (plivo_phlo_async.JournalError).
 if TYPE_CHECKING:
     from .bulk import BulkRunner, CircuitBreaker, OutcomeCallback
 

@@ -41,11 +41,9 @@ def test_importing_the_package_loads_none_of_the_optional_parts() -> None:
 
 
 def test_a_lazy_name_is_the_bulk_package_s_own() -> None:
-    from plivo_phlo_async import BulkRunner, JournalError, run_chunk
+    from plivo_phlo_async import JournalError
 
-    assert BulkRunner is plivo_phlo_async.bulk.BulkRunner
     assert JournalError is plivo_phlo_async.bulk.JournalError
-    assert run_chunk is plivo_phlo_async.bulk.run_chunk
 
 
 def test_dir_lists_every_public_name_loaded_or_not() -> None:
