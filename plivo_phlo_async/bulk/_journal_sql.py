@@ -223,16 +223,17 @@ class SqlJournal:
         base_url: str | None,
         extra: tuple[str, ...],
     ) -> Op[None]:
-        """Create (``meta`` empty) or migrate the schema, with the backend's
-        ``extra`` statements (idempotent), and record the identity: a journal
-        without one (new, or older than identities) takes the first to open it."""
+        """Create (``meta`` empty) or migrate the schema, the backend's ``extra``
+        statements with it, and record the identity: a journal without one
+        (new, or older than identities) takes the first runner's."""
         check_identity(self.name, meta, auth_id, base_url)  # read under the lock
         steps = [*SCHEMA] if not meta else []
         for version in range(int(meta.get("schema", SCHEMA_VERSION)), SCHEMA_VERSION):
             steps += MIGRATE[version]
-        for statement in (*steps, *extra):
-            yield Step(statement)
-        yield Step(_SET_META, ("schema", str(SCHEMA_VERSION)))
+        if steps:
+            for statement in (*steps, *extra):
+                yield Step(statement)
+            yield Step(_SET_META, ("schema", str(SCHEMA_VERSION)))
         for key, value in (("auth_id", auth_id), ("base_url", base_url)):
             if value is not None and key not in meta:
                 yield Step(_ADD_META, (key, value))
