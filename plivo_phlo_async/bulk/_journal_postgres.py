@@ -281,18 +281,8 @@ class PostgresJournal(SqlJournal):
         await self._do("release", job_id, partial(self._release_op, job_id), transaction=True)
         self.held.discard(text(job_id))
 
-    async def finish(
-        self,
-        job_id: str,
-        status: str,
-        *,
-        ref: Any,
-        http_status: int | None,
-        api_id: str | None,
-        attempts: int,
-        error: str | None,
-    ) -> None:
-        op = partial(self._finish_op, job_id, status, ref, http_status, api_id, attempts, error)
+    async def finish(self, job_id: str, status: str, **outcome: Any) -> None:
+        op = partial(self._finish_op, job_id, status, **outcome)
         await self._do("record the outcome of", job_id, op)
         self.held.discard(text(job_id))
 

@@ -149,7 +149,7 @@ def select(schema: int, columns: Iterable[str] = _COLUMNS) -> str:
 
 def check_schema(name: str, schema: str | None) -> int:
     """The journal's schema version; a JournalError unless this version reads it."""
-    if schema is not None and schema.isdigit() and 1 <= int(schema) <= SCHEMA_VERSION:
+    if schema in [str(version) for version in range(1, SCHEMA_VERSION + 1)]:
         return int(schema)
     if schema is not None and schema.isdigit() and int(schema) > SCHEMA_VERSION:
         raise JournalError(
@@ -286,6 +286,7 @@ class SqlJournal:
         self,
         job_id: str,
         status: str,
+        *,
         ref: Any,
         http_status: int | None,
         api_id: str | None,

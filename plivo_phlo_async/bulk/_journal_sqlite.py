@@ -229,20 +229,10 @@ class SqliteFile(SqlJournal):
         self._do("release", job_id, self._release_op(job_id), lock=True)
         self.held.discard(text(job_id))
 
-    def finish(
-        self,
-        job_id: str,
-        status: str,
-        *,
-        ref: Any,
-        http_status: int | None,
-        api_id: str | None,
-        attempts: int,
-        error: str | None,
-    ) -> None:
-        """Record a job's outcome (inserting the row if it was never claimed)."""
-        op = self._finish_op(job_id, status, ref, http_status, api_id, attempts, error)
-        self._do("record the outcome of", job_id, op)
+    def finish(self, /, job_id: str, status: str, **outcome: Any) -> None:
+        """Record a job's outcome (see :meth:`~._journal.Journal.finish`),
+        inserting the row if it was never claimed."""
+        self._do("record the outcome of", job_id, self._finish_op(job_id, status, **outcome))
         self.held.discard(text(job_id))
 
     def renew(self) -> None:
