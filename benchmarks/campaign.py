@@ -73,7 +73,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from plivo_phlo_async.bulk import RateLimit, RunJob
+from plivo_phlo_async import RateLimit
+from plivo_phlo_async.bulk import RunJob
 from plivo_phlo_async.bulk._journal import open_journal
 from plivo_phlo_async.emulator import (
     DEFAULT_AUTH_ID,

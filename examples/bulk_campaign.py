@@ -28,8 +28,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from plivo_phlo_async import PhloClient
-from plivo_phlo_async.bulk import BulkReport, JournalError, RunJob
+from plivo_phlo_async import JournalError, PhloClient
+from plivo_phlo_async.bulk import BulkReport, RunJob
 
 
 def jobs_from_csv(path: Path, phlo_id: str) -> Iterator[RunJob]:

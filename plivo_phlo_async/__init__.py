@@ -45,17 +45,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._fastpath import FastTransport
-    from .bulk import (
-        BulkReport,
-        BulkRunner,
-        JournalError,
-        MemberActionJob,
-        NodeActionJob,
-        Outcome,
-        OutcomeStatus,
-        RunJob,
-        run_chunk,
-    )
+    from .bulk import JournalError
     from .resources import (
         Calls,
         ConferenceBridge,
@@ -83,22 +73,13 @@ if TYPE_CHECKING:
 # Loaded on first use (PEP 562), so ``import plivo_phlo_async`` does not pay for
 # what a first client loads anyway (the resources, the models and pydantic's
 # machinery, the fast path and asyncio), nor for the bulk runner, its journals
-# and their sqlite3 unless they are used.
+# and their sqlite3 unless they are used. The bulk runner's own names are
+# public in ``plivo_phlo_async.bulk`` only; its error is here with the others.
 _LAZY = {
     name: module
     for module, names in {
         "._fastpath": ("FastTransport",),
-        ".bulk": (
-            "BulkReport",
-            "BulkRunner",
-            "JournalError",
-            "MemberActionJob",
-            "NodeActionJob",
-            "Outcome",
-            "OutcomeStatus",
-            "RunJob",
-            "run_chunk",
-        ),
+        ".bulk": ("JournalError",),
         ".resources": (
             "Calls",
             "ConferenceBridge",
@@ -142,8 +123,6 @@ __all__ = [
     "ActionResult",
     "AuthenticationError",
     "BadRequestError",
-    "BulkReport",
-    "BulkRunner",
     "CallCreateResult",
     "Calls",
     "CannotConnectError",
@@ -161,18 +140,14 @@ __all__ = [
     "JournalError",
     "Member",
     "MemberAction",
-    "MemberActionJob",
     "MethodNotAllowedError",
     "MultiPartyCall",
     "MultiPartyCallDetails",
     "NameResolutionError",
     "Node",
     "NodeAction",
-    "NodeActionJob",
     "NodeDetails",
     "NotFoundError",
-    "Outcome",
-    "OutcomeStatus",
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "Phlo",
@@ -189,12 +164,10 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseHeaders",
     "Role",
-    "RunJob",
     "ServerOutcomeUnknownError",
     "StatusOutcomeUnknownError",
     "TimeoutOutcomeUnknownError",
     "__version__",
-    "run_chunk",
 ]
 
 

@@ -34,7 +34,7 @@ from ._types import NOT_GIVEN, NotGiven
 from ._validation import SURROGATE, check_path_id, is_int
 
 # The bulk package loads on first use: in PhloClient.bulk, or when a bulk name
-# is read from the package (plivo_phlo_async.RunJob...). The resources, and
+# is read from the package (plivo_phlo_async.JournalError). The resources, and
 # with them the models and pydantic's machinery, load with the first client.
 if TYPE_CHECKING:
     from .bulk import BulkRunner, CircuitBreaker, OutcomeCallback

@@ -22,7 +22,8 @@ from _waiting import wait_until
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plivo_phlo_async import ConfigurationError, InvalidParameterError, PhloClient, RunJob
+from plivo_phlo_async import ConfigurationError, InvalidParameterError, PhloClient
+from plivo_phlo_async.bulk import RunJob
 
 MEMBER = "+14155550122"
 Extras = dict[str, Any]

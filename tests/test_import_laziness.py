@@ -86,11 +86,9 @@ def test_the_subpackages_are_attributes_before_they_are_imported() -> None:
 
 
 def test_a_lazy_name_is_the_bulk_package_s_own() -> None:
-    from plivo_phlo_async import BulkRunner, JournalError, run_chunk
+    from plivo_phlo_async import JournalError
 
-    assert BulkRunner is plivo_phlo_async.bulk.BulkRunner
     assert JournalError is plivo_phlo_async.bulk.JournalError
-    assert run_chunk is plivo_phlo_async.bulk.run_chunk
 
 
 def test_dir_lists_every_public_name_loaded_or_not() -> None:

@@ -1,6 +1,6 @@
 """Bulk fan-out: many PHLO runs or multi-party-call actions, safely.
 
-    from plivo_phlo_async.bulk import RunJob, RateLimit
+    from plivo_phlo_async.bulk import RunJob
 
     jobs = (RunJob(PHLO_ID, {"to": number}, ref=number) for number in numbers)
     async with client.bulk(jobs, journal="campaign.sqlite").stream() as outcomes:
@@ -20,12 +20,14 @@ check them in Plivo's console, then :func:`mark_jobs` or :func:`allow_resend`.
 
 # The ``name as name`` imports are internal names for plivo_phlo_async.cli, so it imports
 # this package only, never its private modules: not in __all__, not public API.
-from .._ratelimit import DEFAULT_RATE_LIMIT, RateLimit
+# (``JournalError`` is public as ``plivo_phlo_async.JournalError``, with the other
+# errors; ``RateLimit`` as ``plivo_phlo_async.RateLimit``, a client option.)
 from ._breaker import DEFAULT_CIRCUIT_BREAKER, CircuitBreaker
 from ._breaker import cannot_connect_reason as cannot_connect_reason
 from ._jobs import Job, MemberActionJob, NodeActionJob, RunJob, derive_job_id
 from ._jobs import job_id_of as job_id_of
-from ._journal import JournalEntry, JournalError
+from ._journal import JournalEntry
+from ._journal import JournalError as JournalError
 from ._journal import is_database_url as is_database_url
 from ._journal import journal_name as journal_name
 from ._journal import open_journal as open_journal
@@ -42,19 +44,16 @@ from ._text import unusable as unusable
 __all__ = [
     "DEFAULT_CIRCUIT_BREAKER",
     "DEFAULT_CONCURRENCY",
-    "DEFAULT_RATE_LIMIT",
     "BulkReport",
     "BulkRunner",
     "CircuitBreaker",
     "Job",
     "JournalEntry",
-    "JournalError",
     "MemberActionJob",
     "NodeActionJob",
     "Outcome",
     "OutcomeCallback",
     "OutcomeStatus",
-    "RateLimit",
     "RunJob",
     "allow_resend",
     "derive_job_id",
@@ -64,6 +63,6 @@ __all__ = [
     "unknown_jobs",
 ]
 
-# Public as plivo_phlo_async.JournalError too, which loads this package on first
-# use: it reports that module however it was imported, as the other errors do.
+# Public as plivo_phlo_async.JournalError, which loads this package on first use:
+# it reports that module however it was imported, as the other errors do.
 JournalError.__module__ = "plivo_phlo_async"

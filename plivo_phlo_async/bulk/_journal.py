@@ -5,6 +5,8 @@ Two backends behind one async interface (:class:`Journal`): a SQLite file
 (:mod:`._journal_sqlite`, one machine, one or several processes) and a
 PostgreSQL database (:mod:`._journal_postgres`, several machines), chosen by
 the location: a ``postgresql://`` or ``postgres://`` URL, else a file path.
+Both run the same schema, migrations, statements and operations
+(:mod:`._journal_sql`); each keeps only what its database needs of its own.
 
 **Claims, not checks.** Before a job waits for the rate limiter, the runner
 claims it: in one transaction that sees no live owner, its row becomes

@@ -36,26 +36,17 @@ import anyio
 import sniffio
 
 from ._journal import (
-    CLAIMED,
     DEFAULT_LEASE,
-    IN_FLIGHT,
-    SCHEMA_VERSION,
     Claim,
     JournalEntry,
     JournalError,
-    body_text,
     check_identity,
     check_prefix,
-    decide,
-    int64,
-    optional_text,
     redact_url,
-    ref_text,
     text,
-    unresolved_problems,
 )
+from ._journal_sql import Op, SqlJournal, check_schema
 from ._manifest import Dialect, Sql
-from ._text import safe_str
 
 if TYPE_CHECKING:
     import psycopg
@@ -77,10 +68,8 @@ _T = TypeVar("_T")
 _log = logging.getLogger("plivo_phlo_async.journal")
 
 _NOW = "extract(epoch from clock_timestamp())::float8"
-_COLUMNS = (
-    "job_id, status, run_token, ref, http_status, api_id, attempts, error, updated_at, "
-    "url, payload, note, lease_until"
-)
+#: What PostgreSQL adds to the shared schema.
+_INDEX = "CREATE INDEX IF NOT EXISTS {jobs}_status ON {jobs} (status)"
 
 
 def _pg(value: str | None) -> str | None:
@@ -102,11 +91,11 @@ def split_url(url: str) -> tuple[str, str]:
     return conninfo, check_prefix(redact_url(url), prefix)
 
 
-class PostgresJournal:
+class PostgresJournal(SqlJournal):
     """A job journal in PostgreSQL tables; see the module's docstring.
 
-    One connection per journal, used by one operation at a time (each a
-    short transaction); open it with :meth:`open`.
+    Up to ``POOL_SIZE`` connections, each used by one operation at a time
+    (a short transaction); open it with :meth:`open`.
     """
 
     def __init__(
@@ -133,7 +122,6 @@ class PostgresJournal:
         self._connect = connect
         self._jobs = f"{prefix}_jobs"
         self._meta = f"{prefix}_meta"
-        self._exists = True
         #: Jobs whose claim is being made now: a second claim of one of them
         #: by this run is a duplicate, whatever a retried claim finds.
         self._claiming: set[str] = set()
@@ -141,12 +129,16 @@ class PostgresJournal:
             param="%s",
             seconds="float8",
             now=_NOW,
+            integer="bigint",
+            for_update=" FOR UPDATE",
             tables={
                 "jobs": self._jobs,
+                "meta": self._meta,
                 "campaigns": f"{prefix}_campaigns",
                 "campaign_jobs": f"{prefix}_campaign_jobs",
             },
         )
+        self._rendered = {}
 
     @classmethod
     async def open(
@@ -226,60 +218,24 @@ class PostgresJournal:
                     f"{self._meta} exists without the other: not a "
                     f"plivo-phlo journal",
                 )
-            self._exists = bool(jobs_exist)
-            if not self._exists:
-                if not create:
-                    raise JournalError(
-                        self.name,
-                        f"no journal at {self.name} (no table {self._jobs})",
-                        missing=True,
-                    )
-                if self.readonly:
-                    return
-                await self._create()
-                self._exists = True
-            meta = await self._read_meta()
-            schema = meta.get("schema")
-            if schema != str(SCHEMA_VERSION):
-                if schema is not None and schema.isdigit() and int(schema) > SCHEMA_VERSION:
-                    raise JournalError(
-                        self.name,
-                        f"journal {self.name} was written by a newer version "
-                        f"(schema {schema}); this version reads schema {SCHEMA_VERSION}",
-                    )
+            self._empty = not jobs_exist
+            if self._empty and not create:
                 raise JournalError(
-                    self.name, f"{self.name} is not a plivo-phlo journal (schema {schema!r})"
+                    self.name, f"no journal at {self.name} (no table {self._jobs})", missing=True
                 )
-            check_identity(self.name, meta, auth_id, base_url)
-            if self.readonly:
-                return
-            for key, value in (("auth_id", auth_id), ("base_url", base_url)):
-                if value is not None and key not in meta:
-                    await db.execute(
-                        f"INSERT INTO {self._meta} VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                        (key, value),
-                    )
-
-    async def _create(self) -> None:
-        db = self._db
-        await db.execute(
-            f"CREATE TABLE {self._jobs} (job_id text PRIMARY KEY, status text NOT NULL, "
-            "run_token text NOT NULL, ref text, http_status bigint, api_id text, "
-            "attempts bigint NOT NULL DEFAULT 0, error text, updated_at float8 NOT NULL, "
-            "url text, payload text, note text, lease_until float8, prior text)"
-        )
-        await db.execute(f"CREATE INDEX {self._jobs}_status ON {self._jobs} (status)")
-        await db.execute(f"CREATE TABLE {self._meta} (key text PRIMARY KEY, value text NOT NULL)")
-        await db.execute(f"INSERT INTO {self._meta} VALUES ('schema', %s)", (str(SCHEMA_VERSION),))
-
-    async def _read_meta(self) -> dict[str, str]:
-        cursor = await self._db.execute(f"SELECT key, value FROM {self._meta}")
-        return {str(key): str(value) for key, value in await cursor.fetchall()}
+            meta: dict[str, str] = {}
+            if not self._empty:
+                cursor = await db.execute(f"SELECT key, value FROM {self._meta}")
+                meta = {str(key): str(value) for key, value in await cursor.fetchall()}
+                self.schema = check_schema(self.name, meta.get("schema"))
+                check_identity(self.name, meta, auth_id, base_url)
+            if not self.readonly:
+                await self._drive(db, self._prepare_op(meta, auth_id, base_url, (_INDEX,)))
+                self._empty = False
 
     # -- the runner's ----------------------------------------------------------------
     async def claim(self, job_id: str, ref: Any, *, retry_failed: bool) -> Claim:
-        key = _pg(text(job_id))
-        assert key is not None
+        key = text(job_id)
         if key in self._claiming:
             return Claim("duplicate")
         self._claiming.add(key)
@@ -308,257 +264,67 @@ class PostgresJournal:
         retry_failed: bool,
         in_doubt: bool,
     ) -> Claim:
-        cursor = await db.execute(
-            f"INSERT INTO {self._jobs} (job_id, status, run_token, ref, attempts, "
-            f"updated_at, lease_until) VALUES (%s, %s, %s, %s, 0, {_NOW}, "
-            f"{_NOW} + %s) ON CONFLICT (job_id) DO NOTHING RETURNING job_id",
-            (key, CLAIMED, self.run_token, _pg(ref_text(ref)), self.lease),
-        )
-        if await cursor.fetchone() is not None:
-            return Claim("claimed")
-        cursor = await db.execute(
-            f"SELECT {_COLUMNS}, prior, {_NOW} FROM {self._jobs} WHERE job_id=%s FOR UPDATE",
-            (key,),
-        )
-        found = await cursor.fetchone()
-        assert found is not None  # rows are only deleted by their owner
-        row = JournalEntry(*found[:-2])
-        claim, write = decide(
-            row, self.run_token, float(found[-1]), retry_failed, found[-2], in_doubt
-        )
-        if write == "take":
-            await db.execute(
-                f"UPDATE {self._jobs} SET prior=CASE WHEN status=%s THEN prior "
-                f"ELSE status END, status=%s, run_token=%s, ref=%s, "
-                f"lease_until={_NOW} + %s WHERE job_id=%s",
-                (CLAIMED, CLAIMED, self.run_token, _pg(ref_text(ref)), self.lease, key),
-            )
-        elif write == "adopt":
-            await db.execute(
-                f"UPDATE {self._jobs} SET run_token=%s, status=%s, "
-                "lease_until=NULL, prior=NULL WHERE job_id=%s",
-                (self.run_token, claim.status, key),
-            )
-        return claim
+        """The claim, in ``db``'s transaction (a test breaks its connection here)."""
+        return await self._drive(db, self._claim_op(key, ref, retry_failed, in_doubt))
 
     async def get(self, job_id: str) -> JournalEntry | None:
-        return await self._run(
-            "read",
-            job_id,
-            f"SELECT {_COLUMNS} FROM {self._jobs} WHERE job_id=%s",
-            (_pg(text(job_id)),),
-        )
+        return await self._do("read", job_id, partial(self._get_op, job_id))
 
     async def start(self, job_id: str, ref: Any, *, url: str | None, payload: bytes | None) -> bool:
-        changed = await self._write(
-            "record the start of",
-            job_id,
-            f"UPDATE {self._jobs} SET status=%s, ref=%s, http_status=NULL, api_id=NULL, "
-            f"attempts=0, error=NULL, updated_at={_NOW}, url=%s, payload=%s, note=NULL, "
-            f"prior=NULL, lease_until={_NOW} + %s WHERE job_id=%s AND run_token=%s "
-            "AND status IN (%s, %s)",
-            (
-                IN_FLIGHT,
-                _pg(ref_text(ref)),
-                _pg(optional_text(url)),
-                _pg(body_text(payload)),
-                self.lease,
-                _pg(text(job_id)),
-                self.run_token,
-                CLAIMED,
-                IN_FLIGHT,  # its own start, tried again after a broken connection
-            ),
-        )
-        return changed == 1
+        op = partial(self._start_op, job_id, ref, url, payload)
+        return await self._do("record the start of", job_id, op) == 1
 
     async def unsent(self, job_id: str) -> None:
-        await self._write(
-            "record the failed sending of",
-            job_id,
-            f"UPDATE {self._jobs} SET status=%s, lease_until={_NOW} + %s "
-            "WHERE job_id=%s AND run_token=%s AND status=%s",
-            (CLAIMED, self.lease, _pg(text(job_id)), self.run_token, IN_FLIGHT),
-        )
+        await self._do("record the failed sending of", job_id, partial(self._unsent_op, job_id))
 
     async def release(self, job_id: str) -> None:
-        key = _pg(text(job_id))
-        await self._write(
-            "release",
-            job_id,
-            f"DELETE FROM {self._jobs} WHERE job_id=%s AND run_token=%s AND status=%s "
-            "AND prior IS NULL",
-            (key, self.run_token, CLAIMED),
-        )
-        await self._write(
-            "release",
-            job_id,
-            f"UPDATE {self._jobs} SET status=prior, prior=NULL, lease_until=NULL "
-            "WHERE job_id=%s AND run_token=%s AND status=%s",
-            (key, self.run_token, CLAIMED),
-        )
-        self.held.discard(key or "")
+        await self._do("release", job_id, partial(self._release_op, job_id), transaction=True)
+        self.held.discard(text(job_id))
 
-    async def finish(
-        self,
-        job_id: str,
-        status: str,
-        *,
-        ref: Any,
-        http_status: int | None,
-        api_id: str | None,
-        attempts: int,
-        error: str | None,
-    ) -> None:
-        key = _pg(text(job_id))
-        await self._write(
-            "record the outcome of",
-            job_id,
-            f"INSERT INTO {self._jobs} (job_id, status, run_token, ref, http_status, api_id, "
-            f"attempts, error, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, {_NOW}) "
-            "ON CONFLICT (job_id) DO UPDATE SET status=excluded.status, "
-            "run_token=excluded.run_token, ref=excluded.ref, "
-            "http_status=excluded.http_status, api_id=excluded.api_id, "
-            "attempts=excluded.attempts, error=excluded.error, "
-            "updated_at=excluded.updated_at, note=NULL, lease_until=NULL, prior=NULL",
-            (
-                key,
-                status,
-                self.run_token,
-                _pg(ref_text(ref)),
-                int64(http_status),
-                _pg(optional_text(api_id)),
-                int64(attempts),
-                _pg(optional_text(error)),
-            ),
-        )
-        self.held.discard(key or "")
+    async def finish(self, job_id: str, status: str, **outcome: Any) -> None:
+        op = partial(self._finish_op, job_id, status, **outcome)
+        await self._do("record the outcome of", job_id, op)
+        self.held.discard(text(job_id))
 
     async def renew(self) -> None:
         held = list(self.held)
         if held:
-            await self._write(
-                "renew the claims of",
-                f"{len(held)} jobs",
-                f"UPDATE {self._jobs} SET lease_until={_NOW} + %s WHERE job_id = ANY(%s) "
-                "AND run_token=%s AND status IN (%s, %s)",
-                (self.lease, held, self.run_token, CLAIMED, IN_FLIGHT),
-            )
+            op = partial(self._renew_op, held)
+            await self._do(": could not renew this run's claims", None, op, transaction=True)
 
     # -- the operator's ------------------------------------------------------------------
     async def rows(self, status: str | Iterable[str] | None = None) -> list[JournalEntry]:
-        import psycopg
-
-        if not self._exists:
-            return []
-        query = f"SELECT {_COLUMNS} FROM {self._jobs}"
-        args: tuple[Any, ...] = ()
-        if status is not None:
-            query += " WHERE status = ANY(%s)"
-            args = ([status] if isinstance(status, str) else list(status),)
-
-        async def attempt() -> list[JournalEntry]:
-            async with self._connection() as db:
-                cursor = await db.execute(query + " ORDER BY updated_at, job_id", args)
-                return [JournalEntry(*row) for row in await cursor.fetchall()]
-
-        try:
-            return await self._retrying(None, "", attempt)
-        except psycopg.Error as exc:
-            raise JournalError(
-                self.name, f"journal {self.name} cannot be read: {_said(exc)}"
-            ) from None
+        wanted = status if status is None or isinstance(status, str) else list(status)
+        return await self._do(" cannot be read", None, partial(self._rows_op, wanted))
 
     async def counts(self) -> dict[str, int]:
-        import psycopg
-
-        if not self._exists:
-            return {}
-
-        async def attempt() -> dict[str, int]:
-            async with self._connection() as db:
-                cursor = await db.execute(
-                    f"SELECT status, count(*) FROM {self._jobs} GROUP BY status"
-                )
-                return {str(status): int(count) for status, count in await cursor.fetchall()}
-
-        try:
-            return await self._retrying(None, "", attempt)
-        except psycopg.Error as exc:
-            raise JournalError(
-                self.name, f"journal {self.name} cannot be read: {_said(exc)}"
-            ) from None
+        return await self._do(" cannot be read", None, self._counts_op)
 
     async def resolve(self, job_ids: Iterable[str], status: str, note: str) -> list[str]:
-        import psycopg
-
-        ids = list(dict.fromkeys(job_ids))
-        keys = [_pg(job_id) for job_id in ids]
-        try:
-            async with self._connection() as db, db.transaction():
-                cursor = await db.execute(
-                    f"SELECT job_id, status, lease_until, {_NOW} FROM {self._jobs} "
-                    "WHERE job_id = ANY(%s) FOR UPDATE",
-                    (keys,),
-                )
-                rows = await cursor.fetchall()
-                found = {str(job_id): (str(value), lease) for job_id, value, lease, _ in rows}
-                unresolved_problems(self.name, found, ids, float(rows[0][3]) if rows else 0.0)
-                await db.execute(
-                    f"UPDATE {self._jobs} SET status=%s, note=%s, updated_at={_NOW}, "
-                    "lease_until=NULL WHERE job_id = ANY(%s)",
-                    (status, _pg(note), keys),
-                )
-        except psycopg.Error as exc:
-            raise JournalError(
-                self.name, f"journal {self.name}: cannot update: {_said(exc)}"
-            ) from None
-        return ids
+        """Not tried again: a retry after a commit whose answer was lost would
+        find the jobs resolved and refuse them."""
+        op = partial(self._resolve_op, list(dict.fromkeys(job_ids)), status, note)
+        return await self._do(": cannot update", None, op, transaction=True, retry=False)
 
     async def aclose(self) -> None:
         """Release the claims this run still holds, then disconnect."""
-        import psycopg
-
-        async def leave() -> None:
-            async with self._connection() as db, db.transaction():
-                await db.execute(
-                    f"DELETE FROM {self._jobs} WHERE run_token=%s AND status=%s AND prior IS NULL",
-                    (self.run_token, CLAIMED),
-                )
-                await db.execute(
-                    f"UPDATE {self._jobs} SET status=prior, prior=NULL, "
-                    "lease_until=NULL WHERE run_token=%s AND status=%s",
-                    (self.run_token, CLAIMED),
-                )
-                # Its jobs in flight have no owner any more: unknown at once.
-                await db.execute(
-                    f"UPDATE {self._jobs} SET lease_until=NULL WHERE run_token=%s AND status=%s",
-                    (self.run_token, IN_FLIGHT),
-                )
-
         try:
-            if not self.readonly and self._exists:
+            if not self.readonly and not self._empty:
                 with anyio.CancelScope(shield=True):
-                    await self._retrying(None, "", leave)
-        except psycopg.Error as exc:
-            raise JournalError(
-                self.name, f"journal {self.name} could not be closed cleanly: {_said(exc)}"
-            ) from None
+                    await self._do(
+                        " could not be closed cleanly", None, self._leave_op, transaction=True
+                    )
         finally:
             with anyio.CancelScope(shield=True):
                 for connection in self._opened:
                     await connection.close()
 
     async def transact(self, work: Callable[[Sql], Awaitable[_T]], *, write: bool = True) -> _T:
-        import psycopg
-
         async def attempt() -> _T:
             async with self._connection() as db, db.transaction():
                 return await work(_Statements(db, self.dialect))
 
-        try:
-            return await self._retrying(None, "", attempt)
-        except psycopg.Error as exc:
-            raise JournalError(self.name, f"journal {self.name}: {_said(exc)}") from None
+        return await self._retrying("", None, attempt)
 
     # -- internals ---------------------------------------------------------------------
     @asynccontextmanager
@@ -593,57 +359,62 @@ class PostgresJournal:
                 self._opened.remove(db)
                 await db.close()
 
+    async def _drive(self, db: psycopg.AsyncConnection[Any], op: Op[_T]) -> _T:
+        """Run ``op``'s statements on ``db``."""
+        try:
+            step = next(op)
+            while True:
+                cursor = await db.execute(self._render(step.sql), _pg_args(step.args))
+                step = op.send(await cursor.fetchall() if step.rows else cursor.rowcount)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    async def _do(
+        self,
+        what: str,
+        job_id: str | None,
+        make: Callable[[], Op[_T]],
+        *,
+        transaction: bool = False,
+        retry: bool = True,
+    ) -> _T:
+        """Run the operation ``make()`` makes (anew for each attempt)."""
+
+        async def attempt() -> _T:
+            async with self._connection() as db:
+                if not transaction:  # one statement: its own transaction
+                    return await self._drive(db, make())
+                async with db.transaction():
+                    return await self._drive(db, make())
+
+        return await self._retrying(what, job_id, attempt, retry=retry)
+
     async def _retrying(
-        self, what: str | None, job_id: str, attempt: Callable[[], Awaitable[_T]]
+        self,
+        what: str,
+        job_id: str | None,
+        attempt: Callable[[], Awaitable[_T]],
+        *,
+        retry: bool = True,
     ) -> _T:
         """``attempt()``, tried again on a new connection while the database
-        cannot be reached (every operation here is idempotent). ``what``:
-        raise a JournalError naming the job; None: let psycopg's error out."""
+        cannot be reached (every operation here is idempotent); a failure is
+        a JournalError saying ``what`` failed (see :meth:`_failure`)."""
         import psycopg
 
-        for pause in (*RECONNECT_PAUSES, None):
+        for pause in (*(RECONNECT_PAUSES if retry else ()), None):
             try:
                 return await attempt()
             except psycopg.OperationalError as exc:
                 if pause is None:
-                    if what is None:
-                        raise
-                    raise self._failure(what, job_id, exc) from None
+                    raise self._failure(what, job_id, exc, _said(exc)) from None
                 _log.warning(
                     "journal %s: %s; trying again on a new connection", self.name, _said(exc)
                 )
                 await anyio.sleep(pause)
             except psycopg.Error as exc:
-                if what is None:
-                    raise
-                raise self._failure(what, job_id, exc) from None
+                raise self._failure(what, job_id, exc, _said(exc)) from None
         raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _write(self, what: str, job_id: str, sql: str, args: tuple[Any, ...]) -> int:
-        async def attempt() -> int:
-            async with self._connection() as db:
-                cursor = await db.execute(sql, args)
-                return cursor.rowcount
-
-        return await self._retrying(what, job_id, attempt)
-
-    async def _run(
-        self, what: str, job_id: str, sql: str, args: tuple[Any, ...]
-    ) -> JournalEntry | None:
-        async def attempt() -> tuple[Any, ...] | None:
-            async with self._connection() as db:
-                cursor = await db.execute(sql, args)
-                return await cursor.fetchone()
-
-        row = await self._retrying(what, job_id, attempt)
-        return None if row is None else JournalEntry(*row)
-
-    def _failure(self, what: str, job_id: str, exc: Exception) -> JournalError:
-        return JournalError(
-            self.name,
-            f"journal {self.name}: could not {what} job {safe_str(job_id)}: "
-            f"{type(exc).__name__}: {_said(exc)}",
-        )
 
 
 class _Statements:

@@ -24,15 +24,14 @@ key, in the transaction that writes ``open``), and ``running`` or
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ._journal import (
     CLAIMED,
@@ -42,18 +41,12 @@ from ._journal import (
     Claim,
     JournalEntry,
     JournalError,
-    body_text,
     check_identity,
-    decide,
-    int64,
-    optional_text,
-    ref_text,
     text,
-    unresolved_problems,
 )
+from ._journal_sql import Op, SqlJournal, Step, drive
 from ._journal_sqlite_checks import OPEN, alive, inspect, lost_log, wal_missing
 from ._manifest import Dialect, Sql
-from ._text import safe_str
 
 __all__ = ["SqliteFile", "SqliteJournal"]
 
@@ -64,73 +57,34 @@ BUSY_TIMEOUT = 10_000
 
 _HOST = socket.gethostname()
 _T = TypeVar("_T")
-#: The manifest's statements in SQLite (see :mod:`._manifest`).
+_P = ParamSpec("_P")
+#: The journal's and the manifest's statements in SQLite. ``journal_now()`` is
+#: this process's clock (the runners sharing a file share the machine's).
 DIALECT = Dialect(
     param="?",
     seconds="REAL",
-    now="((julianday('now') - 2440587.5) * 86400.0)",
-    tables={"jobs": "jobs", "campaigns": "campaigns", "campaign_jobs": "campaign_jobs"},
+    now="journal_now()",
+    tables={
+        "jobs": "jobs",
+        "meta": "meta",
+        "campaigns": "campaigns",
+        "campaign_jobs": "campaign_jobs",
+    },
+    table_options=" WITHOUT ROWID",
 )
 _OPEN = OPEN
 _RUNNING = "running"
 _CLOSED = "closed"
-
-_SCHEMA = (
-    """
-CREATE TABLE IF NOT EXISTS jobs (
-    job_id      TEXT PRIMARY KEY,
-    status      TEXT NOT NULL,
-    run_token   TEXT NOT NULL,
-    ref         TEXT,
-    http_status INTEGER,
-    api_id      TEXT,
-    attempts    INTEGER NOT NULL DEFAULT 0,
-    error       TEXT,
-    updated_at  REAL NOT NULL,
-    url         TEXT,
-    payload     TEXT,
-    note        TEXT,
-    lease_until REAL,
-    prior       TEXT
-) WITHOUT ROWID
-""",
-    """
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-) WITHOUT ROWID
-""",
-    """
+#: The runners sharing the file, for the ``state`` marker and to tell a
+#: killed owner of a claim (see the module's docstring).
+_RUNNERS = """
 CREATE TABLE IF NOT EXISTS runners (
     token       TEXT PRIMARY KEY,
     lease_until REAL NOT NULL,
     host        TEXT,
     pid         INTEGER
 ) WITHOUT ROWID
-""",
-)
-#: Schema 1 had no request and no operator's note; schema 2 no claims.
-_MIGRATE = {
-    1: (
-        "ALTER TABLE jobs ADD COLUMN url TEXT",
-        "ALTER TABLE jobs ADD COLUMN payload TEXT",
-        "ALTER TABLE jobs ADD COLUMN note TEXT",
-    ),
-    2: (
-        "ALTER TABLE jobs ADD COLUMN lease_until REAL",
-        "ALTER TABLE jobs ADD COLUMN prior TEXT",
-        _SCHEMA[2],
-    ),
-}
-#: The columns of a JournalEntry, per schema version.
-_SELECT = {
-    3: "SELECT job_id, status, run_token, ref, http_status, api_id, attempts, error, "
-    "updated_at, url, payload, note, lease_until FROM jobs",
-    2: "SELECT job_id, status, run_token, ref, http_status, api_id, attempts, error, "
-    "updated_at, url, payload, note, NULL FROM jobs",
-    1: "SELECT job_id, status, run_token, ref, http_status, api_id, attempts, error, "
-    "updated_at, NULL, NULL, NULL, NULL FROM jobs",
-}
+"""
 #: Set the state unless another live runner is checkpointing: a checkpoint
 #: must copy ``open`` (arguments: the state, this run's token, now).
 _SET_STATE = (
@@ -140,7 +94,7 @@ _SET_STATE = (
 )
 
 
-class SqliteFile:
+class SqliteFile(SqlJournal):
     """A job journal in one SQLite file (synchronous; see :class:`SqliteJournal`).
 
     Every write is its own committed transaction, so nothing is lost to a
@@ -169,6 +123,8 @@ class SqliteFile:
         self.run_token = uuid.uuid4().hex
         self.readonly = readonly
         self.lease = lease
+        self.dialect = DIALECT
+        self._rendered = {}
         #: Rows this run holds (claimed or in flight): their leases are renewed.
         self.held: set[str] = set()
         #: Other runners' tokens whose process is known to be dead.
@@ -189,6 +145,7 @@ class SqliteFile:
         except (sqlite3.Error, OSError, ValueError) as exc:  # ValueError: a NUL in the path
             raise JournalError(name, f"cannot open journal {name}: {exc}") from None
         try:
+            self._db.create_function("journal_now", 0, time.time)
             self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT}")
             meta = inspect(self._db, self.path)
             self.schema = SCHEMA_VERSION if meta is None else int(meta["schema"])
@@ -196,7 +153,7 @@ class SqliteFile:
             if meta is not None:
                 check_identity(self.name, meta, auth_id, base_url)
             if not readonly:
-                self._prepare(meta, auth_id, base_url)
+                self._prepare(auth_id, base_url)
         except sqlite3.Error as exc:
             self._db.close()
             raise JournalError(name, f"journal {name} cannot be used: {exc}") from None
@@ -204,9 +161,7 @@ class SqliteFile:
             self._db.close()
             raise
 
-    def _prepare(
-        self, meta: dict[str, str] | None, auth_id: str | None, base_url: str | None
-    ) -> None:
+    def _prepare(self, auth_id: str | None, base_url: str | None) -> None:
         """Create or migrate the schema, record the identity, register this
         runner and mark the journal open."""
         db = self._db
@@ -215,32 +170,10 @@ class SqliteFile:
         db.execute("PRAGMA wal_autocheckpoint=0")  # see the module's docstring
         with _immediate(db):
             # Read again under the write lock: another process may have
-            # created or migrated it since _inspect.
-            current = dict(_meta(db))
-            check_identity(self.name, current, auth_id, base_url)  # another one created it
-            if not current:
-                for statement in _SCHEMA:  # not executescript: it would commit
-                    db.execute(statement)
-                db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
-                )
-            else:
-                for version in range(int(current["schema"]), SCHEMA_VERSION):
-                    for statement in _MIGRATE[version]:
-                        db.execute(statement)
-                db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
-            self.schema = SCHEMA_VERSION
+            # created or migrated it since inspect.
+            self._run(self._prepare_op(_meta(db), auth_id, base_url, (_RUNNERS,)))
             self._empty = False
-            # A journal without an identity (new, or older than identities)
-            # takes the first one that opens it.
-            if auth_id is not None and "auth_id" not in current:
-                db.execute("INSERT INTO meta VALUES ('auth_id', ?)", (auth_id,))
-            if base_url is not None and "base_url" not in current:
-                db.execute("INSERT INTO meta VALUES ('base_url', ?)", (base_url,))
-            db.execute(
-                "INSERT OR REPLACE INTO runners VALUES (?, ?, ?, ?)",
-                (self.run_token, time.time() + self.lease, _HOST, os.getpid()),
-            )
+            self._execute(self._register())
             self._announce_checkpoint()
         self._checkpoint_and_resume("TRUNCATE")
 
@@ -251,249 +184,81 @@ class SqliteFile:
 
     # -- the runner's ----------------------------------------------------------------
     def get(self, job_id: str) -> JournalEntry | None:
-        try:
-            row = self._db.execute(_SELECT[self.schema] + " WHERE job_id=?", (job_id,)).fetchone()
-        except sqlite3.Error as exc:
-            raise self._failure("read", job_id, exc) from None
-        return None if row is None else JournalEntry(*row)
+        return self._do("read", job_id, self._get_op(job_id), write=False)
 
     def claim(self, job_id: str, ref: Any, *, retry_failed: bool) -> Claim:
-        """Claim the job in one write transaction (see :func:`decide`)."""
-        db = self._db
+        """Claim the job in one write transaction (see :func:`~._journal.decide`)."""
         job_id = text(job_id)
-        try:
-            with _immediate(db):
-                row = db.execute(_SELECT[self.schema] + " WHERE job_id=?", (job_id,)).fetchone()
-                now = time.time()
-                entry = None if row is None else JournalEntry(*row)
-                if entry is not None and self._owner_died(entry, now):
-                    entry = dataclasses.replace(entry, lease_until=None)
-                prior = (
-                    None
-                    if entry is None or entry.status != CLAIMED
-                    else db.execute("SELECT prior FROM jobs WHERE job_id=?", (job_id,)).fetchone()[
-                        0
-                    ]
-                )
-                claim, write = decide(entry, self.run_token, now, retry_failed, prior)
-                if write == "insert":
-                    db.execute(
-                        "INSERT INTO jobs (job_id, status, run_token, ref, attempts, "
-                        "updated_at, lease_until) VALUES (?, ?, ?, ?, 0, ?, ?)",
-                        (job_id, CLAIMED, self.run_token, ref_text(ref), now, now + self.lease),
-                    )
-                elif write == "take":
-                    db.execute(
-                        "UPDATE jobs SET prior=CASE WHEN status=? THEN prior ELSE status END, "
-                        "status=?, run_token=?, ref=?, lease_until=? WHERE job_id=?",
-                        (CLAIMED, CLAIMED, self.run_token, ref_text(ref), now + self.lease, job_id),
-                    )
-                elif write == "adopt":
-                    assert claim.status is not None
-                    self._adopt(job_id, claim.status)
-        except sqlite3.Error as exc:
-            raise self._failure("claim", job_id, exc) from None
+        claim = self._do(
+            "claim", job_id, self._claim_op(job_id, ref, retry_failed, False), lock=True
+        )
         if claim.kind == "claimed":
             self.held.add(job_id)
-        self.count_write()
         return claim
 
-    def _owner_died(self, entry: JournalEntry, now: float) -> bool:
+    def _owner_gone(self, row: JournalEntry, now: float) -> Op[bool]:
         """A live lease whose owner is a process of this machine that is gone
         (killed): no need to wait for the lease to expire."""
+        token = row.run_token
         if (
-            entry.status not in (CLAIMED, IN_FLIGHT)
-            or entry.run_token == self.run_token
-            or (entry.lease_until is None or entry.lease_until <= now)
+            row.status not in (CLAIMED, IN_FLIGHT)
+            or token == self.run_token
+            or (row.lease_until is None or row.lease_until <= now)
         ):
             return False
-        token = entry.run_token
         if token not in self._dead:
-            owner = self._db.execute(
-                "SELECT host, pid FROM runners WHERE token=?", (token,)
-            ).fetchone()
-            if owner is None or owner[0] != _HOST or alive(owner[1]):
+            owner = yield Step("SELECT host, pid FROM runners WHERE token=?", (token,), rows=True)
+            if not owner or owner[0][0] != _HOST or alive(owner[0][1]):
                 return False  # asked again at the next poll: it may die meanwhile
             self._dead.add(token)
         return True
 
-    def _adopt(self, job_id: str, status: str) -> None:
-        """Mark an earlier run's row as seen by this run (and set its status);
-        ``updated_at`` keeps saying when the job was last written."""
-        self._db.execute(
-            "UPDATE jobs SET run_token=?, status=?, lease_until=NULL, prior=NULL WHERE job_id=?",
-            (self.run_token, status, job_id),
-        )
-
     def start(
         self, job_id: str, ref: Any, *, url: str | None = None, payload: bytes | None = None
     ) -> bool:
-        """Record that the job's request is about to be sent (committed first),
-        with the request itself, so an unknown outcome can be checked. False
-        (nothing written) when this run no longer owns the claim."""
-        changed = self._write(
-            "record the start of",
-            job_id,
-            "UPDATE jobs SET status=?, ref=?, http_status=NULL, api_id=NULL, attempts=0, "
-            "error=NULL, updated_at=?, url=?, payload=?, note=NULL, prior=NULL, "
-            "lease_until=? WHERE job_id=? AND run_token=? AND status=?",
-            (
-                IN_FLIGHT,
-                ref_text(ref),
-                time.time(),
-                optional_text(url),
-                body_text(payload),
-                time.time() + self.lease,
-                text(job_id),
-                self.run_token,
-                CLAIMED,
-            ),
+        """Record that the job's request is about to be sent; False (nothing
+        written) when this run no longer owns the claim."""
+        return (
+            self._do("record the start of", job_id, self._start_op(job_id, ref, url, payload)) == 1
         )
-        return changed == 1
 
     def unsent(self, job_id: str) -> None:
-        self._write(
-            "record the failed sending of",
-            job_id,
-            "UPDATE jobs SET status=?, lease_until=? WHERE job_id=? AND run_token=? AND status=?",
-            (CLAIMED, time.time() + self.lease, text(job_id), self.run_token, IN_FLIGHT),
-        )
+        self._do("record the failed sending of", job_id, self._unsent_op(job_id))
 
     def release(self, job_id: str) -> None:
-        job_id = text(job_id)
-        self._write(
-            "release",
-            job_id,
-            "DELETE FROM jobs WHERE job_id=? AND run_token=? AND status=? AND prior IS NULL",
-            (job_id, self.run_token, CLAIMED),
-        )
-        self._write(
-            "release",
-            job_id,
-            "UPDATE jobs SET status=prior, prior=NULL, lease_until=NULL "
-            "WHERE job_id=? AND run_token=? AND status=?",
-            (job_id, self.run_token, CLAIMED),
-        )
-        self.held.discard(job_id)
+        self._do("release", job_id, self._release_op(job_id), lock=True)
+        self.held.discard(text(job_id))
 
-    def finish(
-        self,
-        job_id: str,
-        status: str,
-        *,
-        ref: Any,
-        http_status: int | None,
-        api_id: str | None,
-        attempts: int,
-        error: str | None,
-    ) -> None:
-        """Record a job's outcome (inserting the row if it was never claimed)."""
-        self._write(
-            "record the outcome of",
-            job_id,
-            "INSERT INTO jobs (job_id, status, run_token, ref, http_status, api_id, "
-            "attempts, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(job_id) DO UPDATE SET status=excluded.status, "
-            "run_token=excluded.run_token, ref=excluded.ref, "
-            "http_status=excluded.http_status, api_id=excluded.api_id, "
-            "attempts=excluded.attempts, error=excluded.error, "
-            "updated_at=excluded.updated_at, note=NULL, lease_until=NULL, prior=NULL",
-            (
-                text(job_id),
-                status,
-                self.run_token,
-                ref_text(ref),
-                int64(http_status),
-                optional_text(api_id),
-                int64(attempts),
-                optional_text(error),
-                time.time(),
-            ),
-        )
+    def finish(self, /, job_id: str, status: str, **outcome: Any) -> None:
+        """Record a job's outcome (see :meth:`~._journal.Journal.finish`),
+        inserting the row if it was never claimed."""
+        self._do("record the outcome of", job_id, self._finish_op(job_id, status, **outcome))
         self.held.discard(text(job_id))
 
     def renew(self) -> None:
         """Extend the leases of this runner and of every row it holds."""
-        until = time.time() + self.lease
-        try:
-            with _immediate(self._db):
-                self._db.execute(
-                    "INSERT OR REPLACE INTO runners VALUES (?, ?, ?, ?)",
-                    (self.run_token, until, _HOST, os.getpid()),
-                )
-                self._db.executemany(
-                    "UPDATE jobs SET lease_until=? WHERE job_id=? AND run_token=? "
-                    "AND status IN (?, ?)",
-                    [
-                        (until, job_id, self.run_token, CLAIMED, IN_FLIGHT)
-                        for job_id in list(self.held)
-                    ],
-                )
-        except sqlite3.Error as exc:
-            raise JournalError(
-                self.path, f"journal {self.path}: could not renew this run's claims: {exc}"
-            ) from None
+
+        def renew() -> Op[None]:
+            yield self._register()
+            yield from self._renew_op(list(self.held))
+
+        self._do(": could not renew this run's claims", None, renew(), lock=True, write=False)
 
     # -- the operator's ------------------------------------------------------------------
     def rows(self, status: str | Iterable[str] | None = None) -> list[JournalEntry]:
         """Every row (or those with ``status``, or one of several), oldest first."""
-        if self._empty and self.readonly:
-            return []
-        query = _SELECT[self.schema]
-        statuses = (
-            [status] if isinstance(status, str) else None if status is None else (list(status))
-        )
-        args: tuple[str, ...] = ()
-        if statuses is not None:
-            query += " WHERE status IN (" + ", ".join("?" * len(statuses)) + ")"
-            args = tuple(statuses)
-        try:
-            cursor = self._db.execute(query + " ORDER BY updated_at, job_id", args)
-            return [JournalEntry(*row) for row in cursor]
-        except sqlite3.Error as exc:
-            raise JournalError(self.path, f"journal {self.path} cannot be read: {exc}") from None
+        return self._do(" cannot be read", None, self._rows_op(status), write=False)
 
     def counts(self) -> dict[str, int]:
         """How many jobs have each status."""
-        if self._empty and self.readonly:
-            return {}
-        try:
-            return {
-                str(status): int(count)
-                for status, count in self._db.execute(
-                    "SELECT status, count(*) FROM jobs GROUP BY status"
-                )
-            }
-        except sqlite3.Error as exc:
-            raise JournalError(self.path, f"journal {self.path} cannot be read: {exc}") from None
+        return self._do(" cannot be read", None, self._counts_op(), write=False)
 
     def resolve(self, job_ids: Iterable[str], status: str, note: str) -> list[str]:
         """Set unresolved jobs to ``status`` with the operator's ``note``, all or
         none; returns the ids. Raises :class:`ValueError` naming the ids that
         are not in the journal or not unresolved."""
-        ids = list(dict.fromkeys(job_ids))
-        db = self._db
-        try:
-            with _immediate(db):
-                found: dict[str, tuple[str, float | None]] = {}
-                lease = "lease_until" if self.schema >= 3 else "NULL"
-                for job_id in ids:
-                    row = db.execute(
-                        f"SELECT status, {lease} FROM jobs WHERE job_id=?",  # noqa: S608
-                        (job_id,),
-                    ).fetchone()
-                    if row is not None:
-                        found[job_id] = (row[0], row[1])
-                now = time.time()
-                unresolved_problems(str(self.path), found, ids, now)
-                db.executemany(
-                    "UPDATE jobs SET status=?, note=?, updated_at=?, lease_until=NULL "
-                    "WHERE job_id=?",
-                    [(status, note, now, job_id) for job_id in ids],
-                )
-        except sqlite3.Error as exc:
-            raise JournalError(self.path, f"journal {self.path}: cannot update: {exc}") from None
-        return ids
+        op = self._resolve_op(list(dict.fromkeys(job_ids)), status, note)
+        return self._do(": cannot update", None, op, lock=True, write=False)
 
     def close(self) -> None:
         """Release the claims this run still holds and close. The last runner
@@ -518,20 +283,7 @@ class SqliteFile:
         db = self._db
         now = time.time()
         with _immediate(db):
-            db.execute(
-                "DELETE FROM jobs WHERE run_token=? AND status=? AND prior IS NULL",
-                (self.run_token, CLAIMED),
-            )
-            db.execute(
-                "UPDATE jobs SET status=prior, prior=NULL, lease_until=NULL "
-                "WHERE run_token=? AND status=?",
-                (self.run_token, CLAIMED),
-            )
-            # Its jobs in flight have no owner any more: unknown at once.
-            db.execute(
-                "UPDATE jobs SET lease_until=NULL WHERE run_token=? AND status=?",
-                (self.run_token, IN_FLIGHT),
-            )
+            self._run(self._leave_op())
             db.execute(
                 "DELETE FROM runners WHERE token=? OR lease_until <= ?", (self.run_token, now)
             )
@@ -545,13 +297,33 @@ class SqliteFile:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- internals ---------------------------------------------------------------------
-    def _write(self, what: str, job_id: str, sql: str, args: tuple[Any, ...]) -> int:
+    def _execute(self, step: Step) -> Any:
+        cursor = self._db.execute(self._render(step.sql), step.args)
+        return cursor.fetchall() if step.rows else cursor.rowcount
+
+    def _run(self, op: Op[_T]) -> _T:
+        return drive(op, self._execute)
+
+    def _do(
+        self, what: str, job_id: str | None, op: Op[_T], *, lock: bool = False, write: bool = True
+    ) -> _T:
+        """Run ``op`` (in one write transaction if ``lock``); a failure is a
+        JournalError saying ``what`` failed (see :meth:`_failure`)."""
         try:
-            changed = self._db.execute(sql, args).rowcount
+            with _immediate(self._db) if lock else contextlib.nullcontext():
+                result = self._run(op)
         except sqlite3.Error as exc:
-            raise self._failure(what, job_id, exc) from None
-        self.count_write()
-        return changed
+            raise self._failure(what, job_id, exc, str(exc)) from None
+        if write:
+            self.count_write()
+        return result
+
+    def _register(self) -> Step:
+        """This runner in ``runners``, with its lease."""
+        return Step(
+            "INSERT OR REPLACE INTO runners VALUES (?, {now} + ?, ?, ?)",
+            (self.run_token, self.lease, _HOST, os.getpid()),
+        )
 
     def count_write(self) -> None:
         self._writes += 1
@@ -588,12 +360,16 @@ class SqliteFile:
                 (_RUNNING, self.run_token, time.time()),
             )
 
-    def _failure(self, what: str, job_id: str, exc: sqlite3.Error) -> JournalError:
-        return JournalError(
-            self.path,
-            f"journal {self.path}: could not {what} job {safe_str(job_id)}: "
-            f"{type(exc).__name__}: {exc}",
-        )
+
+def _awaitable(
+    method: Callable[Concatenate[SqliteFile, _P], _T],
+) -> Callable[Concatenate[SqliteJournal, _P], Coroutine[Any, Any, _T]]:
+    """``method`` of the journal's file, as the async interface's."""
+
+    async def call(self: SqliteJournal, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        return method(self.file, *args, **kwargs)
+
+    return call
 
 
 class SqliteJournal:
@@ -609,53 +385,17 @@ class SqliteJournal:
         self.run_token = file.run_token
         self.name = file.name
 
-    async def claim(self, job_id: str, ref: Any, *, retry_failed: bool) -> Claim:
-        return self.file.claim(job_id, ref, retry_failed=retry_failed)
-
-    async def get(self, job_id: str) -> JournalEntry | None:
-        return self.file.get(job_id)
-
-    async def start(self, job_id: str, ref: Any, *, url: str | None, payload: bytes | None) -> bool:
-        return self.file.start(job_id, ref, url=url, payload=payload)
-
-    async def unsent(self, job_id: str) -> None:
-        self.file.unsent(job_id)
-
-    async def release(self, job_id: str) -> None:
-        self.file.release(job_id)
-
-    async def finish(
-        self,
-        job_id: str,
-        status: str,
-        *,
-        ref: Any,
-        http_status: int | None,
-        api_id: str | None,
-        attempts: int,
-        error: str | None,
-    ) -> None:
-        self.file.finish(
-            job_id,
-            status,
-            ref=ref,
-            http_status=http_status,
-            api_id=api_id,
-            attempts=attempts,
-            error=error,
-        )
-
-    async def renew(self) -> None:
-        self.file.renew()
-
-    async def rows(self, status: str | Iterable[str] | None = None) -> list[JournalEntry]:
-        return self.file.rows(status)
-
-    async def resolve(self, job_ids: Iterable[str], status: str, note: str) -> list[str]:
-        return self.file.resolve(job_ids, status, note)
-
-    async def counts(self) -> dict[str, int]:
-        return self.file.counts()
+    claim = _awaitable(SqliteFile.claim)
+    get = _awaitable(SqliteFile.get)
+    start = _awaitable(SqliteFile.start)
+    unsent = _awaitable(SqliteFile.unsent)
+    release = _awaitable(SqliteFile.release)
+    finish = _awaitable(SqliteFile.finish)
+    renew = _awaitable(SqliteFile.renew)
+    rows = _awaitable(SqliteFile.rows)
+    resolve = _awaitable(SqliteFile.resolve)
+    counts = _awaitable(SqliteFile.counts)
+    aclose = _awaitable(SqliteFile.close)
 
     async def transact(self, work: Callable[[Sql], Awaitable[_T]], *, write: bool = True) -> _T:
         """Run ``work`` in one transaction (a write one unless ``write=False``).
@@ -672,9 +412,6 @@ class SqliteJournal:
         if write:
             self.file.count_write()
         return result
-
-    async def aclose(self) -> None:
-        self.file.close()
 
 
 class _Statements:
@@ -746,8 +483,8 @@ def _deferred(db: sqlite3.Connection) -> Iterator[None]:
             db.execute("COMMIT")
 
 
-def _meta(db: sqlite3.Connection) -> list[tuple[str, str]]:
+def _meta(db: sqlite3.Connection) -> dict[str, str]:
     tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
     if "meta" not in tables:
-        return []
-    return [(str(k), str(v)) for k, v in db.execute("SELECT key, value FROM meta")]
+        return {}
+    return {str(k): str(v) for k, v in db.execute("SELECT key, value FROM meta")}

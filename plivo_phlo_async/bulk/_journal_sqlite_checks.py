@@ -11,7 +11,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from ._journal import SCHEMA_VERSION, JournalError
+from ._journal import JournalError
+from ._journal_sql import check_schema
 
 __all__ = ["OPEN", "alive", "inspect", "lost_log", "wal", "wal_missing"]
 
@@ -103,15 +104,7 @@ def inspect(db: sqlite3.Connection, path: Path) -> dict[str, str] | None:
         meta = {str(key): str(value) for key, value in db.execute("SELECT key, value FROM meta")}
     except sqlite3.DatabaseError as exc:
         raise JournalError(path, f"{path} is not a plivo-phlo journal ({exc})") from None
-    schema = meta.get("schema")
-    if schema not in ("1", "2", "3"):
-        if schema is not None and schema.isdigit() and int(schema) > SCHEMA_VERSION:
-            raise JournalError(
-                path,
-                f"journal {path} was written by a newer version (schema {schema}); "
-                f"this version reads schemas 1 to {SCHEMA_VERSION}",
-            )
-        raise JournalError(path, f"{path} is not a plivo-phlo journal (schema {schema!r})")
+    check_schema(str(path), meta.get("schema"))
     return meta
 
 

@@ -91,14 +91,26 @@ class Dialect:
     seconds: str
     #: An expression for now, in seconds since the epoch (the database's clock).
     now: str
-    #: ``{name}`` -> the name of the journal's table (``jobs``, ``campaigns``...).
+    #: ``{name}`` -> the name of the journal's table (``jobs``, ``meta``, ``campaigns``...).
     tables: dict[str, str]
+    #: The column type of a 64-bit integer.
+    integer: str = "INTEGER"
+    #: What ends a ``CREATE TABLE`` (SQLite's ``WITHOUT ROWID``).
+    table_options: str = ""
+    #: What locks the rows a ``SELECT`` reads until the transaction ends (SQLite's
+    #: ``BEGIN IMMEDIATE`` already holds the only write lock).
+    for_update: str = ""
 
     def render(self, sql: str) -> str:
-        """``sql`` written with ``?``, ``{seconds}``, ``{now}`` and ``{table}`` names."""
-        return sql.format(seconds=self.seconds, now=self.now, **self.tables).replace(
-            "?", self.param
-        )
+        """``sql`` written with ``?``, ``{table}`` names and the ``{fields}`` above."""
+        return sql.format(
+            seconds=self.seconds,
+            now=self.now,
+            integer=self.integer,
+            table_options=self.table_options,
+            for_update=self.for_update,
+            **self.tables,
+        ).replace("?", self.param)
 
 
 class Sql(Protocol):

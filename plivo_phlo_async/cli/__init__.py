@@ -14,9 +14,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-__all__ = ["MISSING_EXTRA_HINT", "main"]
+__all__ = ["main"]
 
-MISSING_EXTRA_HINT = 'plivo-phlo needs the cli extra: pip install "plivo-phlo-async[cli]"'
+_MISSING_EXTRA_HINT = 'plivo-phlo needs the cli extra: pip install "plivo-phlo-async[cli]"'
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -25,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         import rich  # noqa: F401
         import typer  # noqa: F401
     except ImportError:
-        sys.stderr.write(MISSING_EXTRA_HINT + "\n")
+        sys.stderr.write(_MISSING_EXTRA_HINT + "\n")
         raise SystemExit(2) from None
     from ._app import app
 

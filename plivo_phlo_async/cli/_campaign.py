@@ -23,14 +23,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from .._exceptions import InvalidParameterError
+from .._ratelimit import DEFAULT_RATE_LIMIT
 from .._validation import validate_path_id
-from ..bulk import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_RATE_LIMIT,
-    MAX_CONCURRENCY,
-    JournalError,
-    check_campaign_id,
-)
+from ..bulk import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, JournalError, check_campaign_id
 from ..integrations.campaign import DEFAULT_CHUNK_SIZE, DEFAULT_QUEUE, MAX_CHUNK_SIZE
 from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
 from ._help import HelpCommand, HelpGroup

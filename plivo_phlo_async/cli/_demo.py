@@ -26,7 +26,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..bulk import Outcome, OutcomeStatus, RateLimit, RunJob
+from .._ratelimit import RateLimit
+from ..bulk import Outcome, OutcomeStatus, RunJob
 from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, fail
 from ._progress import DriveResult, drive, print_summary
 

@@ -31,14 +31,12 @@ from .._exceptions import (
     PermissionDeniedError,
     PlivoError,
 )
-from .._ratelimit import RateLimiterUnavailableError
+from .._ratelimit import DEFAULT_RATE_LIMIT, RateLimit, RateLimiterUnavailableError
 from .._validation import validate_path_id
 from ..bulk import (
     DEFAULT_CONCURRENCY,
-    DEFAULT_RATE_LIMIT,
     MAX_CONCURRENCY,
     JournalError,
-    RateLimit,
     cannot_connect_reason,
     is_database_url,
     open_journal,

@@ -41,18 +41,10 @@ from ._config import (
     NodeSeed,
     PhloSeed,
 )
-from ._emulator import ConnectionDropped, PhloEmulator
+from ._emulator import PhloEmulator
 from ._faults import FaultConfig, ServerRateLimit
 from ._records import CallbackRecord, ExecutedAction, ReceivedRequest
 from ._server import EmulatorServer, run_emulator, serve
-from ._state import (
-    MEMBER_STATES,
-    ON_CALL,
-    ON_HOLD,
-    TRANSFER_INITIATOR,
-    TRANSFER_RECIPIENT,
-    WAITING_ON_TRANSFER,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -72,17 +64,10 @@ __all__ = [
     "DEFAULT_BRIDGE_ID",
     "DEFAULT_NODE_ID",
     "DEFAULT_PHLO_ID",
-    "MEMBER_STATES",
-    "ON_CALL",
-    "ON_HOLD",
     "SECOND_NODE_ID",
     "SECOND_PHLO_ID",
-    "TRANSFER_INITIATOR",
-    "TRANSFER_RECIPIENT",
-    "WAITING_ON_TRANSFER",
     "CallbackRecord",
     "ConfigError",
-    "ConnectionDropped",
     "EmulatorConfig",
     "EmulatorServer",
     "ExecutedAction",

@@ -206,7 +206,12 @@ class PhloEmulator:
         )
 
     def members(self, phlo_id: str, node_id: str) -> dict[str, str]:
-        """``{address: state}`` of a node's current members (multi-party call or bridge)."""
+        """``{address: state}`` of a node's current members (multi-party call or bridge).
+
+        A state is Plivo's word for it: ``"on_call"``, ``"on_hold"``,
+        ``"warm_transfer_initiator"``, ``"warm_transfer_recipient"`` or
+        ``"waiting_on_transfer"``.
+        """
         with self._lock:
             node = self._state.node(phlo_id, node_id)
             return {address: m.state for address, m in node.members.items()}

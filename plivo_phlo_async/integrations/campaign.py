@@ -37,15 +37,9 @@ import anyio
 
 from .._client import PhloClient
 from .._exceptions import ConfigurationError, InvalidParameterError, PlivoError
+from .._ratelimit import RateLimit
 from .._validation import is_int, validate_path_id
-from ..bulk import (
-    DEFAULT_CONCURRENCY,
-    JournalError,
-    OutcomeStatus,
-    RateLimit,
-    RunJob,
-    run_chunk,
-)
+from ..bulk import DEFAULT_CONCURRENCY, JournalError, OutcomeStatus, RunJob, run_chunk
 from ..bulk._jobs import job_id_of
 from ..bulk._journal import open_journal
 from ..bulk._manifest import (
@@ -66,11 +60,10 @@ from ..bulk._manifest import (
 )
 from ..bulk._runner import MAX_CONCURRENCY
 
+# MAX_CHUNK_SIZE, DEFAULT_QUEUE (public in .taskiq) and ADVICE serve
+# plivo_phlo_async.cli, which must work without taskiq: not public API.
 __all__ = [
-    "CHUNK_VERSION",
     "DEFAULT_CHUNK_SIZE",
-    "DEFAULT_QUEUE",
-    "MAX_CHUNK_SIZE",
     "CampaignStatus",
     "ChunkNotFinishedError",
     "ManifestConflictError",
@@ -80,13 +73,12 @@ __all__ = [
     "chunk_message",
     "chunks_to_run_in",
     "finish_campaign_chunk",
-    "rate_limit_settings",
     "run_campaign_chunk",
     "write_manifest",
 ]
 
 #: The shape of a chunk message; a worker refuses any other.
-CHUNK_VERSION = 2
+_CHUNK_VERSION = 2
 DEFAULT_CHUNK_SIZE = 100
 MAX_CHUNK_SIZE = 10_000
 #: The queue (a stream and consumer group) of the taskiq workers.
@@ -168,7 +160,7 @@ class ManifestWritten:
     existing: int
 
 
-def rate_limit_settings(rate_limit: RateLimit | None) -> dict[str, Any] | None:
+def _rate_limit_settings(rate_limit: RateLimit | None) -> dict[str, Any] | None:
     """The limit as plain data (a Redis *URL* only: a connection object
     cannot be stored or travel in a message)."""
     if rate_limit is None:
@@ -249,7 +241,7 @@ async def write_manifest(
         raise InvalidParameterError(
             "concurrency", f"must be an integer from 1 to {MAX_CONCURRENCY}, not {concurrency!r}"
         )
-    settings = {"rate_limit": rate_limit_settings(rate_limit), "concurrency": concurrency}
+    settings = {"rate_limit": _rate_limit_settings(rate_limit), "concurrency": concurrency}
     batches = _batches(jobs, phlo_id, chunk_size)
     tries = 0
 
@@ -283,7 +275,7 @@ async def _in_journal(
 def chunk_message(journal: str | os.PathLike[str], campaign_id: str, chunk: int) -> dict[str, Any]:
     """The message for one chunk: JSON, and nothing secret."""
     return {
-        "version": CHUNK_VERSION,
+        "version": _CHUNK_VERSION,
         "journal": _location(journal),
         "campaign": check_campaign_id(campaign_id),
         "chunk": chunk,
@@ -312,8 +304,8 @@ def _unknown_campaign(location: str, campaign_id: str) -> InvalidParameterError:
 
 
 def _checked_chunk(chunk: Mapping[str, Any]) -> tuple[str, str, int]:
-    if not isinstance(chunk, Mapping) or chunk.get("version") != CHUNK_VERSION:
-        raise InvalidParameterError("chunk", f"not a version {CHUNK_VERSION} campaign chunk")
+    if not isinstance(chunk, Mapping) or chunk.get("version") != _CHUNK_VERSION:
+        raise InvalidParameterError("chunk", f"not a version {_CHUNK_VERSION} campaign chunk")
     journal, campaign_id, index = chunk.get("journal"), chunk.get("campaign"), chunk.get("chunk")
     if not isinstance(journal, str) or not journal:
         raise InvalidParameterError("chunk", "a chunk needs its journal")

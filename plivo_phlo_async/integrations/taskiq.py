@@ -34,7 +34,8 @@ from redis.exceptions import ResponseError
 from taskiq import AsyncBroker, AsyncTaskiqDecoratedTask, Context, TaskiqDepends
 
 from .._exceptions import InvalidParameterError
-from ..bulk import DEFAULT_CONCURRENCY, RateLimit, RunJob
+from .._ratelimit import RateLimit
+from ..bulk import DEFAULT_CONCURRENCY, RunJob
 from ._taskiq_broker import CampaignBroker
 from .campaign import (
     DEFAULT_CHUNK_SIZE,
@@ -45,6 +46,8 @@ from .campaign import (
     write_manifest,
 )
 
+# live_chunks is resume_campaign's look into the broker (the benchmarks use it
+# too): not public API.
 __all__ = [
     "CHUNK_TASK_NAME",
     "DEFAULT_QUEUE",
@@ -53,7 +56,6 @@ __all__ = [
     "CampaignSubmission",
     "broker_persists",
     "campaign_broker",
-    "live_chunks",
     "register_chunk_task",
     "resume_campaign",
     "submit_campaign",

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import anyio
 
-from plivo_phlo_async import PhloClient
-from plivo_phlo_async.bulk import RateLimit, RunJob
+from plivo_phlo_async import PhloClient, RateLimit
+from plivo_phlo_async.bulk import RunJob
 
 PHLO_ID = "00000000-0000-4000-8000-00000000a001"  # the emulator's default PHLO
 AUTH_ID = "MAEMULATORAUTHID0001"

@@ -28,12 +28,12 @@ import anyio
 import pytest
 from _waiting import emulator_idle, wait_until
 
+from plivo_phlo_async import RateLimit
 from plivo_phlo_async.bulk import (
     BulkReport,
     BulkRunner,
     Outcome,
     OutcomeStatus,
-    RateLimit,
     derive_job_id,
     journal_counts,
     run_chunk,

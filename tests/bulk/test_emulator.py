@@ -6,7 +6,8 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from plivo_phlo_async.bulk import Outcome, OutcomeStatus, RateLimit, RunJob
+from plivo_phlo_async import RateLimit
+from plivo_phlo_async.bulk import Outcome, OutcomeStatus, RunJob
 
 emulator_pkg = pytest.importorskip("plivo_phlo_async.emulator")
 DEFAULT_PHLO_ID = emulator_pkg.DEFAULT_PHLO_ID
@@ -138,7 +139,7 @@ async def test_node_and_member_action_jobs() -> None:
     ).run()
     assert holds.succeeded == 10
     states = emulator.members(DEFAULT_PHLO_ID, node)
-    assert {states[to] for to in agents[:10]} == {emulator_pkg.ON_HOLD}
-    assert {states[to] for to in agents[10:]} == {emulator_pkg.ON_CALL}
+    assert {states[to] for to in agents[:10]} == {"on_hold"}
+    assert {states[to] for to in agents[10:]} == {"on_call"}
     assert len(emulator.executions("call")) == 20
     assert len(emulator.executions("hold")) == 10

@@ -6,9 +6,8 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from plivo_phlo_async import ConfigurationError
+from plivo_phlo_async import DEFAULT_RATE_LIMIT, ConfigurationError, RateLimit
 from plivo_phlo_async._ratelimit import LocalLimiter
-from plivo_phlo_async.bulk import DEFAULT_RATE_LIMIT, RateLimit
 
 from .conftest import FakeClock, max_in_window
 

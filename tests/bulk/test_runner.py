@@ -20,6 +20,7 @@ from plivo_phlo_async import (
     ConnectionOutcomeUnknownError,
     InvalidParameterError,
     PhloRunResult,
+    RateLimit,
     RateLimitError,
     ServerOutcomeUnknownError,
 )
@@ -30,7 +31,6 @@ from plivo_phlo_async.bulk import (
     NodeActionJob,
     Outcome,
     OutcomeStatus,
-    RateLimit,
     RunJob,
 )
 from plivo_phlo_async.bulk._runner import MAX_CONCURRENCY
@@ -631,7 +631,7 @@ def test_bad_settings_are_refused(plivo: FakePlivo) -> None:
 
 
 def test_client_bulk_defaults(plivo: FakePlivo) -> None:
-    from plivo_phlo_async.bulk import DEFAULT_RATE_LIMIT
+    from plivo_phlo_async import DEFAULT_RATE_LIMIT
 
     runner = plivo.client(max_retries=3).bulk([])
     assert runner.rate_limit == DEFAULT_RATE_LIMIT

@@ -19,7 +19,8 @@ import anyio
 import pytest
 from _waiting import emulator_idle, wait_until
 
-from plivo_phlo_async.bulk import Outcome, OutcomeStatus, RateLimit, derive_job_id
+from plivo_phlo_async import RateLimit
+from plivo_phlo_async.bulk import Outcome, OutcomeStatus, derive_job_id
 
 from ._sigkill_child import job, jobs
 

@@ -21,7 +21,8 @@ import pytest
 from _redis_keys import redis_prefix  # noqa: F401 - a fixture
 from taskiq.api import run_receiver_task
 
-from plivo_phlo_async.bulk import RateLimit, RunJob
+from plivo_phlo_async import RateLimit
+from plivo_phlo_async.bulk import RunJob
 from plivo_phlo_async.emulator import (
     DEFAULT_AUTH_ID,
     DEFAULT_AUTH_TOKEN,

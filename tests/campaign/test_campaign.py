@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from plivo_phlo_async.bulk import RateLimit
+from plivo_phlo_async import RateLimit
 from plivo_phlo_async.emulator import DEFAULT_AUTH_TOKEN
 from plivo_phlo_async.emulator._server import EmulatorServer
 from plivo_phlo_async.integrations.campaign import chunk_message

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from plivo_phlo_async import ConfigurationError, InvalidParameterError
-from plivo_phlo_async.bulk import JournalError, RateLimit, RunJob
+from plivo_phlo_async import ConfigurationError, InvalidParameterError, RateLimit
+from plivo_phlo_async.bulk import JournalError, RunJob
 from plivo_phlo_async.emulator._server import EmulatorServer
 from plivo_phlo_async.integrations.campaign import (
     ChunkNotFinishedError,

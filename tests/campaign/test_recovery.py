@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from plivo_phlo_async.bulk import RateLimit
+from plivo_phlo_async import RateLimit
 from plivo_phlo_async.emulator._server import EmulatorServer
 
 from .conftest import executions, make_jobs, states, until, wait_for_outcomes

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from plivo_phlo_async.bulk import RateLimit
+from plivo_phlo_async import RateLimit
 from plivo_phlo_async.emulator._server import EmulatorServer
 
 from .conftest import executions, make_jobs, pending, until, wait_for_outcomes

@@ -28,8 +28,6 @@ from plivo_phlo_async.emulator import (
     DEFAULT_BRIDGE_ID,
     DEFAULT_NODE_ID,
     DEFAULT_PHLO_ID,
-    ON_CALL,
-    ON_HOLD,
     ConfigError,
     EmulatorConfig,
     MemberSeed,
@@ -37,6 +35,7 @@ from plivo_phlo_async.emulator import (
     PhloEmulator,
     PhloSeed,
 )
+from plivo_phlo_async.emulator._state import ON_CALL, ON_HOLD
 
 from .conftest import Connect
 

@@ -25,8 +25,6 @@ from plivo_phlo_async import (
 from plivo_phlo_async.emulator import (
     DEFAULT_NODE_ID,
     DEFAULT_PHLO_ID,
-    ON_HOLD,
-    ConnectionDropped,
     EmulatorConfig,
     EmulatorServer,
     FaultConfig,
@@ -34,6 +32,8 @@ from plivo_phlo_async.emulator import (
     ServerRateLimit,
     run_emulator,
 )
+from plivo_phlo_async.emulator._emulator import ConnectionDropped
+from plivo_phlo_async.emulator._state import ON_HOLD
 
 from .conftest import Connect, FakeClock
 

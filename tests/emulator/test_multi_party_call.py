@@ -10,16 +10,18 @@ from plivo_phlo_async import BadRequestError, MultiPartyCall, NotFoundError, Phl
 from plivo_phlo_async.emulator import (
     DEFAULT_NODE_ID,
     DEFAULT_PHLO_ID,
-    ON_CALL,
-    ON_HOLD,
-    TRANSFER_INITIATOR,
-    TRANSFER_RECIPIENT,
-    WAITING_ON_TRANSFER,
     EmulatorConfig,
     MemberSeed,
     NodeSeed,
     PhloEmulator,
     PhloSeed,
+)
+from plivo_phlo_async.emulator._state import (
+    ON_CALL,
+    ON_HOLD,
+    TRANSFER_INITIATOR,
+    TRANSFER_RECIPIENT,
+    WAITING_ON_TRANSFER,
 )
 
 from .conftest import Connect

@@ -16,13 +16,8 @@ import pytest
 import trustme
 from _descriptors import no_free_descriptor
 
-from plivo_phlo_async import (
-    CannotConnectError,
-    ConfigurationError,
-    Outcome,
-    OutcomeStatus,
-    PhloClient,
-)
+from plivo_phlo_async import CannotConnectError, ConfigurationError, PhloClient
+from plivo_phlo_async.bulk import Outcome, OutcomeStatus
 
 from ._server import Server
 from .conftest import tls_context
