@@ -40,41 +40,73 @@ from ._exceptions import (
     StatusOutcomeUnknownError,
     TimeoutOutcomeUnknownError,
 )
-from ._fastpath import FastTransport
 from ._ratelimit import DEFAULT_RATE_LIMIT, RateLimit, RateLimiterUnavailableError
 from ._version import __version__
-from .resources import (
-    Calls,
-    ConferenceBridge,
-    ConferenceBridgeMember,
-    Member,
-    MultiPartyCall,
-    Node,
-    Phlo,
-    PhloResource,
-)
-from .types import (
-    ActionResult,
-    CallCreateResult,
-    ConferenceBridgeDetails,
-    MultiPartyCallDetails,
-    NodeDetails,
-    PhloDetails,
-    PhloRun,
-    PhloRunResult,
-    PlivoObject,
-    ResponseHeaders,
-)
-from .types._params import ConferenceBridgeMemberAction, MemberAction, NodeAction, Role
 
 if TYPE_CHECKING:
+    from ._fastpath import FastTransport
     from .bulk import JournalError
+    from .resources import (
+        Calls,
+        ConferenceBridge,
+        ConferenceBridgeMember,
+        Member,
+        MultiPartyCall,
+        Node,
+        Phlo,
+        PhloResource,
+    )
+    from .types import (
+        ActionResult,
+        CallCreateResult,
+        ConferenceBridgeDetails,
+        MultiPartyCallDetails,
+        NodeDetails,
+        PhloDetails,
+        PhloRun,
+        PhloRunResult,
+        PlivoObject,
+        ResponseHeaders,
+    )
+    from .types._params import ConferenceBridgeMemberAction, MemberAction, NodeAction, Role
 
 # Loaded on first use (PEP 562), so ``import plivo_phlo_async`` does not pay for
-# the bulk runner, its journals and their sqlite3 unless they are used. The
-# bulk runner's own names are public in ``plivo_phlo_async.bulk`` only; its
-# error is here with the others.
-_LAZY = {name: ".bulk" for name in ("JournalError",)}
+# what a first client loads anyway (the resources, the models and pydantic's
+# machinery, the fast path and asyncio), nor for the bulk runner, its journals
+# and their sqlite3 unless they are used. The bulk runner's own names are
+# public in ``plivo_phlo_async.bulk`` only; its error is here with the others.
+_LAZY = {
+    name: module
+    for module, names in {
+        "._fastpath": ("FastTransport",),
+        ".bulk": ("JournalError",),
+        ".resources": (
+            "Calls",
+            "ConferenceBridge",
+            "ConferenceBridgeMember",
+            "Member",
+            "MultiPartyCall",
+            "Node",
+            "Phlo",
+            "PhloResource",
+        ),
+        ".types": (
+            "ActionResult",
+            "CallCreateResult",
+            "ConferenceBridgeDetails",
+            "MultiPartyCallDetails",
+            "NodeDetails",
+            "PhloDetails",
+            "PhloRun",
+            "PhloRunResult",
+            "PlivoObject",
+            "ResponseHeaders",
+        ),
+        ".types._params": ("ConferenceBridgeMemberAction", "MemberAction", "NodeAction", "Role"),
+    }.items()
+    for name in names
+}
+_SUBPACKAGES = ("resources", "types")
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -148,6 +180,8 @@ def _name_the_package(value: object) -> None:
 
 def __getattr__(name: str) -> Any:
     """Import a lazily loaded public name on first use, then keep it here."""
+    if name in _SUBPACKAGES:  # loaded by ``import plivo_phlo_async`` until 0.1.0
+        return importlib.import_module(f".{name}", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,7 @@ import platform
 import socket
 import time
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import httpx
@@ -48,7 +48,8 @@ from ._exceptions import (
     StatusOutcomeUnknownError,
     TimeoutOutcomeUnknownError,
 )
-from ._fastpath import KEEPALIVE_EXPIRY, Answer, Sender
+from ._headers import ResponseHeaders
+from ._httpx_patches import httpx_is_patched  # noqa: F401 - takes httpx's own methods now
 from ._ratelimit import Limiter
 from ._request_options import RequestOptions
 from ._retry import (
@@ -59,11 +60,15 @@ from ._retry import (
     retryable_error,
     retryable_status,
 )
-from ._tracing import start_attempt
+from ._tracing import load_opentelemetry, start_attempt
 from ._validation import describe, is_number, validate_path_id
 from ._version import __version__
-from .types._base import PlivoObject
-from .types._headers import ResponseHeaders
+
+# The fast path (asyncio, its protocols) and the models (pydantic's machinery)
+# load with the first client, not with ``import plivo_phlo_async``.
+if TYPE_CHECKING:
+    from ._fastpath import Answer
+    from .types._base import PlivoObject
 
 logger = logging.getLogger("plivo_phlo_async")
 
@@ -93,7 +98,7 @@ _STATUS_ERRORS: Mapping[int, type[APIStatusError]] = {
 _sleep = anyio.sleep
 
 TimeoutTypes = float | httpx.Timeout
-ModelT = TypeVar("ModelT", bound=PlivoObject)
+ModelT = TypeVar("ModelT", bound="PlivoObject")
 
 
 class _RedactedHeaders(dict[str, str]):
@@ -268,6 +273,9 @@ class Requester:
         proxy: str | httpx.URL | httpx.Proxy | None,
         default_headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
+        from ._fastpath import KEEPALIVE_EXPIRY, Sender
+
+        load_opentelemetry()
         #: Internal: what ``plivo_phlo_async.webhooks`` checks Plivo's signatures with.
         self.auth_token = auth_token
         credentials = base64.b64encode(f"{auth_id}:{auth_token}".encode()).decode("ascii")

@@ -32,12 +32,13 @@ from ._request_options import ExtraBody, ExtraHeaders, ExtraQuery, client_option
 from ._retry import RetryPolicy
 from ._types import NOT_GIVEN, NotGiven
 from ._validation import SURROGATE, check_path_id, is_int
-from .resources import Calls, PhloResource
 
 # The bulk package loads on first use: in PhloClient.bulk, or when a bulk name
-# is read from the package (plivo_phlo_async.JournalError).
+# is read from the package (plivo_phlo_async.JournalError). The resources, and
+# with them the models and pydantic's machinery, load with the first client.
 if TYPE_CHECKING:
     from .bulk import BulkRunner, CircuitBreaker, OutcomeCallback
+    from .resources import Calls, PhloResource
 
 DEFAULT_BASE_URL = "https://phlorunner.plivo.com/v1"
 DEFAULT_VOICE_BASE_URL = "https://api.plivo.com/v1"
@@ -171,6 +172,8 @@ class PhloClient(BaseClient):
         self._attach_resources()
 
     def _attach_resources(self) -> None:
+        from .resources import Calls, PhloResource
+
         self.phlo = PhloResource(self)
         self.calls = Calls(self)
 

@@ -21,12 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 if TYPE_CHECKING:
     from ._fastpath import Answer
 
-try:
-    from opentelemetry import trace as _trace
-except ImportError:  # the otel extra is not installed
-    _trace = None  # type: ignore[assignment]
-
-__all__ = ["AttemptSpan", "start_attempt"]
+__all__ = ["AttemptSpan", "load_opentelemetry", "start_attempt"]
 
 _SCOPE: Final = "plivo_phlo_async"
 _API_ID: Final = re.compile(rb'"api_id"\s*:\s*"([^"\\]{1,200})"')
@@ -34,20 +29,39 @@ _TRACER: list[Any] = [None, None]  # [provider, its tracer]: built once per prov
 _UNSET: Final = object()
 #: opentelemetry-api builds the provider named here on first use.
 _PROVIDER_FROM_ENV: Final = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
+#: ``opentelemetry.trace``, or None when the otel extra is not installed; _UNSET
+#: until :func:`load_opentelemetry` (its import costs ms, not ``import plivo_phlo_async``'s).
+_trace: Any = _UNSET
+
+
+def load_opentelemetry() -> Any:
+    """Import ``opentelemetry.trace`` once, if installed (a client does it when built)."""
+    global _trace
+    if _trace is _UNSET:
+        try:
+            from opentelemetry import trace
+        except ImportError:  # the otel extra is not installed
+            _trace = None
+        else:
+            _trace = trace
+    return _trace
 
 
 def _tracer() -> Any:
     """The SDK's tracer, or None when there is nothing to record spans."""
-    if _trace is None:
+    trace = _trace
+    if trace is _UNSET:
+        trace = load_opentelemetry()
+    if trace is None:
         return None
     # The API's global, read directly: get_tracer_provider() looks at the
     # environment on every call while none is set (microseconds per attempt).
-    provider: Any = getattr(_trace, "_TRACER_PROVIDER", _UNSET)
+    provider: Any = getattr(trace, "_TRACER_PROVIDER", _UNSET)
     if provider is None and not _PROVIDER_FROM_ENV:
         return None
     if provider is None or provider is _UNSET:
-        provider = _trace.get_tracer_provider()
-    if isinstance(provider, (_trace.ProxyTracerProvider, _trace.NoOpTracerProvider)):
+        provider = trace.get_tracer_provider()
+    if isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
         return None  # no SDK configured: spans would be dropped anyway
     if _TRACER[0] is not provider:
         from ._version import __version__

@@ -10,12 +10,15 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 from urllib.parse import quote, urlsplit
 
-from pydantic import AfterValidator, BaseModel, ValidationError
+from pydantic import ValidationError  # pydantic_core's: loads no model machinery
 
 from ._exceptions import InvalidParameterError
+
+if TYPE_CHECKING:  # pydantic's models load with the first model (types, resources)
+    from pydantic import BaseModel
 
 # Digits with an optional leading "+"; 15 digits is the E.164 maximum.
 _PHONE_NUMBER = re.compile(r"\+?[0-9]{1,15}")
@@ -220,14 +223,7 @@ def encode_path_segment(value: str) -> str:
     return quote(value, safe=_PATH_SAFE)
 
 
-PathId = Annotated[str, AfterValidator(check_path_id)]
-Address = Annotated[str, AfterValidator(check_address)]
-HttpUrl = Annotated[str, AfterValidator(check_http_url)]
-CallerName = Annotated[str, AfterValidator(check_caller_name)]
-CallUuid = Annotated[str, AfterValidator(check_call_uuid)]
-Identifier = Annotated[str, AfterValidator(check_identifier)]
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ModelT = TypeVar("ModelT", bound="BaseModel")
 
 
 def validate_model(

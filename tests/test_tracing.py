@@ -244,7 +244,7 @@ async def test_a_mock_still_sees_every_request_under_instrumentation(
 
 def test_instrumentation_applied_before_the_sdk_was_imported_is_still_recognised() -> None:
     instrumentation = pytest.importorskip("opentelemetry.instrumentation.httpx")
-    from plivo_phlo_async._fastpath import _sender
+    from plivo_phlo_async import _httpx_patches
 
     original = httpx.AsyncHTTPTransport.__dict__["handle_async_request"]
     instrumentor = instrumentation.HTTPXClientInstrumentor()
@@ -252,8 +252,8 @@ def test_instrumentation_applied_before_the_sdk_was_imported_is_still_recognised
     try:
         wrapped = httpx.AsyncHTTPTransport.__dict__["handle_async_request"]
         assert wrapped is not original
-        assert _sender._unwrapped(wrapped) is original  # what an import now would record
-        assert _sender.httpx_instrumented()
+        assert _httpx_patches._unwrapped(wrapped) is original  # what an import now would record
+        assert _httpx_patches.httpx_instrumented()
     finally:
         instrumentor.uninstrument()
-    assert not _sender.httpx_instrumented()
+    assert not _httpx_patches.httpx_instrumented()

@@ -1,7 +1,7 @@
 """Response models returned by the client's methods."""
 
+from .._headers import ResponseHeaders
 from ._base import PlivoObject
-from ._headers import ResponseHeaders
 from .call import CallCreateResult
 from .multi_party_call import ActionResult
 from .node import ConferenceBridgeDetails, MultiPartyCallDetails, NodeDetails

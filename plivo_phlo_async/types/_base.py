@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict
 
-from ._headers import ResponseHeaders
+from .._headers import ResponseHeaders
 
 _NO_HEADERS = ResponseHeaders()
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -20,21 +21,26 @@ from .._exceptions import InvalidParameterError
 from .._validation import (
     MAX_BODY_BYTES,
     MAX_CALL_SECONDS,
-    Address,
-    CallerName,
-    CallUuid,
-    HttpUrl,
-    Identifier,
     address_key,
     body_too_large,
     bytes_reason,
     check_address,
+    check_call_uuid,
+    check_caller_name,
+    check_http_url,
+    check_identifier,
     check_plain_value,
 )
 from ._base import LazyPrivate, LazyPrivateModel
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+Address = Annotated[str, AfterValidator(check_address)]
+HttpUrl = Annotated[str, AfterValidator(check_http_url)]
+CallerName = Annotated[str, AfterValidator(check_caller_name)]
+CallUuid = Annotated[str, AfterValidator(check_call_uuid)]
+Identifier = Annotated[str, AfterValidator(check_identifier)]
 
 NodeAction = Literal["call", "warm_transfer", "cold_transfer"]
 MemberAction = Literal[
