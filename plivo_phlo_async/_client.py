@@ -295,6 +295,7 @@ class PhloClient(BaseClient):
         on_outcome: OutcomeCallback | None = None,
         retry_failed: bool = False,
         circuit_breaker: CircuitBreaker | None = None,
+        lease: float = 30.0,
     ) -> BulkRunner:
         """A :class:`~plivo_phlo_async.bulk.BulkRunner` for many jobs; nothing is sent yet.
 
@@ -305,20 +306,17 @@ class PhloClient(BaseClient):
         runner then shares its limiter, taking at most its ``bulk_share``),
         else Plivo's 300 requests per 5 s (None: no limit); ``max_retries`` None
         means this client's; ``circuit_breaker`` None means the default
-        ``CircuitBreaker()``. See :mod:`plivo_phlo_async.bulk`.
+        ``CircuitBreaker()``; ``lease`` is how many seconds the journal's
+        claims on jobs outlive this run if it dies (another runner then takes
+        over its unsent jobs). See :mod:`plivo_phlo_async.bulk`.
 
         Sends nothing until the runner is run; it retries only what was never sent
         and reports every job's :class:`~plivo_phlo_async.bulk.Outcome`. Raises
         :class:`ConfigurationError` for a setting that cannot work.
         """
-        from .bulk import BulkRunner
+        from .bulk import DEFAULT_CIRCUIT_BREAKER, BulkRunner, RunOptions
 
-        options: dict[str, Any] = {}
-        if circuit_breaker is not None:
-            options["circuit_breaker"] = circuit_breaker
-        return BulkRunner(
-            self,
-            jobs,
+        options = RunOptions(
             phlo_id=phlo_id,
             concurrency=concurrency,
             rate_limit=rate_limit,
@@ -326,8 +324,10 @@ class PhloClient(BaseClient):
             max_retries=max_retries,
             on_outcome=on_outcome,
             retry_failed=retry_failed,
-            **options,
+            circuit_breaker=DEFAULT_CIRCUIT_BREAKER if circuit_breaker is None else circuit_breaker,
+            lease=lease,
         )
+        return BulkRunner._of(self, jobs, options)
 
     async def aclose(self) -> None:
         """Close the client for good (an ``http_client`` passed in is left open).

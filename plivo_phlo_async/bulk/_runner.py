@@ -21,6 +21,7 @@ to connect go through a circuit breaker shared by every worker
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -53,7 +54,6 @@ from .._ratelimit import (
     make_limiter,
 )
 from .._retry import RetryPolicy
-from .._validation import is_int, is_number, validate_path_id
 from ._bookkeeping import Bookkeeper
 from ._breaker import (
     DEFAULT_CIRCUIT_BREAKER,
@@ -68,8 +68,10 @@ from ._breaker import (
 from ._input import JobInput
 from ._jobs import JOB_TYPES, Handles, Job, PreparedJob, RunJob, job_id_of, prepare
 from ._journal import DEFAULT_LEASE, journal_name, open_journal
+from ._options import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, OutcomeCallback, RunOptions
 from ._outcomes import error_outcome
 from ._report import BulkReport, Outcome, OutcomeStatus
+from ._state import Phase, RunState
 from ._stream import OutcomeStream
 from ._text import escape_surrogates, unusable
 
@@ -77,11 +79,6 @@ if TYPE_CHECKING:  # the client imports this package lazily, in PhloClient.bulk
     from .._client import PhloClient
 
 __all__ = ["DEFAULT_CONCURRENCY", "MAX_CONCURRENCY", "BulkRunner", "OutcomeCallback", "run_chunk"]
-
-DEFAULT_CONCURRENCY = 64
-#: The most requests a runner keeps in flight: far above what Plivo's account
-#: limit lets through, low enough that a typo cannot exhaust the host.
-MAX_CONCURRENCY = 10_000
 
 #: The only sleep the runner itself does (backoff after a connection failure,
 #: the circuit breaker's cool-down); tests replace it to record delays without
@@ -93,10 +90,7 @@ async def _pause(seconds: float) -> None:
     await _sleep(seconds)  # looked up at each call, so that tests can replace it
 
 
-OutcomeCallback = Callable[[Outcome], Any]
 JobSource = Iterable[Any] | AsyncIterable[Any]
-
-STOPPED = "stopped"
 
 _SUCCEEDED = OutcomeStatus.SUCCEEDED
 _FAILED = OutcomeStatus.FAILED
@@ -104,20 +98,42 @@ _SKIPPED = OutcomeStatus.SKIPPED
 
 
 class _Tally:
-    """One job's attempts so far, shared by the steps of :meth:`BulkRunner._execute`."""
+    """One job's attempts so far, shared by the steps of :meth:`BulkRunner._execute`.
 
-    __slots__ = ("attempts", "last_error", "report", "tries")
+    ``probe``: the attempt under way is the circuit breaker's half-open probe.
+    Each attempt tells the breaker how it went once (:meth:`reached`,
+    :meth:`failed` or :meth:`released`), which also gives the probe back.
+    """
 
-    def __init__(self, report: BulkReport) -> None:
+    __slots__ = ("attempts", "breaker", "last_error", "probe", "report", "tries")
+
+    def __init__(self, report: BulkReport, breaker: Breaker) -> None:
         self.report = report
+        self.breaker = breaker
         self.attempts = 0  # requests that may have reached the API
         self.tries = 0  # attempts that count against max_retries
         self.last_error: PlivoError | None = None
+        self.probe = False
 
     def sent(self) -> None:
         """A request that may have reached the API: counted for the job and the run."""
         self.attempts += 1
         self.report.requests_sent += 1
+
+    def reached(self) -> None:
+        """The attempt reached the API (any answer, or an unknown outcome)."""
+        self.breaker.reached(probe=self.probe)
+        self.probe = False
+
+    def failed(self, error: CannotConnectError) -> None:
+        """The attempt could not connect."""
+        self.breaker.failed(error, probe=self.probe)
+        self.probe = False
+
+    def released(self) -> None:
+        """The attempt proved nothing either way (not sent, or cancelled)."""
+        self.breaker.released(probe=self.probe)
+        self.probe = False
 
 
 class BulkRunner:
@@ -152,87 +168,102 @@ class BulkRunner:
         circuit_breaker: CircuitBreaker = DEFAULT_CIRCUIT_BREAKER,
         lease: float = DEFAULT_LEASE,
     ) -> None:
-        if not isinstance(client, BaseClient):  # PhloClient is the one BaseClient
-            raise ConfigurationError("client must be a PhloClient")
-        if not isinstance(jobs, (Iterable, AsyncIterable)) or isinstance(jobs, (str, bytes)):
-            raise ConfigurationError(
-                f"jobs must be an iterable or async iterable of jobs, not {type(jobs).__name__}"
-            )
-        if isinstance(jobs, Mapping):
-            raise ConfigurationError("jobs must be an iterable of jobs, not one mapping")
-        if phlo_id is not None:
-            validate_path_id("phlo_id", phlo_id)
-        if not is_int(concurrency) or not 1 <= concurrency <= MAX_CONCURRENCY:
-            raise ConfigurationError(
-                f"concurrency must be an integer from 1 to {MAX_CONCURRENCY}, not {concurrency!r}",
-                field="concurrency",
-            )
-        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
-            raise ConfigurationError("rate_limit must be a RateLimit or None")
-        if max_retries is None:
-            max_retries = client.max_retries
-        if not is_int(max_retries) or max_retries < 0:
-            raise ConfigurationError(f"max_retries must be an integer >= 0, not {max_retries!r}")
-        if on_outcome is not None and not callable(on_outcome):
-            raise ConfigurationError("on_outcome must be callable")
-        if not isinstance(circuit_breaker, CircuitBreaker):
-            raise ConfigurationError(
-                "circuit_breaker must be a CircuitBreaker", field="circuit_breaker"
-            )
-        if not is_number(lease) or not 0 < lease < 86_400:
-            raise ConfigurationError(
-                f"lease must be seconds in (0, 86400), not {lease!r}", field="lease"
-            )
-        if journal is not None and not isinstance(journal, (str, os.PathLike)):
-            raise ConfigurationError(
-                "journal must be a path or a postgresql:// URL", field="journal"
-            )
+        _check_target(client, jobs)
+        options = RunOptions(
+            phlo_id=phlo_id,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            journal=journal,
+            max_retries=max_retries,
+            on_outcome=on_outcome,
+            retry_failed=retry_failed,
+            circuit_breaker=circuit_breaker,
+            lease=lease,
+        )
+        self._setup(client, jobs, options)
+
+    @classmethod
+    def _of(cls, client: PhloClient, jobs: JobSource, options: RunOptions) -> BulkRunner:
+        """The runner for options already built (``client.bulk``, ``run_chunk``)."""
+        _check_target(client, jobs)
+        runner = cls.__new__(cls)
+        runner._setup(client, jobs, options)
+        return runner
+
+    def _setup(self, client: PhloClient, jobs: JobSource, options: RunOptions) -> None:
         # The runner waits for the limit itself (as a bulk request, before
         # each attempt), so its own client does not wait a second time.
         self._client = client.with_options(max_retries=0, rate_limit=None)
         #: The client's limiter when the runner shares it (the default, or the
         #: client's own limit): single requests and this run then share one limit.
         self._shared_limiter: Limiter | None = None
+        rate_limit = options.rate_limit
         if client.limiter is not None and (
             rate_limit is DEFAULT_RATE_LIMIT or rate_limit == client.rate_limit
         ):
             self._shared_limiter = client.limiter
             rate_limit = client.rate_limit
+        if options.max_retries is None:
+            options = dataclasses.replace(options, max_retries=client.max_retries)
+        #: The options with the client's defaults filled in.
+        self._options = dataclasses.replace(options, rate_limit=rate_limit)
         self._handles = Handles(self._client)
         self._jobs = jobs
-        self._phlo_id = phlo_id
-        self.concurrency = concurrency
-        self.rate_limit = rate_limit
-        #: The journal's file or URL (see :attr:`journal_name` for display).
-        self.journal_path = None if journal is None else os.fspath(journal)
-        self.journal_name = None if journal is None else journal_name(journal)
-        self.lease = float(lease)
-        self.max_retries = max_retries
-        self.retry_failed = bool(retry_failed)
-        self._on_outcome = on_outcome
-        self._policy = RetryPolicy(max_retries=max_retries)
-        self.circuit_breaker = circuit_breaker
-        self._breaker = Breaker(circuit_breaker, _pause)
-        #: The reason given to jobs skipped because the run stopped.
-        self._skip_reason = STOPPED
+        self._policy = RetryPolicy(max_retries=self.max_retries)
+        self._breaker = Breaker(options.circuit_breaker, _pause)
         #: Filled in as outcomes are consumed; final once the stream is closed.
         self.report = BulkReport()
+        self._waiting: set[anyio.CancelScope] = set()
 
-        self._started = False
-        self._finished = False
-        self._stopping = False
-        #: Stopped by the runner itself: the rest of the input is still read,
-        #: so that every job gets its ``skipped`` outcome.
-        self._draining = False
+        # What changes as it runs.
+        self._state = RunState()
         self._input_done = False
         self._input_error: Exception | None = None
         self._stop_skips = 0
         self._producer_scope: anyio.CancelScope | None = None
-        self._waiting: set[anyio.CancelScope] = set()
         self._books: Bookkeeper | None = None
         self._limiter: Limiter | None = None
-        self._workers_left = 0
-        self._slots: anyio.Semaphore | None = None
+
+    # -- settings ----------------------------------------------------------------
+    @property
+    def concurrency(self) -> int:
+        return self._options.concurrency
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The limit this run waits for (the client's when it shares its limiter)."""
+        return self._options.rate_limit
+
+    @property
+    def max_retries(self) -> int:
+        """Retries of a job that certainly did not run (None given: the client's)."""
+        retries = self._options.max_retries
+        assert retries is not None  # filled in by _setup
+        return retries
+
+    @property
+    def retry_failed(self) -> bool:
+        return bool(self._options.retry_failed)
+
+    @property
+    def circuit_breaker(self) -> CircuitBreaker:
+        return self._options.circuit_breaker
+
+    @property
+    def lease(self) -> float:
+        return float(self._options.lease)
+
+    @property
+    def journal_path(self) -> str | None:
+        """The journal's file or URL (see :attr:`journal_name` for display)."""
+        journal = self._options.journal
+        return None if journal is None else os.fspath(journal)
+
+    @property
+    def journal_name(self) -> str | None:
+        """The journal's file or URL as it may be shown (no password)."""
+        journal = self._options.journal
+        return None if journal is None else journal_name(journal)
 
     # -- public ----------------------------------------------------------------
     @property
@@ -246,7 +277,8 @@ class BulkRunner:
 
     @property
     def stopping(self) -> bool:
-        return self._stopping
+        """Whether the run stops: :meth:`stop` was called, or it stopped itself."""
+        return self._state.stopping
 
     def stop(self) -> None:
         """Stop gracefully: start no new job, let in-flight requests finish.
@@ -260,17 +292,25 @@ class BulkRunner:
         that every job gets its ``skipped`` outcome (a ``stop()`` meanwhile
         ends that reading).
         """
-        self._draining = False
         if self._producer_scope is not None:
             self._producer_scope.cancel()
-        self._begin_stop()
+        if self._state.stopped():
+            self._stopped_now()
 
-    def _begin_stop(self) -> None:
-        """Start no new request; interrupt every wait."""
-        if self._stopping:
-            return
-        self._stopping = True
-        if not self._finished:
+    def _halt(self, error: PlivoError, reason: str) -> None:
+        """Stop the run because of ``error``: nothing more can succeed. Every
+        job not started, read or still to be read, is skipped with ``reason``.
+
+        The first reason wins; a stop the caller asked for first keeps its own.
+        """
+        if self._state.halted(error, reason):
+            self.report.stopped_by = error
+            self.report.stop_reason = reason
+            self._stopped_now()
+
+    def _stopped_now(self) -> None:
+        """The run has just stopped: start no new request; interrupt every wait."""
+        if self._state.phase is not Phase.FINISHED:
             self.report.stopped_early = True
         for scope in list(self._waiting):
             scope.cancel()
@@ -296,9 +336,7 @@ class BulkRunner:
         Cancelling the enclosing scope cancels in-flight requests; their
         journal rows stay ``in_flight`` and resume as outcome unknown.
         """
-        if self._started:
-            raise RuntimeError("a BulkRunner runs once; create another with client.bulk()")
-        self._started = True
+        self._state.advance(Phase.RUNNING)
         started = time.perf_counter()
         if self.journal_path is not None:
             self._books = Bookkeeper(
@@ -315,19 +353,17 @@ class BulkRunner:
                 stopped=self._stopped,
             )
         self._limiter = self._shared_limiter or make_limiter(self.rate_limit, self._client.auth_id)
-        self._slots = anyio.Semaphore(self.concurrency)
         job_send, job_recv = anyio.create_memory_object_stream[tuple[int, Any]](self.concurrency)
         out_send, out_recv = anyio.create_memory_object_stream[Outcome](self.concurrency)
-        view = OutcomeStream(out_recv, self.report, self._on_outcome, started)
+        view = OutcomeStream(out_recv, self.report, self._options.on_outcome, started)
         body_error: Exception | None = None
         drain_error: Exception | None = None
         try:
             async with anyio.create_task_group() as tg:
-                self._workers_left = 1  # the producer, which starts the workers
-                self._workers_done = anyio.Event()
-                tg.start_soon(self._produce, job_send, job_recv, out_send, tg)
+                done = anyio.Event()
+                tg.start_soon(self._work_all, job_send, job_recv, out_send, done)
                 if self._books is not None:
-                    tg.start_soon(self._books.heartbeat, self._workers_done)
+                    tg.start_soon(self._books.heartbeat, done)
                 try:
                     yield view
                 except Exception as exc:  # cancellation and KeyboardInterrupt go through
@@ -336,7 +372,7 @@ class BulkRunner:
                     self.stop()
                     drain_error = await view.drain()
         finally:
-            self._finished = True
+            self._state.advance(Phase.FINISHED)
             if self._input_done and self._stop_skips == 0 and self._input_error is None:
                 self.report.stopped_early = False  # stop() came after the last job was read
             self.report.wall_time = time.perf_counter() - started
@@ -355,13 +391,30 @@ class BulkRunner:
         if self._input_error is not None:
             raise self._input_error
 
-    # -- producer ----------------------------------------------------------------
+    # -- producer and workers ------------------------------------------------------
+    async def _work_all(
+        self,
+        job_send: MemoryObjectSendStream[tuple[int, Any]],
+        job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
+        out_send: MemoryObjectSendStream[Outcome],
+        done: anyio.Event,
+    ) -> None:
+        """The producer, in this task, and every worker it starts; ``done``
+        (which ends the journal's heartbeat) once all of them are."""
+        try:
+            async with anyio.create_task_group() as tg:
+                slots = anyio.Semaphore(self.concurrency)
+                await self._produce(job_send, job_recv, out_send, tg, slots)
+        finally:
+            done.set()
+
     async def _produce(
         self,
         job_send: MemoryObjectSendStream[tuple[int, Any]],
         job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
         out_send: MemoryObjectSendStream[Outcome],
         tg: TaskGroup,
+        slots: anyio.Semaphore,
     ) -> None:
         """Read the input one job at a time, only when the buffer has room.
 
@@ -370,8 +423,7 @@ class BulkRunner:
         so a huge ``concurrency`` costs nothing on a small input. The outcome
         stream ends once the producer and every worker it started are done.
         """
-        assert self._slots is not None
-        slots = self._slots
+        state = self._state
         source = JobInput(self._jobs)
         started = 0
         try:
@@ -379,9 +431,9 @@ class BulkRunner:
                 with anyio.CancelScope() as self._producer_scope:
                     index = 0
                     try:
-                        while not self._stopping or self._draining:
+                        while state.reading:
                             await _acquire(slots)  # room first: nothing read is ever held
-                            if self._stopping and not self._draining:
+                            if not state.reading:
                                 break
                             try:
                                 item = await source.next()
@@ -394,8 +446,7 @@ class BulkRunner:
                                 job_send.statistics().current_buffer_used
                             ):
                                 started += 1
-                                self._workers_left += 1
-                                tg.start_soon(self._work, job_recv.clone(), out_send.clone())
+                                tg.start_soon(self._work, job_recv.clone(), out_send.clone(), slots)
                     except Exception as exc:
                         self._fail_input(exc)
                     finally:
@@ -403,37 +454,18 @@ class BulkRunner:
         finally:
             job_recv.close()
             out_send.close()
-            self._retire()
 
     def _fail_input(self, exc: Exception) -> None:
         """The input raised: run the jobs already read, then raise it to the caller."""
         self._input_error = exc
         self.report.stopped_early = True
 
-    # -- workers -----------------------------------------------------------------
     async def _work(
         self,
         job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
         out_send: MemoryObjectSendStream[Outcome],
+        slots: anyio.Semaphore,
     ) -> None:
-        try:
-            await self._work_on(job_recv, out_send)
-        finally:
-            self._retire()
-
-    def _retire(self) -> None:
-        """A worker (or the producer) is done: the last one lets the heartbeat end."""
-        self._workers_left -= 1
-        if not self._workers_left:
-            self._workers_done.set()
-
-    async def _work_on(
-        self,
-        job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
-        out_send: MemoryObjectSendStream[Outcome],
-    ) -> None:
-        assert self._slots is not None
-        slots = self._slots
         async with job_recv, out_send:
             while True:
                 # The *_nowait calls first: a hand-off that need not wait costs
@@ -455,13 +487,14 @@ class BulkRunner:
                     await out_send.send(outcome)
 
     async def _handle(self, index: int, item: Any) -> Outcome:
-        if self._phlo_id is not None and isinstance(item, Mapping):
-            job: Job = RunJob(self._phlo_id, item, ref=index)
+        phlo_id = self._options.phlo_id
+        if phlo_id is not None and isinstance(item, Mapping):
+            job: Job = RunJob(phlo_id, item, ref=index)
         elif isinstance(item, JOB_TYPES):
             job = item
         else:
             expected = "RunJob, NodeActionJob or MemberActionJob"
-            if self._phlo_id is not None:
+            if phlo_id is not None:
                 expected += " (or a mapping: a run payload for phlo_id)"
             error = InvalidParameterError(
                 "job", f"must be a {expected}, not {escape_surrogates(type(item).__name__)}"
@@ -473,8 +506,10 @@ class BulkRunner:
         except Exception as exc:  # never raised out of a worker: it is this job's outcome
             invalid = exc if isinstance(exc, InvalidParameterError) else unusable("job_id", exc)
             return Outcome(job, ref, None, _FAILED, error=invalid, reason=str(invalid))
-        if self._stopping:
-            return self._stopped(Outcome(job, ref, job_id, _SKIPPED, reason=self._skip_reason))
+        if self._state.stopping:
+            return self._stopped(
+                Outcome(job, ref, job_id, _SKIPPED, reason=self._state.skip_reason)
+            )
         books = self._books
         if books is None:
             return await self._execute(job, job_id)
@@ -500,45 +535,42 @@ class BulkRunner:
         limiter = self._limiter
         assert limiter is not None
         breaker = self._breaker
-        tally = _Tally(self.report)
+        state = self._state
+        tally = _Tally(self.report, breaker)
         while True:
-            probe = False
-            if not breaker.closed and not self._stopping:
-                admitted = await self._admit()
-                if admitted is None:
-                    return self._skip(job, job_id, tally.attempts, tally.last_error)
-                probe = admitted
+            if not breaker.closed and not state.stopping and not await self._admit(tally):
+                return self._skip(job, job_id, tally.attempts, tally.last_error)
             try:
-                stopped = self._stopping or (
+                stopped = state.stopping or (
                     limiter.try_acquire(bulk=True) is None
                     and not await self._wait(partial(limiter.acquire, bulk=True))
                 )
             except RateLimiterUnavailableError as exc:  # fail closed: nothing is sent
-                breaker.released(probe=probe)
+                tally.released()
                 self._halt(exc, f"stopped: {exc}")
                 return self._skip(job, job_id, tally.attempts, exc)
             if stopped:
-                breaker.released(probe=probe)  # nothing when it was not the probe
+                tally.released()  # nothing when it was not the probe
                 return self._skip(job, job_id, tally.attempts, tally.last_error)
-            if not probe and not breaker.closed:
+            if not tally.probe and not breaker.closed:
                 continue  # it opened while this job waited for the rate limit
-            not_sent = await self._journal_start(job, job_id, prepared, tally, probe)
+            not_sent = await self._journal_start(job, job_id, prepared, tally)
             if not_sent is not None:
                 return not_sent
             try:
                 result = await prepared.send()
             except CannotConnectError as exc:  # nothing was sent
-                outcome = await self._unreached(job, job_id, exc, tally, probe)
+                outcome = await self._unreached(job, job_id, exc, tally)
             except PlivoError as exc:
-                outcome = await self._refused(job, job_id, exc, tally, probe)
+                outcome = await self._refused(job, job_id, exc, tally)
             except Exception as exc:  # not mapped by the SDK: it may have been sent
-                return await self._unexpected(job, job_id, exc, tally, probe)
+                return await self._unexpected(job, job_id, exc, tally)
             except BaseException:  # cancelled mid-request: the probe is no longer out
-                breaker.released(probe=probe)
+                tally.released()
                 raise
             else:
                 tally.sent()
-                breaker.reached(probe=probe)
+                tally.reached()
                 return await self._settle(
                     Outcome(
                         job,
@@ -555,7 +587,7 @@ class BulkRunner:
                 return outcome
 
     async def _journal_start(
-        self, job: Job, job_id: str, prepared: PreparedJob, tally: _Tally, probe: bool
+        self, job: Job, job_id: str, prepared: PreparedJob, tally: _Tally
     ) -> Outcome | None:
         """Record the job in flight before it leaves (no journal: nothing to do);
         an outcome when the journal says it must not be sent (another runner's)."""
@@ -563,11 +595,11 @@ class BulkRunner:
             return None
         not_sent = await self._books.start(job, job_id, prepared.url, prepared.body, tally.attempts)
         if not_sent is not None:
-            self._breaker.released(probe=probe)
+            tally.released()
         return not_sent
 
     async def _unreached(
-        self, job: Job, job_id: str, exc: CannotConnectError, tally: _Tally, probe: bool
+        self, job: Job, job_id: str, exc: CannotConnectError, tally: _Tally
     ) -> Outcome | None:
         """The API could not be reached, so nothing was sent: the job's outcome,
         or None to go again (the breaker, not the retry budget, decides when)."""
@@ -576,9 +608,9 @@ class BulkRunner:
         if self._books is not None:
             not_sent = await self._books.unsent(job, job_id, tally.attempts)
             if not_sent is not None:
-                breaker.released(probe=probe)
+                tally.released()
                 return not_sent
-        breaker.failed(exc, probe=probe)
+        tally.failed(exc)
         if breaker.gave_up:
             self._halt(exc, f"stopped: {cannot_connect_reason(exc)}")
             return self._skip(job, job_id, tally.attempts, exc)
@@ -592,16 +624,16 @@ class BulkRunner:
         return None
 
     async def _refused(
-        self, job: Job, job_id: str, exc: PlivoError, tally: _Tally, probe: bool
+        self, job: Job, job_id: str, exc: PlivoError, tally: _Tally
     ) -> Outcome | None:
         """An error the SDK mapped (a status, a timeout, a lost connection): the
         job's outcome, or None to send it again when it certainly did not run."""
         tally.last_error = exc
         if may_have_reached(exc):
             tally.sent()
-            self._breaker.reached(probe=probe)
+            tally.reached()
         else:
-            self._breaker.released(probe=probe)
+            tally.released()
         tally.tries += 1
         if isinstance(exc, RateLimitError):  # retried or not: every worker
             # (and every process sharing the limit) waits, not just this one
@@ -630,51 +662,31 @@ class BulkRunner:
             return self._skip(job, job_id, tally.attempts, exc)
         return None
 
-    async def _unexpected(
-        self, job: Job, job_id: str, exc: Exception, tally: _Tally, probe: bool
-    ) -> Outcome:
+    async def _unexpected(self, job: Job, job_id: str, exc: Exception, tally: _Tally) -> Outcome:
         """An exception the SDK does not map, raised while sending: it may have
         been sent, so the outcome is unknown and the job is not sent again."""
         tally.sent()
-        self._breaker.released(probe=probe)
+        tally.released()
         error = OutcomeUnknownError(
             f"unexpected {type(exc).__name__} while sending: {exc}; outcome unknown, not retried"
         )
         error.__cause__ = exc
         return await self._settle(error_outcome(job, job_id, error, tally.attempts))
 
-    async def _admit(self) -> bool | None:
-        """Wait for the circuit breaker: whether this attempt is its probe, or
-        None when the run is stopping (or the breaker gave up)."""
-        probe = False
+    async def _admit(self, tally: _Tally) -> bool:
+        """Wait for the circuit breaker (this attempt may be its probe); False
+        when the run is stopping (or the breaker gave up)."""
 
         async def admit() -> None:
-            nonlocal probe
-            probe = await self._breaker.admit()
+            tally.probe = await self._breaker.admit()
 
         try:
             admitted = await self._wait(admit)
         except BreakerGaveUp:
-            return None
+            return False
         if not admitted:
-            if probe:
-                self._breaker.released(probe=True)
-            return None
-        return probe
-
-    def _halt(self, error: PlivoError, reason: str) -> None:
-        """Stop the run because of ``error``: nothing more can succeed. Every
-        job not started, read or still to be read, is skipped with ``reason``.
-
-        The first reason wins; a stop the caller asked for first keeps its own.
-        """
-        if self._stopping:
-            return
-        self._skip_reason = reason
-        self.report.stopped_by = error
-        self.report.stop_reason = reason
-        self._draining = True
-        self._begin_stop()
+            tally.released()
+        return admitted
 
     def _skip(self, job: Job, job_id: str, attempts: int, error: PlivoError | None) -> Outcome:
         return self._stopped(
@@ -685,7 +697,7 @@ class BulkRunner:
                 _SKIPPED,
                 attempts=attempts,
                 error=error,
-                reason=self._skip_reason,
+                reason=self._state.skip_reason,
             )
         )
 
@@ -701,7 +713,7 @@ class BulkRunner:
 
     async def _wait(self, wait: Callable[[], Awaitable[Any]]) -> bool:
         """Run a wait that :meth:`stop` interrupts; False when stopping."""
-        if self._stopping:
+        if self._state.stopping:
             return False
         with anyio.CancelScope() as scope:
             self._waiting.add(scope)
@@ -709,7 +721,7 @@ class BulkRunner:
                 await wait()
             finally:
                 self._waiting.discard(scope)
-        return not self._stopping
+        return not self._state.stopping
 
     def _stopped(self, outcome: Outcome) -> Outcome:
         self._stop_skips += 1
@@ -750,9 +762,7 @@ async def run_chunk(
     stopped instead of repeating calls, even while that attempt still runs
     (it waits for the jobs the other one holds and reports their outcomes).
     """
-    runner = BulkRunner(
-        client,
-        jobs,
+    options = RunOptions(
         phlo_id=phlo_id,
         concurrency=concurrency,
         rate_limit=rate_limit,
@@ -763,4 +773,16 @@ async def run_chunk(
         circuit_breaker=circuit_breaker,
         lease=lease,
     )
-    return await runner.run()
+    return await BulkRunner._of(client, jobs, options).run()
+
+
+def _check_target(client: object, jobs: object) -> None:
+    """Refuse what is not a client, or not a source of jobs."""
+    if not isinstance(client, BaseClient):  # PhloClient is the one BaseClient
+        raise ConfigurationError("client must be a PhloClient")
+    if not isinstance(jobs, (Iterable, AsyncIterable)) or isinstance(jobs, (str, bytes)):
+        raise ConfigurationError(
+            f"jobs must be an iterable or async iterable of jobs, not {type(jobs).__name__}"
+        )
+    if isinstance(jobs, Mapping):
+        raise ConfigurationError("jobs must be an iterable of jobs, not one mapping")
