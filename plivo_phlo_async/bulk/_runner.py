@@ -11,10 +11,11 @@ consumer slows the producer down.
 Retries are the runner's own (the client it uses has ``max_retries=0``), so
 every attempt passes through the rate limiter: only what can never start a
 second call is retried (429, and connection failures before sending); an
-outcome-unknown failure is reported as such and never re-sent.
+outcome-unknown failure is reported as such and never re-sent. How one job
+is sent, and retried, is :mod:`._sender`'s.
 
 It fails fast instead of flooding: a 401 or 403, or a 404 for the PHLO a run
-job names, stops the run at once (see :meth:`BulkRunner._halt`), and failures
+job names, stops the run at once (its state is :mod:`._state`'s), and failures
 to connect go through a circuit breaker shared by every worker
 (:mod:`._breaker`) instead of pushing every job through every retry.
 """
@@ -24,9 +25,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -34,43 +34,17 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._base_client import BaseClient
-from .._exceptions import (
-    APIConnectionError,
-    AuthenticationError,
-    CannotConnectError,
-    ConfigurationError,
-    InvalidParameterError,
-    NotFoundError,
-    OutcomeUnknownError,
-    PermissionDeniedError,
-    PlivoError,
-    RateLimitError,
-)
-from .._ratelimit import (
-    DEFAULT_RATE_LIMIT,
-    Limiter,
-    RateLimit,
-    RateLimiterUnavailableError,
-    make_limiter,
-)
+from .._exceptions import ConfigurationError, InvalidParameterError
+from .._ratelimit import DEFAULT_RATE_LIMIT, Limiter, RateLimit, make_limiter
 from .._retry import RetryPolicy
 from ._bookkeeping import Bookkeeper
-from ._breaker import (
-    DEFAULT_CIRCUIT_BREAKER,
-    Breaker,
-    BreakerGaveUp,
-    CircuitBreaker,
-    cannot_connect_reason,
-    may_have_reached,
-    refused_reason,
-    unknown_phlo_reason,
-)
+from ._breaker import DEFAULT_CIRCUIT_BREAKER, Breaker, CircuitBreaker
 from ._input import JobInput
-from ._jobs import JOB_TYPES, Handles, Job, PreparedJob, RunJob, job_id_of, prepare
+from ._jobs import JOB_TYPES, Handles, Job, RunJob, job_id_of
 from ._journal import DEFAULT_LEASE, journal_name, open_journal
 from ._options import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, OutcomeCallback, RunOptions
-from ._outcomes import error_outcome
 from ._report import BulkReport, Outcome, OutcomeStatus
+from ._sender import Sender
 from ._state import Phase, RunState
 from ._stream import OutcomeStream
 from ._text import escape_surrogates, unusable
@@ -92,48 +66,8 @@ async def _pause(seconds: float) -> None:
 
 JobSource = Iterable[Any] | AsyncIterable[Any]
 
-_SUCCEEDED = OutcomeStatus.SUCCEEDED
 _FAILED = OutcomeStatus.FAILED
 _SKIPPED = OutcomeStatus.SKIPPED
-
-
-class _Tally:
-    """One job's attempts so far, shared by the steps of :meth:`BulkRunner._execute`.
-
-    ``probe``: the attempt under way is the circuit breaker's half-open probe.
-    Each attempt tells the breaker how it went once (:meth:`reached`,
-    :meth:`failed` or :meth:`released`), which also gives the probe back.
-    """
-
-    __slots__ = ("attempts", "breaker", "last_error", "probe", "report", "tries")
-
-    def __init__(self, report: BulkReport, breaker: Breaker) -> None:
-        self.report = report
-        self.breaker = breaker
-        self.attempts = 0  # requests that may have reached the API
-        self.tries = 0  # attempts that count against max_retries
-        self.last_error: PlivoError | None = None
-        self.probe = False
-
-    def sent(self) -> None:
-        """A request that may have reached the API: counted for the job and the run."""
-        self.attempts += 1
-        self.report.requests_sent += 1
-
-    def reached(self) -> None:
-        """The attempt reached the API (any answer, or an unknown outcome)."""
-        self.breaker.reached(probe=self.probe)
-        self.probe = False
-
-    def failed(self, error: CannotConnectError) -> None:
-        """The attempt could not connect."""
-        self.breaker.failed(error, probe=self.probe)
-        self.probe = False
-
-    def released(self) -> None:
-        """The attempt proved nothing either way (not sent, or cancelled)."""
-        self.breaker.released(probe=self.probe)
-        self.probe = False
 
 
 class BulkRunner:
@@ -207,19 +141,14 @@ class BulkRunner:
             options = dataclasses.replace(options, max_retries=client.max_retries)
         #: The options with the client's defaults filled in.
         self._options = dataclasses.replace(options, rate_limit=rate_limit)
-        self._handles = Handles(self._client)
         self._jobs = jobs
-        self._policy = RetryPolicy(max_retries=self.max_retries)
-        self._breaker = Breaker(options.circuit_breaker, _pause)
         #: Filled in as outcomes are consumed; final once the stream is closed.
         self.report = BulkReport()
-        self._waiting: set[anyio.CancelScope] = set()
 
         # What changes as it runs.
-        self._state = RunState()
+        self._state = RunState(self.report)
         self._input_done = False
         self._input_error: Exception | None = None
-        self._stop_skips = 0
         self._producer_scope: anyio.CancelScope | None = None
         self._books: Bookkeeper | None = None
         self._limiter: Limiter | None = None
@@ -294,26 +223,7 @@ class BulkRunner:
         """
         if self._producer_scope is not None:
             self._producer_scope.cancel()
-        if self._state.stopped():
-            self._stopped_now()
-
-    def _halt(self, error: PlivoError, reason: str) -> None:
-        """Stop the run because of ``error``: nothing more can succeed. Every
-        job not started, read or still to be read, is skipped with ``reason``.
-
-        The first reason wins; a stop the caller asked for first keeps its own.
-        """
-        if self._state.halted(error, reason):
-            self.report.stopped_by = error
-            self.report.stop_reason = reason
-            self._stopped_now()
-
-    def _stopped_now(self) -> None:
-        """The run has just stopped: start no new request; interrupt every wait."""
-        if self._state.phase is not Phase.FINISHED:
-            self.report.stopped_early = True
-        for scope in list(self._waiting):
-            scope.cancel()
+        self._state.stopped()
 
     async def run(self) -> BulkReport:
         """Run every job and return the report (outcomes are not kept)."""
@@ -349,10 +259,19 @@ class BulkRunner:
                 retry_failed=self.retry_failed,
                 lease=self.lease,
                 stop=self.stop,
-                wait=self._wait,
-                stopped=self._stopped,
+                wait=self._state.wait,
+                stopped=self._state.skipped,
             )
         self._limiter = self._shared_limiter or make_limiter(self.rate_limit, self._client.auth_id)
+        sender = Sender(
+            self._state,
+            handles=Handles(self._client),
+            limiter=self._limiter,
+            breaker=Breaker(self.circuit_breaker, _pause),
+            policy=RetryPolicy(max_retries=self.max_retries),
+            books=self._books,
+            sleep=_pause,
+        )
         job_send, job_recv = anyio.create_memory_object_stream[tuple[int, Any]](self.concurrency)
         out_send, out_recv = anyio.create_memory_object_stream[Outcome](self.concurrency)
         view = OutcomeStream(out_recv, self.report, self._options.on_outcome, started)
@@ -361,7 +280,7 @@ class BulkRunner:
         try:
             async with anyio.create_task_group() as tg:
                 done = anyio.Event()
-                tg.start_soon(self._work_all, job_send, job_recv, out_send, done)
+                tg.start_soon(self._work_all, job_send, job_recv, out_send, sender, done)
                 if self._books is not None:
                     tg.start_soon(self._books.heartbeat, done)
                 try:
@@ -373,7 +292,7 @@ class BulkRunner:
                     drain_error = await view.drain()
         finally:
             self._state.advance(Phase.FINISHED)
-            if self._input_done and self._stop_skips == 0 and self._input_error is None:
+            if self._input_done and self._state.skips == 0 and self._input_error is None:
                 self.report.stopped_early = False  # stop() came after the last job was read
             self.report.wall_time = time.perf_counter() - started
             out_recv.close()
@@ -397,6 +316,7 @@ class BulkRunner:
         job_send: MemoryObjectSendStream[tuple[int, Any]],
         job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
         out_send: MemoryObjectSendStream[Outcome],
+        sender: Sender,
         done: anyio.Event,
     ) -> None:
         """The producer, in this task, and every worker it starts; ``done``
@@ -404,7 +324,7 @@ class BulkRunner:
         try:
             async with anyio.create_task_group() as tg:
                 slots = anyio.Semaphore(self.concurrency)
-                await self._produce(job_send, job_recv, out_send, tg, slots)
+                await self._produce(job_send, job_recv, out_send, tg, slots, sender)
         finally:
             done.set()
 
@@ -415,6 +335,7 @@ class BulkRunner:
         out_send: MemoryObjectSendStream[Outcome],
         tg: TaskGroup,
         slots: anyio.Semaphore,
+        sender: Sender,
     ) -> None:
         """Read the input one job at a time, only when the buffer has room.
 
@@ -446,7 +367,9 @@ class BulkRunner:
                                 job_send.statistics().current_buffer_used
                             ):
                                 started += 1
-                                tg.start_soon(self._work, job_recv.clone(), out_send.clone(), slots)
+                                tg.start_soon(
+                                    self._work, job_recv.clone(), out_send.clone(), slots, sender
+                                )
                     except Exception as exc:
                         self._fail_input(exc)
                     finally:
@@ -465,6 +388,7 @@ class BulkRunner:
         job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
         out_send: MemoryObjectSendStream[Outcome],
         slots: anyio.Semaphore,
+        sender: Sender,
     ) -> None:
         async with job_recv, out_send:
             while True:
@@ -480,13 +404,15 @@ class BulkRunner:
                 except anyio.EndOfStream:
                     return
                 slots.release()
-                outcome = await self._handle(index, item)
+                outcome = await self._handle(index, item, sender)
                 try:
                     out_send.send_nowait(outcome)
                 except anyio.WouldBlock:
                     await out_send.send(outcome)
 
-    async def _handle(self, index: int, item: Any) -> Outcome:
+    async def _handle(self, index: int, item: Any, sender: Sender) -> Outcome:
+        """The job ``item`` is, claimed in the journal and sent; or its outcome
+        at once (not a job, no usable job id, the run stopping, settled)."""
         phlo_id = self._options.phlo_id
         if phlo_id is not None and isinstance(item, Mapping):
             job: Job = RunJob(phlo_id, item, ref=index)
@@ -507,229 +433,19 @@ class BulkRunner:
             invalid = exc if isinstance(exc, InvalidParameterError) else unusable("job_id", exc)
             return Outcome(job, ref, None, _FAILED, error=invalid, reason=str(invalid))
         if self._state.stopping:
-            return self._stopped(
+            return self._state.skipped(
                 Outcome(job, ref, job_id, _SKIPPED, reason=self._state.skip_reason)
             )
         books = self._books
         if books is None:
-            return await self._execute(job, job_id)
+            return await sender.send(job, job_id)
         settled = await books.claim(job, job_id)
         if settled is not None:
             return settled
-        outcome = await self._execute(job, job_id)  # cancelled: its claim expires
+        outcome = await sender.send(job, job_id)  # cancelled: its claim expires
         if outcome.status is _SKIPPED:  # certainly not sent since it was claimed
             await books.release(job_id)
         return outcome
-
-    async def _execute(self, job: Job, job_id: str) -> Outcome:
-        """Send ``job`` until it has its one outcome: each attempt waits for the
-        circuit breaker and the rate limit, is journaled before it leaves, and is
-        retried only when it certainly did not reach Plivo (or was refused 429)."""
-        try:
-            prepared = prepare(job, self._handles)
-        except Exception as exc:  # prepare names the field; anything else is the job's
-            invalid = exc if isinstance(exc, InvalidParameterError) else unusable("job", exc)
-            return await self._settle(
-                Outcome(job, job.ref, job_id, _FAILED, error=invalid, reason=str(invalid))
-            )
-        limiter = self._limiter
-        assert limiter is not None
-        breaker = self._breaker
-        state = self._state
-        tally = _Tally(self.report, breaker)
-        while True:
-            if not breaker.closed and not state.stopping and not await self._admit(tally):
-                return self._skip(job, job_id, tally.attempts, tally.last_error)
-            try:
-                stopped = state.stopping or (
-                    limiter.try_acquire(bulk=True) is None
-                    and not await self._wait(partial(limiter.acquire, bulk=True))
-                )
-            except RateLimiterUnavailableError as exc:  # fail closed: nothing is sent
-                tally.released()
-                self._halt(exc, f"stopped: {exc}")
-                return self._skip(job, job_id, tally.attempts, exc)
-            if stopped:
-                tally.released()  # nothing when it was not the probe
-                return self._skip(job, job_id, tally.attempts, tally.last_error)
-            if not tally.probe and not breaker.closed:
-                continue  # it opened while this job waited for the rate limit
-            not_sent = await self._journal_start(job, job_id, prepared, tally)
-            if not_sent is not None:
-                return not_sent
-            try:
-                result = await prepared.send()
-            except CannotConnectError as exc:  # nothing was sent
-                outcome = await self._unreached(job, job_id, exc, tally)
-            except PlivoError as exc:
-                outcome = await self._refused(job, job_id, exc, tally)
-            except Exception as exc:  # not mapped by the SDK: it may have been sent
-                return await self._unexpected(job, job_id, exc, tally)
-            except BaseException:  # cancelled mid-request: the probe is no longer out
-                tally.released()
-                raise
-            else:
-                tally.sent()
-                tally.reached()
-                return await self._settle(
-                    Outcome(
-                        job,
-                        job.ref,
-                        job_id,
-                        _SUCCEEDED,
-                        http_status=result.http_status,
-                        api_id=result.api_id,
-                        attempts=tally.attempts,
-                        result=result,
-                    )
-                )
-            if outcome is not None:
-                return outcome
-
-    async def _journal_start(
-        self, job: Job, job_id: str, prepared: PreparedJob, tally: _Tally
-    ) -> Outcome | None:
-        """Record the job in flight before it leaves (no journal: nothing to do);
-        an outcome when the journal says it must not be sent (another runner's)."""
-        if self._books is None:
-            return None
-        not_sent = await self._books.start(job, job_id, prepared.url, prepared.body, tally.attempts)
-        if not_sent is not None:
-            tally.released()
-        return not_sent
-
-    async def _unreached(
-        self, job: Job, job_id: str, exc: CannotConnectError, tally: _Tally
-    ) -> Outcome | None:
-        """The API could not be reached, so nothing was sent: the job's outcome,
-        or None to go again (the breaker, not the retry budget, decides when)."""
-        tally.last_error = exc
-        breaker = self._breaker
-        if self._books is not None:
-            not_sent = await self._books.unsent(job, job_id, tally.attempts)
-            if not_sent is not None:
-                tally.released()
-                return not_sent
-        tally.failed(exc)
-        if breaker.gave_up:
-            self._halt(exc, f"stopped: {cannot_connect_reason(exc)}")
-            return self._skip(job, job_id, tally.attempts, exc)
-        if not breaker.closed:
-            return None  # the breaker decides when it goes again: no retry used
-        tally.tries += 1
-        if tally.tries > self.max_retries:
-            return await self._settle(error_outcome(job, job_id, exc, tally.attempts))
-        if not await self._wait(partial(_sleep, self._policy.backoff(tally.tries))):
-            return self._skip(job, job_id, tally.attempts, exc)
-        return None
-
-    async def _refused(
-        self, job: Job, job_id: str, exc: PlivoError, tally: _Tally
-    ) -> Outcome | None:
-        """An error the SDK mapped (a status, a timeout, a lost connection): the
-        job's outcome, or None to send it again when it certainly did not run."""
-        tally.last_error = exc
-        if may_have_reached(exc):
-            tally.sent()
-            tally.reached()
-        else:
-            tally.released()
-        tally.tries += 1
-        if isinstance(exc, RateLimitError):  # retried or not: every worker
-            # (and every process sharing the limit) waits, not just this one
-            assert self._limiter is not None
-            await self._limiter.pause(self._policy.rate_limit_delay(exc.retry_after, tally.tries))
-        retry_in = self._retry_delay(exc, tally.tries)
-        if retry_in is None:
-            if isinstance(exc, (AuthenticationError, PermissionDeniedError)):
-                self._halt(exc, refused_reason(exc))
-            elif isinstance(exc, ConfigurationError):
-                # The client's set-up (CA certificates gone, a loop it cannot serve):
-                # every other job would meet it too.
-                self._halt(exc, f"stopped: {exc}")
-            elif isinstance(exc, NotFoundError) and isinstance(job, RunJob):
-                # POST /phlo/{id} names nothing else: no job for it can succeed.
-                # (A node or member action's 404 may be that node's or member's.)
-                self._halt(exc, unknown_phlo_reason(job.phlo_id, exc))
-            return await self._settle(error_outcome(job, job_id, exc, tally.attempts))
-        # Certainly not executed: the row must not say "maybe".
-        if self._books is not None:
-            not_sent = await self._books.unsent(job, job_id, tally.attempts)
-            if not_sent is not None:
-                return not_sent
-        # After a 429 the pause above holds this retry too.
-        if not isinstance(exc, RateLimitError) and not await self._wait(partial(_sleep, retry_in)):
-            return self._skip(job, job_id, tally.attempts, exc)
-        return None
-
-    async def _unexpected(self, job: Job, job_id: str, exc: Exception, tally: _Tally) -> Outcome:
-        """An exception the SDK does not map, raised while sending: it may have
-        been sent, so the outcome is unknown and the job is not sent again."""
-        tally.sent()
-        tally.released()
-        error = OutcomeUnknownError(
-            f"unexpected {type(exc).__name__} while sending: {exc}; outcome unknown, not retried"
-        )
-        error.__cause__ = exc
-        return await self._settle(error_outcome(job, job_id, error, tally.attempts))
-
-    async def _admit(self, tally: _Tally) -> bool:
-        """Wait for the circuit breaker (this attempt may be its probe); False
-        when the run is stopping (or the breaker gave up)."""
-
-        async def admit() -> None:
-            tally.probe = await self._breaker.admit()
-
-        try:
-            admitted = await self._wait(admit)
-        except BreakerGaveUp:
-            return False
-        if not admitted:
-            tally.released()
-        return admitted
-
-    def _skip(self, job: Job, job_id: str, attempts: int, error: PlivoError | None) -> Outcome:
-        return self._stopped(
-            Outcome(
-                job,
-                job.ref,
-                job_id,
-                _SKIPPED,
-                attempts=attempts,
-                error=error,
-                reason=self._state.skip_reason,
-            )
-        )
-
-    def _retry_delay(self, error: PlivoError, tries: int) -> float | None:
-        """Seconds to wait before sending again, or None when it must not be."""
-        if tries > self.max_retries or error.outcome_unknown:
-            return None
-        if isinstance(error, RateLimitError):
-            return self._policy.rate_limit_delay(error.retry_after, tries)
-        if isinstance(error, APIConnectionError):  # never left: no side effect possible
-            return self._policy.backoff(tries)
-        return None
-
-    async def _wait(self, wait: Callable[[], Awaitable[Any]]) -> bool:
-        """Run a wait that :meth:`stop` interrupts; False when stopping."""
-        if self._state.stopping:
-            return False
-        with anyio.CancelScope() as scope:
-            self._waiting.add(scope)
-            try:
-                await wait()
-            finally:
-                self._waiting.discard(scope)
-        return not self._state.stopping
-
-    def _stopped(self, outcome: Outcome) -> Outcome:
-        self._stop_skips += 1
-        return outcome
-
-    async def _settle(self, outcome: Outcome) -> Outcome:
-        """Record a sent (or invalid) job's outcome in the journal, if any."""
-        return outcome if self._books is None else await self._books.settle(outcome)
 
 
 async def _acquire(semaphore: anyio.Semaphore) -> None:

@@ -1,22 +1,26 @@
 """A bulk run's state: where it is in its life, and why it stops.
 
 A run is :attr:`Phase.NEW`, then :attr:`Phase.RUNNING` once ``stream()``
-starts it, then :attr:`Phase.FINISHED`; independently of that, it may stop,
-and a :class:`Stop` says why: the caller's ``stop()`` (or the journal
-failing), or the runner's own halt (401/403, a 404 for the PHLO, the
-client's set-up, the rate limiter or the circuit breaker giving up). Every
-change goes through :class:`RunState`, which refuses the ones that cannot
-happen, so the rules are in one place (as h11's ``_state.py`` keeps its
-connection's).
+starts it, then :attr:`Phase.FINISHED`. Apart from that, it may stop, and a
+:class:`Stop` says why: the caller's ``stop()`` (or the journal failing), or
+the runner's own halt (a 401 or 403, a 404 for the PHLO, the client's
+set-up, the rate limiter or the circuit breaker giving up). Every change
+goes through :class:`RunState`, which refuses the ones that cannot happen,
+so the rules are in one place (as h11's ``_state.py`` keeps a connection's).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
+
+import anyio
 
 from .._exceptions import PlivoError
+from ._report import BulkReport, Outcome
 
 __all__ = ["STOPPED", "Phase", "RunState", "Stop"]
 
@@ -30,7 +34,7 @@ class Phase(Enum):
     FINISHED = "finished"
 
 
-#: The phase each phase may move to.
+#: The one phase each phase may move on to.
 _NEXT = {Phase.NEW: Phase.RUNNING, Phase.RUNNING: Phase.FINISHED}
 
 
@@ -51,13 +55,23 @@ class Stop:
 
 
 class RunState:
-    """One run's :class:`Phase` and its :class:`Stop` (None while it goes on)."""
+    """One run's :class:`Phase`, its :class:`Stop` (None while it goes on),
+    the waits a stop interrupts, and the jobs skipped because it stopped.
 
-    __slots__ = ("phase", "stop")
+    What a stop changes in ``report`` is done here too: ``stopped_early``,
+    and ``stopped_by``/``stop_reason`` for a halt.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("phase", "report", "skips", "stop", "waiting")
+
+    def __init__(self, report: BulkReport) -> None:
+        self.report = report
         self.phase = Phase.NEW
         self.stop: Stop | None = None
+        #: The waits under way; a stop cancels them.
+        self.waiting: set[anyio.CancelScope] = set()
+        #: Jobs skipped because the run stopped.
+        self.skips = 0
 
     @property
     def stopping(self) -> bool:
@@ -81,22 +95,46 @@ class RunState:
             raise RuntimeError(f"a bulk run cannot go from {self.phase.value} to {phase.value}")
         self.phase = phase
 
-    def stopped(self) -> bool:
-        """``stop()``: end any drain; True when this is the run's first stop."""
+    def stopped(self) -> None:
+        """The caller's ``stop()`` (or the journal failing): ends a drain."""
         stop = self.stop
         if stop is None:
-            self.stop = Stop()
-            return True
-        if stop.drain:
+            self._stop(Stop())
+        elif stop.drain:
             self.stop = dataclasses.replace(stop, drain=False)
-        return False
 
-    def halted(self, error: PlivoError, reason: str) -> bool:
-        """The runner stops itself because of ``error`` and drains the input;
-        True when this is the run's first stop (the first reason wins)."""
+    def halted(self, error: PlivoError, reason: str) -> None:
+        """The runner stops itself because of ``error``, and drains the input.
+        The first stop wins: a run already stopping keeps its reason."""
         if self.stop is not None:
-            return False
+            return
         if self.phase is not Phase.RUNNING:
             raise RuntimeError(f"a bulk run cannot halt while {self.phase.value}")
-        self.stop = Stop(reason, error, drain=True)
-        return True
+        self.report.stopped_by = error
+        self.report.stop_reason = reason
+        self._stop(Stop(reason, error, drain=True))
+
+    def _stop(self, stop: Stop) -> None:
+        """The run's first stop: start no new request; interrupt every wait."""
+        self.stop = stop
+        if self.phase is not Phase.FINISHED:
+            self.report.stopped_early = True
+        for scope in list(self.waiting):
+            scope.cancel()
+
+    async def wait(self, wait: Callable[[], Awaitable[Any]]) -> bool:
+        """Run a wait that a stop interrupts; False when stopping."""
+        if self.stop is not None:
+            return False
+        with anyio.CancelScope() as scope:
+            self.waiting.add(scope)
+            try:
+                await wait()
+            finally:
+                self.waiting.discard(scope)
+        return self.stop is None
+
+    def skipped(self, outcome: Outcome) -> Outcome:
+        """Count a job skipped because the run stopped."""
+        self.skips += 1
+        return outcome
