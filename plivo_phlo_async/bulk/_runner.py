@@ -137,10 +137,9 @@ class BulkRunner:
         ):
             self._shared_limiter = client.limiter
             rate_limit = client.rate_limit
-        if options.max_retries is None:
-            options = dataclasses.replace(options, max_retries=client.max_retries)
+        max_retries = client.max_retries if options.max_retries is None else options.max_retries
         #: The options with the client's defaults filled in.
-        self._options = dataclasses.replace(options, rate_limit=rate_limit)
+        self._options = dataclasses.replace(options, rate_limit=rate_limit, max_retries=max_retries)
         self._jobs = jobs
         #: Filled in as outcomes are consumed; final once the stream is closed.
         self.report = BulkReport()
