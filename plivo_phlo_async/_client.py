@@ -28,7 +28,13 @@ from ._base_client import (
 from ._environment import check_ca_directory, check_environment_proxies, check_proxy
 from ._exceptions import ConfigurationError
 from ._ratelimit import DEFAULT_RATE_LIMIT, Limiter, RateLimit, make_limiter
-from ._request_options import ExtraBody, ExtraHeaders, ExtraQuery, client_options
+from ._request_options import (
+    ExtraBody,
+    ExtraHeaders,
+    ExtraQuery,
+    RequestOptions,
+    client_options,
+)
 from ._retry import RetryPolicy
 from ._types import NOT_GIVEN, NotGiven
 from ._validation import SURROGATE, check_path_id, is_int
@@ -110,69 +116,77 @@ class PhloClient(BaseClient):
         insecure_http_hosts: str | Iterable[str] | None = None,
         rate_limit: RateLimit | None = None,
         default_headers: ExtraHeaders | None = None,
+        _copy: _Copy | None = None,
     ) -> None:
-        auth_id = _credential("auth_id", auth_id, "PLIVO_AUTH_ID")
-        auth_token = _credential("auth_token", auth_token, "PLIVO_AUTH_TOKEN")
-        if base_url is None:
-            base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-        if voice_base_url is None:
-            voice_base_url = os.environ.get(VOICE_BASE_URL_ENV) or DEFAULT_VOICE_BASE_URL
-        try:
-            check_path_id(auth_id)
-        except ValueError as exc:
-            raise ConfigurationError(f"auth id is not valid: {exc}", field="auth_id") from None
-        if ":" in auth_id:
-            raise ConfigurationError(
-                "auth id must not contain ':' (in Basic credentials the first ':' ends the "
-                "id, RFC 7617)",
-                field="auth_id",
+        if _copy is None:
+            auth_id = _credential("auth_id", auth_id, "PLIVO_AUTH_ID")
+            auth_token = _credential("auth_token", auth_token, "PLIVO_AUTH_TOKEN")
+            if base_url is None:
+                base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+            if voice_base_url is None:
+                voice_base_url = os.environ.get(VOICE_BASE_URL_ENV) or DEFAULT_VOICE_BASE_URL
+            try:
+                check_path_id(auth_id)
+            except ValueError as exc:
+                raise ConfigurationError(f"auth id is not valid: {exc}", field="auth_id") from None
+            if ":" in auth_id:
+                raise ConfigurationError(
+                    "auth id must not contain ':' (in Basic credentials the first ':' ends the "
+                    "id, RFC 7617)",
+                    field="auth_id",
+                )
+            _check_retries(max_retries)
+            if not is_int(max_connections) or max_connections < 1:
+                raise ConfigurationError(
+                    f"max_connections must be >= 1, not {max_connections!r}",
+                    field="max_connections",
+                )
+            if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+                raise ConfigurationError(
+                    "http_client must be an httpx.AsyncClient", field="http_client"
+                )
+            if proxy is not None:
+                check_proxy(proxy)
+            elif http_client is None:  # httpx reads these only for a client of the SDK's own
+                check_environment_proxies()
+            if http_client is None:
+                check_ca_directory()
+            insecure_hosts = check_insecure_hosts(
+                insecure_http_hosts
+                if insecure_http_hosts is not None
+                else os.environ.get(INSECURE_HTTP_HOSTS_ENV)
             )
-        _check_retries(max_retries)
-        if not is_int(max_connections) or max_connections < 1:
-            raise ConfigurationError(
-                f"max_connections must be >= 1, not {max_connections!r}", field="max_connections"
-            )
-        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-            raise ConfigurationError(
-                "http_client must be an httpx.AsyncClient", field="http_client"
-            )
-        if proxy is not None:
-            check_proxy(proxy)
-        elif http_client is None:  # httpx reads these only for a client of the SDK's own
-            check_environment_proxies()
-        if http_client is None:
-            check_ca_directory()
-        insecure_hosts = check_insecure_hosts(
-            insecure_http_hosts
-            if insecure_http_hosts is not None
-            else os.environ.get(INSECURE_HTTP_HOSTS_ENV)
-        )
-        checked_timeout = coerce_timeout(timeout)
-        headers = client_options(default_headers, names=_DEFAULT_HEADERS_NAMES)
-        limiter = _limiter_for(rate_limit, auth_id)
-        super().__init__(
-            requester=Requester(
+            headers = client_options(default_headers, names=_DEFAULT_HEADERS_NAMES)
+            requester = Requester(
                 auth_id=auth_id,
                 auth_token=auth_token,
                 http_client=http_client,
                 max_connections=max_connections,
                 proxy=proxy,
                 default_headers=() if headers is None else headers.headers,
-            ),
+            )
+            base_url = check_base_url("base_url", base_url, insecure_hosts)
+            voice_base_url = check_base_url("voice_base_url", voice_base_url, insecure_hosts)
+        else:  # a with_options copy: the pool, account and URLs are its client's, checked
+            parent = _copy.client
+            requester, auth_id = parent._requester, parent._auth_id
+            base_url, voice_base_url = parent._base_url, parent._voice_base_url
+            _check_retries(max_retries)
+        shared = None if _copy is None else _copy.limiter
+        super().__init__(
+            requester=requester,
             auth_id=auth_id,
-            base_url=check_base_url("base_url", base_url, insecure_hosts),
-            voice_base_url=check_base_url("voice_base_url", voice_base_url, insecure_hosts),
-            timeout=checked_timeout,
+            base_url=base_url,
+            voice_base_url=voice_base_url,
+            timeout=coerce_timeout(timeout),
             attempt_deadline=coerce_deadline(attempt_deadline),
             retry=RetryPolicy(max_retries=max_retries),
-            limiter=limiter,
+            limiter=_limiter_for(rate_limit, auth_id) if shared is None else shared,
+            options=None if _copy is None else _copy.options,
         )
-        self._owns_pool = True
-        self._owns_limiter = True
-        self._attach_resources()
-
-    def _attach_resources(self) -> None:
-        from .resources import Calls, PhloResource
+        self._owns_pool = _copy is None
+        self._owns_limiter = shared is None
+        from .resources import Calls, PhloResource  # with the first client, not at import
 
         self.phlo = PhloResource(self)
         self.calls = Calls(self)
@@ -251,8 +265,6 @@ class PhloClient(BaseClient):
         Sends nothing, so nothing to retry. Raises :class:`ConfigurationError` for a
         setting, header, query parameter or body key that cannot work.
         """
-        if max_retries is not None:
-            _check_retries(max_retries)
         options = self._options
         for more in (
             client_options(default_headers, names=_DEFAULT_HEADERS_NAMES),
@@ -260,31 +272,16 @@ class PhloClient(BaseClient):
         ):
             if more is not None:
                 options = more if options is None else options.merged(more)
-        if isinstance(rate_limit, NotGiven):
-            limiter, owns_limiter = self._limiter, False
-        else:
-            limiter, owns_limiter = _limiter_for(rate_limit, self._auth_id), True
-        copy = object.__new__(PhloClient)
-        BaseClient.__init__(
-            copy,
-            requester=self._requester,
-            auth_id=self._auth_id,
-            base_url=self._base_url,
-            voice_base_url=self._voice_base_url,
-            timeout=self._timeout if timeout is None else coerce_timeout(timeout),
+        share_limiter = isinstance(rate_limit, NotGiven)
+        return PhloClient(  # the constructor, so a copy is made as every client is
+            timeout=self._timeout if timeout is None else timeout,
             attempt_deadline=self._attempt_deadline
             if attempt_deadline is None
-            else coerce_deadline(attempt_deadline),
-            retry=self._retry
-            if max_retries is None
-            else dataclasses.replace(self._retry, max_retries=max_retries),
-            limiter=limiter,
-            options=options,
+            else attempt_deadline,
+            max_retries=self.max_retries if max_retries is None else max_retries,
+            rate_limit=None if isinstance(rate_limit, NotGiven) else rate_limit,
+            _copy=_Copy(self, options, self._limiter if share_limiter else None),
         )
-        copy._owns_pool = False
-        copy._owns_limiter = owns_limiter
-        copy._attach_resources()
-        return copy
 
     def bulk(
         self,
@@ -298,6 +295,7 @@ class PhloClient(BaseClient):
         on_outcome: OutcomeCallback | None = None,
         retry_failed: bool = False,
         circuit_breaker: CircuitBreaker | None = None,
+        lease: float = 30.0,
     ) -> BulkRunner:
         """A :class:`~plivo_phlo_async.bulk.BulkRunner` for many jobs; nothing is sent yet.
 
@@ -308,20 +306,17 @@ class PhloClient(BaseClient):
         runner then shares its limiter, taking at most its ``bulk_share``),
         else Plivo's 300 requests per 5 s (None: no limit); ``max_retries`` None
         means this client's; ``circuit_breaker`` None means the default
-        ``CircuitBreaker()``. See :mod:`plivo_phlo_async.bulk`.
+        ``CircuitBreaker()``; ``lease`` is how many seconds the journal's
+        claims on jobs outlive this run if it dies (another runner then takes
+        over its unsent jobs). See :mod:`plivo_phlo_async.bulk`.
 
         Sends nothing until the runner is run; it retries only what was never sent
         and reports every job's :class:`~plivo_phlo_async.bulk.Outcome`. Raises
         :class:`ConfigurationError` for a setting that cannot work.
         """
-        from .bulk import BulkRunner
+        from .bulk import DEFAULT_CIRCUIT_BREAKER, BulkRunner, RunOptions
 
-        options: dict[str, Any] = {}
-        if circuit_breaker is not None:
-            options["circuit_breaker"] = circuit_breaker
-        return BulkRunner(
-            self,
-            jobs,
+        options = RunOptions(
             phlo_id=phlo_id,
             concurrency=concurrency,
             rate_limit=rate_limit,
@@ -329,8 +324,10 @@ class PhloClient(BaseClient):
             max_retries=max_retries,
             on_outcome=on_outcome,
             retry_failed=retry_failed,
-            **options,
+            circuit_breaker=DEFAULT_CIRCUIT_BREAKER if circuit_breaker is None else circuit_breaker,
+            lease=lease,
         )
+        return BulkRunner._of(self, jobs, options)
 
     async def aclose(self) -> None:
         """Close the client for good (an ``http_client`` passed in is left open).
@@ -364,6 +361,18 @@ class PhloClient(BaseClient):
 
 
 _DEFAULT_HEADERS_NAMES = ("default_headers", "extra_query", "extra_body")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Copy:
+    """What :meth:`PhloClient.with_options` hands the constructor of its copy:
+    the client whose pool, account and URLs it shares (checked when that
+    client was made), the request options it sends, and the limiter it
+    shares (None: it has its own ``rate_limit``, or none)."""
+
+    client: PhloClient
+    options: RequestOptions | None
+    limiter: Limiter | None
 
 
 def _credential(field: str, value: object, variable: str) -> str:

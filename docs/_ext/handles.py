@@ -5,7 +5,9 @@ A handle (``Phlo``, ``Member``...) is built by the client from its internals
 so its constructor is hidden, and the public methods it inherits from a base
 the reference does not show (``Member.mute`` from ``MemberHandle``) are listed
 on the handle itself. A handle is any class whose ``__init__`` takes a
-``BaseClient``; classes users construct (``PhloClient``...) are left alone.
+``BaseClient``; classes users construct (``PhloClient``...) are left alone,
+but for their private keyword parameters (``PhloClient(_copy=...)``, which
+``with_options`` passes), which the reference does not show either.
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ class ResourceHandles(griffe.Extension):
             if "__init__" in cls.members:
                 cls.del_member("__init__")
             cls.bases.clear()  # Resource, MemberHandle: internals the reference does not show
+        for cls in _classes(pkg):
+            init = cls.members.get("__init__")
+            if isinstance(init, griffe.Function):
+                for name in [p.name for p in init.parameters if p.name.startswith("_")]:
+                    del init.parameters[name]
 
     # griffe < 2 calls the same hook by this name.
     on_package_loaded = on_package

@@ -32,6 +32,7 @@ from ._journal import is_database_url as is_database_url
 from ._journal import journal_name as journal_name
 from ._journal import open_journal as open_journal
 from ._manifest import check_campaign_id as check_campaign_id
+from ._options import RunOptions as RunOptions
 from ._report import BulkReport, Outcome, OutcomeStatus
 from ._resolve import allow_resend, journal_counts, mark_jobs, unknown_jobs
 from ._runner import DEFAULT_CONCURRENCY, BulkRunner, OutcomeCallback, run_chunk

@@ -11,21 +11,22 @@ consumer slows the producer down.
 Retries are the runner's own (the client it uses has ``max_retries=0``), so
 every attempt passes through the rate limiter: only what can never start a
 second call is retried (429, and connection failures before sending); an
-outcome-unknown failure is reported as such and never re-sent.
+outcome-unknown failure is reported as such and never re-sent. How one job
+is sent, and retried, is :mod:`._sender`'s.
 
 It fails fast instead of flooding: a 401 or 403, or a 404 for the PHLO a run
-job names, stops the run at once (see :meth:`BulkRunner._halt`), and failures
+job names, stops the run at once (its state is :mod:`._state`'s), and failures
 to connect go through a circuit breaker shared by every worker
 (:mod:`._breaker`) instead of pushing every job through every retry.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -33,43 +34,18 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._base_client import BaseClient
-from .._exceptions import (
-    APIConnectionError,
-    AuthenticationError,
-    CannotConnectError,
-    ConfigurationError,
-    InvalidParameterError,
-    NotFoundError,
-    OutcomeUnknownError,
-    PermissionDeniedError,
-    PlivoError,
-    RateLimitError,
-)
-from .._ratelimit import (
-    DEFAULT_RATE_LIMIT,
-    Limiter,
-    RateLimit,
-    RateLimiterUnavailableError,
-    make_limiter,
-)
+from .._exceptions import ConfigurationError, InvalidParameterError
+from .._ratelimit import DEFAULT_RATE_LIMIT, Limiter, RateLimit, make_limiter
 from .._retry import RetryPolicy
-from .._validation import is_int, is_number, validate_path_id
 from ._bookkeeping import Bookkeeper
-from ._breaker import (
-    DEFAULT_CIRCUIT_BREAKER,
-    Breaker,
-    BreakerGaveUp,
-    CircuitBreaker,
-    cannot_connect_reason,
-    may_have_reached,
-    refused_reason,
-    unknown_phlo_reason,
-)
+from ._breaker import DEFAULT_CIRCUIT_BREAKER, Breaker, CircuitBreaker
 from ._input import JobInput
-from ._jobs import JOB_TYPES, Handles, Job, PreparedJob, RunJob, job_id_of, prepare
+from ._jobs import JOB_TYPES, Handles, Job, RunJob, job_id_of
 from ._journal import DEFAULT_LEASE, journal_name, open_journal
-from ._outcomes import error_outcome
+from ._options import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, OutcomeCallback, RunOptions
 from ._report import BulkReport, Outcome, OutcomeStatus
+from ._sender import Sender
+from ._state import Phase, RunState
 from ._stream import OutcomeStream
 from ._text import escape_surrogates, unusable
 
@@ -77,11 +53,6 @@ if TYPE_CHECKING:  # the client imports this package lazily, in PhloClient.bulk
     from .._client import PhloClient
 
 __all__ = ["DEFAULT_CONCURRENCY", "MAX_CONCURRENCY", "BulkRunner", "OutcomeCallback", "run_chunk"]
-
-DEFAULT_CONCURRENCY = 64
-#: The most requests a runner keeps in flight: far above what Plivo's account
-#: limit lets through, low enough that a typo cannot exhaust the host.
-MAX_CONCURRENCY = 10_000
 
 #: The only sleep the runner itself does (backoff after a connection failure,
 #: the circuit breaker's cool-down); tests replace it to record delays without
@@ -93,31 +64,10 @@ async def _pause(seconds: float) -> None:
     await _sleep(seconds)  # looked up at each call, so that tests can replace it
 
 
-OutcomeCallback = Callable[[Outcome], Any]
 JobSource = Iterable[Any] | AsyncIterable[Any]
 
-STOPPED = "stopped"
-
-_SUCCEEDED = OutcomeStatus.SUCCEEDED
 _FAILED = OutcomeStatus.FAILED
 _SKIPPED = OutcomeStatus.SKIPPED
-
-
-class _Tally:
-    """One job's attempts so far, shared by the steps of :meth:`BulkRunner._execute`."""
-
-    __slots__ = ("attempts", "last_error", "report", "tries")
-
-    def __init__(self, report: BulkReport) -> None:
-        self.report = report
-        self.attempts = 0  # requests that may have reached the API
-        self.tries = 0  # attempts that count against max_retries
-        self.last_error: PlivoError | None = None
-
-    def sent(self) -> None:
-        """A request that may have reached the API: counted for the job and the run."""
-        self.attempts += 1
-        self.report.requests_sent += 1
 
 
 class BulkRunner:
@@ -152,87 +102,96 @@ class BulkRunner:
         circuit_breaker: CircuitBreaker = DEFAULT_CIRCUIT_BREAKER,
         lease: float = DEFAULT_LEASE,
     ) -> None:
-        if not isinstance(client, BaseClient):  # PhloClient is the one BaseClient
-            raise ConfigurationError("client must be a PhloClient")
-        if not isinstance(jobs, (Iterable, AsyncIterable)) or isinstance(jobs, (str, bytes)):
-            raise ConfigurationError(
-                f"jobs must be an iterable or async iterable of jobs, not {type(jobs).__name__}"
-            )
-        if isinstance(jobs, Mapping):
-            raise ConfigurationError("jobs must be an iterable of jobs, not one mapping")
-        if phlo_id is not None:
-            validate_path_id("phlo_id", phlo_id)
-        if not is_int(concurrency) or not 1 <= concurrency <= MAX_CONCURRENCY:
-            raise ConfigurationError(
-                f"concurrency must be an integer from 1 to {MAX_CONCURRENCY}, not {concurrency!r}",
-                field="concurrency",
-            )
-        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
-            raise ConfigurationError("rate_limit must be a RateLimit or None")
-        if max_retries is None:
-            max_retries = client.max_retries
-        if not is_int(max_retries) or max_retries < 0:
-            raise ConfigurationError(f"max_retries must be an integer >= 0, not {max_retries!r}")
-        if on_outcome is not None and not callable(on_outcome):
-            raise ConfigurationError("on_outcome must be callable")
-        if not isinstance(circuit_breaker, CircuitBreaker):
-            raise ConfigurationError(
-                "circuit_breaker must be a CircuitBreaker", field="circuit_breaker"
-            )
-        if not is_number(lease) or not 0 < lease < 86_400:
-            raise ConfigurationError(
-                f"lease must be seconds in (0, 86400), not {lease!r}", field="lease"
-            )
-        if journal is not None and not isinstance(journal, (str, os.PathLike)):
-            raise ConfigurationError(
-                "journal must be a path or a postgresql:// URL", field="journal"
-            )
+        _check_target(client, jobs)
+        options = RunOptions(
+            phlo_id=phlo_id,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            journal=journal,
+            max_retries=max_retries,
+            on_outcome=on_outcome,
+            retry_failed=retry_failed,
+            circuit_breaker=circuit_breaker,
+            lease=lease,
+        )
+        self._setup(client, jobs, options)
+
+    @classmethod
+    def _of(cls, client: PhloClient, jobs: JobSource, options: RunOptions) -> BulkRunner:
+        """The runner for options already built (``client.bulk``, ``run_chunk``)."""
+        _check_target(client, jobs)
+        runner = cls.__new__(cls)
+        runner._setup(client, jobs, options)
+        return runner
+
+    def _setup(self, client: PhloClient, jobs: JobSource, options: RunOptions) -> None:
         # The runner waits for the limit itself (as a bulk request, before
         # each attempt), so its own client does not wait a second time.
         self._client = client.with_options(max_retries=0, rate_limit=None)
         #: The client's limiter when the runner shares it (the default, or the
         #: client's own limit): single requests and this run then share one limit.
         self._shared_limiter: Limiter | None = None
+        rate_limit = options.rate_limit
         if client.limiter is not None and (
             rate_limit is DEFAULT_RATE_LIMIT or rate_limit == client.rate_limit
         ):
             self._shared_limiter = client.limiter
             rate_limit = client.rate_limit
-        self._handles = Handles(self._client)
+        max_retries = client.max_retries if options.max_retries is None else options.max_retries
+        #: The options with the client's defaults filled in.
+        self._options = dataclasses.replace(options, rate_limit=rate_limit, max_retries=max_retries)
         self._jobs = jobs
-        self._phlo_id = phlo_id
-        self.concurrency = concurrency
-        self.rate_limit = rate_limit
-        #: The journal's file or URL (see :attr:`journal_name` for display).
-        self.journal_path = None if journal is None else os.fspath(journal)
-        self.journal_name = None if journal is None else journal_name(journal)
-        self.lease = float(lease)
-        self.max_retries = max_retries
-        self.retry_failed = bool(retry_failed)
-        self._on_outcome = on_outcome
-        self._policy = RetryPolicy(max_retries=max_retries)
-        self.circuit_breaker = circuit_breaker
-        self._breaker = Breaker(circuit_breaker, _pause)
-        #: The reason given to jobs skipped because the run stopped.
-        self._skip_reason = STOPPED
         #: Filled in as outcomes are consumed; final once the stream is closed.
         self.report = BulkReport()
 
-        self._started = False
-        self._finished = False
-        self._stopping = False
-        #: Stopped by the runner itself: the rest of the input is still read,
-        #: so that every job gets its ``skipped`` outcome.
-        self._draining = False
+        # What changes as it runs.
+        self._state = RunState(self.report)
         self._input_done = False
         self._input_error: Exception | None = None
-        self._stop_skips = 0
         self._producer_scope: anyio.CancelScope | None = None
-        self._waiting: set[anyio.CancelScope] = set()
         self._books: Bookkeeper | None = None
         self._limiter: Limiter | None = None
-        self._workers_left = 0
-        self._slots: anyio.Semaphore | None = None
+
+    # -- settings ----------------------------------------------------------------
+    @property
+    def concurrency(self) -> int:
+        return self._options.concurrency
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The limit this run waits for (the client's when it shares its limiter)."""
+        return self._options.rate_limit
+
+    @property
+    def max_retries(self) -> int:
+        """Retries of a job that certainly did not run (None given: the client's)."""
+        retries = self._options.max_retries
+        assert retries is not None  # filled in by _setup
+        return retries
+
+    @property
+    def retry_failed(self) -> bool:
+        return bool(self._options.retry_failed)
+
+    @property
+    def circuit_breaker(self) -> CircuitBreaker:
+        return self._options.circuit_breaker
+
+    @property
+    def lease(self) -> float:
+        return float(self._options.lease)
+
+    @property
+    def journal_path(self) -> str | None:
+        """The journal's file or URL (see :attr:`journal_name` for display)."""
+        journal = self._options.journal
+        return None if journal is None else os.fspath(journal)
+
+    @property
+    def journal_name(self) -> str | None:
+        """The journal's file or URL as it may be shown (no password)."""
+        journal = self._options.journal
+        return None if journal is None else journal_name(journal)
 
     # -- public ----------------------------------------------------------------
     @property
@@ -246,7 +205,8 @@ class BulkRunner:
 
     @property
     def stopping(self) -> bool:
-        return self._stopping
+        """Whether the run stops: :meth:`stop` was called, or it stopped itself."""
+        return self._state.stopping
 
     def stop(self) -> None:
         """Stop gracefully: start no new job, let in-flight requests finish.
@@ -260,20 +220,9 @@ class BulkRunner:
         that every job gets its ``skipped`` outcome (a ``stop()`` meanwhile
         ends that reading).
         """
-        self._draining = False
         if self._producer_scope is not None:
             self._producer_scope.cancel()
-        self._begin_stop()
-
-    def _begin_stop(self) -> None:
-        """Start no new request; interrupt every wait."""
-        if self._stopping:
-            return
-        self._stopping = True
-        if not self._finished:
-            self.report.stopped_early = True
-        for scope in list(self._waiting):
-            scope.cancel()
+        self._state.stopped()
 
     async def run(self) -> BulkReport:
         """Run every job and return the report (outcomes are not kept)."""
@@ -296,9 +245,7 @@ class BulkRunner:
         Cancelling the enclosing scope cancels in-flight requests; their
         journal rows stay ``in_flight`` and resume as outcome unknown.
         """
-        if self._started:
-            raise RuntimeError("a BulkRunner runs once; create another with client.bulk()")
-        self._started = True
+        self._state.advance(Phase.RUNNING)
         started = time.perf_counter()
         if self.journal_path is not None:
             self._books = Bookkeeper(
@@ -311,23 +258,30 @@ class BulkRunner:
                 retry_failed=self.retry_failed,
                 lease=self.lease,
                 stop=self.stop,
-                wait=self._wait,
-                stopped=self._stopped,
+                wait=self._state.wait,
+                stopped=self._state.skipped,
             )
         self._limiter = self._shared_limiter or make_limiter(self.rate_limit, self._client.auth_id)
-        self._slots = anyio.Semaphore(self.concurrency)
+        sender = Sender(
+            self._state,
+            handles=Handles(self._client),
+            limiter=self._limiter,
+            breaker=Breaker(self.circuit_breaker, _pause),
+            policy=RetryPolicy(max_retries=self.max_retries),
+            books=self._books,
+            sleep=_pause,
+        )
         job_send, job_recv = anyio.create_memory_object_stream[tuple[int, Any]](self.concurrency)
         out_send, out_recv = anyio.create_memory_object_stream[Outcome](self.concurrency)
-        view = OutcomeStream(out_recv, self.report, self._on_outcome, started)
+        view = OutcomeStream(out_recv, self.report, self._options.on_outcome, started)
         body_error: Exception | None = None
         drain_error: Exception | None = None
         try:
             async with anyio.create_task_group() as tg:
-                self._workers_left = 1  # the producer, which starts the workers
-                self._workers_done = anyio.Event()
-                tg.start_soon(self._produce, job_send, job_recv, out_send, tg)
+                done = anyio.Event()
+                tg.start_soon(self._work_all, job_send, job_recv, out_send, sender, done)
                 if self._books is not None:
-                    tg.start_soon(self._books.heartbeat, self._workers_done)
+                    tg.start_soon(self._books.heartbeat, done)
                 try:
                     yield view
                 except Exception as exc:  # cancellation and KeyboardInterrupt go through
@@ -336,8 +290,8 @@ class BulkRunner:
                     self.stop()
                     drain_error = await view.drain()
         finally:
-            self._finished = True
-            if self._input_done and self._stop_skips == 0 and self._input_error is None:
+            self._state.advance(Phase.FINISHED)
+            if self._input_done and self._state.skips == 0 and self._input_error is None:
                 self.report.stopped_early = False  # stop() came after the last job was read
             self.report.wall_time = time.perf_counter() - started
             out_recv.close()
@@ -355,13 +309,32 @@ class BulkRunner:
         if self._input_error is not None:
             raise self._input_error
 
-    # -- producer ----------------------------------------------------------------
+    # -- producer and workers ------------------------------------------------------
+    async def _work_all(
+        self,
+        job_send: MemoryObjectSendStream[tuple[int, Any]],
+        job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
+        out_send: MemoryObjectSendStream[Outcome],
+        sender: Sender,
+        done: anyio.Event,
+    ) -> None:
+        """The producer, in this task, and every worker it starts; ``done``
+        (which ends the journal's heartbeat) once all of them are."""
+        try:
+            async with anyio.create_task_group() as tg:
+                slots = anyio.Semaphore(self.concurrency)
+                await self._produce(job_send, job_recv, out_send, tg, slots, sender)
+        finally:
+            done.set()
+
     async def _produce(
         self,
         job_send: MemoryObjectSendStream[tuple[int, Any]],
         job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
         out_send: MemoryObjectSendStream[Outcome],
         tg: TaskGroup,
+        slots: anyio.Semaphore,
+        sender: Sender,
     ) -> None:
         """Read the input one job at a time, only when the buffer has room.
 
@@ -370,8 +343,7 @@ class BulkRunner:
         so a huge ``concurrency`` costs nothing on a small input. The outcome
         stream ends once the producer and every worker it started are done.
         """
-        assert self._slots is not None
-        slots = self._slots
+        state = self._state
         source = JobInput(self._jobs)
         started = 0
         try:
@@ -379,9 +351,9 @@ class BulkRunner:
                 with anyio.CancelScope() as self._producer_scope:
                     index = 0
                     try:
-                        while not self._stopping or self._draining:
+                        while state.reading:
                             await _acquire(slots)  # room first: nothing read is ever held
-                            if self._stopping and not self._draining:
+                            if not state.reading:
                                 break
                             try:
                                 item = await source.next()
@@ -394,8 +366,9 @@ class BulkRunner:
                                 job_send.statistics().current_buffer_used
                             ):
                                 started += 1
-                                self._workers_left += 1
-                                tg.start_soon(self._work, job_recv.clone(), out_send.clone())
+                                tg.start_soon(
+                                    self._work, job_recv.clone(), out_send.clone(), slots, sender
+                                )
                     except Exception as exc:
                         self._fail_input(exc)
                     finally:
@@ -403,37 +376,19 @@ class BulkRunner:
         finally:
             job_recv.close()
             out_send.close()
-            self._retire()
 
     def _fail_input(self, exc: Exception) -> None:
         """The input raised: run the jobs already read, then raise it to the caller."""
         self._input_error = exc
         self.report.stopped_early = True
 
-    # -- workers -----------------------------------------------------------------
     async def _work(
         self,
         job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
         out_send: MemoryObjectSendStream[Outcome],
+        slots: anyio.Semaphore,
+        sender: Sender,
     ) -> None:
-        try:
-            await self._work_on(job_recv, out_send)
-        finally:
-            self._retire()
-
-    def _retire(self) -> None:
-        """A worker (or the producer) is done: the last one lets the heartbeat end."""
-        self._workers_left -= 1
-        if not self._workers_left:
-            self._workers_done.set()
-
-    async def _work_on(
-        self,
-        job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
-        out_send: MemoryObjectSendStream[Outcome],
-    ) -> None:
-        assert self._slots is not None
-        slots = self._slots
         async with job_recv, out_send:
             while True:
                 # The *_nowait calls first: a hand-off that need not wait costs
@@ -448,20 +403,23 @@ class BulkRunner:
                 except anyio.EndOfStream:
                     return
                 slots.release()
-                outcome = await self._handle(index, item)
+                outcome = await self._handle(index, item, sender)
                 try:
                     out_send.send_nowait(outcome)
                 except anyio.WouldBlock:
                     await out_send.send(outcome)
 
-    async def _handle(self, index: int, item: Any) -> Outcome:
-        if self._phlo_id is not None and isinstance(item, Mapping):
-            job: Job = RunJob(self._phlo_id, item, ref=index)
+    async def _handle(self, index: int, item: Any, sender: Sender) -> Outcome:
+        """The job ``item`` is, claimed in the journal and sent; or its outcome
+        at once (not a job, no usable job id, the run stopping, settled)."""
+        phlo_id = self._options.phlo_id
+        if phlo_id is not None and isinstance(item, Mapping):
+            job: Job = RunJob(phlo_id, item, ref=index)
         elif isinstance(item, JOB_TYPES):
             job = item
         else:
             expected = "RunJob, NodeActionJob or MemberActionJob"
-            if self._phlo_id is not None:
+            if phlo_id is not None:
                 expected += " (or a mapping: a run payload for phlo_id)"
             error = InvalidParameterError(
                 "job", f"must be a {expected}, not {escape_surrogates(type(item).__name__)}"
@@ -473,251 +431,20 @@ class BulkRunner:
         except Exception as exc:  # never raised out of a worker: it is this job's outcome
             invalid = exc if isinstance(exc, InvalidParameterError) else unusable("job_id", exc)
             return Outcome(job, ref, None, _FAILED, error=invalid, reason=str(invalid))
-        if self._stopping:
-            return self._stopped(Outcome(job, ref, job_id, _SKIPPED, reason=self._skip_reason))
+        if self._state.stopping:
+            return self._state.skipped(
+                Outcome(job, ref, job_id, _SKIPPED, reason=self._state.skip_reason)
+            )
         books = self._books
         if books is None:
-            return await self._execute(job, job_id)
+            return await sender.send(job, job_id)
         settled = await books.claim(job, job_id)
         if settled is not None:
             return settled
-        outcome = await self._execute(job, job_id)  # cancelled: its claim expires
+        outcome = await sender.send(job, job_id)  # cancelled: its claim expires
         if outcome.status is _SKIPPED:  # certainly not sent since it was claimed
             await books.release(job_id)
         return outcome
-
-    async def _execute(self, job: Job, job_id: str) -> Outcome:
-        """Send ``job`` until it has its one outcome: each attempt waits for the
-        circuit breaker and the rate limit, is journaled before it leaves, and is
-        retried only when it certainly did not reach Plivo (or was refused 429)."""
-        try:
-            prepared = prepare(job, self._handles)
-        except Exception as exc:  # prepare names the field; anything else is the job's
-            invalid = exc if isinstance(exc, InvalidParameterError) else unusable("job", exc)
-            return await self._settle(
-                Outcome(job, job.ref, job_id, _FAILED, error=invalid, reason=str(invalid))
-            )
-        limiter = self._limiter
-        assert limiter is not None
-        breaker = self._breaker
-        tally = _Tally(self.report)
-        while True:
-            probe = False
-            if not breaker.closed and not self._stopping:
-                admitted = await self._admit()
-                if admitted is None:
-                    return self._skip(job, job_id, tally.attempts, tally.last_error)
-                probe = admitted
-            try:
-                stopped = self._stopping or (
-                    limiter.try_acquire(bulk=True) is None
-                    and not await self._wait(partial(limiter.acquire, bulk=True))
-                )
-            except RateLimiterUnavailableError as exc:  # fail closed: nothing is sent
-                breaker.released(probe=probe)
-                self._halt(exc, f"stopped: {exc}")
-                return self._skip(job, job_id, tally.attempts, exc)
-            if stopped:
-                breaker.released(probe=probe)  # nothing when it was not the probe
-                return self._skip(job, job_id, tally.attempts, tally.last_error)
-            if not probe and not breaker.closed:
-                continue  # it opened while this job waited for the rate limit
-            not_sent = await self._journal_start(job, job_id, prepared, tally, probe)
-            if not_sent is not None:
-                return not_sent
-            try:
-                result = await prepared.send()
-            except CannotConnectError as exc:  # nothing was sent
-                outcome = await self._unreached(job, job_id, exc, tally, probe)
-            except PlivoError as exc:
-                outcome = await self._refused(job, job_id, exc, tally, probe)
-            except Exception as exc:  # not mapped by the SDK: it may have been sent
-                return await self._unexpected(job, job_id, exc, tally, probe)
-            except BaseException:  # cancelled mid-request: the probe is no longer out
-                breaker.released(probe=probe)
-                raise
-            else:
-                tally.sent()
-                breaker.reached(probe=probe)
-                return await self._settle(
-                    Outcome(
-                        job,
-                        job.ref,
-                        job_id,
-                        _SUCCEEDED,
-                        http_status=result.http_status,
-                        api_id=result.api_id,
-                        attempts=tally.attempts,
-                        result=result,
-                    )
-                )
-            if outcome is not None:
-                return outcome
-
-    async def _journal_start(
-        self, job: Job, job_id: str, prepared: PreparedJob, tally: _Tally, probe: bool
-    ) -> Outcome | None:
-        """Record the job in flight before it leaves (no journal: nothing to do);
-        an outcome when the journal says it must not be sent (another runner's)."""
-        if self._books is None:
-            return None
-        not_sent = await self._books.start(job, job_id, prepared.url, prepared.body, tally.attempts)
-        if not_sent is not None:
-            self._breaker.released(probe=probe)
-        return not_sent
-
-    async def _unreached(
-        self, job: Job, job_id: str, exc: CannotConnectError, tally: _Tally, probe: bool
-    ) -> Outcome | None:
-        """The API could not be reached, so nothing was sent: the job's outcome,
-        or None to go again (the breaker, not the retry budget, decides when)."""
-        tally.last_error = exc
-        breaker = self._breaker
-        if self._books is not None:
-            not_sent = await self._books.unsent(job, job_id, tally.attempts)
-            if not_sent is not None:
-                breaker.released(probe=probe)
-                return not_sent
-        breaker.failed(exc, probe=probe)
-        if breaker.gave_up:
-            self._halt(exc, f"stopped: {cannot_connect_reason(exc)}")
-            return self._skip(job, job_id, tally.attempts, exc)
-        if not breaker.closed:
-            return None  # the breaker decides when it goes again: no retry used
-        tally.tries += 1
-        if tally.tries > self.max_retries:
-            return await self._settle(error_outcome(job, job_id, exc, tally.attempts))
-        if not await self._wait(partial(_sleep, self._policy.backoff(tally.tries))):
-            return self._skip(job, job_id, tally.attempts, exc)
-        return None
-
-    async def _refused(
-        self, job: Job, job_id: str, exc: PlivoError, tally: _Tally, probe: bool
-    ) -> Outcome | None:
-        """An error the SDK mapped (a status, a timeout, a lost connection): the
-        job's outcome, or None to send it again when it certainly did not run."""
-        tally.last_error = exc
-        if may_have_reached(exc):
-            tally.sent()
-            self._breaker.reached(probe=probe)
-        else:
-            self._breaker.released(probe=probe)
-        tally.tries += 1
-        if isinstance(exc, RateLimitError):  # retried or not: every worker
-            # (and every process sharing the limit) waits, not just this one
-            assert self._limiter is not None
-            await self._limiter.pause(self._policy.rate_limit_delay(exc.retry_after, tally.tries))
-        retry_in = self._retry_delay(exc, tally.tries)
-        if retry_in is None:
-            if isinstance(exc, (AuthenticationError, PermissionDeniedError)):
-                self._halt(exc, refused_reason(exc))
-            elif isinstance(exc, ConfigurationError):
-                # The client's set-up (CA certificates gone, a loop it cannot serve):
-                # every other job would meet it too.
-                self._halt(exc, f"stopped: {exc}")
-            elif isinstance(exc, NotFoundError) and isinstance(job, RunJob):
-                # POST /phlo/{id} names nothing else: no job for it can succeed.
-                # (A node or member action's 404 may be that node's or member's.)
-                self._halt(exc, unknown_phlo_reason(job.phlo_id, exc))
-            return await self._settle(error_outcome(job, job_id, exc, tally.attempts))
-        # Certainly not executed: the row must not say "maybe".
-        if self._books is not None:
-            not_sent = await self._books.unsent(job, job_id, tally.attempts)
-            if not_sent is not None:
-                return not_sent
-        # After a 429 the pause above holds this retry too.
-        if not isinstance(exc, RateLimitError) and not await self._wait(partial(_sleep, retry_in)):
-            return self._skip(job, job_id, tally.attempts, exc)
-        return None
-
-    async def _unexpected(
-        self, job: Job, job_id: str, exc: Exception, tally: _Tally, probe: bool
-    ) -> Outcome:
-        """An exception the SDK does not map, raised while sending: it may have
-        been sent, so the outcome is unknown and the job is not sent again."""
-        tally.sent()
-        self._breaker.released(probe=probe)
-        error = OutcomeUnknownError(
-            f"unexpected {type(exc).__name__} while sending: {exc}; outcome unknown, not retried"
-        )
-        error.__cause__ = exc
-        return await self._settle(error_outcome(job, job_id, error, tally.attempts))
-
-    async def _admit(self) -> bool | None:
-        """Wait for the circuit breaker: whether this attempt is its probe, or
-        None when the run is stopping (or the breaker gave up)."""
-        probe = False
-
-        async def admit() -> None:
-            nonlocal probe
-            probe = await self._breaker.admit()
-
-        try:
-            admitted = await self._wait(admit)
-        except BreakerGaveUp:
-            return None
-        if not admitted:
-            if probe:
-                self._breaker.released(probe=True)
-            return None
-        return probe
-
-    def _halt(self, error: PlivoError, reason: str) -> None:
-        """Stop the run because of ``error``: nothing more can succeed. Every
-        job not started, read or still to be read, is skipped with ``reason``.
-
-        The first reason wins; a stop the caller asked for first keeps its own.
-        """
-        if self._stopping:
-            return
-        self._skip_reason = reason
-        self.report.stopped_by = error
-        self.report.stop_reason = reason
-        self._draining = True
-        self._begin_stop()
-
-    def _skip(self, job: Job, job_id: str, attempts: int, error: PlivoError | None) -> Outcome:
-        return self._stopped(
-            Outcome(
-                job,
-                job.ref,
-                job_id,
-                _SKIPPED,
-                attempts=attempts,
-                error=error,
-                reason=self._skip_reason,
-            )
-        )
-
-    def _retry_delay(self, error: PlivoError, tries: int) -> float | None:
-        """Seconds to wait before sending again, or None when it must not be."""
-        if tries > self.max_retries or error.outcome_unknown:
-            return None
-        if isinstance(error, RateLimitError):
-            return self._policy.rate_limit_delay(error.retry_after, tries)
-        if isinstance(error, APIConnectionError):  # never left: no side effect possible
-            return self._policy.backoff(tries)
-        return None
-
-    async def _wait(self, wait: Callable[[], Awaitable[Any]]) -> bool:
-        """Run a wait that :meth:`stop` interrupts; False when stopping."""
-        if self._stopping:
-            return False
-        with anyio.CancelScope() as scope:
-            self._waiting.add(scope)
-            try:
-                await wait()
-            finally:
-                self._waiting.discard(scope)
-        return not self._stopping
-
-    def _stopped(self, outcome: Outcome) -> Outcome:
-        self._stop_skips += 1
-        return outcome
-
-    async def _settle(self, outcome: Outcome) -> Outcome:
-        """Record a sent (or invalid) job's outcome in the journal, if any."""
-        return outcome if self._books is None else await self._books.settle(outcome)
 
 
 async def _acquire(semaphore: anyio.Semaphore) -> None:
@@ -750,9 +477,7 @@ async def run_chunk(
     stopped instead of repeating calls, even while that attempt still runs
     (it waits for the jobs the other one holds and reports their outcomes).
     """
-    runner = BulkRunner(
-        client,
-        jobs,
+    options = RunOptions(
         phlo_id=phlo_id,
         concurrency=concurrency,
         rate_limit=rate_limit,
@@ -763,4 +488,16 @@ async def run_chunk(
         circuit_breaker=circuit_breaker,
         lease=lease,
     )
-    return await runner.run()
+    return await BulkRunner._of(client, jobs, options).run()
+
+
+def _check_target(client: object, jobs: object) -> None:
+    """Refuse what is not a client, or not a source of jobs."""
+    if not isinstance(client, BaseClient):  # PhloClient is the one BaseClient
+        raise ConfigurationError("client must be a PhloClient")
+    if not isinstance(jobs, (Iterable, AsyncIterable)) or isinstance(jobs, (str, bytes)):
+        raise ConfigurationError(
+            f"jobs must be an iterable or async iterable of jobs, not {type(jobs).__name__}"
+        )
+    if isinstance(jobs, Mapping):
+        raise ConfigurationError("jobs must be an iterable of jobs, not one mapping")

@@ -88,13 +88,14 @@ async def test_outcomes_carry_the_job_id(plivo: FakePlivo) -> None:
 async def test_resume_sends_only_the_missing_jobs(plivo: FakePlivo, tmp_path: Path) -> None:
     journal = tmp_path / "campaign.sqlite"
     client = plivo.client()
-    runner = client.bulk(run_jobs(range(200)), concurrency=4, rate_limit=None, journal=journal)
 
     def stop_at_50(outcome: Outcome) -> None:
         if runner.report.total == 50:
             runner.stop()
 
-    runner._on_outcome = stop_at_50
+    runner = client.bulk(
+        run_jobs(range(200)), concurrency=4, rate_limit=None, journal=journal, on_outcome=stop_at_50
+    )
     first = await runner.run()
     sent_first = set(plivo.sent_refs())
     assert first.stopped_early

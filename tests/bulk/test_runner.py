@@ -504,7 +504,7 @@ async def test_stop_interrupts_a_retry_wait() -> None:
     async def stop_soon() -> None:
         await first_sent.wait()
         # Everyone is now waiting for the 30 s pause: the three waits stop() interrupts.
-        await wait_until(lambda: len(runner._waiting) == 3, what="three waiting workers")
+        await wait_until(lambda: len(runner._state.waiting) == 3, what="three waiting workers")
         runner.stop()
 
     with anyio.fail_after(5):
