@@ -30,10 +30,10 @@ from typing import Any
 import httpx
 import pytest
 import trustme
+from _servers import Server
 
 from plivo_phlo_async import PhloClient, PlivoError
 
-from ._server import Server
 from .conftest import loop_factories
 from .test_tls import server_context
 

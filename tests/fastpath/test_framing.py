@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _servers import Conn, Request, Server, answer_body, own_answer, response
 from _waiting import wait_until
 
 from plivo_phlo_async import (
@@ -39,7 +40,6 @@ from plivo_phlo_async import (
     ServerOutcomeUnknownError,
 )
 
-from ._server import Conn, Request, Server, answer_body, own_answer, response
 from .conftest import outcome
 
 Answerer = Callable[[Request], bytes]

@@ -25,12 +25,12 @@ from collections.abc import Callable
 
 import pytest
 import trustme
+from _servers import Conn, Request, Server, own_answer
 
 from plivo_phlo_async import APIConnectionError, ConnectionOutcomeUnknownError, PhloClient
 from plivo_phlo_async.resources._resource import send_prepared
 from plivo_phlo_async.resources.phlo import prepare_run
 
-from ._server import Conn, Request, Server, own_answer
 from .conftest import outcome
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import trustme
 from _descriptors import no_free_descriptor
+from _servers import Server
 
 from plivo_phlo_async import (
     CannotConnectError,
@@ -24,7 +25,6 @@ from plivo_phlo_async import (
     PhloClient,
 )
 
-from ._server import Server
 from .conftest import tls_context
 
 pytestmark = pytest.mark.usefixtures("trust")
