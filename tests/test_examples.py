@@ -9,6 +9,7 @@ The emulator counts what it received, so every test also checks that nothing was
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
@@ -17,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -413,14 +413,18 @@ def test_service_documented_command_serves_requests(workdir: Path) -> None:
         text=True,
     )
     try:
-        answer = None
-        deadline = time.monotonic() + WAIT
-        while answer is None and time.monotonic() < deadline and service.poll() is None:
-            try:
-                answer = httpx.post(f"http://127.0.0.1:{port}/runs", json={"to": "+14155550111"})
-            except httpx.TransportError:
-                time.sleep(0.05)  # not listening yet: try again
-        assert answer is not None, "the service never answered"
+        answers: list[httpx.Response] = []
+
+        def answered() -> bool:
+            assert service.poll() is None, "the service exited without answering"
+            with contextlib.suppress(httpx.TransportError):  # not listening yet
+                answers.append(
+                    httpx.post(f"http://127.0.0.1:{port}/runs", json={"to": "+14155550111"})
+                )
+            return bool(answers)
+
+        wait_until_sync(answered, what="the service to answer", timeout=WAIT, interval=0.05)
+        [answer] = answers
         assert answer.status_code == 201, answer.text
         assert answer.json()["run_id"]
     finally:
