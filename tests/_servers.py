@@ -6,8 +6,8 @@ Which fake Plivo to use:
   reaches a server (the ``loopback`` and ``on_path`` fixtures of
   tests/conftest.py: a :class:`Canned` answer to every request, on the fast
   path and on httpx), and every misbehaviour (``serve(behaviour)``: stray
-  bytes, closes, drips, hangs, silence, TLS); the duplicate check
-  (:meth:`Server.duplicates`) holds for every test that uses it;
+  bytes, closes, drips, hangs, silence, TLS), where :meth:`Server.count`
+  and :meth:`Server.duplicates` tell whether a POST arrived twice;
 * **the emulator** (``plivo_phlo_async.emulator``, in-process or on a socket),
   for Plivo's API behaviour: validation, rate limits, faults, calls;
 * **respx** (or ``httpx.MockTransport``, as tests/bulk/conftest.py's
