@@ -25,6 +25,7 @@ commit may have happened before the break recognises its own row.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -35,18 +36,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import anyio
 import sniffio
 
-from ._journal import (
-    DEFAULT_LEASE,
-    Claim,
-    JournalEntry,
-    JournalError,
-    check_identity,
-    check_prefix,
-    redact_url,
-    text,
-)
-from ._journal_sql import Op, SqlJournal, check_schema
+from ._journal import DEFAULT_LEASE, Claim, JournalEntry, JournalError, redact_url
+from ._journal_sql import Op, SqlJournal, check_identity, check_schema
 from ._manifest import Dialect, Sql
+from ._text import safe_str
 
 if TYPE_CHECKING:
     import psycopg
@@ -67,6 +60,7 @@ RECONNECT_PAUSES = (0.0, 0.25, 1.0, 2.5)
 _T = TypeVar("_T")
 _log = logging.getLogger("plivo_phlo_async.journal")
 
+_PREFIX = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 _NOW = "extract(epoch from clock_timestamp())::float8"
 #: What PostgreSQL adds to the shared schema.
 _INDEX = "CREATE INDEX IF NOT EXISTS {jobs}_status ON {jobs} (status)"
@@ -88,7 +82,13 @@ def split_url(url: str) -> tuple[str, str]:
         else:
             kept.append((key, value))
     conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), ""))
-    return conninfo, check_prefix(redact_url(url), prefix)
+    if not _PREFIX.fullmatch(prefix):
+        raise JournalError(
+            redact_url(url),
+            f"journal table prefix {safe_str(prefix)!r} must be 1-41 lowercase letters, "
+            f"digits or underscores, not starting with a digit",
+        )
+    return conninfo, prefix
 
 
 class PostgresJournal(SqlJournal):
@@ -235,7 +235,7 @@ class PostgresJournal(SqlJournal):
 
     # -- the runner's ----------------------------------------------------------------
     async def claim(self, job_id: str, ref: Any, *, retry_failed: bool) -> Claim:
-        key = text(job_id)
+        key = safe_str(job_id)
         if key in self._claiming:
             return Claim("duplicate")
         self._claiming.add(key)
@@ -279,12 +279,12 @@ class PostgresJournal(SqlJournal):
 
     async def release(self, job_id: str) -> None:
         await self._do("release", job_id, partial(self._release_op, job_id), transaction=True)
-        self.held.discard(text(job_id))
+        self.held.discard(safe_str(job_id))
 
     async def finish(self, job_id: str, status: str, **outcome: Any) -> None:
         op = partial(self._finish_op, job_id, status, **outcome)
         await self._do("record the outcome of", job_id, op)
-        self.held.discard(text(job_id))
+        self.held.discard(safe_str(job_id))
 
     async def renew(self) -> None:
         held = list(self.held)
