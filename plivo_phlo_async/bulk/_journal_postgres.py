@@ -1,21 +1,12 @@
-"""The PostgreSQL journal: one campaign's rows in a database that runners on
-several machines share (psycopg 3, async; the ``postgres`` extra).
+"""The PostgreSQL journal: one campaign's rows (tables ``PREFIX_jobs`` and
+``PREFIX_meta``) in a database that runners on several machines share (psycopg 3,
+async; the URL and its ``journal_prefix`` parameter: docs/bulk.md, "The journal").
 
-``postgresql://user:password@host:5432/db?journal_prefix=NAME`` keeps the
-campaign in tables ``NAME_jobs`` and ``NAME_meta`` (default prefix
-``plivo_phlo``), so several campaigns can share a database; every other
-URL parameter is libpq's (e.g. ``options=-csearch_path%3Dmyschema`` for a
-schema, ``sslmode``). The password is only given to libpq: errors, logs and
-``JournalError.path`` show the URL without it.
-
-Claims are ``INSERT ... ON CONFLICT DO NOTHING`` and, when a row exists,
-``SELECT ... FOR UPDATE`` of that one row in the same transaction; leases are
-measured with the database's clock, never the runners'.
-
-A connection that breaks (a restarted server, ``pg_terminate_backend``, a
-network blip) costs no job its outcome: every operation is idempotent and is
-tried again on a new connection (:data:`RECONNECT_PAUSES`). A claim whose
-commit may have happened before the break recognises its own row.
+Leases are measured with the database's clock. A connection that breaks (a
+restarted server, ``pg_terminate_backend``, a network blip) costs no job its
+outcome: every operation is idempotent and is tried again on a new connection
+(:data:`RECONNECT_PAUSES`); a claim whose commit may have happened before the
+break recognises its own row.
 """
 
 # Table names are interpolated into SQL: they are the checked prefix
@@ -106,6 +97,7 @@ class PostgresJournal(SqlJournal):
         lease: float,
         readonly: bool,
         connect: Callable[[], Awaitable[psycopg.AsyncConnection[Any]]],
+        password: str | None,
     ) -> None:
         self.name = name
         self.prefix = prefix
@@ -113,15 +105,14 @@ class PostgresJournal(SqlJournal):
         self.lease = lease
         self.readonly = readonly
         self.held: set[str] = set()
-        self._db = connection
         #: Idle connections; up to POOL_SIZE, so that commits (each waits for
         #: the database's disk) overlap instead of queueing on one connection.
         self._free = [connection]
         self._opened = [connection]
         self._slots = anyio.Semaphore(1 if readonly else POOL_SIZE)
         self._connect = connect
-        self._jobs = f"{prefix}_jobs"
-        self._meta = f"{prefix}_meta"
+        #: Kept out of every message (the driver's may quote the URL).
+        self._password = password
         #: Jobs whose claim is being made now: a second claim of one of them
         #: by this run is a duplicate, whatever a retried claim finds.
         self._claiming: set[str] = set()
@@ -132,10 +123,7 @@ class PostgresJournal(SqlJournal):
             integer="bigint",
             for_update=" FOR UPDATE",
             tables={
-                "jobs": self._jobs,
-                "meta": self._meta,
-                "campaigns": f"{prefix}_campaigns",
-                "campaign_jobs": f"{prefix}_campaign_jobs",
+                name: f"{prefix}_{name}" for name in ("jobs", "meta", "campaigns", "campaign_jobs")
             },
         )
         self._rendered = {}
@@ -170,68 +158,62 @@ class PostgresJournal(SqlJournal):
         if "connect_timeout" not in conninfo:
             options["connect_timeout"] = CONNECT_TIMEOUT
         connect = partial(psycopg.AsyncConnection.connect, conninfo, **options)
-        for pause in (*RECONNECT_PAUSES, None):
-            try:
-                connection = await connect()
-            except psycopg.Error as exc:
-                raise JournalError(name, f"cannot open journal {name}: {_said(exc, url)}") from None
-            journal = cls(name, prefix, connection, lease, readonly, connect)
-            try:
-                await journal._prepare(auth_id, base_url, create=create)
-            except psycopg.OperationalError as exc:  # the connection broke: a new one
-                await connection.close()
-                if pause is None:
-                    raise JournalError(
-                        name, f"journal {name} cannot be used: {_said(exc, url)}"
-                    ) from None
-                _log.warning("journal %s: %s; opening it again", name, _said(exc, url))
-                await anyio.sleep(pause)
-                continue
-            except psycopg.Error as exc:
-                await connection.close()
-                raise JournalError(
-                    name, f"journal {name} cannot be used: {_said(exc, url)}"
-                ) from None
-            except BaseException:
-                await connection.close()
-                raise
-            return journal
-        raise AssertionError("unreachable")  # pragma: no cover
+        password = urlsplit(url).password
+        try:
+            connection = await connect()
+        except psycopg.Error as exc:
+            raise JournalError(
+                name, f"cannot open journal {name}: {_said(exc, password)}"
+            ) from None
+        journal = cls(name, prefix, connection, lease, readonly, connect, password)
 
-    async def _prepare(self, auth_id: str | None, base_url: str | None, *, create: bool) -> None:
-        db = self._db
-        async with db.transaction():
-            if not self.readonly:
-                # Two runners starting together must not both create the tables.
-                await db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._jobs,))
-            cursor = await db.execute(
-                "SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL",
-                (self._jobs, self._meta),
+        async def prepare() -> None:
+            async with journal._connection() as db, db.transaction():
+                await journal._prepare(db, auth_id, base_url, create)
+
+        try:
+            await journal._retrying(" cannot be used", None, prepare)
+        except BaseException:
+            await journal._disconnect()
+            raise
+        return journal
+
+    async def _prepare(
+        self,
+        db: psycopg.AsyncConnection[Any],
+        auth_id: str | None,
+        base_url: str | None,
+        create: bool,
+    ) -> None:
+        """Check the journal, and create or migrate it (in ``db``'s transaction)."""
+        jobs, meta_table = self.dialect.tables["jobs"], self.dialect.tables["meta"]
+        if not self.readonly:
+            # Two runners starting together must not both create the tables.
+            await db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (jobs,))
+        cursor = await db.execute(
+            "SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL", (jobs, meta_table)
+        )
+        jobs_exist, meta_exists = await cursor.fetchone() or (False, False)
+        if jobs_exist != meta_exists:
+            raise JournalError(
+                self.name,
+                f"{self.name}: table {jobs} or {meta_table} exists without the other: "
+                f"not a plivo-phlo journal",
             )
-            row = await cursor.fetchone()
-            assert row is not None
-            jobs_exist, meta_exists = row
-            if jobs_exist != meta_exists:
-                raise JournalError(
-                    self.name,
-                    f"{self.name}: table {self._jobs} or "
-                    f"{self._meta} exists without the other: not a "
-                    f"plivo-phlo journal",
-                )
-            self._empty = not jobs_exist
-            if self._empty and not create:
-                raise JournalError(
-                    self.name, f"no journal at {self.name} (no table {self._jobs})", missing=True
-                )
-            meta: dict[str, str] = {}
-            if not self._empty:
-                cursor = await db.execute(f"SELECT key, value FROM {self._meta}")
-                meta = {str(key): str(value) for key, value in await cursor.fetchall()}
-                self.schema = check_schema(self.name, meta.get("schema"))
-                check_identity(self.name, meta, auth_id, base_url)
-            if not self.readonly:
-                await self._drive(db, self._prepare_op(meta, auth_id, base_url, (_INDEX,)))
-                self._empty = False
+        self._empty = not jobs_exist
+        if self._empty and not create:
+            raise JournalError(
+                self.name, f"no journal at {self.name} (no table {jobs})", missing=True
+            )
+        meta: dict[str, str] = {}
+        if not self._empty:
+            cursor = await db.execute(f"SELECT key, value FROM {meta_table}")
+            meta = {str(key): str(value) for key, value in await cursor.fetchall()}
+            self.schema = check_schema(self.name, meta.get("schema"))
+            check_identity(self.name, meta, auth_id, base_url)
+        if not self.readonly:
+            await self._drive(db, self._prepare_op(meta, auth_id, base_url, (_INDEX,)))
+            self._empty = False
 
     # -- the runner's ----------------------------------------------------------------
     async def claim(self, job_id: str, ref: Any, *, retry_failed: bool) -> Claim:
@@ -315,9 +297,7 @@ class PostgresJournal(SqlJournal):
                         " could not be closed cleanly", None, self._leave_op, transaction=True
                     )
         finally:
-            with anyio.CancelScope(shield=True):
-                for connection in self._opened:
-                    await connection.close()
+            await self._disconnect()
 
     async def transact(self, work: Callable[[Sql], Awaitable[_T]], *, write: bool = True) -> _T:
         async def attempt() -> _T:
@@ -351,6 +331,11 @@ class PostgresJournal(SqlJournal):
                 self._free.append(db)
                 raise
             self._free.append(db)
+
+    async def _disconnect(self) -> None:
+        with anyio.CancelScope(shield=True):
+            for connection in self._opened:
+                await connection.close()
 
     async def _drop_idle(self) -> None:
         idle, self._free = self._free, []
@@ -407,13 +392,15 @@ class PostgresJournal(SqlJournal):
                 return await attempt()
             except psycopg.OperationalError as exc:
                 if pause is None:
-                    raise self._failure(what, job_id, exc, _said(exc)) from None
+                    raise self._failure(what, job_id, exc, _said(exc, self._password)) from None
                 _log.warning(
-                    "journal %s: %s; trying again on a new connection", self.name, _said(exc)
+                    "journal %s: %s; trying again on a new connection",
+                    self.name,
+                    _said(exc, self._password),
                 )
                 await anyio.sleep(pause)
             except psycopg.Error as exc:
-                raise self._failure(what, job_id, exc, _said(exc)) from None
+                raise self._failure(what, job_id, exc, _said(exc, self._password)) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -447,11 +434,7 @@ def _pg_args(args: Sequence[Any]) -> list[Any]:
     return [_pg(value) if isinstance(value, str) else value for value in args]
 
 
-def _said(exc: Exception, url: str | None = None) -> str:
+def _said(exc: Exception, password: str | None) -> str:
     """The driver's message on one line, never with the URL's password."""
     message = " ".join(str(exc).split())
-    if url is not None:
-        password = urlsplit(url).password
-        if password:
-            message = message.replace(password, "***")
-    return message
+    return message.replace(password, "***") if password else message
