@@ -28,7 +28,7 @@ import anyio
 import sniffio
 
 from ._journal import DEFAULT_LEASE, Claim, JournalEntry, JournalError, redact_url
-from ._journal_sql import Op, SqlJournal, check_identity, check_schema
+from ._journal_sql import Op, SqlJournal, Statements, Step, check_identity, check_schema
 from ._manifest import Dialect, Sql
 from ._text import safe_str
 
@@ -54,6 +54,7 @@ _log = logging.getLogger("plivo_phlo_async.journal")
 _PREFIX = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 _NOW = "extract(epoch from clock_timestamp())::float8"
 #: What PostgreSQL adds to the shared schema.
+_TABLE_EXISTS = "SELECT to_regclass(?) IS NOT NULL"
 _INDEX = "CREATE INDEX IF NOT EXISTS {jobs}_status ON {jobs} (status)"
 
 
@@ -302,7 +303,15 @@ class PostgresJournal(SqlJournal):
     async def transact(self, work: Callable[[Sql], Awaitable[_T]], *, write: bool = True) -> _T:
         async def attempt() -> _T:
             async with self._connection() as db, db.transaction():
-                return await work(_Statements(db, self.dialect))
+
+                async def run(step: Step) -> Any:
+                    # Never prepared: a plan made while the manifest's table was
+                    # empty (a sequential scan) made a 100,000-job manifest quadratic.
+                    sql, args = self.dialect.render(step.sql), _pg_args(step.args)
+                    cursor = await db.execute(sql, args, prepare=False)
+                    return await cursor.fetchall() if step.rows else None
+
+                return await work(Statements(self.dialect, run, _TABLE_EXISTS))
 
         return await self._retrying("", None, attempt)
 
@@ -402,32 +411,6 @@ class PostgresJournal(SqlJournal):
             except psycopg.Error as exc:
                 raise self._failure(what, job_id, exc, _said(exc, self._password)) from None
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-class _Statements:
-    """:class:`~._manifest.Sql` over one psycopg connection in a transaction."""
-
-    def __init__(self, db: psycopg.AsyncConnection[Any], dialect: Dialect) -> None:
-        self._db = db
-        self.dialect = dialect
-
-    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        # Never prepared: a plan made while the manifest's table was empty
-        # (a sequential scan) made a 100,000-job manifest quadratic.
-        cursor = await self._db.execute(
-            self.dialect.render(sql), tuple(_pg_args(args)), prepare=False
-        )
-        return list(await cursor.fetchall())
-
-    async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
-        await self._db.execute(self.dialect.render(sql), tuple(_pg_args(args)), prepare=False)
-
-    async def table_exists(self, name: str) -> bool:
-        cursor = await self._db.execute(
-            "SELECT to_regclass(%s) IS NOT NULL", (self.dialect.tables[name],)
-        )
-        row = await cursor.fetchone()
-        return bool(row and row[0])
 
 
 def _pg_args(args: Sequence[Any]) -> list[Any]:

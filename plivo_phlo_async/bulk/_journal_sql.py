@@ -16,7 +16,7 @@ again on a new one when that one breaks (so every operation is idempotent).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -37,7 +37,7 @@ from ._journal import (
 from ._manifest import Dialect
 from ._text import safe_str
 
-__all__ = ["Op", "SqlJournal", "Step", "check_identity", "check_schema", "drive"]
+__all__ = ["Op", "SqlJournal", "Statements", "Step", "check_identity", "check_schema", "drive"]
 
 _T = TypeVar("_T")
 
@@ -255,6 +255,26 @@ def drive(op: Op[_T], execute: Callable[[Step], Any]) -> _T:
             step = op.send(execute(step))
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
+
+
+class Statements:
+    """:class:`~._manifest.Sql` over one transaction: ``run`` renders and runs a
+    step; ``exists`` is the query whether the table named by its argument exists."""
+
+    def __init__(self, dialect: Dialect, run: Callable[[Step], Awaitable[Any]], exists: str):
+        self.dialect = dialect
+        self._run = run
+        self._exists = exists
+
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(await self._run(Step(sql, tuple(args), rows=True)))
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
+        await self._run(Step(sql, tuple(args)))
+
+    async def table_exists(self, name: str) -> bool:
+        found = await self.fetch(self._exists, (self.dialect.tables[name],))
+        return bool(found[0][0])
 
 
 class SqlJournal:

@@ -26,12 +26,12 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ._journal import CLAIMED, DEFAULT_LEASE, IN_FLIGHT, Claim, JournalEntry, JournalError
-from ._journal_sql import Op, SqlJournal, Step, check_identity, check_schema, drive
+from ._journal_sql import Op, SqlJournal, Statements, Step, check_identity, check_schema, drive
 from ._manifest import Dialect, Sql
 from ._text import safe_str
 
@@ -53,6 +53,7 @@ DIALECT = Dialect(
     tables={name: name for name in ("jobs", "meta", "campaigns", "campaign_jobs")},
     table_options=" WITHOUT ROWID",
 )
+_TABLE_EXISTS = "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?"
 _OPEN, _RUNNING, _CLOSED = "open", "running", "closed"
 #: The runners sharing the file: for the ``state`` marker, and to tell a killed
 #: owner of a claim.
@@ -350,32 +351,19 @@ class SqliteJournal:
         transaction never spans a trip through the event loop.
         """
         db = self.file._db
+
+        async def run(step: Step) -> Any:
+            cursor = db.execute(DIALECT.render(step.sql), step.args)
+            return cursor.fetchall() if step.rows else None
+
         try:
             with _immediate(db, "BEGIN IMMEDIATE" if write else "BEGIN"):
-                result = await work(_Statements(db))
+                result = await work(Statements(DIALECT, run, _TABLE_EXISTS))
         except sqlite3.Error as exc:
             raise JournalError(self.file.path, f"journal {self.name}: {exc}") from None
         if write:
             self.file.count_write()
         return result
-
-
-class _Statements:
-    """:class:`~._manifest.Sql` over one SQLite connection."""
-
-    dialect = DIALECT
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._db.execute(DIALECT.render(sql), tuple(args)).fetchall()
-
-    async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
-        self._db.execute(DIALECT.render(sql), tuple(args))
-
-    async def table_exists(self, name: str) -> bool:
-        return DIALECT.tables[name] in _tables(self._db)
 
 
 @contextlib.contextmanager
