@@ -19,7 +19,7 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -53,14 +53,9 @@ _log = logging.getLogger("plivo_phlo_async.journal")
 
 _PREFIX = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 _NOW = "extract(epoch from clock_timestamp())::float8"
-#: What PostgreSQL adds to the shared schema.
 _TABLE_EXISTS = "SELECT to_regclass(?) IS NOT NULL"
+#: What PostgreSQL adds to the shared schema.
 _INDEX = "CREATE INDEX IF NOT EXISTS {jobs}_status ON {jobs} (status)"
-
-
-def _pg(value: str | None) -> str | None:
-    """PostgreSQL's text cannot hold NUL: stored as the escape ``\\x00``."""
-    return None if value is None else value.replace("\0", "\\x00")
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -175,7 +170,7 @@ class PostgresJournal(SqlJournal):
         try:
             await journal._retrying(" cannot be used", None, prepare)
         except BaseException:
-            await journal._disconnect()
+            await journal._close(list(journal._opened))
             raise
         return journal
 
@@ -298,7 +293,7 @@ class PostgresJournal(SqlJournal):
                         " could not be closed cleanly", None, self._leave_op, transaction=True
                     )
         finally:
-            await self._disconnect()
+            await self._close(list(self._opened))
 
     async def transact(self, work: Callable[[Sql], Awaitable[_T]], *, write: bool = True) -> _T:
         async def attempt() -> _T:
@@ -330,26 +325,23 @@ class PostgresJournal(SqlJournal):
                 yield db
             except BaseException:
                 broken = db.broken  # the connection itself is lost (not a cancelled query)
-                if broken or db.info.transaction_status != 0:  # not idle: drop it
-                    self._opened.remove(db)
-                    with anyio.CancelScope(shield=True):
-                        await db.close()
-                    if broken:  # the idle ones were likely cut off with it
-                        await self._drop_idle()
+                if not broken and db.info.transaction_status == 0:  # idle: keep it
+                    self._free.append(db)
                     raise
-                self._free.append(db)
+                await self._close([db])
+                if broken:  # the idle ones were likely cut off with it
+                    await self._drop_idle()
                 raise
             self._free.append(db)
 
-    async def _disconnect(self) -> None:
-        with anyio.CancelScope(shield=True):
-            for connection in self._opened:
-                await connection.close()
-
     async def _drop_idle(self) -> None:
         idle, self._free = self._free, []
+        await self._close(idle)
+
+    async def _close(self, connections: list[psycopg.AsyncConnection[Any]]) -> None:
+        """Close and forget ``connections``, even when cancelled."""
         with anyio.CancelScope(shield=True):
-            for db in idle:
+            for db in connections:
                 self._opened.remove(db)
                 await db.close()
 
@@ -375,11 +367,9 @@ class PostgresJournal(SqlJournal):
         """Run the operation ``make()`` makes (anew for each attempt)."""
 
         async def attempt() -> _T:
-            async with self._connection() as db:
-                if not transaction:  # one statement: its own transaction
-                    return await self._drive(db, make())
-                async with db.transaction():
-                    return await self._drive(db, make())
+            # Without a transaction, each statement is its own.
+            async with self._connection() as db, db.transaction() if transaction else nullcontext():
+                return await self._drive(db, make())
 
         return await self._retrying(what, job_id, attempt, retry=retry)
 
@@ -399,22 +389,18 @@ class PostgresJournal(SqlJournal):
         for pause in (*(RECONNECT_PAUSES if retry else ()), None):
             try:
                 return await attempt()
-            except psycopg.OperationalError as exc:
-                if pause is None:
-                    raise self._failure(what, job_id, exc, _said(exc, self._password)) from None
-                _log.warning(
-                    "journal %s: %s; trying again on a new connection",
-                    self.name,
-                    _said(exc, self._password),
-                )
-                await anyio.sleep(pause)
             except psycopg.Error as exc:
-                raise self._failure(what, job_id, exc, _said(exc, self._password)) from None
+                said = _said(exc, self._password)
+                if pause is None or not isinstance(exc, psycopg.OperationalError):
+                    raise self._failure(what, job_id, exc, said) from None
+                _log.warning("journal %s: %s; trying again on a new connection", self.name, said)
+                await anyio.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _pg_args(args: Sequence[Any]) -> list[Any]:
-    return [_pg(value) if isinstance(value, str) else value for value in args]
+    """PostgreSQL's text cannot hold NUL: stored as the escape ``\\x00``."""
+    return [value.replace("\0", "\\x00") if isinstance(value, str) else value for value in args]
 
 
 def _said(exc: Exception, password: str | None) -> str:
