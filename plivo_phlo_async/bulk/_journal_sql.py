@@ -188,12 +188,10 @@ def check_identity(
 ) -> None:
     """Refuse a journal recorded for another account or base URL.
 
-    One exception: for the emulator's public test account on a loopback host,
-    the port is not part of the identity. Each emulator takes a free port, so
-    otherwise re-running an example (or the README's bulk block) with its
-    journal is refused. That account never exists at Plivo, and the host,
-    scheme and path must still match, so a journal written for Plivo (or for
-    a real account through a local proxy) is never reused for another API.
+    Except the port, for the emulator's public test account on a loopback host:
+    each emulator takes a free port, and re-running an example with its journal
+    must work. That account never exists at Plivo, and host, scheme and path
+    must still match, so a journal is never reused for another API.
     """
     stored_id, stored_url = meta.get("auth_id"), meta.get("base_url")
     if (auth_id is None or stored_id is None or stored_id == auth_id) and (

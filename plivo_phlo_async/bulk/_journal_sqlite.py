@@ -382,13 +382,10 @@ def _immediate(db: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> Iterat
 
 
 def _enter_wal(db: sqlite3.Connection) -> None:
-    """Switch the journal to WAL (a no-op once it is).
-
-    Processes opening a new journal at the same moment race for the switch,
-    and SQLite answers the losers "database is locked" at once, without
-    waiting on its busy handler (that could deadlock): they wait a little and
-    try again, for at most :data:`BUSY_TIMEOUT`, as any other write would.
-    """
+    """Switch the journal to WAL (a no-op once it is). Processes opening a new
+    journal together race for the switch; SQLite answers the losers "database
+    is locked" at once, not through its busy handler (that could deadlock):
+    they try again for at most :data:`BUSY_TIMEOUT`, as any other write would."""
     deadline = time.monotonic() + BUSY_TIMEOUT / 1000
     pause = 0.005
     while True:
