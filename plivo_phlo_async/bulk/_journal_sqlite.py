@@ -93,8 +93,8 @@ class SqliteFile(SqlJournal):
         readonly: bool = False,
         lease: float = DEFAULT_LEASE,
     ) -> None:
-        self.path = name = Path(path)
         self.name = os.fspath(path)
+        self.path = path = Path(path)
         self.run_token = uuid.uuid4().hex
         self.readonly = readonly
         self.lease = lease
@@ -107,21 +107,21 @@ class SqliteFile(SqlJournal):
         self._writes = 0
         self._closed = False
         try:
-            if not create and not name.is_file():
-                raise JournalError(name, f"no journal at {name}", missing=True)
-            if wal_missing(name):
-                raise _lost_log(name)
+            if not create and not path.is_file():
+                raise JournalError(path, f"no journal at {path}", missing=True)
+            if wal_missing(path):
+                raise _lost_log(path)
             if readonly:
-                uri = f"{name.resolve().as_uri()}?mode=ro"
+                uri = f"{path.resolve().as_uri()}?mode=ro"
                 self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
             else:
-                self._db = sqlite3.connect(name, isolation_level=None)
+                self._db = sqlite3.connect(path, isolation_level=None)
         except (sqlite3.Error, OSError, ValueError) as exc:  # ValueError: a NUL in the path
-            raise JournalError(name, f"cannot open journal {name}: {exc}") from None
+            raise JournalError(path, f"cannot open journal {path}: {exc}") from None
         try:
             self._db.create_function("journal_now", 0, time.time)
             self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT}")
-            meta = inspect(self._db, name)
+            meta = inspect(self._db, path)
             self._empty = meta is None
             if meta is not None:
                 self.schema = int(meta["schema"])
@@ -130,7 +130,7 @@ class SqliteFile(SqlJournal):
                 self._prepare(auth_id, base_url)
         except sqlite3.Error as exc:
             self._db.close()
-            raise JournalError(name, f"journal {name} cannot be used: {exc}") from None
+            raise JournalError(path, f"journal {path} cannot be used: {exc}") from None
         except BaseException:
             self._db.close()
             raise
