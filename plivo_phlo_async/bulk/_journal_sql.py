@@ -259,7 +259,9 @@ class Statements:
     """:class:`~._manifest.Sql` over one transaction: ``run`` renders and runs a
     step; ``exists`` is the query whether the table named by its argument exists."""
 
-    def __init__(self, dialect: Dialect, run: Callable[[Step], Awaitable[Any]], exists: str):
+    def __init__(
+        self, dialect: Dialect, run: Callable[[Step], Awaitable[Any]], exists: str
+    ) -> None:
         self.dialect = dialect
         self._run = run
         self._exists = exists
