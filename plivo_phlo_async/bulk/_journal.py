@@ -1,41 +1,20 @@
 """The journal: one row per job, so an interrupted run resumes and several
-runners share one campaign without sending a job twice.
+runners share one campaign without sending a job twice (docs/bulk.md, "The journal").
 
-Two backends behind one async interface (:class:`Journal`): a SQLite file
-(:mod:`._journal_sqlite`, one machine, one or several processes) and a
-PostgreSQL database (:mod:`._journal_postgres`, several machines), chosen by
-the location: a ``postgresql://`` or ``postgres://`` URL, else a file path.
-Both run the same schema, migrations, statements and operations
-(:mod:`._journal_sql`); each keeps only what its database needs of its own.
-
-**Claims, not checks.** Before a job waits for the rate limiter, the runner
-claims it: in one transaction that sees no live owner, its row becomes
-``claimed`` with the run's token and a lease expiry. Right before its
-request is sent it becomes ``in_flight`` (only if this run still owns it);
-after, it gets its outcome. A job certainly not sent is released (its row
-removed, or its earlier ``failed``/``resend`` status restored). A running
-runner renews the leases of the rows it holds every ``lease / 3`` seconds,
-so only a dead (or stalled) runner's leases expire. What another runner
-finds (:func:`decide`):
-
-- ``claimed`` with a live lease: someone is about to send it: wait.
-- ``claimed`` with an expired lease: its owner died before sending: take it.
-- ``in_flight`` with a live lease: being sent: wait for its outcome.
-- ``in_flight`` with an expired lease: it may have run: outcome unknown.
+One async interface (:class:`Journal`) over a SQLite file (:mod:`._journal_sqlite`)
+or a PostgreSQL database (:mod:`._journal_postgres`), chosen by the location; both
+run the schema, statements and operations of :mod:`._journal_sql`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .._base_client import _is_loopback
 from .._exceptions import PlivoError
-from ._text import safe_str
 
 if TYPE_CHECKING:
     from ._manifest import Sql
@@ -69,10 +48,8 @@ FAILED = "failed"
 #: Statuses of jobs that may or may not have been executed.
 UNRESOLVED = (IN_FLIGHT, OUTCOME_UNKNOWN)
 SCHEMA_VERSION = 3
-#: Seconds a claim lives without being renewed. Renewed every third of it,
-#: so a runner must stall for 20 s before another one may take over (or,
-#: for a job in flight, report it unknown); a dead runner's claimed jobs
-#: wait at most this long before another run sends them.
+#: Seconds a claim lives unless renewed (every third of it): a runner must stall
+#: 20 s before another takes its jobs over; a dead one's wait at most this long.
 DEFAULT_LEASE = 30.0
 
 _SCHEMES = ("postgresql://", "postgres://")
@@ -153,12 +130,16 @@ def decide(
     """The claim a runner makes of a job's row, and the write it takes.
 
     Run inside the transaction that read ``row`` (locked), so no other runner
-    can decide about the same job in between. ``prior`` is the status a
-    ``claimed`` row had before it was claimed (``failed`` or ``resend``), if
-    any: a dead owner's claim falls back to it. ``in_doubt``: this claim is
-    tried again after its connection broke, so a row this run owns may be
-    its own first attempt, committed before the break (the caller makes sure
-    no other claim of the same job by this run was made meanwhile).
+    can decide about the same job in between. Another run's row ``claimed``
+    with a live lease is about to be sent (wait), with an expired one its
+    owner died before sending (take it); ``in_flight`` with a live lease is
+    being sent (wait), with an expired one it may have run (unknown).
+    ``prior`` is the status a ``claimed`` row had before it was claimed
+    (``failed`` or ``resend``), if any: a dead owner's claim falls back to it.
+    ``in_doubt``: this claim is tried again after its connection broke, so a
+    row this run owns may be its own first attempt, committed before the
+    break (the caller makes sure no other claim of the same job by this run
+    was made meanwhile).
     """
     if row is None:
         return Claim("claimed"), "insert"
@@ -190,27 +171,23 @@ class Journal(Protocol):
 
     Every failure is a :class:`JournalError` naming the journal. A runner's
     writes are its own committed transactions; ``run_token`` marks its rows.
+    ``start`` marks a claimed job ``in_flight`` (False: this run lost the
+    claim, do not send); ``unsent`` puts it back to ``claimed`` (the request
+    certainly did not leave); ``release`` gives up a claim not sent;
+    ``renew`` extends the leases of every row this run holds.
     """
 
     run_token: str
     #: The file, or the URL without its password: safe to show and log.
     name: str
 
-    # -- the runner's
     async def claim(self, job_id: str, ref: Any, *, retry_failed: bool) -> Claim: ...
     async def get(self, job_id: str) -> JournalEntry | None: ...
-    async def start(self, job_id: str, ref: Any, *, url: str | None, payload: bytes | None) -> bool:
-        """``in_flight`` if this run still owns the claim (else False: do not send)."""
-        ...
-
-    async def unsent(self, job_id: str) -> None:
-        """Back to ``claimed``: the request certainly did not leave."""
-        ...
-
-    async def release(self, job_id: str) -> None:
-        """Give up a claimed job that was not sent."""
-        ...
-
+    async def start(
+        self, job_id: str, ref: Any, *, url: str | None, payload: bytes | None
+    ) -> bool: ...
+    async def unsent(self, job_id: str) -> None: ...
+    async def release(self, job_id: str) -> None: ...
     async def finish(
         self,
         job_id: str,
@@ -222,11 +199,7 @@ class Journal(Protocol):
         attempts: int,
         error: str | None,
     ) -> None: ...
-    async def renew(self) -> None:
-        """Extend the leases of every row this run holds."""
-        ...
-
-    # -- the operator's
+    async def renew(self) -> None: ...
     async def rows(self, status: str | Iterable[str] | None = None) -> list[JournalEntry]: ...
     async def resolve(self, job_ids: Iterable[str], status: str, note: str) -> list[str]: ...
     async def counts(self) -> dict[str, int]: ...
@@ -264,19 +237,6 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
-_PREFIX = re.compile(r"[a-z_][a-z0-9_]{0,40}")
-
-
-def check_prefix(location: str, prefix: str) -> str:
-    if not _PREFIX.fullmatch(prefix):
-        raise JournalError(
-            journal_name(location),
-            f"journal table prefix {safe_str(prefix)!r} must be 1-41 lowercase letters, "
-            f"digits or underscores, not starting with a digit",
-        )
-    return prefix
-
-
 async def open_journal(
     location: str | os.PathLike[str],
     *,
@@ -299,115 +259,9 @@ async def open_journal(
             readonly=readonly,
             lease=lease,
         )
-    from . import _journal_sqlite
+    from ._journal_sqlite import SqliteFile, SqliteJournal
 
-    return _journal_sqlite.SqliteJournal(
-        _journal_sqlite.SqliteFile(
-            location,
-            auth_id=auth_id,
-            base_url=base_url,
-            create=create,
-            readonly=readonly,
-            lease=lease,
-        )
+    file = SqliteFile(
+        location, auth_id=auth_id, base_url=base_url, create=create, readonly=readonly, lease=lease
     )
-
-
-#: The bundled emulator's public test account (``emulator.DEFAULT_AUTH_ID``;
-#: the core does not import the emulator). No Plivo account has this id.
-EMULATOR_AUTH_ID = "MAEMULATORAUTHID0001"
-
-
-def check_identity(
-    name: str, meta: dict[str, str], auth_id: str | None, base_url: str | None
-) -> None:
-    """Refuse a journal recorded for another account or base URL.
-
-    One exception: for the emulator's public test account on a loopback host,
-    the port is not part of the identity. Each emulator takes a free port, so
-    otherwise re-running an example (or the README's bulk block) with its
-    journal is refused. That account never exists at Plivo, and the host,
-    scheme and path must still match, so a journal written for Plivo (or for
-    a real account through a local proxy) is never reused for another API.
-    """
-    stored_id, stored_url = meta.get("auth_id"), meta.get("base_url")
-    if (auth_id is None or stored_id is None or stored_id == auth_id) and (
-        base_url is None
-        or stored_url is None
-        or stored_url == base_url
-        or (stored_id == EMULATOR_AUTH_ID and _same_loopback(stored_url, base_url))
-    ):
-        return
-    raise JournalError(
-        name,
-        f"journal {name} was written for account {stored_id or auth_id} at "
-        f"{stored_url or base_url}, not {auth_id or stored_id} at {base_url or stored_url}: "
-        f"use a journal per account and endpoint (nothing was sent)",
-    )
-
-
-def _same_loopback(stored: str, current: str) -> bool:
-    """Both URLs name the same loopback host, scheme and path (any ports)."""
-    try:
-        a, b = urlsplit(stored), urlsplit(current)
-    except ValueError:
-        return False
-    same = (a.scheme, a.hostname, a.path) == (b.scheme, b.hostname, b.path)
-    return same and _is_loopback(a.hostname or "")
-
-
-def unresolved_problems(
-    name: str, found: dict[str, tuple[str, float | None]], ids: list[str], now: float
-) -> None:
-    """ValueError naming the ids (``found``: id -> status, lease) that cannot
-    be resolved: not in the journal, settled, or in flight in a live run
-    (whose answer is on its way)."""
-    missing = [job_id for job_id in ids if job_id not in found]
-    settled = [
-        f"{job_id} ({found[job_id][0]})"
-        for job_id in ids
-        if job_id in found and found[job_id][0] not in (*UNRESOLVED, RESEND)
-    ]
-    running = [
-        job_id
-        for job_id in ids
-        if job_id in found and found[job_id][0] == IN_FLIGHT and (found[job_id][1] or 0.0) > now
-    ]
-    problems = []
-    if running:
-        problems.append(
-            f"in flight in a run that is still going (wait for it to end): {', '.join(running)}"
-        )
-    if missing:
-        problems.append(f"not in journal {name}: {', '.join(missing)}")
-    if settled:
-        problems.append(
-            f"not unknown (only unknown or in-flight jobs can be resolved): {', '.join(settled)}"
-        )
-    if problems:
-        raise ValueError("; ".join(problems))
-
-
-def ref_text(ref: Any) -> str | None:
-    """The ref as text: ``str(ref)``, or a safe repr when that fails."""
-    return None if ref is None else safe_str(ref)
-
-
-def text(value: Any) -> str:
-    """Text a database can store: valid UTF-8, never a failure."""
-    return safe_str(value)
-
-
-def optional_text(value: Any) -> str | None:
-    return None if value is None else text(value)
-
-
-def body_text(body: bytes | None) -> str | None:
-    return None if body is None else body.decode("utf-8", "replace")
-
-
-def int64(value: Any) -> int | None:
-    """An integer a database can store (64-bit), else None."""
-    if isinstance(value, int) and -(2**63) <= value < 2**63:
-        return int(value)
-    return None
+    return SqliteJournal(file)

@@ -1,21 +1,12 @@
-"""The PostgreSQL journal: one campaign's rows in a database that runners on
-several machines share (psycopg 3, async; the ``postgres`` extra).
+"""The PostgreSQL journal: one campaign's rows (tables ``PREFIX_jobs`` and
+``PREFIX_meta``) in a database that runners on several machines share (psycopg 3,
+async; the URL and its ``journal_prefix`` parameter: docs/bulk.md, "The journal").
 
-``postgresql://user:password@host:5432/db?journal_prefix=NAME`` keeps the
-campaign in tables ``NAME_jobs`` and ``NAME_meta`` (default prefix
-``plivo_phlo``), so several campaigns can share a database; every other
-URL parameter is libpq's (e.g. ``options=-csearch_path%3Dmyschema`` for a
-schema, ``sslmode``). The password is only given to libpq: errors, logs and
-``JournalError.path`` show the URL without it.
-
-Claims are ``INSERT ... ON CONFLICT DO NOTHING`` and, when a row exists,
-``SELECT ... FOR UPDATE`` of that one row in the same transaction; leases are
-measured with the database's clock, never the runners'.
-
-A connection that breaks (a restarted server, ``pg_terminate_backend``, a
-network blip) costs no job its outcome: every operation is idempotent and is
-tried again on a new connection (:data:`RECONNECT_PAUSES`). A claim whose
-commit may have happened before the break recognises its own row.
+Leases are measured with the database's clock. A connection that breaks (a
+restarted server, ``pg_terminate_backend``, a network blip) costs no job its
+outcome: every operation is idempotent and is tried again on a new connection
+(:data:`RECONNECT_PAUSES`); a claim whose commit may have happened before the
+break recognises its own row.
 """
 
 # Table names are interpolated into SQL: they are the checked prefix
@@ -25,9 +16,10 @@ commit may have happened before the break recognises its own row.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -35,18 +27,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import anyio
 import sniffio
 
-from ._journal import (
-    DEFAULT_LEASE,
-    Claim,
-    JournalEntry,
-    JournalError,
-    check_identity,
-    check_prefix,
-    redact_url,
-    text,
-)
-from ._journal_sql import Op, SqlJournal, check_schema
+from ._journal import DEFAULT_LEASE, Claim, JournalEntry, JournalError, redact_url
+from ._journal_sql import Op, SqlJournal, Statements, Step, check_identity, check_schema
 from ._manifest import Dialect, Sql
+from ._text import safe_str
 
 if TYPE_CHECKING:
     import psycopg
@@ -67,14 +51,11 @@ RECONNECT_PAUSES = (0.0, 0.25, 1.0, 2.5)
 _T = TypeVar("_T")
 _log = logging.getLogger("plivo_phlo_async.journal")
 
+_PREFIX = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 _NOW = "extract(epoch from clock_timestamp())::float8"
+_TABLE_EXISTS = "SELECT to_regclass(?) IS NOT NULL"
 #: What PostgreSQL adds to the shared schema.
 _INDEX = "CREATE INDEX IF NOT EXISTS {jobs}_status ON {jobs} (status)"
-
-
-def _pg(value: str | None) -> str | None:
-    """PostgreSQL's text cannot hold NUL: stored as the escape ``\\x00``."""
-    return None if value is None else value.replace("\0", "\\x00")
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -88,7 +69,13 @@ def split_url(url: str) -> tuple[str, str]:
         else:
             kept.append((key, value))
     conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), ""))
-    return conninfo, check_prefix(redact_url(url), prefix)
+    if not _PREFIX.fullmatch(prefix):
+        raise JournalError(
+            redact_url(url),
+            f"journal table prefix {safe_str(prefix)!r} must be 1-41 lowercase letters, "
+            f"digits or underscores, not starting with a digit",
+        )
+    return conninfo, prefix
 
 
 class PostgresJournal(SqlJournal):
@@ -106,6 +93,7 @@ class PostgresJournal(SqlJournal):
         lease: float,
         readonly: bool,
         connect: Callable[[], Awaitable[psycopg.AsyncConnection[Any]]],
+        password: str | None,
     ) -> None:
         self.name = name
         self.prefix = prefix
@@ -113,15 +101,14 @@ class PostgresJournal(SqlJournal):
         self.lease = lease
         self.readonly = readonly
         self.held: set[str] = set()
-        self._db = connection
         #: Idle connections; up to POOL_SIZE, so that commits (each waits for
         #: the database's disk) overlap instead of queueing on one connection.
         self._free = [connection]
         self._opened = [connection]
         self._slots = anyio.Semaphore(1 if readonly else POOL_SIZE)
         self._connect = connect
-        self._jobs = f"{prefix}_jobs"
-        self._meta = f"{prefix}_meta"
+        #: Kept out of every message (the driver's may quote the URL).
+        self._password = password
         #: Jobs whose claim is being made now: a second claim of one of them
         #: by this run is a duplicate, whatever a retried claim finds.
         self._claiming: set[str] = set()
@@ -132,10 +119,7 @@ class PostgresJournal(SqlJournal):
             integer="bigint",
             for_update=" FOR UPDATE",
             tables={
-                "jobs": self._jobs,
-                "meta": self._meta,
-                "campaigns": f"{prefix}_campaigns",
-                "campaign_jobs": f"{prefix}_campaign_jobs",
+                name: f"{prefix}_{name}" for name in ("jobs", "meta", "campaigns", "campaign_jobs")
             },
         )
         self._rendered = {}
@@ -170,72 +154,66 @@ class PostgresJournal(SqlJournal):
         if "connect_timeout" not in conninfo:
             options["connect_timeout"] = CONNECT_TIMEOUT
         connect = partial(psycopg.AsyncConnection.connect, conninfo, **options)
-        for pause in (*RECONNECT_PAUSES, None):
-            try:
-                connection = await connect()
-            except psycopg.Error as exc:
-                raise JournalError(name, f"cannot open journal {name}: {_said(exc, url)}") from None
-            journal = cls(name, prefix, connection, lease, readonly, connect)
-            try:
-                await journal._prepare(auth_id, base_url, create=create)
-            except psycopg.OperationalError as exc:  # the connection broke: a new one
-                await connection.close()
-                if pause is None:
-                    raise JournalError(
-                        name, f"journal {name} cannot be used: {_said(exc, url)}"
-                    ) from None
-                _log.warning("journal %s: %s; opening it again", name, _said(exc, url))
-                await anyio.sleep(pause)
-                continue
-            except psycopg.Error as exc:
-                await connection.close()
-                raise JournalError(
-                    name, f"journal {name} cannot be used: {_said(exc, url)}"
-                ) from None
-            except BaseException:
-                await connection.close()
-                raise
-            return journal
-        raise AssertionError("unreachable")  # pragma: no cover
+        password = urlsplit(url).password
+        try:
+            connection = await connect()
+        except psycopg.Error as exc:
+            raise JournalError(
+                name, f"cannot open journal {name}: {_said(exc, password)}"
+            ) from None
+        journal = cls(name, prefix, connection, lease, readonly, connect, password)
 
-    async def _prepare(self, auth_id: str | None, base_url: str | None, *, create: bool) -> None:
-        db = self._db
-        async with db.transaction():
-            if not self.readonly:
-                # Two runners starting together must not both create the tables.
-                await db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._jobs,))
-            cursor = await db.execute(
-                "SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL",
-                (self._jobs, self._meta),
+        async def prepare() -> None:
+            async with journal._connection() as db, db.transaction():
+                await journal._prepare(db, auth_id, base_url, create)
+
+        try:
+            await journal._retrying(" cannot be used", None, prepare)
+        except BaseException:
+            await journal._close(list(journal._opened))
+            raise
+        return journal
+
+    async def _prepare(
+        self,
+        db: psycopg.AsyncConnection[Any],
+        auth_id: str | None,
+        base_url: str | None,
+        create: bool,
+    ) -> None:
+        """Check the journal, and create or migrate it (in ``db``'s transaction)."""
+        jobs, meta_table = self.dialect.tables["jobs"], self.dialect.tables["meta"]
+        if not self.readonly:
+            # Two runners starting together must not both create the tables.
+            await db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (jobs,))
+        cursor = await db.execute(
+            "SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL", (jobs, meta_table)
+        )
+        jobs_exist, meta_exists = await cursor.fetchone() or (False, False)
+        if jobs_exist != meta_exists:
+            raise JournalError(
+                self.name,
+                f"{self.name}: table {jobs} or {meta_table} exists without the other: "
+                f"not a plivo-phlo journal",
             )
-            row = await cursor.fetchone()
-            assert row is not None
-            jobs_exist, meta_exists = row
-            if jobs_exist != meta_exists:
-                raise JournalError(
-                    self.name,
-                    f"{self.name}: table {self._jobs} or "
-                    f"{self._meta} exists without the other: not a "
-                    f"plivo-phlo journal",
-                )
-            self._empty = not jobs_exist
-            if self._empty and not create:
-                raise JournalError(
-                    self.name, f"no journal at {self.name} (no table {self._jobs})", missing=True
-                )
-            meta: dict[str, str] = {}
-            if not self._empty:
-                cursor = await db.execute(f"SELECT key, value FROM {self._meta}")
-                meta = {str(key): str(value) for key, value in await cursor.fetchall()}
-                self.schema = check_schema(self.name, meta.get("schema"))
-                check_identity(self.name, meta, auth_id, base_url)
-            if not self.readonly:
-                await self._drive(db, self._prepare_op(meta, auth_id, base_url, (_INDEX,)))
-                self._empty = False
+        self._empty = not jobs_exist
+        if self._empty and not create:
+            raise JournalError(
+                self.name, f"no journal at {self.name} (no table {jobs})", missing=True
+            )
+        meta: dict[str, str] = {}
+        if not self._empty:
+            cursor = await db.execute(f"SELECT key, value FROM {meta_table}")
+            meta = {str(key): str(value) for key, value in await cursor.fetchall()}
+            self.schema = check_schema(self.name, meta.get("schema"))
+            check_identity(self.name, meta, auth_id, base_url)
+        if not self.readonly:
+            await self._drive(db, self._prepare_op(meta, auth_id, base_url, (_INDEX,)))
+            self._empty = False
 
     # -- the runner's ----------------------------------------------------------------
     async def claim(self, job_id: str, ref: Any, *, retry_failed: bool) -> Claim:
-        key = text(job_id)
+        key = safe_str(job_id)
         if key in self._claiming:
             return Claim("duplicate")
         self._claiming.add(key)
@@ -279,12 +257,12 @@ class PostgresJournal(SqlJournal):
 
     async def release(self, job_id: str) -> None:
         await self._do("release", job_id, partial(self._release_op, job_id), transaction=True)
-        self.held.discard(text(job_id))
+        self.held.discard(safe_str(job_id))
 
     async def finish(self, job_id: str, status: str, **outcome: Any) -> None:
         op = partial(self._finish_op, job_id, status, **outcome)
         await self._do("record the outcome of", job_id, op)
-        self.held.discard(text(job_id))
+        self.held.discard(safe_str(job_id))
 
     async def renew(self) -> None:
         held = list(self.held)
@@ -315,14 +293,20 @@ class PostgresJournal(SqlJournal):
                         " could not be closed cleanly", None, self._leave_op, transaction=True
                     )
         finally:
-            with anyio.CancelScope(shield=True):
-                for connection in self._opened:
-                    await connection.close()
+            await self._close(list(self._opened))
 
     async def transact(self, work: Callable[[Sql], Awaitable[_T]], *, write: bool = True) -> _T:
         async def attempt() -> _T:
             async with self._connection() as db, db.transaction():
-                return await work(_Statements(db, self.dialect))
+
+                async def run(step: Step) -> Any:
+                    # Never prepared: a plan made while the manifest's table was
+                    # empty (a sequential scan) made a 100,000-job manifest quadratic.
+                    sql, args = self.dialect.render(step.sql), _pg_args(step.args)
+                    cursor = await db.execute(sql, args, prepare=False)
+                    return await cursor.fetchall() if step.rows else None
+
+                return await work(Statements(self.dialect, run, _TABLE_EXISTS))
 
         return await self._retrying("", None, attempt)
 
@@ -341,21 +325,23 @@ class PostgresJournal(SqlJournal):
                 yield db
             except BaseException:
                 broken = db.broken  # the connection itself is lost (not a cancelled query)
-                if broken or db.info.transaction_status != 0:  # not idle: drop it
-                    self._opened.remove(db)
-                    with anyio.CancelScope(shield=True):
-                        await db.close()
-                    if broken:  # the idle ones were likely cut off with it
-                        await self._drop_idle()
+                if not broken and db.info.transaction_status == 0:  # idle: keep it
+                    self._free.append(db)
                     raise
-                self._free.append(db)
+                await self._close([db])
+                if broken:  # the idle ones were likely cut off with it
+                    await self._drop_idle()
                 raise
             self._free.append(db)
 
     async def _drop_idle(self) -> None:
         idle, self._free = self._free, []
+        await self._close(idle)
+
+    async def _close(self, connections: list[psycopg.AsyncConnection[Any]]) -> None:
+        """Close and forget ``connections``, even when cancelled."""
         with anyio.CancelScope(shield=True):
-            for db in idle:
+            for db in connections:
                 self._opened.remove(db)
                 await db.close()
 
@@ -381,11 +367,9 @@ class PostgresJournal(SqlJournal):
         """Run the operation ``make()`` makes (anew for each attempt)."""
 
         async def attempt() -> _T:
-            async with self._connection() as db:
-                if not transaction:  # one statement: its own transaction
-                    return await self._drive(db, make())
-                async with db.transaction():
-                    return await self._drive(db, make())
+            # Without a transaction, each statement is its own.
+            async with self._connection() as db, db.transaction() if transaction else nullcontext():
+                return await self._drive(db, make())
 
         return await self._retrying(what, job_id, attempt, retry=retry)
 
@@ -405,53 +389,21 @@ class PostgresJournal(SqlJournal):
         for pause in (*(RECONNECT_PAUSES if retry else ()), None):
             try:
                 return await attempt()
-            except psycopg.OperationalError as exc:
-                if pause is None:
-                    raise self._failure(what, job_id, exc, _said(exc)) from None
-                _log.warning(
-                    "journal %s: %s; trying again on a new connection", self.name, _said(exc)
-                )
-                await anyio.sleep(pause)
             except psycopg.Error as exc:
-                raise self._failure(what, job_id, exc, _said(exc)) from None
+                said = _said(exc, self._password)
+                if pause is None or not isinstance(exc, psycopg.OperationalError):
+                    raise self._failure(what, job_id, exc, said) from None
+                _log.warning("journal %s: %s; trying again on a new connection", self.name, said)
+                await anyio.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-class _Statements:
-    """:class:`~._manifest.Sql` over one psycopg connection in a transaction."""
-
-    def __init__(self, db: psycopg.AsyncConnection[Any], dialect: Dialect) -> None:
-        self._db = db
-        self.dialect = dialect
-
-    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        # Never prepared: a plan made while the manifest's table was empty
-        # (a sequential scan) made a 100,000-job manifest quadratic.
-        cursor = await self._db.execute(
-            self.dialect.render(sql), tuple(_pg_args(args)), prepare=False
-        )
-        return list(await cursor.fetchall())
-
-    async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
-        await self._db.execute(self.dialect.render(sql), tuple(_pg_args(args)), prepare=False)
-
-    async def table_exists(self, name: str) -> bool:
-        cursor = await self._db.execute(
-            "SELECT to_regclass(%s) IS NOT NULL", (self.dialect.tables[name],)
-        )
-        row = await cursor.fetchone()
-        return bool(row and row[0])
-
-
 def _pg_args(args: Sequence[Any]) -> list[Any]:
-    return [_pg(value) if isinstance(value, str) else value for value in args]
+    """PostgreSQL's text cannot hold NUL: stored as the escape ``\\x00``."""
+    return [value.replace("\0", "\\x00") if isinstance(value, str) else value for value in args]
 
 
-def _said(exc: Exception, url: str | None = None) -> str:
+def _said(exc: Exception, password: str | None) -> str:
     """The driver's message on one line, never with the URL's password."""
     message = " ".join(str(exc).split())
-    if url is not None:
-        password = urlsplit(url).password
-        if password:
-            message = message.replace(password, "***")
-    return message
+    return message.replace(password, "***") if password else message

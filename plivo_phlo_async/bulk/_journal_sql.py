@@ -16,30 +16,28 @@ again on a new one when that one breaks (so every operation is idempotent).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+from .._base_client import _is_loopback
+from .._exceptions import InvalidParameterError
 from ._journal import (
     CLAIMED,
     IN_FLIGHT,
+    RESEND,
     SCHEMA_VERSION,
+    UNRESOLVED,
     Claim,
     JournalEntry,
     JournalError,
-    body_text,
-    check_identity,
     decide,
-    int64,
-    optional_text,
-    ref_text,
-    text,
-    unresolved_problems,
 )
 from ._manifest import Dialect
 from ._text import safe_str
 
-__all__ = ["Op", "SqlJournal", "Step", "check_schema", "drive"]
+__all__ = ["Op", "SqlJournal", "Statements", "Step", "check_identity", "check_schema", "drive"]
 
 _T = TypeVar("_T")
 
@@ -168,6 +166,85 @@ def _parts(values: list[_T]) -> Iterable[list[_T]]:
     return (values[start : start + _LOOKUP] for start in range(0, len(values), _LOOKUP))
 
 
+def _text(value: Any) -> str | None:
+    """Text a database can store (valid UTF-8, never a failure), or None."""
+    return None if value is None else safe_str(value)
+
+
+def _int64(value: Any) -> int | None:
+    """An integer a database can store (64-bit), else None."""
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
+        return int(value)
+    return None
+
+
+#: The bundled emulator's public test account (``emulator.DEFAULT_AUTH_ID``;
+#: the core does not import the emulator). No Plivo account has this id.
+EMULATOR_AUTH_ID = "MAEMULATORAUTHID0001"
+
+
+def check_identity(
+    name: str, meta: dict[str, str], auth_id: str | None, base_url: str | None
+) -> None:
+    """Refuse a journal recorded for another account or base URL.
+
+    Except the port, for the emulator's public test account on a loopback host:
+    each emulator takes a free port, and re-running an example with its journal
+    must work. That account never exists at Plivo, and host, scheme and path
+    must still match, so a journal is never reused for another API.
+    """
+    stored_id, stored_url = meta.get("auth_id"), meta.get("base_url")
+    if (auth_id is None or stored_id is None or stored_id == auth_id) and (
+        base_url is None
+        or stored_url is None
+        or stored_url == base_url
+        or (stored_id == EMULATOR_AUTH_ID and _same_loopback(stored_url, base_url))
+    ):
+        return
+    raise JournalError(
+        name,
+        f"journal {name} was written for account {stored_id or auth_id} at "
+        f"{stored_url or base_url}, not {auth_id or stored_id} at {base_url or stored_url}: "
+        f"use a journal per account and endpoint (nothing was sent)",
+    )
+
+
+def _same_loopback(stored: str, current: str) -> bool:
+    """Both URLs name the same loopback host, scheme and path (any ports)."""
+    try:
+        a, b = urlsplit(stored), urlsplit(current)
+    except ValueError:
+        return False
+    same = (a.scheme, a.hostname, a.path) == (b.scheme, b.hostname, b.path)
+    return same and _is_loopback(a.hostname or "")
+
+
+def _refuse_unresolvable(
+    name: str, found: dict[str, tuple[str, float | None]], ids: list[str], now: float
+) -> None:
+    """Name the ids (``found``: id -> status, lease) that cannot be resolved: not
+    in the journal, settled, or in flight in a live run (its answer is on its way)."""
+    running, missing, settled = [], [], []
+    for job_id in ids:
+        if job_id not in found:
+            missing.append(job_id)
+        elif found[job_id][0] not in (*UNRESOLVED, RESEND):
+            settled.append(f"{job_id} ({found[job_id][0]})")
+        elif found[job_id][0] == IN_FLIGHT and (found[job_id][1] or 0.0) > now:
+            running.append(job_id)
+    problems = [
+        f"{why}: {', '.join(which)}"
+        for why, which in (
+            ("in flight in a run that is still going (wait for it to end)", running),
+            (f"not in journal {name}", missing),
+            ("not unknown (only unknown or in-flight jobs can be resolved)", settled),
+        )
+        if which
+    ]
+    if problems:
+        raise InvalidParameterError("job_ids", "; ".join(problems))
+
+
 def drive(op: Op[_T], execute: Callable[[Step], Any]) -> _T:
     """Run ``op`` with a synchronous ``execute(step) -> rows or row count``."""
     try:
@@ -176,6 +253,28 @@ def drive(op: Op[_T], execute: Callable[[Step], Any]) -> _T:
             step = op.send(execute(step))
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
+
+
+class Statements:
+    """:class:`~._manifest.Sql` over one transaction: ``run`` renders and runs a
+    step; ``exists`` is the query whether the table named by its argument exists."""
+
+    def __init__(
+        self, dialect: Dialect, run: Callable[[Step], Awaitable[Any]], exists: str
+    ) -> None:
+        self.dialect = dialect
+        self._run = run
+        self._exists = exists
+
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(await self._run(Step(sql, tuple(args), rows=True)))
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
+        await self._run(Step(sql, tuple(args)))
+
+    async def table_exists(self, name: str) -> bool:
+        found = await self.fetch(self._exists, (self.dialect.tables[name],))
+        return bool(found[0][0])
 
 
 class SqlJournal:
@@ -241,12 +340,12 @@ class SqlJournal:
 
     # -- the runner's ----------------------------------------------------------------
     def _get_op(self, job_id: str) -> Op[JournalEntry | None]:
-        found = yield Step(select(self.schema) + " WHERE job_id=?", (text(job_id),), rows=True)
+        found = yield Step(select(self.schema) + " WHERE job_id=?", (safe_str(job_id),), rows=True)
         return JournalEntry(*found[0]) if found else None
 
     def _claim_op(self, key: str, ref: Any, retry_failed: bool, in_doubt: bool) -> Op[Claim]:
         """Claim the job in the transaction the operation runs in (see :func:`decide`)."""
-        ref = ref_text(ref)
+        ref = _text(ref)
         if (yield Step(_CLAIM, (key, CLAIMED, self.run_token, ref, self.lease))):
             return Claim("claimed")
         (found,) = yield Step(
@@ -268,17 +367,18 @@ class SqlJournal:
         """In flight (committed before the request is sent), with the request
         itself, so an unknown outcome can be checked; 0 rows: this run no
         longer owns the claim."""
-        args = (IN_FLIGHT, ref_text(ref), optional_text(url), body_text(payload), self.lease)
-        mine = (text(job_id), self.run_token, CLAIMED, IN_FLIGHT)
+        body = None if payload is None else payload.decode("utf-8", "replace")
+        args = (IN_FLIGHT, _text(ref), _text(url), body, self.lease)
+        mine = (safe_str(job_id), self.run_token, CLAIMED, IN_FLIGHT)
         changed = yield Step(_START, args + mine)
         return int(changed)
 
     def _unsent_op(self, job_id: str) -> Op[None]:
-        yield Step(_UNSENT, (CLAIMED, self.lease, text(job_id), self.run_token, IN_FLIGHT))
+        yield Step(_UNSENT, (CLAIMED, self.lease, safe_str(job_id), self.run_token, IN_FLIGHT))
 
     def _release_op(self, job_id: str | None) -> Op[None]:
         """Give up the claim of ``job_id`` (None: every one of this run)."""
-        which, key = ("job_id=?", (text(job_id),)) if job_id is not None else ("1=1", ())
+        which, key = ("job_id=?", (safe_str(job_id),)) if job_id is not None else ("1=1", ())
         for statement in _RELEASE:
             yield Step(statement.format(which=which), (*key, self.run_token, CLAIMED))
 
@@ -297,14 +397,14 @@ class SqlJournal:
         yield Step(
             _FINISH,
             (
-                text(job_id),
+                safe_str(job_id),
                 status,
                 self.run_token,
-                ref_text(ref),
-                int64(http_status),
-                optional_text(api_id),
-                int64(attempts),
-                optional_text(error),
+                _text(ref),
+                _int64(http_status),
+                _text(api_id),
+                _int64(attempts),
+                _text(error),
             ),
         )
 
@@ -345,7 +445,7 @@ class SqlJournal:
 
     def _resolve_op(self, ids: list[str], status: str, note: str) -> Op[list[str]]:
         """Set unresolved jobs to ``status`` with the operator's ``note``, all or
-        none (a ValueError names the ids that are not unresolved)."""
+        none (an InvalidParameterError names the ids that are not unresolved)."""
         found: dict[str, tuple[str, float | None]] = {}
         for part in _parts(ids):
             for job_id, value, lease in (
@@ -358,7 +458,7 @@ class SqlJournal:
             ):
                 found[str(job_id)] = (str(value), lease)
         ((now,),) = yield Step("SELECT {now}", rows=True)
-        unresolved_problems(self.name, found, ids, float(now))
+        _refuse_unresolvable(self.name, found, ids, float(now))
         for part in _parts(ids):
             yield Step(
                 "UPDATE {jobs} SET status=?, note=?, updated_at={now}, lease_until=NULL "

@@ -1,24 +1,21 @@
 """The SQLite journal: one file, one or several runner processes on one machine.
 
-WAL with ``synchronous=NORMAL`` survives a process being killed (not a power
-loss) at a few tens of microseconds per write. Several processes may share
-the file: a claim is one ``BEGIN IMMEDIATE`` transaction (SQLite's write
-lock serialises them), every connection waits up to ``BUSY_TIMEOUT`` for
-the lock, and each runner registers itself in ``runners`` with a lease.
+WAL with ``synchronous=NORMAL`` survives a killed process (not a power loss).
+A claim is one ``BEGIN IMMEDIATE`` transaction (SQLite's write lock serialises
+the processes); each runner registers itself in ``runners`` with a lease.
 
-A journal is refused when it is opened, before anything is sent, if it is
-damaged (``PRAGMA quick_check``), if it was written for another account or
-base URL, or if its ``-wal`` file is evidently missing. That last check works
-through a ``state`` key in ``meta``: every checkpoint a runner makes (its
-own, never SQLite's automatic one) is preceded by writing ``open`` and
-followed by writing ``running``, and a clean close of the last runner
-writes ``closed``, checkpoints and truncates the WAL. So a main file saying
-``open`` with no ``-wal`` beside it lost that file, while a crashed journal
-that another SQLite connection merged and closed says ``running`` and is
-complete. With several runners, a checkpoint copies whatever the others
-wrote last: so a runner announces its checkpoint (a ``checkpoint:TOKEN``
-key, in the transaction that writes ``open``), and ``running`` or
-``closed`` is only written while no live runner is checkpointing.
+A journal is refused at opening, before anything is sent, if it is damaged,
+not a journal, too new, written for another account, or evidently missing
+its ``-wal`` file. That last check reads a ``state`` key in ``meta``: every
+checkpoint a runner makes (its own, never SQLite's automatic one) is preceded
+by writing ``open`` and followed by ``running``, and the last runner's clean
+close writes ``closed``, checkpoints and truncates the WAL. So a main file
+saying ``open`` with no ``-wal`` beside it lost that file, while a crashed
+journal that another connection merged and closed says ``running``. With
+several runners a checkpoint copies what the others wrote last: so a runner
+announces its checkpoint (a ``checkpoint:TOKEN`` key, written with ``open``),
+and ``running`` or ``closed`` is only written while no live runner is
+checkpointing.
 """
 
 from __future__ import annotations
@@ -29,24 +26,14 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from ._journal import (
-    CLAIMED,
-    DEFAULT_LEASE,
-    IN_FLIGHT,
-    SCHEMA_VERSION,
-    Claim,
-    JournalEntry,
-    JournalError,
-    check_identity,
-    text,
-)
-from ._journal_sql import Op, SqlJournal, Step, drive
-from ._journal_sqlite_checks import OPEN, alive, inspect, lost_log, wal_missing
+from ._journal import CLAIMED, DEFAULT_LEASE, IN_FLIGHT, Claim, JournalEntry, JournalError
+from ._journal_sql import Op, SqlJournal, Statements, Step, check_identity, check_schema, drive
 from ._manifest import Dialect, Sql
+from ._text import safe_str
 
 __all__ = ["SqliteFile", "SqliteJournal"]
 
@@ -58,25 +45,18 @@ BUSY_TIMEOUT = 10_000
 _HOST = socket.gethostname()
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
-#: The journal's and the manifest's statements in SQLite. ``journal_now()`` is
-#: this process's clock (the runners sharing a file share the machine's).
+#: ``journal_now()`` is this process's clock (the runners sharing a file share the machine's).
 DIALECT = Dialect(
     param="?",
     seconds="REAL",
     now="journal_now()",
-    tables={
-        "jobs": "jobs",
-        "meta": "meta",
-        "campaigns": "campaigns",
-        "campaign_jobs": "campaign_jobs",
-    },
+    tables={name: name for name in ("jobs", "meta", "campaigns", "campaign_jobs")},
     table_options=" WITHOUT ROWID",
 )
-_OPEN = OPEN
-_RUNNING = "running"
-_CLOSED = "closed"
-#: The runners sharing the file, for the ``state`` marker and to tell a
-#: killed owner of a claim (see the module's docstring).
+_TABLE_EXISTS = "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?"
+_OPEN, _RUNNING, _CLOSED = "open", "running", "closed"
+#: The runners sharing the file: for the ``state`` marker, and to tell a killed
+#: owner of a claim.
 _RUNNERS = """
 CREATE TABLE IF NOT EXISTS runners (
     token       TEXT PRIMARY KEY,
@@ -95,17 +75,12 @@ _SET_STATE = (
 
 
 class SqliteFile(SqlJournal):
-    """A job journal in one SQLite file (synchronous; see :class:`SqliteJournal`).
+    """A job journal in one SQLite file, synchronous (see :class:`SqliteJournal`).
 
-    Every write is its own committed transaction, so nothing is lost to a
-    kill between writes; every failure is a :class:`JournalError` naming
-    the file.
-
-    ``auth_id`` and ``base_url`` are the account the journal is used for:
-    recorded when it is created (or first opened by a version that records
-    them), and a journal recorded for another one is refused. ``create=False``
-    refuses a missing file; ``readonly=True`` checks and reads without
-    writing anything (no migration, no state, no identity recorded).
+    ``auth_id`` and ``base_url`` are the account it is used for: recorded when
+    it is created (or first opened by a version that records them); a journal
+    recorded for another one is refused. ``create=False`` refuses a missing
+    file; ``readonly=True`` checks and reads without writing anything.
     """
 
     def __init__(
@@ -118,8 +93,8 @@ class SqliteFile(SqlJournal):
         readonly: bool = False,
         lease: float = DEFAULT_LEASE,
     ) -> None:
-        self.path = Path(path)
         self.name = os.fspath(path)
+        self.path = path = Path(path)
         self.run_token = uuid.uuid4().hex
         self.readonly = readonly
         self.lease = lease
@@ -131,32 +106,31 @@ class SqliteFile(SqlJournal):
         self._dead: set[str] = set()
         self._writes = 0
         self._closed = False
-        name = self.path
         try:
-            if not create and not self.path.is_file():
-                raise JournalError(name, f"no journal at {name}", missing=True)
-            if wal_missing(self.path):
-                raise lost_log(self.path)
+            if not create and not path.is_file():
+                raise JournalError(path, f"no journal at {path}", missing=True)
+            if wal_missing(path):
+                raise _lost_log(path)
             if readonly:
-                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                uri = f"{path.resolve().as_uri()}?mode=ro"
                 self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
             else:
-                self._db = sqlite3.connect(self.path, isolation_level=None)
+                self._db = sqlite3.connect(path, isolation_level=None)
         except (sqlite3.Error, OSError, ValueError) as exc:  # ValueError: a NUL in the path
-            raise JournalError(name, f"cannot open journal {name}: {exc}") from None
+            raise JournalError(path, f"cannot open journal {path}: {exc}") from None
         try:
             self._db.create_function("journal_now", 0, time.time)
             self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT}")
-            meta = inspect(self._db, self.path)
-            self.schema = SCHEMA_VERSION if meta is None else int(meta["schema"])
+            meta = inspect(self._db, path)
             self._empty = meta is None
             if meta is not None:
+                self.schema = int(meta["schema"])
                 check_identity(self.name, meta, auth_id, base_url)
             if not readonly:
                 self._prepare(auth_id, base_url)
         except sqlite3.Error as exc:
             self._db.close()
-            raise JournalError(name, f"journal {name} cannot be used: {exc}") from None
+            raise JournalError(path, f"journal {path} cannot be used: {exc}") from None
         except BaseException:
             self._db.close()
             raise
@@ -171,27 +145,20 @@ class SqliteFile(SqlJournal):
         with _immediate(db):
             # Read again under the write lock: another process may have
             # created or migrated it since inspect.
-            self._run(self._prepare_op(_meta(db), auth_id, base_url, (_RUNNERS,)))
+            drive(self._prepare_op(_meta(db), auth_id, base_url, (_RUNNERS,)), self._execute)
             self._empty = False
             self._execute(self._register())
             self._announce_checkpoint()
         self._checkpoint_and_resume("TRUNCATE")
-
-    @property
-    def db(self) -> sqlite3.Connection:
-        """The connection, for statements that go with the journal (the manifest's)."""
-        return self._db
 
     # -- the runner's ----------------------------------------------------------------
     def get(self, job_id: str) -> JournalEntry | None:
         return self._do("read", job_id, self._get_op(job_id), write=False)
 
     def claim(self, job_id: str, ref: Any, *, retry_failed: bool) -> Claim:
-        """Claim the job in one write transaction (see :func:`~._journal.decide`)."""
-        job_id = text(job_id)
-        claim = self._do(
-            "claim", job_id, self._claim_op(job_id, ref, retry_failed, False), lock=True
-        )
+        job_id = safe_str(job_id)
+        op = self._claim_op(job_id, ref, retry_failed, False)
+        claim = self._do("claim", job_id, op, lock=True)
         if claim.kind == "claimed":
             self.held.add(job_id)
         return claim
@@ -216,24 +183,19 @@ class SqliteFile(SqlJournal):
     def start(
         self, job_id: str, ref: Any, *, url: str | None = None, payload: bytes | None = None
     ) -> bool:
-        """Record that the job's request is about to be sent; False (nothing
-        written) when this run no longer owns the claim."""
-        return (
-            self._do("record the start of", job_id, self._start_op(job_id, ref, url, payload)) == 1
-        )
+        op = self._start_op(job_id, ref, url, payload)
+        return self._do("record the start of", job_id, op) == 1
 
     def unsent(self, job_id: str) -> None:
         self._do("record the failed sending of", job_id, self._unsent_op(job_id))
 
     def release(self, job_id: str) -> None:
         self._do("release", job_id, self._release_op(job_id), lock=True)
-        self.held.discard(text(job_id))
+        self.held.discard(safe_str(job_id))
 
     def finish(self, /, job_id: str, status: str, **outcome: Any) -> None:
-        """Record a job's outcome (see :meth:`~._journal.Journal.finish`),
-        inserting the row if it was never claimed."""
         self._do("record the outcome of", job_id, self._finish_op(job_id, status, **outcome))
-        self.held.discard(text(job_id))
+        self.held.discard(safe_str(job_id))
 
     def renew(self) -> None:
         """Extend the leases of this runner and of every row it holds."""
@@ -246,17 +208,12 @@ class SqliteFile(SqlJournal):
 
     # -- the operator's ------------------------------------------------------------------
     def rows(self, status: str | Iterable[str] | None = None) -> list[JournalEntry]:
-        """Every row (or those with ``status``, or one of several), oldest first."""
         return self._do(" cannot be read", None, self._rows_op(status), write=False)
 
     def counts(self) -> dict[str, int]:
-        """How many jobs have each status."""
         return self._do(" cannot be read", None, self._counts_op(), write=False)
 
     def resolve(self, job_ids: Iterable[str], status: str, note: str) -> list[str]:
-        """Set unresolved jobs to ``status`` with the operator's ``note``, all or
-        none; returns the ids. Raises :class:`ValueError` naming the ids that
-        are not in the journal or not unresolved."""
         op = self._resolve_op(list(dict.fromkeys(job_ids)), status, note)
         return self._do(": cannot update", None, op, lock=True, write=False)
 
@@ -283,16 +240,13 @@ class SqliteFile(SqlJournal):
         db = self._db
         now = time.time()
         with _immediate(db):
-            self._run(self._leave_op())
+            drive(self._leave_op(), self._execute)
             db.execute(
                 "DELETE FROM runners WHERE token=? OR lease_until <= ?", (self.run_token, now)
             )
             db.execute("DELETE FROM meta WHERE key=?", (f"checkpoint:{self.run_token}",))
             alone = db.execute("SELECT count(*) FROM runners").fetchone()[0] == 0
-            db.execute(
-                _SET_STATE,
-                (_CLOSED if alone else _RUNNING, self.run_token, now),
-            )
+            db.execute(_SET_STATE, (_CLOSED if alone else _RUNNING, self.run_token, now))
         if alone:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -301,9 +255,6 @@ class SqliteFile(SqlJournal):
         cursor = self._db.execute(self._render(step.sql), step.args)
         return cursor.fetchall() if step.rows else cursor.rowcount
 
-    def _run(self, op: Op[_T]) -> _T:
-        return drive(op, self._execute)
-
     def _do(
         self, what: str, job_id: str | None, op: Op[_T], *, lock: bool = False, write: bool = True
     ) -> _T:
@@ -311,7 +262,7 @@ class SqliteFile(SqlJournal):
         JournalError saying ``what`` failed (see :meth:`_failure`)."""
         try:
             with _immediate(self._db) if lock else contextlib.nullcontext():
-                result = self._run(op)
+                result = drive(op, self._execute)
         except sqlite3.Error as exc:
             raise self._failure(what, job_id, exc, str(exc)) from None
         if write:
@@ -345,8 +296,7 @@ class SqliteFile(SqlJournal):
 
     def _checkpoint(self) -> None:
         """Copy the WAL into the main file, which says ``open`` meanwhile."""
-        db = self._db
-        with _immediate(db):
+        with _immediate(self._db):
             self._announce_checkpoint()
         self._checkpoint_and_resume("FULL")
 
@@ -355,10 +305,7 @@ class SqliteFile(SqlJournal):
         db.execute(f"PRAGMA wal_checkpoint({mode})")
         with _immediate(db):
             db.execute("DELETE FROM meta WHERE key=?", (f"checkpoint:{self.run_token}",))
-            db.execute(
-                _SET_STATE,
-                (_RUNNING, self.run_token, time.time()),
-            )
+            db.execute(_SET_STATE, (_RUNNING, self.run_token, time.time()))
 
 
 def _awaitable(
@@ -403,10 +350,15 @@ class SqliteJournal:
         ``work`` only awaits the statements, which run synchronously: the
         transaction never spans a trip through the event loop.
         """
-        db = self.file.db
+        db = self.file._db
+
+        async def run(step: Step) -> Any:
+            cursor = db.execute(DIALECT.render(step.sql), step.args)
+            return cursor.fetchall() if step.rows else None
+
         try:
-            with _immediate(db) if write else _deferred(db):
-                result = await work(_Statements(db))
+            with _immediate(db, "BEGIN IMMEDIATE" if write else "BEGIN"):
+                result = await work(Statements(DIALECT, run, _TABLE_EXISTS))
         except sqlite3.Error as exc:
             raise JournalError(self.file.path, f"journal {self.name}: {exc}") from None
         if write:
@@ -414,35 +366,26 @@ class SqliteJournal:
         return result
 
 
-class _Statements:
-    """:class:`~._manifest.Sql` over one SQLite connection."""
-
-    dialect = DIALECT
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._db.execute(DIALECT.render(sql), tuple(args)).fetchall()
-
-    async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
-        self._db.execute(DIALECT.render(sql), tuple(args))
-
-    async def table_exists(self, name: str) -> bool:
-        found = self._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (DIALECT.tables[name],)
-        ).fetchone()
-        return found is not None
+@contextlib.contextmanager
+def _immediate(db: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> Iterator[None]:
+    """One transaction, committed, or rolled back on any exception (cancellation
+    too). ``BEGIN IMMEDIATE`` takes the write lock first, so no other process
+    writes between what it reads and what it writes."""
+    db.execute(begin)
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 def _enter_wal(db: sqlite3.Connection) -> None:
-    """Switch the journal to WAL (a no-op once it is).
-
-    Processes opening a new journal at the same moment race for the switch,
-    and SQLite answers the losers "database is locked" at once, without
-    waiting on its busy handler (that could deadlock): they wait a little and
-    try again, for at most :data:`BUSY_TIMEOUT`, as any other write would.
-    """
+    """Switch the journal to WAL (a no-op once it is). Processes opening a new
+    journal together race for the switch; SQLite answers the losers "database
+    is locked" at once, not through its busy handler (that could deadlock):
+    they try again for at most :data:`BUSY_TIMEOUT`, as any other write would."""
     deadline = time.monotonic() + BUSY_TIMEOUT / 1000
     pause = 0.005
     while True:
@@ -457,34 +400,118 @@ def _enter_wal(db: sqlite3.Connection) -> None:
         pause = min(pause * 2, 0.1)
 
 
-@contextlib.contextmanager
-def _immediate(db: sqlite3.Connection) -> Iterator[None]:
-    """One write transaction, ``BEGIN IMMEDIATE`` (the write lock is taken
-    first, so no other process writes between what it reads and what it
-    writes) to ``COMMIT``; rolled back on any exception, cancellation too."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
-
-
-@contextlib.contextmanager
-def _deferred(db: sqlite3.Connection) -> Iterator[None]:
-    """A read transaction: one consistent snapshot of the journal."""
-    db.execute("BEGIN")
-    try:
-        yield
-    finally:
-        if db.in_transaction:
-            db.execute("COMMIT")
+def _tables(db: sqlite3.Connection) -> set[str]:
+    return {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
 
 
 def _meta(db: sqlite3.Connection) -> dict[str, str]:
-    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
-    if "meta" not in tables:
+    if "meta" not in _tables(db):
         return {}
     return {str(k): str(v) for k, v in db.execute("SELECT key, value FROM meta")}
+
+
+# -- whether a file can be trusted as a journal (checked before anything is sent) ---------
+def inspect(db: sqlite3.Connection, path: Path) -> dict[str, str] | None:
+    """The journal's ``meta`` (None for a new, empty file), or a JournalError:
+    not a journal, damaged or too new (a lost WAL is refused before connecting)."""
+    try:
+        tables = _tables(db)
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise JournalError(path, f"{path} is not a plivo-phlo journal ({exc})") from None
+        raise _damaged(path, str(exc)) from None
+    if not tables:
+        return None
+    if not {"jobs", "meta"} <= tables:
+        raise JournalError(
+            path, f"{path} is not a plivo-phlo journal (an SQLite database with other tables)"
+        )
+    try:
+        problems = [str(row[0]) for row in db.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as exc:
+        raise _damaged(path, str(exc)) from None
+    if problems != ["ok"]:
+        raise _damaged(path, " ".join(problems))
+    try:
+        meta = _meta(db)
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(path, f"{path} is not a plivo-phlo journal ({exc})") from None
+    check_schema(str(path), meta.get("schema"))
+    return meta
+
+
+def _damaged(path: Path, detail: str) -> JournalError:
+    detail = " ".join(detail.split())  # quick_check's report spans lines
+    return JournalError(
+        path,
+        f"journal {path} is damaged (SQLite: {detail}); nothing was sent. Restore it from a "
+        f"backup; resuming from a damaged journal could send jobs again",
+    )
+
+
+def _wal(path: Path) -> Path:
+    return path.with_name(path.name + "-wal")
+
+
+def wal_missing(path: Path) -> bool:
+    """Whether ``path`` is in WAL mode with no write-ahead log beside it while
+    the main file itself says ``open``: it lost its log.
+
+    Checked before connecting: a connection would create an empty log, which
+    the next opening would take for the real one. Another process may be
+    creating the journal: it switches a new file to WAL mode (the header says
+    so) a moment before its connection creates the log, then writes ``open``.
+    So the marker is read between two looks for the log (one appearing
+    meanwhile is a live runner's), and the whole look is taken again while it
+    says lost: a runner that opened, checkpointed and closed in between leaves
+    ``closed``. Only a main file that keeps saying ``open`` with no log lost it.
+    """
+    for _ in range(3):
+        try:
+            with path.open("rb") as file:
+                header = file.read(20)
+        except OSError:
+            return False
+        in_wal_mode = len(header) == 20 and header[18] == 2  # "file format write version"
+        if not in_wal_mode or _wal(path).exists():
+            return False
+        marker = _main_file_state(path)
+        if _wal(path).exists() or marker != _OPEN:
+            return False
+    return True
+
+
+def _main_file_state(path: Path) -> str | None:
+    """The ``state`` marker in the main file alone (no log read, none created);
+    None without one (a new file) or when it cannot be read (``inspect`` says why)."""
+    uri = f"{path.resolve().as_uri()}?immutable=1"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            row = db.execute("SELECT value FROM meta WHERE key='state'").fetchone()
+    except sqlite3.Error:
+        return None
+    return None if row is None else str(row[0])
+
+
+def _lost_log(path: Path) -> JournalError:
+    log = _wal(path).name
+    return JournalError(
+        path,
+        f"journal {path} was not closed cleanly and its write-ahead log {log} is missing: "
+        f"the latest outcomes are in that file, so resuming without it could send jobs "
+        f"again. Put {log} (and {path.name}-shm) back beside it; always copy or move a "
+        f"journal together with them",
+    )
+
+
+def alive(pid: object) -> bool:
+    """Whether process ``pid`` of this machine may still be running."""
+    if not isinstance(pid, int) or pid <= 0 or os.name != "posix":
+        return True  # unknown (on Windows os.kill would end it): wait for the lease
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, another user's
+        return True
+    return True

@@ -133,7 +133,5 @@ async def _resolve(
             if not ids:
                 return []
         return await journal.resolve(ids, status, note)
-    except ValueError as exc:
-        raise InvalidParameterError("job_ids", str(exc)) from None
     finally:
         await journal.aclose()
