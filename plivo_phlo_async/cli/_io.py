@@ -1,18 +1,10 @@
 """Reading jobs from CSV or JSONL, checking them, and writing outcomes as JSONL.
 
-Every row is checked with the checks the bulk runner makes before sending
-it (``bulk.prepare``: the job id's, and the PHLO run resource's on the
-payload; the PHLO id is checked once by the command), so a dry run finds
-every problem a real run would. A row's ``ref`` is its line number in the
-file (the CSV header is line 1, so the first CSV row is line 2): what an
-editor shows, and what the outcome file and the journal report.
-
-Files are read as a stream of bounded lines (see ``_lines``), one row at a
-time, so a file of millions of rows, or with a 1 GB line, is read in flat
-memory. A row that cannot be read (too long, not UTF-8, not JSON, nested too
-deeply) is an invalid row like any other: reported with its line number, and
-nothing is sent. Explicit job ids are remembered to report duplicates, as a
-16-byte digest each, however long the id.
+Every row gets the checks the bulk runner makes before sending it
+(``bulk.prepare``), so a dry run finds every problem a real run would. A
+row's ``ref`` is its line number (the CSV header is line 1), as an editor
+shows it. Files are streamed as bounded lines (``_lines``), in flat memory;
+a row that cannot be read is an invalid row like any other.
 """
 
 from __future__ import annotations
@@ -179,17 +171,11 @@ _BOM = b"\xef\xbb\xbf"  # spreadsheets often save CSV with a byte-order mark
 
 
 def _rows(source: Source) -> Iterator[_Row]:
+    rows = _csv_rows if source.format == "csv" else _jsonl_rows
     try:
-        handle = source.path.open("rb")
-    except OSError as exc:
-        raise InputFormatError(f"cannot read {source.path}: {exc.strerror or exc}") from None
-    try:
-        with handle:
-            if source.format == "csv":
-                yield from _csv_rows(handle, source)
-            else:
-                yield from _jsonl_rows(handle, source)
-    except OSError as exc:  # a read error mid-file
+        with source.path.open("rb") as handle:
+            yield from rows(handle, source)
+    except OSError as exc:  # opening, or a read error mid-file
         raise InputFormatError(f"cannot read {source.path}: {exc.strerror or exc}") from None
 
 
@@ -221,17 +207,15 @@ class _RowTooLongError(Exception):
 
 class _CsvLines:
     """The lines ``csv.reader`` reads, bounded one by one and as a row (a
-    quoted value may span lines), and decoded one by one.
+    quoted value may span lines). Call :meth:`new_row` before each row.
 
-    Call :meth:`new_row` before each row. A row over the limit raises
-    :class:`_RowTooLongError` out of the reader after being skipped; a line that is
-    not UTF-8 is noted in :attr:`not_utf8` and read with replacement
-    characters, so the reader stays in step with the file.
+    A row over the limit is skipped, then raises :class:`_RowTooLongError` out
+    of the reader; a line that is not UTF-8 is noted in :attr:`not_utf8` and
+    read with replacement characters, so the reader stays in step with the file.
     """
 
-    def __init__(self, lines: LineReader, limit: int = MAX_LINE_BYTES) -> None:
+    def __init__(self, lines: LineReader) -> None:
         self._lines = lines
-        self._limit = limit
         self._size = 0
         self._quotes = 0
         #: The line where the current row starts.
@@ -261,7 +245,7 @@ class _CsvLines:
             raise _RowTooLongError(reason)
         self._size += len(line)
         self._quotes += line.count(b'"')
-        if self._size > self._limit:
+        if self._size > MAX_LINE_BYTES:
             self.skip_row()
             raise _RowTooLongError(
                 f"is a row longer than {MAX_LINE_BYTES:,} bytes (it passes the limit on line "
@@ -400,20 +384,15 @@ def _jsonl_rows(handle: BinaryIO, source: Source) -> Iterator[_Row]:
         try:
             data = _DECODER.decode(text)
         except RecursionError:
-            yield (
-                number,
-                (
-                    "is nested too deeply to read (a payload may be nested at most "
-                    f"{MAX_PAYLOAD_DEPTH} levels)"
-                ),
-                None,
-            )
+            depth = f"at most {MAX_PAYLOAD_DEPTH} levels"
+            yield number, f"is nested too deeply to read (a payload may be nested {depth})", None
             continue
         except ValueError as exc:
             yield number, f"not a valid JSON object: {exc}", None
             continue
         if not isinstance(data, dict):
-            yield number, f"must be a JSON object, not {_json_type(data)}", None
+            kind = _JSON_TYPES.get(type(data), "a number")
+            yield number, f"must be a JSON object, not {kind}", None
             continue
         job_id: str | None = None
         if column is not None:
@@ -428,16 +407,8 @@ def _jsonl_rows(handle: BinaryIO, source: Source) -> Iterator[_Row]:
         yield number, data, job_id
 
 
-def _json_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    return "a number"
+#: What a JSON value that is not an object is (else a number), as the decoder makes them.
+_JSON_TYPES = {list: "an array", str: "a string", type(None): "null", bool: "a boolean"}
 
 
 def outcome_record(outcome: Outcome) -> dict[str, Any]:
