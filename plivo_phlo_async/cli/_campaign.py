@@ -21,7 +21,13 @@ from .._ratelimit import DEFAULT_RATE_LIMIT
 from .._validation import validate_path_id
 from ..bulk import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, JournalError, check_campaign_id
 from ..integrations.campaign import DEFAULT_CHUNK_SIZE, DEFAULT_QUEUE, MAX_CHUNK_SIZE
-from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    fail,
+    redis_option,
+)
 from ._help import HelpCommand, HelpGroup
 from ._io import InputChangedError, InputFormatError, run_jobs, validate
 from ._journal import StatusJournalOption, StatusPathArgument, status_journal
@@ -108,23 +114,17 @@ def submit(
     queue: QueueOption = DEFAULT_QUEUE,
     redis: Annotated[
         str | None,
-        typer.Option(
+        redis_option(
             "--redis",
-            metavar="URL",
-            envvar="PLIVO_PHLO_REDIS_URL",
-            show_envvar=True,
-            help="Redis holding the account's shared rate limit.",
+            "Redis holding the account's shared rate limit.",
             show_default="the --broker URL",
         ),
     ] = None,
     redis_key_prefix: Annotated[
         str,
-        typer.Option(
+        redis_option(
             "--redis-key-prefix",
-            metavar="PREFIX",
-            envvar="PLIVO_PHLO_REDIS_KEY_PREFIX",
-            show_envvar=True,
-            help="Prefix of the limit's Redis keys. One account has one limit: every "
+            "Prefix of the limit's Redis keys. One account has one limit: every "
             "process and campaign on the account must use the same prefix.",
         ),
     ] = "",

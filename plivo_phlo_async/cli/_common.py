@@ -69,6 +69,21 @@ BaseUrlOption = Annotated[
         rich_help_panel=CREDENTIALS_PANEL,
     ),
 ]
+
+
+#: How ``run`` and ``campaign submit`` read the Redis of the shared rate limit.
+_REDIS_OPTIONS = {
+    "--redis": ("URL", "PLIVO_PHLO_REDIS_URL"),
+    "--redis-key-prefix": ("PREFIX", "PLIVO_PHLO_REDIS_KEY_PREFIX"),
+}
+
+
+def redis_option(flag: str, help: str, **extra: Any) -> Any:
+    """``--redis`` or ``--redis-key-prefix``: where the account's shared limit is kept."""
+    metavar, envvar = _REDIS_OPTIONS[flag]
+    return typer.Option(flag, metavar=metavar, envvar=envvar, show_envvar=True, help=help, **extra)
+
+
 #: What a 401 or 403 asks of the user, from ``run`` and single commands alike.
 CREDENTIALS_HINT = "Check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN (or --auth-id/--auth-token)"
 

@@ -38,11 +38,9 @@ T = TypeVar("T")
 
 journal_app = typer.Typer(
     cls=HelpGroup,
-    name="journal",
     help="Resolve a bulk journal's unknown outcomes: list them with their requests, then "
     "after checking Plivo's console mark them succeeded or failed, or allow a re-send.",
     no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 _JOURNAL_HELP = (
@@ -77,12 +75,8 @@ RESEND_WARNING = (
 
 def _call(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a library call; a bad journal or bad ids are one line and exit 2."""
-
-    async def main() -> T:
-        return await coroutine
-
     try:
-        return anyio.run(main)
+        return anyio.run(lambda: coroutine)
     except JournalError as exc:
         fail(str(exc))
     except InvalidParameterError as exc:

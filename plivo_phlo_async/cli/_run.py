@@ -12,7 +12,7 @@ import dataclasses
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import anyio
 import typer
@@ -52,6 +52,7 @@ from ._common import (
     describe_error,
     fail,
     make_client,
+    redis_option,
     sentence,
 )
 from ._io import (
@@ -88,6 +89,19 @@ def parse_rate(text: str) -> RateLimit:
     return RateLimit(count, per=per)
 
 
+def _input_file(flag: str, help: str) -> Any:
+    """``--from-csv`` or ``--from-jsonl``: a readable file."""
+    return typer.Option(
+        flag,
+        metavar="FILE",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help=help,
+        rich_help_panel=INPUT,
+    )
+
+
 def check_concurrency(concurrency: int) -> None:
     """Exit 2 with one line unless 1 <= ``concurrency`` <= ``MAX_CONCURRENCY``
     (a typo such as 10000000 must not start millions of tasks)."""
@@ -101,27 +115,16 @@ def run(
     ],
     from_csv: Annotated[
         Path | None,
-        typer.Option(
+        _input_file(
             "--from-csv",
-            metavar="FILE",
-            exists=True,
-            dir_okay=False,
-            readable=True,
-            help="CSV with a header row: one run per row, the columns are the payload "
+            "CSV with a header row: one run per row, the columns are the payload "
             "(values are sent as strings, keys exactly as in the header).",
-            rich_help_panel=INPUT,
         ),
     ] = None,
     from_jsonl: Annotated[
         Path | None,
-        typer.Option(
-            "--from-jsonl",
-            metavar="FILE",
-            exists=True,
-            dir_okay=False,
-            readable=True,
-            help="JSON Lines: one JSON object per line, the payload of one run.",
-            rich_help_panel=INPUT,
+        _input_file(
+            "--from-jsonl", "JSON Lines: one JSON object per line, the payload of one run."
         ),
     ] = None,
     job_id_column: Annotated[
@@ -181,25 +184,18 @@ def run(
     ] = False,
     redis: Annotated[
         str | None,
-        typer.Option(
+        redis_option(
             "--redis",
-            metavar="URL",
-            envvar="PLIVO_PHLO_REDIS_URL",
-            show_envvar=True,
-            help="Share the rate limit through Redis (redis://host:port/db) with every "
+            "Share the rate limit through Redis (redis://host:port/db) with every "
             "process and machine on this account (needs the redis extra).",
             rich_help_panel=RUNNING,
         ),
     ] = None,
     redis_key_prefix: Annotated[
         str,
-        typer.Option(
+        redis_option(
             "--redis-key-prefix",
-            metavar="PREFIX",
-            envvar="PLIVO_PHLO_REDIS_KEY_PREFIX",
-            show_envvar=True,
-            help="With --redis: prefix of the limit's Redis keys (one limit per prefix "
-            "and account).",
+            "With --redis: prefix of the limit's Redis keys (one limit per prefix and account).",
             rich_help_panel=RUNNING,
         ),
     ] = "",
