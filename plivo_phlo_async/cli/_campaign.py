@@ -21,19 +21,11 @@ from .._ratelimit import DEFAULT_RATE_LIMIT
 from .._validation import validate_path_id
 from ..bulk import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, JournalError, check_campaign_id
 from ..integrations.campaign import DEFAULT_CHUNK_SIZE, DEFAULT_QUEUE, MAX_CHUNK_SIZE
-from ._common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    fail,
-    redis_option,
-)
+from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, redis_option
 from ._help import HelpCommand, HelpGroup
 from ._io import InputChangedError, InputFormatError, run_jobs, validate
 from ._journal import StatusJournalOption, StatusPathArgument, status_journal
 from ._run import check_concurrency, parse_rate, report_validation, shared_limit, source_of
-
-__all__ = ["campaign_app"]
 
 campaign_app = typer.Typer(
     cls=HelpGroup,

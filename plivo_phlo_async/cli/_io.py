@@ -19,32 +19,9 @@ from typing import IO, Any, BinaryIO, Literal
 
 from .._exceptions import InvalidParameterError, PlivoError
 from .._validation import MAX_PAYLOAD_DEPTH, SURROGATE
-from ..bulk import (
-    Outcome,
-    RunJob,
-    escape_surrogates,
-    job_id_of,
-    safe_repr,
-    safe_str,
-    unusable,
-)
+from ..bulk import Outcome, RunJob, escape_surrogates, job_id_of, safe_repr, safe_str, unusable
 from ..resources.phlo import encode_run_payload
 from ._lines import MAX_LINE_BYTES, LineReader, Overlong
-
-__all__ = [
-    "MAX_LINE_BYTES",
-    "InputChangedError",
-    "InputFormatError",
-    "InvalidRow",
-    "OutcomeWriter",
-    "Source",
-    "Validation",
-    "iter_jobs",
-    "outcome_line",
-    "outcome_record",
-    "run_jobs",
-    "validate",
-]
 
 Format = Literal["csv", "jsonl"]
 

@@ -1,10 +1,8 @@
 """``plivo-phlo journal``: list a journal's unknown outcomes and resolve them.
 
-``unknown`` lists the jobs that may or may not have been executed, with the
-request each one sent; after checking them in Plivo's console, ``mark``
-records what happened and ``resend`` lets the next run send them again.
-No credentials needed: these commands only read and write the journal (a
-SQLite file or a ``postgresql://`` URL, shown without its password).
+``unknown`` lists them with their requests; after a check in Plivo's console,
+``mark`` records what happened or ``resend`` lets the next run send them again.
+Only the journal is read and written: no credentials needed.
 """
 
 from __future__ import annotations
@@ -31,8 +29,6 @@ from ..bulk import (
 )
 from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
 from ._help import HelpCommand, HelpGroup
-
-__all__ = ["journal_app"]
 
 T = TypeVar("T")
 

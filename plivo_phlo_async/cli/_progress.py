@@ -51,8 +51,6 @@ from ._common import (
     sentence,
 )
 
-__all__ = ["DriveResult", "drive", "exit_code", "print_summary", "stop_message"]
-
 #: Lines of outcome-unknown and failed jobs shown in the summary; the rest
 #: are in the ``--output`` file.
 SHOWN = 20
