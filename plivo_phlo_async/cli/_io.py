@@ -299,23 +299,18 @@ def _csv_rows(handle: BinaryIO, source: Source) -> Iterator[_Row]:
 
 
 def _read_header(reader: Any, lines: _CsvLines, source: Source) -> list[str]:
-    where = f"{source.path}, line 1 (the header)"
+    line_1 = f"{source.path}, line 1 (the header)"
     lines.new_row()
     try:
         header: list[str] = next(reader)
     except StopIteration:
         raise InputFormatError(f"{source.path} is empty: a CSV needs a header row") from None
     except _RowTooLongError as exc:
-        raise InputFormatError(f"{where} {exc}") from None
+        raise InputFormatError(f"{line_1} {exc}") from None
     except csv.Error as exc:
-        raise InputFormatError(f"{where}: {_csv_reason(exc)}") from None
+        raise InputFormatError(f"{line_1}: {_csv_reason(exc)}") from None
     if lines.not_utf8 is not None:
-        raise InputFormatError(f"{where} {lines.not_utf8}")
-    _check_header(header, source)
-    return header
-
-
-def _check_header(header: list[str], source: Source) -> None:
+        raise InputFormatError(f"{line_1} {lines.not_utf8}")
     where = f"{source.path}, header"
     for number, name in enumerate(header, 1):
         if not name:
@@ -326,6 +321,7 @@ def _check_header(header: list[str], source: Source) -> None:
     column = source.job_id_column
     if column is not None and column not in header:
         raise InputFormatError(f"{where}: no column {column!r} (for --job-id-column)")
+    return header
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
