@@ -13,6 +13,7 @@ that record the SDK's own waits instead of sleeping them (``sleeps``,
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from typing import Any
@@ -35,13 +36,20 @@ async def wait_until(
 ) -> None:
     """Return once ``condition()`` is true; AssertionError after ``timeout`` seconds.
 
-    Under asyncio or trio; the event loop is free between two checks.
+    ``condition`` may be async (a look at Redis or a journal): it is awaited.
+    A condition that is costly to check is given a longer ``interval``. Under
+    asyncio or trio; the event loop is free between two checks.
     """
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not await _holds(condition):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
         await anyio.sleep(interval)
+
+
+async def _holds(condition: Callable[[], object]) -> object:
+    result = condition()
+    return await result if inspect.isawaitable(result) else result
 
 
 def wait_until_sync(

@@ -13,7 +13,7 @@ from typing import Any
 import anyio.lowlevel
 import httpx
 import pytest
-from _loopback import Loopback, serve_loopback
+from _servers import Canned, Server
 from _services import POSTGRES_URL, REDIS_URL, require
 
 from plivo_phlo_async import PhloClient, _base_client
@@ -59,10 +59,32 @@ async def make_client() -> AsyncIterator[Callable[..., PhloClient]]:
 
 
 @pytest.fixture
-async def loopback() -> AsyncIterator[Loopback]:
-    """A loopback server that records every request whole (see tests/_loopback.py)."""
-    async with serve_loopback() as server:
-        yield server
+def serve() -> Iterator[Callable[..., Server]]:
+    """Start scripted servers (``Server(...)`` arguments, see tests/_servers.py);
+    all are stopped afterwards."""
+    servers: list[Server] = []
+
+    def start(*args: Any, **kwargs: Any) -> Server:
+        servers.append(Server(*args, **kwargs))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def loopback(serve: Callable[..., Server]) -> Server:
+    """A server that gives every request the same answer, ``canned``, and
+    records every request whole (headers in order: ``request.header(name)``)."""
+    return serve(Canned())
+
+
+@pytest.fixture
+def canned(loopback: Server) -> Canned:
+    """The answer ``loopback`` gives; a test may change it."""
+    assert isinstance(loopback.behaviour, Canned)
+    return loopback.behaviour
 
 
 @pytest.fixture(params=["fast", "httpx"])
@@ -73,7 +95,7 @@ def send_path(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def on_path(
-    send_path: str, loopback: Loopback, make_client: Callable[..., PhloClient]
+    send_path: str, loopback: Server, make_client: Callable[..., PhloClient]
 ) -> AsyncIterator[Callable[..., PhloClient]]:
     """``on_path(**options)``: a client on the loopback server, sending by ``send_path``."""
     async with httpx.AsyncClient() as http:

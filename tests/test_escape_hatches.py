@@ -3,7 +3,7 @@ and ``extra_body=`` on every method but ``run()``, ``PhloClient(default_headers=
 and all of them through ``with_options(...)``, which is how ``run()`` gets them.
 
 Wire checks run on both sending paths against the loopback server of
-tests/_loopback.py, which records each request whole. Refusals are checked with
+tests/_servers.py, which records each request whole. Refusals are checked with
 respx: a typed error naming the argument, and nothing sent.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 import respx
-from _loopback import NODE_ID, PHLO_ID, Loopback, serve_loopback
 from _rejections import rejected
+from _servers import NODE_ID, PHLO_ID, Canned, Server
 from _waiting import wait_until
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -103,7 +103,7 @@ def method_params(*, with_body: bool | None = None) -> list[Any]:
 @pytest.mark.parametrize(("call", "method"), method_params())
 async def test_every_method_sends_extra_headers_and_query(
     on_path: Callable[..., PhloClient],
-    loopback: Loopback,
+    loopback: Server,
     call: Callable[[PhloClient, Extras], Awaitable[object]],
     method: str,
 ) -> None:
@@ -115,14 +115,14 @@ async def test_every_method_sends_extra_headers_and_query(
     [request] = loopback.received
     assert request.method == method
     assert request.header("x-trace-id") == ["t-1"]
-    assert request.target.endswith("?debug=yes&n=2")
+    assert request.path.endswith("?debug=yes&n=2")
     assert request.header("authorization")  # the SDK's own headers are still there
 
 
 @pytest.mark.parametrize(("call", "method"), method_params(with_body=True))
 async def test_every_post_merges_extra_body_into_its_json(
     on_path: Callable[..., PhloClient],
-    loopback: Loopback,
+    loopback: Server,
     call: Callable[[PhloClient, Extras], Awaitable[object]],
     method: str,
 ) -> None:
@@ -137,7 +137,7 @@ async def test_every_post_merges_extra_body_into_its_json(
 
 
 async def test_calls_create_sends_voice_parameters_the_sdk_does_not_list(
-    on_path: Callable[..., PhloClient], loopback: Loopback
+    on_path: Callable[..., PhloClient], loopback: Server
 ) -> None:
     client = on_path()
 
@@ -160,7 +160,7 @@ async def test_calls_create_sends_voice_parameters_the_sdk_does_not_list(
 
 
 async def test_an_extra_header_replaces_the_sdk_s_own_of_that_name(
-    on_path: Callable[..., PhloClient], loopback: Loopback, auth_id: str, auth_token: str
+    on_path: Callable[..., PhloClient], loopback: Server, auth_id: str, auth_token: str
 ) -> None:
     await (
         on_path()
@@ -176,7 +176,7 @@ async def test_an_extra_header_replaces_the_sdk_s_own_of_that_name(
 
 
 async def test_default_headers_go_with_every_request_run_included(
-    on_path: Callable[..., PhloClient], loopback: Loopback
+    on_path: Callable[..., PhloClient], loopback: Server
 ) -> None:
     client = on_path(default_headers={"X-Tenant": "acme", "User-Agent": "acme-bot/1"})
 
@@ -188,11 +188,11 @@ async def test_default_headers_go_with_every_request_run_included(
     for request in loopback.received:
         assert request.header("x-tenant") == ["acme"]
         assert request.header("user-agent") == ["acme-bot/1"]
-        assert "?" not in request.target
+        assert "?" not in request.path
 
 
 async def test_with_options_gives_run_its_extras(
-    on_path: Callable[..., PhloClient], loopback: Loopback
+    on_path: Callable[..., PhloClient], loopback: Server
 ) -> None:
     client = on_path()
     tagged = client.with_options(
@@ -205,13 +205,13 @@ async def test_with_options_gives_run_its_extras(
 
     [request] = loopback.received
     assert request.method == "POST"
-    assert request.target == f"/v1/account/{client.auth_id}/phlo/{PHLO_ID}?source=sdk"
+    assert request.path == f"/v1/account/{client.auth_id}/phlo/{PHLO_ID}?source=sdk"
     assert request.header("x-campaign") == ["spring"]
     assert request.json() == {"to": MEMBER, "name": "Ann", "campaign": "spring"}
 
 
 async def test_with_options_default_headers_add_to_the_client_s(
-    on_path: Callable[..., PhloClient], loopback: Loopback
+    on_path: Callable[..., PhloClient], loopback: Server
 ) -> None:
     client = on_path(default_headers={"X-Tenant": "acme"})
 
@@ -223,7 +223,7 @@ async def test_with_options_default_headers_add_to_the_client_s(
 
 
 async def test_a_method_s_extras_go_on_top_of_the_copy_s(
-    on_path: Callable[..., PhloClient], loopback: Loopback
+    on_path: Callable[..., PhloClient], loopback: Server
 ) -> None:
     copy = on_path().with_options(
         extra_headers={"X-A": "copy", "X-B": "copy"},
@@ -243,12 +243,12 @@ async def test_a_method_s_extras_go_on_top_of_the_copy_s(
     [request] = loopback.received
     assert request.header("x-a") == ["call"]
     assert request.header("x-b") == ["copy"]
-    assert request.target.endswith("?a=1&a=2&b=copy")
+    assert request.path.endswith("?a=1&a=2&b=copy")
     assert request.json() == {"action": "hold", "a": "call", "b": "copy"}
 
 
 async def test_a_copy_s_extras_never_reach_the_original_client(
-    on_path: Callable[..., PhloClient], loopback: Loopback
+    on_path: Callable[..., PhloClient], loopback: Server
 ) -> None:
     client = on_path()
     client.with_options(extra_headers={"X-Copy": "1"}, extra_query={"q": "1"}, extra_body={"b": 1})
@@ -257,12 +257,12 @@ async def test_a_copy_s_extras_never_reach_the_original_client(
 
     [request] = loopback.received
     assert request.header("x-copy") == []
-    assert "?" not in request.target
+    assert "?" not in request.path
     assert request.json() == {"to": MEMBER}
 
 
 async def test_a_copy_s_extra_body_leaves_its_gets_without_a_body(
-    on_path: Callable[..., PhloClient], loopback: Loopback
+    on_path: Callable[..., PhloClient], loopback: Server
 ) -> None:
     await on_path().with_options(extra_body={"b": 1}).phlo(PHLO_ID).get()
 
@@ -273,7 +273,7 @@ async def test_a_copy_s_extra_body_leaves_its_gets_without_a_body(
 
 
 async def test_query_values_are_percent_encoded(
-    on_path: Callable[..., PhloClient], loopback: Loopback
+    on_path: Callable[..., PhloClient], loopback: Server
 ) -> None:
     await (
         on_path()
@@ -282,11 +282,11 @@ async def test_query_values_are_percent_encoded(
     )
 
     [request] = loopback.received
-    assert request.target.endswith("?q=a%20b%26c%3Dd%2F%C3%A9&flag=true&off=false&x=1.5")
+    assert request.path.endswith("?q=a%20b%26c%3Dd%2F%C3%A9&flag=true&off=false&x=1.5")
 
 
 async def test_extras_given_later_do_not_change_what_was_checked(
-    on_path: Callable[..., PhloClient], loopback: Loopback
+    on_path: Callable[..., PhloClient], loopback: Server
 ) -> None:
     body: dict[str, Any] = {"tags": ["a"]}
     copy = on_path().with_options(extra_body=body)
@@ -507,34 +507,37 @@ def test_fuzz_extra_headers_are_refused_or_sent_as_given_in_one_request(
     """Whatever the headers, a POST is refused having sent nothing, or the server
     receives it exactly once, with each header once and as given."""
 
-    async def main() -> None:
-        async with serve_loopback() as server:
-            refused: InvalidParameterError | None = None
-            async with PhloClient(
-                "MAXXXXXXXXXXXXXXXXXX", "fuzz-token", base_url=server.base_url, max_retries=0
-            ) as client:
-                member = client.phlo(PHLO_ID).multi_party_call(NODE_ID).member(MEMBER)
-                try:
-                    await member.hangup(extra_headers=headers)
-                except InvalidParameterError as error:
-                    refused = error
-            # The client has closed: once the server has read to the end, anything
-            # smuggled after the body has been read too.
-            await wait_until(lambda: server.reading == 0, what="the server to read to the end")
-            if refused is not None:
-                assert refused.field == "extra_headers"
-                assert server.received == []
-                return
-            [request] = server.received
-            assert request.json() == {"action": "hangup"}
-            for name, value in headers.items():
-                assert request.header(name) == [value.strip(" \t")]
+    async def main(server: Server) -> None:
+        refused: InvalidParameterError | None = None
+        async with PhloClient(
+            "MAXXXXXXXXXXXXXXXXXX", "fuzz-token", base_url=server.base_url, max_retries=0
+        ) as client:
+            member = client.phlo(PHLO_ID).multi_party_call(NODE_ID).member(MEMBER)
+            try:
+                await member.hangup(extra_headers=headers)
+            except InvalidParameterError as error:
+                refused = error
+        # The client has closed: once the server has read to the end, anything
+        # smuggled after the body has been read too.
+        await wait_until(lambda: server.open == 0, what="the server to read to the end")
+        if refused is not None:
+            assert refused.field == "extra_headers"
+            assert server.received == []
+            return
+        [request] = server.received
+        assert request.json() == {"action": "hangup"}
+        for name, value in headers.items():
+            assert request.header(name) == [value.strip(" \t")]
 
-    asyncio.run(main())
+    server = Server(Canned())
+    try:
+        asyncio.run(main(server))
+    finally:
+        server.stop()
 
 
 async def test_a_copy_s_extras_go_with_its_bulk_runs(
-    on_path: Callable[..., PhloClient], loopback: Loopback
+    on_path: Callable[..., PhloClient], loopback: Server
 ) -> None:
     tagged = on_path().with_options(
         extra_headers={"X-Campaign": "spring"}, extra_body={"campaign": "spring"}

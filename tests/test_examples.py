@@ -9,6 +9,7 @@ The emulator counts what it received, so every test also checks that nothing was
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
@@ -17,9 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
@@ -27,6 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _servers import Conn, Request, Server
 from _waiting import wait_until_sync
 
 from plivo_phlo_async.emulator import (
@@ -281,47 +281,15 @@ def test_bot_acts_on_each_event_and_reports_a_refusal(
     assert _posts(server) == 5  # one request per event, none repeated
 
 
-class _SilentServer:
-    """Accepts connections and reads requests, and never answers: counts what arrived."""
-
-    def __init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self.requests = 0
-        self._open: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self._listener.accept()
-            except OSError:
-                return
-            self._open.append(connection)
-            threading.Thread(target=self._read, args=(connection,), daemon=True).start()
-
-    def _read(self, connection: socket.socket) -> None:
-        received = b""
-        while chunk := connection.recv(65536):
-            received += chunk
-            while b"\r\n\r\n" in received:
-                head, _, received = received.partition(b"\r\n\r\n")
-                length = re.search(rb"(?i)content-length: *(\d+)", head)
-                received = received[int(length[1]) if length else 0 :]
-                self.requests += 1
-
-    def close(self) -> None:
-        self._listener.close()
-        for connection in self._open:
-            connection.close()
+async def _silent(request: Request, conn: Conn) -> None:
+    """Reads each request (the server counts it) and never answers."""
 
 
 def test_bot_cancelled_in_flight_reports_the_action_unknown_and_never_resends_it(
-    tmp_path: Path,
+    tmp_path: Path, serve: Callable[..., Server]
 ) -> None:
-    silent = _SilentServer()
-    base_url = f"http://127.0.0.1:{silent.port}/v1"
+    silent = serve(_silent)
+    base_url = silent.base_url
     env = _env(
         PLIVO_AUTH_ID="MAEMULATORAUTHID0001",
         PLIVO_AUTH_TOKEN="emulator-auth-token",
@@ -346,21 +314,20 @@ def test_bot_cancelled_in_flight_reports_the_action_unknown_and_never_resends_it
         bot.stdin.write('{"event": "call", "to": "+14155550111"}\n')
         bot.stdin.write('{"event": "hold", "member": "+14155550111"}\n')
         bot.stdin.flush()
-        wait_until_sync(lambda: silent.requests, what="the call to be sent", timeout=WAIT)
-        assert silent.requests == 1
+        wait_until_sync(lambda: silent.received, what="the call to be sent", timeout=WAIT)
+        assert len(silent.received) == 1
         bot.send_signal(signal.SIGINT)
         out, err = bot.communicate(timeout=WAIT)
     finally:
         if bot.poll() is None:
             bot.kill()
-        silent.close()
     assert bot.returncode == 130, out + err
     assert out.splitlines() == [
         "UNKNOWN call +14155550111: cancelled in flight, it may have happened;"
         " check before doing it again",
         "cancelled",
     ]
-    assert silent.requests == 1  # the call was not sent again, the hold never started
+    assert len(silent.received) == 1  # the call was not sent again, the hold never started
 
 
 # -- FastAPI service ----------------------------------------------------------------------
@@ -446,14 +413,18 @@ def test_service_documented_command_serves_requests(workdir: Path) -> None:
         text=True,
     )
     try:
-        answer = None
-        deadline = time.monotonic() + WAIT
-        while answer is None and time.monotonic() < deadline and service.poll() is None:
-            try:
-                answer = httpx.post(f"http://127.0.0.1:{port}/runs", json={"to": "+14155550111"})
-            except httpx.TransportError:
-                time.sleep(0.05)  # not listening yet: try again
-        assert answer is not None, "the service never answered"
+        answers: list[httpx.Response] = []
+
+        def answered() -> bool:
+            assert service.poll() is None, "the service exited without answering"
+            with contextlib.suppress(httpx.TransportError):  # not listening yet
+                answers.append(
+                    httpx.post(f"http://127.0.0.1:{port}/runs", json={"to": "+14155550111"})
+                )
+            return bool(answers)
+
+        wait_until_sync(answered, what="the service to answer", timeout=WAIT, interval=0.05)
+        [answer] = answers
         assert answer.status_code == 201, answer.text
         assert answer.json()["run_id"]
     finally:

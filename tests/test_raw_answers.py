@@ -1,7 +1,7 @@
 """Raw answers: every result carries its answer's HTTP status and headers, read
 from the one request that was sent (no second request), on both sending paths.
 
-The loopback server (tests/_loopback.py) answers each request with the status,
+The loopback server (tests/_servers.py, the ``canned`` answer) answers each request with the status,
 headers and body the test chose; every test runs on the fast path (the SDK's own pool)
 and on httpx (an injected ``httpx.AsyncClient``), and counts the requests.
 """
@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 import respx
-from _loopback import BODY, NODE_ID, PHLO_ID, Loopback
+from _servers import BODY, NODE_ID, PHLO_ID, Canned, Server
 
 from plivo_phlo_async import (
     ActionResult,
@@ -45,9 +45,9 @@ HEADERS = [
 
 
 @pytest.fixture
-def path_client(loopback: Loopback, on_path: Callable[..., PhloClient]) -> PhloClient:
+def path_client(canned: Canned, on_path: Callable[..., PhloClient]) -> PhloClient:
     """A client on the loopback server (answering with HEADERS), by each send path."""
-    loopback.headers = list(HEADERS)
+    canned.headers = list(HEADERS)
     return on_path()
 
 
@@ -91,11 +91,12 @@ RESULTS: list[tuple[str, Callable[[PhloClient], Awaitable[PlivoObject]], type[Pl
 async def test_every_result_carries_its_answer_s_status_and_headers(
     send_path: str,
     path_client: PhloClient,
-    loopback: Loopback,
+    loopback: Server,
+    canned: Canned,
     call: Callable[[PhloClient], Awaitable[PlivoObject]],
     model: type[PlivoObject],
 ) -> None:
-    loopback.status = 202
+    canned.status = 202
 
     result = await call(path_client)
 
@@ -113,7 +114,7 @@ async def test_every_result_carries_its_answer_s_status_and_headers(
 
 
 async def test_headers_never_hold_authorization_or_the_token(
-    path_client: PhloClient, loopback: Loopback, auth_token: str
+    path_client: PhloClient, loopback: Server, auth_token: str
 ) -> None:
     result = await path_client.phlo(PHLO_ID).get()
 
@@ -165,10 +166,10 @@ def test_a_model_built_by_hand_has_empty_headers() -> None:
 
 
 async def test_a_status_error_carries_the_answer_s_headers(
-    path_client: PhloClient, loopback: Loopback
+    path_client: PhloClient, loopback: Server, canned: Canned
 ) -> None:
-    loopback.status = 404
-    loopback.body = b'{"api_id": "a-1", "error": "not found"}'
+    canned.status = 404
+    canned.body = b'{"api_id": "a-1", "error": "not found"}'
 
     with pytest.raises(NotFoundError) as info:
         await path_client.phlo(PHLO_ID).get()
@@ -179,9 +180,9 @@ async def test_a_status_error_carries_the_answer_s_headers(
 
 
 async def test_an_outcome_unknown_error_carries_the_answer_s_headers(
-    path_client: PhloClient, loopback: Loopback
+    path_client: PhloClient, loopback: Server, canned: Canned
 ) -> None:
-    loopback.status = 503
+    canned.status = 503
 
     with pytest.raises(ServerOutcomeUnknownError) as info:
         await path_client.phlo(PHLO_ID).conference_bridge(NODE_ID).member(MEMBER).mute()
@@ -191,9 +192,9 @@ async def test_an_outcome_unknown_error_carries_the_answer_s_headers(
 
 
 async def test_an_unreadable_success_carries_the_answer_s_headers(
-    path_client: PhloClient, loopback: Loopback
+    path_client: PhloClient, loopback: Server, canned: Canned
 ) -> None:
-    loopback.body = b"<html>OK</html>"
+    canned.body = b"<html>OK</html>"
 
     with pytest.raises(APIResponseValidationError) as info:
         await path_client.phlo(PHLO_ID).run()

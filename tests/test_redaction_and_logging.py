@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 import respx
+from _servers import Conn, Request, Server
 
 from plivo_phlo_async import PhloClient, PlivoError
 
@@ -235,21 +235,15 @@ LOOPBACK_ANSWERS = [
 
 
 @pytest.fixture
-async def loopback_base() -> AsyncIterator[str]:
-    """A one-connection-per-request HTTP server on 127.0.0.1 giving the answers above in turn."""
+def loopback_base(serve: Callable[..., Server]) -> str:
+    """A server on 127.0.0.1 giving the answers above in turn, each closing its connection."""
     answers = iter(LOOPBACK_ANSWERS)
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(next(answers).replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1))
-        await writer.drain()
-        writer.close()
-        await writer.wait_closed()
+    async def in_turn(request: Request, conn: Conn) -> None:
+        await conn.send(next(answers).replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1))
+        conn.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    async with server:
-        yield f"http://127.0.0.1:{port}/v1"
+    return serve(in_turn).base_url
 
 
 async def test_debug_logs_over_a_real_socket_hide_the_token(

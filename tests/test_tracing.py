@@ -8,7 +8,7 @@ per process, so it is never called).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("opentelemetry.sdk")
 
-from fastpath._server import AUTH_TOKEN, Conn, Request, Server, own_answer, response
+from _servers import AUTH_TOKEN, Conn, Request, Server, own_answer, response
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -42,19 +42,6 @@ def exporter(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)  # the global, for this test only
     return exporter
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., Server]]:
-    servers: list[Server] = []
-
-    def start(*args: Any, **kwargs: Any) -> Server:
-        servers.append(Server(*args, **kwargs))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def attributes(span: ReadableSpan) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from _loopback import Loopback
+from _servers import Canned, Server
 
 from plivo_phlo_async import PhloClient, __version__
 
@@ -718,10 +718,10 @@ SAME_ON_BOTH_PATHS: list[Call] = [
 
 
 async def test_the_fast_path_puts_the_same_requests_on_the_wire_as_httpx(
-    make_client: Callable[..., PhloClient], loopback: Loopback
+    make_client: Callable[..., PhloClient], loopback: Server, canned: Canned
 ) -> None:
     base, received = loopback.base_url, loopback.received
-    loopback.body = json.dumps(ANSWER).encode()
+    canned.body = json.dumps(ANSWER).encode()
     with respx.mock() as mock:
         mock.route().respond(201, json=ANSWER)
         mocked = make_client(base_url=base, voice_base_url=base)
@@ -737,7 +737,7 @@ async def test_the_fast_path_puts_the_same_requests_on_the_wire_as_httpx(
     assert len(received) == len(via_httpx) == len(SAME_ON_BOTH_PATHS)
     for on_socket, request in zip(received, via_httpx, strict=True):
         assert on_socket.method == request.method
-        assert on_socket.target == request.url.raw_path.decode()
+        assert on_socket.path == request.url.raw_path.decode()
         assert on_socket.body == request.content
         for name in ("authorization", "user-agent", "accept", "content-type"):
             sent = request.headers.get(name)

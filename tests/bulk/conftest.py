@@ -1,4 +1,4 @@
-"""Helpers for the bulk runner's tests: a counting fake Plivo and a fake clock."""
+"""Helpers for the bulk runner's tests: a counting fake Plivo (an httpx MockTransport)."""
 
 from __future__ import annotations
 
@@ -87,19 +87,3 @@ class FakePlivo:
 @pytest.fixture
 def plivo() -> FakePlivo:
     return FakePlivo()
-
-
-class FakeClock:
-    """Monotonic time that only moves when someone sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await anyio.lowlevel.checkpoint()

@@ -17,7 +17,7 @@ import asyncio
 import json
 import socket
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,8 @@ import anyio
 import anyio.lowlevel
 import httpx
 import pytest
+from _servers import Conn, Request, Server, own_answer, response
 from _waiting import wait_until
-from fastpath._server import Conn, Request, Server, own_answer, response
 
 from plivo_phlo_async import (
     AuthenticationError,
@@ -112,37 +112,10 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
     return recorded
 
 
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    """Servers to stop at the end of the test."""
-    started: list[Server] = []
-    yield started
-    for server in started:
-        server.stop()
-
-
 def client_for(base_url: str, **options: Any) -> PhloClient:
     return PhloClient(
         "MAXXXXXXXXXXXXXXXXXX", "token", base_url=base_url, voice_base_url=base_url, **options
     )
-
-
-class PortServer(Server):
-    """A counting server that listens on a port given in advance (to listen
-    again where an earlier one stopped)."""
-
-    def __init__(self, port: int, behaviour: Any) -> None:
-        self._wanted_port = port
-        super().__init__(behaviour)
-
-    async def _start(self) -> asyncio.Server:
-        return await asyncio.start_server(
-            self._accepted, self.host, self._wanted_port, reuse_address=True
-        )
-
-    def stop_listening(self) -> None:
-        """Close the listening socket (from the server's loop): connects are refused."""
-        self._server.close()
 
 
 # -- 401 / 403: stop at once -------------------------------------------------------------
@@ -185,13 +158,12 @@ async def test_a_wrong_token_stops_the_run_within_one_request_per_worker() -> No
     assert report.stop_reason in report.summary()
 
 
-async def test_a_403_stops_the_run_too(servers: list[Server]) -> None:
+async def test_a_403_stops_the_run_too(serve: Callable[..., Server]) -> None:
     async def forbidden(request: Request, conn: Conn) -> None:
         body = b'{"api_id": "f-1", "error": "not allowed for this account"}'
         await conn.send(response(403, body, reason="Forbidden"))
 
-    server = Server(forbidden)
-    servers.append(server)
+    server = serve(forbidden)
     async with server.client() as client:
         runner = client.bulk(jobs(500), concurrency=8, rate_limit=None)
         outcomes = await collect(runner)
@@ -206,7 +178,7 @@ async def test_a_403_stops_the_run_too(servers: list[Server]) -> None:
 
 
 async def test_requests_in_flight_at_a_401_finish_with_their_own_outcome(
-    servers: list[Server],
+    serve: Callable[..., Server],
 ) -> None:
     held: list[asyncio.Future[None]] = []
     four_in = asyncio.Event()  # set in the server's loop
@@ -227,8 +199,7 @@ async def test_requests_in_flight_at_a_401_finish_with_their_own_outcome(
             await wait_until(lambda: runner.stopping, what="the 401 to stop the run")
         await conn.send(own_answer(request))
 
-    server = Server(first_refused)
-    servers.append(server)
+    server = serve(first_refused)
     async with server.client() as client:
         runner = client.bulk(jobs(40), concurrency=4, rate_limit=None)
         outcomes = await collect(runner)
@@ -280,12 +251,11 @@ async def test_an_unknown_phlo_stops_the_run_and_leaves_the_rest_unsent(tmp_path
     assert await journal_counts(journal) == {"failed": len(received)}
 
 
-async def test_the_404s_words_are_kept_when_they_say_more(servers: list[Server]) -> None:
+async def test_the_404s_words_are_kept_when_they_say_more(serve: Callable[..., Server]) -> None:
     async def not_found(request: Request, conn: Conn) -> None:
         await conn.send(response(404, b'{"error": "Resource cannot be found"}', reason="Not Found"))
 
-    server = Server(not_found)
-    servers.append(server)
+    server = serve(not_found)
     async with server.client() as client:
         runner = client.bulk(jobs(50), concurrency=1, rate_limit=None)
         await runner.run()
@@ -355,7 +325,7 @@ async def test_an_unreachable_port_stops_after_three_probes(
 
 
 async def test_a_server_that_comes_back_closes_the_breaker(
-    sleeps: Sleeps, servers: list[Server]
+    sleeps: Sleeps, serve: Callable[..., Server]
 ) -> None:
     count = 60
     held: list[asyncio.Future[None]] = []
@@ -375,13 +345,13 @@ async def test_a_server_that_comes_back_closes_the_breaker(
         await conn.send(own_answer(request, headers=[("Connection", "close")]))
         conn.close()
 
-    first = PortServer(0, goes_away)
-    servers.append(first)
+    first = serve(goes_away)
     port = first.port
+    back: list[Server] = []
 
     async def come_back(cool_down: int) -> None:
         if cool_down == 2:  # the first probe was refused; the second one connects
-            servers.append(PortServer(port, lambda request, conn: conn.send(own_answer(request))))
+            back.append(serve(port=port))  # where the first one listened
 
     sleeps.on_cool_down = come_back
     async with first.client() as client:
@@ -396,7 +366,7 @@ async def test_a_server_that_comes_back_closes_the_breaker(
 
     assert_one_outcome_each(outcomes, count)
     assert {o.status for o in outcomes} == {SUCCEEDED}
-    sent = sent_refs(*servers)
+    sent = sent_refs(first, *back)
     assert sorted(sent) == list(range(count))
     assert set(sent.values()) == {1}  # every job exactly once, across both servers
     assert len(first.received) == 12
@@ -415,7 +385,7 @@ async def test_a_server_that_comes_back_closes_the_breaker(
 
 
 async def test_a_run_the_breaker_stopped_resumes_from_its_journal(
-    sleeps: Sleeps, servers: list[Server], tmp_path: Path
+    sleeps: Sleeps, serve: Callable[..., Server], tmp_path: Path
 ) -> None:
     """The skipped jobs have no journal row: once the API is back, the same
     command with the same journal sends them, each exactly once."""
@@ -439,8 +409,7 @@ async def test_a_run_the_breaker_stopped_resumes_from_its_journal(
     assert isinstance(first.stopped_by, CannotConnectError)
     assert first.skipped == 30
 
-    server = PortServer(port, lambda request, conn: conn.send(own_answer(request)))
-    servers.append(server)
+    server = serve(port=port)
     async with client_for(base_url) as client:
         second = await client.bulk(
             jobs(30), concurrency=4, rate_limit=None, journal=journal, circuit_breaker=BREAKER
@@ -450,7 +419,7 @@ async def test_a_run_the_breaker_stopped_resumes_from_its_journal(
 
 
 async def test_lost_connections_never_feed_the_breaker(
-    sleeps: Sleeps, servers: list[Server]
+    sleeps: Sleeps, serve: Callable[..., Server]
 ) -> None:
     """A request that may have run is evidence the API is up, not a reason to
     send anything again: the breaker stays closed and nothing is re-sent."""
@@ -458,8 +427,7 @@ async def test_lost_connections_never_feed_the_breaker(
     async def drops(request: Request, conn: Conn) -> None:
         conn.abort()
 
-    server = Server(drops)
-    servers.append(server)
+    server = serve(drops)
     async with server.client() as client:
         runner = client.bulk(jobs(40), concurrency=4, rate_limit=None, circuit_breaker=BREAKER)
         outcomes = await collect(runner)

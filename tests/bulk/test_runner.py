@@ -142,7 +142,8 @@ async def test_mappings_with_phlo_id_are_run_payloads(plivo: FakePlivo) -> None:
 
 async def test_concurrency_is_bounded_and_reached() -> None:
     async def slow(request: httpx.Request, n: int) -> httpx.Response:
-        await anyio.sleep(0.002)  # a slow server: the answers overlap, so all 6 workers are busy
+        if n <= 6:  # the first answers wait for all 6 workers to be busy
+            await wait_until(lambda: plivo.peak_active == 6, what="6 requests at once")
         return httpx.Response(201, json={"api_id": f"a{n}"})
 
     plivo = FakePlivo(slow)
@@ -228,8 +229,8 @@ async def test_input_is_read_lazily(plivo: FakePlivo) -> None:
         async for _ in outcomes:
             delivered += 1
             ahead.append(consumed - delivered)
-            if delivered % 50 == 0:
-                await anyio.sleep(0.001)  # a slow consumer
+            if delivered % 50 == 0:  # a slow consumer: the runner reads as far as it will
+                await anyio.wait_all_tasks_blocked()
             if delivered == 500:
                 break
     assert ahead[0] <= runner.max_read_ahead == 13

@@ -57,11 +57,15 @@ async def test_resume_after_sigkill_sends_only_missing_jobs(tmp_path: Path) -> N
                 stderr=stderr,
             )
         async with child:
-            try:
-                with anyio.fail_after(60):
-                    while sum(s == "succeeded" for s in journal_rows(journal).values()) < 40:
-                        assert child.returncode is None, errors.read_text()
-                        await anyio.sleep(0.05)  # polls the journal (and the child's life)
+
+            def forty_succeeded() -> bool:
+                if sum(s == "succeeded" for s in journal_rows(journal).values()) >= 40:
+                    return True
+                assert child.returncode is None, errors.read_text()
+                return False
+
+            try:  # each look reads the journal: a slower pace
+                await wait_until(forty_succeeded, what="40 jobs done", timeout=60, interval=0.05)
             finally:
                 child.send_signal(signal.SIGKILL)
                 await child.wait()

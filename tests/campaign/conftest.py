@@ -9,7 +9,6 @@ import contextlib
 import shutil
 import socket
 import subprocess
-import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -19,6 +18,7 @@ from typing import Any
 import anyio
 import pytest
 from _redis_keys import redis_prefix  # noqa: F401 - a fixture
+from _waiting import wait_until, wait_until_sync
 from taskiq.api import run_receiver_task
 
 from plivo_phlo_async import RateLimit
@@ -102,12 +102,16 @@ async def wait_for_outcomes(
 ) -> dict[str, int]:
     """The campaign's states once ``count`` jobs have their outcome (a hang
     fails after ``deadline`` seconds instead of blocking the suite)."""
-    with anyio.fail_after(deadline):
-        while True:
-            counts = await states(journal, campaign)
-            if sum(counts.get(state, 0) for state in FINAL) >= count:
-                return counts
-            await asyncio.sleep(0.2)  # the poll's pace: each look reads the journal
+    counts: dict[str, int] = {}
+
+    async def enough() -> bool:
+        nonlocal counts
+        counts = await states(journal, campaign)
+        return sum(counts.get(state, 0) for state in FINAL) >= count
+
+    # Each look reads the journal: a slower pace.
+    await wait_until(enough, what=f"{count} outcomes", timeout=deadline, interval=0.2)
+    return counts
 
 
 def pending(redis_url: str, queue: str) -> int:
@@ -153,16 +157,15 @@ class OwnRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
-        while True:
+
+        def listening() -> bool:
             try:
                 with redis.Redis.from_url(self.url) as connection:
-                    connection.ping()
-                return
+                    return bool(connection.ping())
             except redis.exceptions.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)  # not listening yet: try again
+                return False
+
+        wait_until_sync(listening, what="redis-server to listen", timeout=30, interval=0.02)
 
     def kill(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -228,9 +231,6 @@ async def _cancelled(receiver: asyncio.Task[None], *, deadline: float = 30.0) ->
 
 
 async def until(check: Callable[[], bool], *, deadline: float = 60.0) -> None:
-    """Return once ``check()`` holds (a hang fails after ``deadline`` seconds)."""
-    with anyio.fail_after(deadline):
-        while True:
-            if check():
-                return
-            await asyncio.sleep(0.05)  # the poll's pace
+    """``wait_until`` with the generous limit of worker processes on a loaded
+    machine, at a pace for checks that open a Redis connection each."""
+    await wait_until(check, timeout=deadline, interval=0.05)

@@ -8,12 +8,13 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from typing import Any
 
 import anyio
 import pytest
 import redis.asyncio as aioredis
+from _waiting import wait_until
 from taskiq import AckableMessage
 from taskiq.api import run_receiver_task
 
@@ -93,16 +94,6 @@ async def raw(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(redis_url)
     yield client
     await client.aclose()
-
-
-async def poll(check: Callable[[], Awaitable[bool]], *, deadline: float, what: str) -> None:
-    """Return once ``await check()`` holds; fail after ``deadline`` seconds."""
-    try:
-        with anyio.fail_after(deadline):
-            while not await check():  # noqa: ASYNC110 - Redis signals nothing: poll it
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        pytest.fail(f"not within {deadline} s: {what}")
 
 
 async def pending_entries(client: aioredis.Redis, queue: str) -> list[dict[str, Any]]:
@@ -210,7 +201,12 @@ async def test_acknowledged_message_is_no_longer_pending_nor_heartbeated(
         last_idle = ids[kept_id]
         return resets >= 2
 
-    await poll(two_heartbeats_later, deadline=4 * IDLE_MS / 1000 + MARGIN, what="2 heartbeats")
+    await wait_until(
+        two_heartbeats_later,
+        interval=0.02,
+        timeout=4 * IDLE_MS / 1000 + MARGIN,
+        what="2 heartbeats",
+    )
     assert set(await pending_ids()) == {kept_id}
 
 
@@ -233,7 +229,9 @@ async def test_task_ending_without_ack_releases_its_message(
     async def delivered_again() -> bool:
         return len(runs) >= 2
 
-    await poll(delivered_again, deadline=2 * IDLE_MS / 1000 + 2 * MARGIN, what="a redelivery")
+    await wait_until(
+        delivered_again, interval=0.02, timeout=2 * IDLE_MS / 1000 + 2 * MARGIN, what="a redelivery"
+    )
 
 
 # -- a Redis of the test's own (conftest's own_redis), killed and restarted ----
@@ -264,7 +262,9 @@ async def test_listen_waits_out_a_redis_restart(
         clients = await view.client_list()
         return any(c["cmd"] in ("xreadgroup", "xautoclaim") for c in clients)
 
-    await poll(worker_is_reading, deadline=MARGIN, what="the worker's first read")
+    await wait_until(
+        worker_is_reading, interval=0.02, timeout=MARGIN, what="the worker's first read"
+    )
     await view.aclose()
 
     own_redis.kill()
@@ -272,7 +272,7 @@ async def test_listen_waits_out_a_redis_restart(
     async def outage_noticed() -> bool:
         return bool(our_warnings(caplog))
 
-    await poll(outage_noticed, deadline=10.0, what="the outage's warning")
+    await wait_until(outage_noticed, interval=0.02, timeout=10.0, what="the outage's warning")
     own_redis.start()  # empty: the stream and its group are gone
     async with aioredis.Redis.from_url(own_redis.url) as client:
         await client.xadd(queue, {b"data": b"after-restart"})
@@ -281,7 +281,9 @@ async def test_listen_waits_out_a_redis_restart(
         assert not consuming.done(), f"listen() ended: {consuming}"
         return bool(received)
 
-    await poll(arrived, deadline=MAX_PAUSE_WAIT, what="the message added after the restart")
+    await wait_until(
+        arrived, interval=0.02, timeout=MAX_PAUSE_WAIT, what="the message added after the restart"
+    )
 
     assert [m.data for m in received] == [b"after-restart"]
     warnings = our_warnings(caplog)
@@ -359,7 +361,7 @@ async def test_a_cancellation_swallowed_inside_a_redis_call_still_stops_the_call
     async def swallowing_read() -> list[str]:
         started.set()
         try:
-            await asyncio.sleep(3600)  # a read that blocks until cancelled
+            await asyncio.Event().wait()  # a read that blocks until cancelled
         except asyncio.CancelledError:
             return ["a message read as the cancellation came"]  # swallowed
         return []

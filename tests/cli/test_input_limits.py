@@ -15,15 +15,14 @@ import json
 import os
 import re
 import tempfile
-import threading
 import tracemalloc
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from _servers import Behaviour, Conn, Request, Server, response
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -257,55 +256,27 @@ def temporary_file(text: str) -> Iterator[Path]:
 # -- a real run: one outcome line for every job --------------------------------------------
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _CountingServer
+def answers_by_to(answers: dict[str, tuple[int, str]]) -> Behaviour:
+    """Answers each PHLO run by its ``to`` (scripted answers by ``to``, else a 201)."""
 
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        to = json.loads(body)["to"]
-        with self.server.lock:
-            self.server.received.append(to)
-        status, answer = self.server.answers.get(
+    async def behaviour(request: Request, conn: Conn) -> None:
+        to = request.json()["to"]
+        status, answer = answers.get(
             to, (201, f'{{"api_id": "run-{to}", "message": "ok", "error": ""}}')
         )
-        data = answer.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        await conn.send(response(status, answer.encode()))
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _CountingServer(ThreadingHTTPServer):
-    """Answers each PHLO run by its ``to`` (scripted answers by ``to``); counts them."""
-
-    daemon_threads = True
-
-    def __init__(self, answers: dict[str, tuple[int, str]]) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.answers = answers
-        self.received: list[str] = []
-        self.lock = threading.Lock()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+    return behaviour
 
 
 @pytest.fixture
-def counting_server(request: pytest.FixtureRequest) -> Iterator[_CountingServer]:
-    answers: dict[str, tuple[int, str]] = getattr(request, "param", {})
-    server = _CountingServer(answers)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+def counting_server(request: pytest.FixtureRequest, serve: Callable[..., Server]) -> Server:
+    return serve(answers_by_to(getattr(request, "param", {})))
+
+
+def sent_to(server: Server) -> list[str]:
+    """The ``to`` of every request the server received, sorted."""
+    return sorted(request.json()["to"] for request in server.received)
 
 
 # Answers with lone surrogates (JSON escapes): valid JSON that UTF-8 cannot write.
@@ -317,7 +288,7 @@ HOSTILE_ANSWERS = {
 
 @pytest.mark.parametrize("counting_server", [HOSTILE_ANSWERS], indirect=True)
 def test_every_job_has_an_outcome_line_whatever_the_server_answers(
-    counting_server: _CountingServer, tmp_path: Path
+    counting_server: Server, tmp_path: Path
 ) -> None:
     source = write(tmp_path / "in.jsonl", "".join(f'{{"to": "{n}"}}\n' for n in range(1, 6)))
     output = tmp_path / "out.jsonl"
@@ -336,7 +307,7 @@ def test_every_job_has_an_outcome_line_whatever_the_server_answers(
     )
 
     assert result.exit_code == 1  # one failed job, no traceback
-    assert sorted(counting_server.received) == ["1", "2", "3", "4", "5"]  # each sent once
+    assert sent_to(counting_server) == ["1", "2", "3", "4", "5"]  # each sent once
     records = {r["ref"]: r for r in map(json.loads, output.read_bytes().decode().splitlines())}
     assert sorted(records) == [1, 2, 3, 4, 5]
     assert records[3]["status"] == "succeeded"
@@ -349,7 +320,7 @@ def test_every_job_has_an_outcome_line_whatever_the_server_answers(
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_an_outcome_file_that_cannot_be_written_does_not_stop_the_run(
-    counting_server: _CountingServer, tmp_path: Path
+    counting_server: Server, tmp_path: Path
 ) -> None:
     source = write(tmp_path / "in.jsonl", "".join(f'{{"to": "{n}"}}\n' for n in range(1, 4)))
 
@@ -365,7 +336,7 @@ def test_an_outcome_file_that_cannot_be_written_does_not_stop_the_run(
     )
 
     assert result.exit_code == 1
-    assert sorted(counting_server.received) == ["1", "2", "3"]
+    assert sent_to(counting_server) == ["1", "2", "3"]
     assert "3 requests sent" in result.stdout
     assert "Could not write /dev/full after 0 outcomes" in result.stderr
 

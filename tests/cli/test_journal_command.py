@@ -12,7 +12,6 @@ import random
 import shutil
 import signal
 import sqlite3
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -154,11 +153,14 @@ def test_after_kill_9_the_main_file_alone_is_refused_and_with_its_wal_resumes(
         env=env,
     )
     try:
-        deadline = time.monotonic() + 60
-        while len(emulator.executions("run")) < 40:
-            assert time.monotonic() < deadline, "the run did not start"
+
+        def forty_sent() -> bool:
+            if len(emulator.executions("run")) >= 40:
+                return True
             assert child.poll() is None, child.communicate()
-            time.sleep(0.02)
+            return False
+
+        wait_until_sync(forty_sent, what="the run to start", timeout=60, interval=0.02)
     finally:
         child.send_signal(signal.SIGKILL)
         child.communicate()

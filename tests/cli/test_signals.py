@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _waiting import wait_until_sync
 
 from plivo_phlo_async.emulator import (
     DEFAULT_AUTH_ID,
@@ -31,15 +30,6 @@ from .conftest import cli_process, invoke, write
 pytestmark = pytest.mark.usefixtures("credentials")
 
 ENV = {"PLIVO_AUTH_ID": DEFAULT_AUTH_ID, "PLIVO_AUTH_TOKEN": DEFAULT_AUTH_TOKEN}
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    """Poll until ``condition`` holds (a generous limit only to catch a hang)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def numbers(count: int) -> str:
@@ -73,7 +63,7 @@ def test_first_ctrl_c_stops_gracefully_and_the_journal_resumes(
     process = cli_process(
         [*args, "--rate", "20/1", "--concurrency", "4", "--output", str(first_output)], env=ENV
     )
-    wait_for(lambda: len(emulator.requests) >= 10, "the first requests")
+    wait_until_sync(lambda: len(emulator.requests) >= 10, what="the first requests", timeout=60)
 
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
@@ -122,7 +112,9 @@ def test_second_ctrl_c_cancels_in_flight_requests_which_resume_as_unknown(
         "3",
     ]
     process = cli_process(args, env=ENV)
-    wait_for(lambda: len(emulator.requests) == 3, "three requests in flight")
+    wait_until_sync(
+        lambda: len(emulator.requests) == 3, what="three requests in flight", timeout=60
+    )
 
     process.send_signal(signal.SIGINT)
     assert process.stderr is not None

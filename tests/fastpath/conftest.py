@@ -1,5 +1,5 @@
 """The fast path's adversarial suite: every asyncio test runs under asyncio's
-own loop and under uvloop, against misbehaving servers (see ``_server``).
+own loop and under uvloop, against misbehaving servers (``serve``: see tests/_servers.py).
 
 The loops come from pytest-asyncio's ``pytest_asyncio_loop_factories`` hook
 (pytest-asyncio >= 1.3; overriding ``event_loop_policy`` is deprecated). A
@@ -17,17 +17,16 @@ import asyncio
 import functools
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import trustme
+from _servers import Server, Tally
 from _waiting import wait_until
 
 from plivo_phlo_async import PhloClient, PlivoError
-
-from ._server import Server, Tally
 
 try:
     import uvloop
@@ -56,21 +55,6 @@ def pytest_asyncio_loop_factories(
 def retry_waits(sleeps: list[float]) -> list[float]:
     """Retry waits are recorded (tests/conftest.py's ``sleeps``), never slept."""
     return sleeps
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., Server]]:
-    """Start servers (``Server(...)`` arguments); all are stopped afterwards."""
-    servers: list[Server] = []
-
-    def start(*args: Any, **kwargs: Any) -> Server:
-        server = Server(*args, **kwargs)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

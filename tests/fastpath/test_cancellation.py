@@ -14,11 +14,11 @@ import socket
 from collections.abc import Callable
 
 import httpx
+from _servers import Conn, Request, Server, own_answer
 from _waiting import wait_until
 
 from plivo_phlo_async import PhloClient
 
-from ._server import Conn, Request, Server, own_answer
 from .conftest import block_loop, settle
 
 #: A request whose tag starts with this gets no answer: the server reads on

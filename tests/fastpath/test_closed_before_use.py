@@ -17,6 +17,7 @@ import socket
 from collections.abc import Callable, Iterator
 
 import pytest
+from _servers import Conn, Server
 from _waiting import wait_until_sync
 
 from plivo_phlo_async import (
@@ -27,8 +28,6 @@ from plivo_phlo_async import (
 )
 from plivo_phlo_async._fastpath._connection import Connection, has_pending_input
 from plivo_phlo_async._fastpath._reader import Response
-
-from ._server import Conn, Server
 
 CLOSED_FIRST = 2  # new connections the server closes before the request reaches it
 

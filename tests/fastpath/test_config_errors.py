@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _servers import AUTH_ID, AUTH_TOKEN, Server
 
 from plivo_phlo_async import (
     APIConnectionError,
@@ -15,8 +16,6 @@ from plivo_phlo_async import (
     PhloClient,
     PlivoError,
 )
-
-from ._server import AUTH_ID, AUTH_TOKEN, Server
 
 LONG_LABEL = "a" * 64  # DNS labels are at most 63 characters (IDNA encoding fails)
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 import trio
+from _servers import Conn, Request, Server, own_answer
 
 from plivo_phlo_async import (
     APITimeoutError,
@@ -18,8 +19,6 @@ from plivo_phlo_async import (
     TimeoutOutcomeUnknownError,
 )
 from plivo_phlo_async._fastpath._transport import ATTEMPT_DEADLINE
-
-from ._server import Conn, Request, Server, own_answer
 
 DRIP = 0.1  # seconds between two bytes: never a read timeout
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+from _servers import Conn, Request, Server, answer_body, own_answer, response
 from _waiting import wait_until
 
 from plivo_phlo_async import (
@@ -24,8 +25,6 @@ from plivo_phlo_async import (
     PhloClient,
     TimeoutOutcomeUnknownError,
 )
-
-from ._server import Conn, Request, Server, answer_body, own_answer, response
 
 
 @pytest.fixture

@@ -30,10 +30,11 @@ from typing import Any
 import httpx
 import pytest
 import trustme
+from _servers import Server
+from _waiting import wait_until_sync
 
 from plivo_phlo_async import PhloClient, PlivoError
 
-from ._server import Server
 from .conftest import loop_factories
 from .test_tls import server_context
 
@@ -132,13 +133,15 @@ def forked(child: Callable[[], object]) -> Iterator[Callable[[], Any]]:
         yield report
     finally:
         os.close(read_end)
-        deadline = time.monotonic() + CHILD_TIMEOUT
-        while os.waitpid(pid, os.WNOHANG) == (0, 0):  # never left running
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                break
-            time.sleep(0.01)  # the poll's pace, until the child is reaped
+        try:
+            wait_until_sync(
+                lambda: os.waitpid(pid, os.WNOHANG) != (0, 0),
+                what="the child to exit",
+                timeout=CHILD_TIMEOUT,
+            )
+        except AssertionError:  # never left running
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
 
 
 @pytest.mark.parametrize("loop_name", list(loop_factories()))

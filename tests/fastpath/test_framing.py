@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _servers import Conn, Request, Server, answer_body, own_answer, response
 from _waiting import wait_until
 
 from plivo_phlo_async import (
@@ -39,7 +40,6 @@ from plivo_phlo_async import (
     ServerOutcomeUnknownError,
 )
 
-from ._server import Conn, Request, Server, answer_body, own_answer, response
 from .conftest import outcome
 
 Answerer = Callable[[Request], bytes]
@@ -77,14 +77,13 @@ def chunked(*pieces: bytes) -> bytes:
 
 
 async def refused(server: Server, client: PhloClient, tag: str) -> ConnectionOutcomeUnknownError:
-    """Run a POST that must be refused as malformed; return the error."""
-    started = time.monotonic()
+    """Run a POST that must be refused as malformed (at once: a wait for the read
+    timeout would end in a timeout error instead); return the error."""
     with pytest.raises(PlivoError) as caught:
         await client.phlo(tag).run(tag=tag)
     error = caught.value
     assert not isinstance(error, APITimeoutError), f"waited for a timeout instead: {error!r}"
     assert isinstance(error, ConnectionOutcomeUnknownError), repr(error)
-    assert time.monotonic() - started < 1.5  # refused at once, not after the read timeout
     assert server.count("POST", tag) == 1
     return error
 
@@ -267,13 +266,13 @@ async def test_a_dubious_answer_is_read_exactly_or_refused_at_once(
     server = serve(first_request_gets(EITHER[kind]))
     client = connect(server, timeout=SHORT_READ)
     tag = f"dubious-{kind}"
-    started = time.monotonic()
     result = await outcome(client.phlo(tag).run(tag=tag))
-    if isinstance(result, PlivoError):  # refusing is stricter: allowed, but only this way
+    # Refusing is stricter: allowed, but only at once (a wait for the read timeout
+    # would end in a timeout error).
+    if isinstance(result, PlivoError):
         assert type(result) is ConnectionOutcomeUnknownError, repr(result)
     else:
         assert result.run_id == f"run-{tag}"
-    assert time.monotonic() - started < 1.5  # never a wait for the read timeout
     assert server.count("POST", tag) == 1
     after = await client.phlo("after").run()
     assert after.run_id == "run-after"
@@ -458,10 +457,8 @@ async def test_a_1_gib_body_is_refused_without_reading_it(
 ) -> None:
     server = serve(handler=endless(framing))
     client = connect(server, timeout=SHORT_READ)
-    started = time.monotonic()
-    with pytest.raises(ConnectionOutcomeUnknownError):
+    with pytest.raises(ConnectionOutcomeUnknownError):  # refused, not timed out
         await client.phlo("huge").run()
-    assert time.monotonic() - started < 10
     # The handler writes until the client's close stops it: count once it has.
     await wait_until(lambda: server.open == 0, what="the server to stop writing")
     # The cap is 16 MiB; socket buffers hold a few more. Far from 1 GiB.

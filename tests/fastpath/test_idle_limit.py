@@ -12,13 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from _servers import Conn, Request, Server, own_answer
 
 from plivo_phlo_async import PhloClient
 from plivo_phlo_async._fastpath import KEEPALIVE_EXPIRY, FastPool
 from plivo_phlo_async._fastpath._pool import _idle_limit
 from plivo_phlo_async._fastpath._reader import EndOfMessage, Response, ResponseReader
-
-from ._server import Conn, Request, Server, own_answer
 
 # --------------------------------------------------------------------------- the header
 

@@ -12,12 +12,12 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from _servers import Conn, Request, Server, own_answer
 from _waiting import wait_until, wait_until_sync
 
 import plivo_phlo_async
 from plivo_phlo_async import APIConnectionError, PhloClient, PlivoError
 
-from ._server import Conn, Request, Server, own_answer
 from .conftest import loop_factories, outcome, settle
 
 T = TypeVar("T")

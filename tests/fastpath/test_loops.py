@@ -16,10 +16,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from _servers import Server
 
 from plivo_phlo_async import PhloClient, PlivoError
 
-from ._server import Server
 from .conftest import loop_factories
 
 

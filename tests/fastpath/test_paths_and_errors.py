@@ -1,24 +1,21 @@
 """The send seam: which path a request takes, and the fast path's HTTP and errors.
 
-A small threaded HTTP/1.1 server (standard library, real sockets) stands in
-for Plivo so that both the asyncio fast path and httpx (under trio) are
-exercised over the network, including its failures: refused connections,
+The scripted server of tests/_servers.py (real sockets) stands in for Plivo so
+that both the asyncio fast path and httpx (under trio) are exercised over the
+network, including its failures: refused connections,
 connections dropped after the request was read, slow and malformed answers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
 import json
 import shutil
 import socket
 import ssl
 import subprocess
-import threading
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +24,7 @@ import httpx
 import pytest
 import respx
 import trio
+from _servers import Behaviour, Conn, Request, Server
 from _waiting import wait_until, wait_until_sync
 
 from plivo_phlo_async import (
@@ -51,14 +49,6 @@ POST_JSON = b'{"api_id":"p-1","error":""}'
 # --------------------------------------------------------------------------- server
 
 
-@dataclass
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
 def reply(
     status: int = 201,
     body: bytes = POST_JSON,
@@ -74,145 +64,60 @@ def reply(
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-class Close(bytes):
-    """An answer after which the server closes the connection."""
-
-
-class CloseSoon(bytes):
-    """An answer after which the server closes the connection a moment later."""
-
-
-class Trickle(list[tuple[float, bytes]]):
-    """An answer sent in pieces, each after a pause (seconds)."""
-
-
-def standard(request: Received) -> bytes:
+def standard(request: Request) -> bytes:
     """What Plivo answers: 200 with details for a GET, 201 for a POST."""
     return reply(200, GET_JSON) if request.method == "GET" else reply(201, POST_JSON)
 
 
-Behaviour = Callable[[Received, threading.Event], "bytes | Trickle | None"]
+async def plivo(request: Request, conn: Conn) -> None:
+    await conn.send(standard(request))
 
 
-@dataclass
-class Server:
-    """Answers each request with ``behaviour(request)``; None drops the connection."""
+def answers(data: bytes, *, close: bool = False) -> Behaviour:
+    """``data`` to every request; then, if ``close``, the connection is closed."""
 
-    behaviour: Behaviour
-    tls: ssl.SSLContext | None = None
-    received: list[Received] = field(default_factory=list)
-    connections: int = 0
-    closed: int = 0  # connections this server has closed (its sockets, really closed)
-    stop: threading.Event = field(default_factory=threading.Event)
+    async def behaviour(request: Request, conn: Conn) -> None:
+        await conn.send(data)
+        if close:
+            conn.close()
 
-    def __post_init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.05)  # accept() polls, so close() is prompt
-        self.port = self._listener.getsockname()[1]
-        self._threads: list[threading.Thread] = []
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        accept = threading.Thread(target=self._accept, daemon=True)
-        accept.start()
-        self._threads.append(accept)
+    return behaviour
 
-    @property
-    def base_url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/v1"
 
-    def client(self, **options: Any) -> PhloClient:
-        options.setdefault("base_url", self.base_url)
-        options.setdefault("voice_base_url", self.base_url)
-        return PhloClient(AUTH_ID, AUTH_TOKEN, **options)
+async def drops(request: Request, conn: Conn) -> None:
+    """The request is read, then the connection closed unanswered."""
+    conn.close()
 
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            sock.settimeout(None)
-            with self._lock:
-                self.connections += 1
-                self._sockets.append(sock)
-            thread = threading.Thread(target=self._serve, args=(sock,), daemon=True)
-            thread.start()
-            self._threads.append(thread)
 
-    def _serve(self, raw: socket.socket) -> None:
-        sock = raw
-        try:
-            if self.tls is not None:
-                sock = self.tls.wrap_socket(raw, server_side=True)
-                with self._lock:
-                    self._sockets.append(sock)
-            with sock.makefile("rb") as stream:
-                while not self.stop.is_set():
-                    request = self._read(stream)
-                    if request is None:
-                        return
-                    with self._lock:
-                        self.received.append(request)
-                    answer = self.behaviour(request, self.stop)
-                    if answer is None:
-                        return
-                    if isinstance(answer, Trickle):
-                        for pause, piece in answer:
-                            if self.stop.wait(pause):
-                                return
-                            sock.sendall(piece)
-                        continue
-                    sock.sendall(answer)
-                    if isinstance(answer, CloseSoon):
-                        self.stop.wait(0.1)
-                    if isinstance(answer, Close | CloseSoon):
-                        return
-        except (OSError, ValueError):
-            return
-        finally:
-            sock.close()
-            with self._lock:
-                self.closed += 1
+async def hang() -> None:
+    """Until the server stops (which cancels it)."""
+    await asyncio.get_running_loop().create_future()
 
-    @staticmethod
-    def _read(stream: Any) -> Received | None:
-        line = stream.readline()
-        if not line:
-            return None
-        method, path, _ = line.decode().split(" ", 2)
-        headers: dict[str, str] = {}
-        while (line := stream.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode().partition(":")
-            headers[name.strip().lower()] = value.strip()
-        body = stream.read(int(headers.get("content-length", "0")))
-        return Received(method, path, headers, body)
 
-    def close(self) -> None:
-        self.stop.set()
-        self._listener.close()
-        with self._lock:
-            for sock in self._sockets:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked reading it
-                sock.close()
-        for thread in self._threads:
-            thread.join(timeout=5)
+async def hangs(request: Request, conn: Conn) -> None:
+    """The request is read and never answered."""
+    await hang()
+
+
+def when_released(release: asyncio.Event) -> Behaviour:
+    """Plivo's answer once the test sets ``release`` (in the server's loop:
+    ``server.loop.call_soon_threadsafe(release.set)``)."""
+
+    async def behaviour(request: Request, conn: Conn) -> None:
+        await release.wait()
+        await plivo(request, conn)
+
+    return behaviour
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., Server]]:
-    servers: list[Server] = []
+def serve(serve: Callable[..., Server]) -> Callable[..., Server]:
+    """tests/conftest.py's ``serve``, answering as Plivo does unless told otherwise."""
 
-    def start(behaviour: Behaviour = lambda request, stop: standard(request), **kw: Any) -> Server:
-        server = Server(behaviour, **kw)
-        servers.append(server)
-        return server
+    def start(behaviour: Behaviour = plivo, **kw: Any) -> Server:
+        return serve(behaviour, **kw)
 
-    yield start
-    for server in servers:
-        server.close()
+    return start
 
 
 @pytest.fixture
@@ -413,14 +318,17 @@ async def test_connect_refused_is_never_sent_so_a_post_is_retried(sleeps: list[f
 @pytest.mark.parametrize(
     "answer",
     [
-        pytest.param(None, id="no-answer"),
-        pytest.param(Close(b"HTTP/1.1 201 Created\r\nContent-Length: 40\r\n\r\n{}"), id="cut-body"),
+        pytest.param(drops, id="no-answer"),
+        pytest.param(
+            answers(b"HTTP/1.1 201 Created\r\nContent-Length: 40\r\n\r\n{}", close=True),
+            id="cut-body",
+        ),
     ],
 )
 async def test_connection_dropped_after_the_request_is_outcome_unknown_for_a_post(
-    serve: Callable[..., Server], sleeps: list[float], answer: bytes | None
+    serve: Callable[..., Server], sleeps: list[float], answer: Behaviour
 ) -> None:
-    server = serve(lambda request, stop: answer)
+    server = serve(answer)
     async with server.client(max_retries=2) as client:
         with pytest.raises(ConnectionOutcomeUnknownError) as caught:
             await client.phlo("p1").multi_party_call("n1").call("+14155550100", "+14155550111")
@@ -433,7 +341,7 @@ async def test_connection_dropped_after_the_request_is_outcome_unknown_for_a_pos
 async def test_connection_dropped_after_the_request_is_retried_for_a_get(
     serve: Callable[..., Server], sleeps: list[float]
 ) -> None:
-    server = serve(lambda request, stop: None)
+    server = serve(drops)
     async with server.client(max_retries=2) as client:
         with pytest.raises(APIConnectionError) as caught:
             await client.phlo.get("p1")
@@ -443,7 +351,7 @@ async def test_connection_dropped_after_the_request_is_retried_for_a_get(
 
 
 async def test_read_timeout_on_a_post_is_outcome_unknown(serve: Callable[..., Server]) -> None:
-    server = serve(lambda request, stop: None if stop.wait(5) else standard(request))
+    server = serve(hangs)
     async with server.client(timeout=httpx.Timeout(5.0, read=0.2)) as client:
         with pytest.raises(TimeoutOutcomeUnknownError) as caught:
             await client.phlo("p1").run(to="+14155550111")
@@ -454,7 +362,7 @@ async def test_read_timeout_on_a_post_is_outcome_unknown(serve: Callable[..., Se
 async def test_read_timeout_on_a_get_is_retried(
     serve: Callable[..., Server], sleeps: list[float]
 ) -> None:
-    server = serve(lambda request, stop: None if stop.wait(5) else standard(request))
+    server = serve(hangs)
     async with server.client(max_retries=1) as client:
         with pytest.raises(APITimeoutError) as caught:
             await client.phlo.get("p1", timeout=httpx.Timeout(5.0, read=0.2))
@@ -463,34 +371,35 @@ async def test_read_timeout_on_a_get_is_retried(
     assert len(sleeps) == 1
 
 
-async def test_write_timeout_applies_when_the_server_stops_reading() -> None:
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    accepting = threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True)
-    accepting.start()
-    base = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+async def test_write_timeout_applies_when_the_server_stops_reading(
+    serve: Callable[..., Server],
+) -> None:
+    async def stops_reading(conn: Conn) -> None:
+        conn.writer.transport.pause_reading()
+        await hang()
+
+    server = serve(handler=stops_reading)
     # Far beyond what the socket buffers take, so the write blocks; sent as prepared bytes,
     # since validation refuses a body this size (1 MiB cap).
     content = json.dumps({"blob": "x" * 32_000_000}).encode()
-    try:
-        timeout = httpx.Timeout(5.0, write=0.2)
-        async with PhloClient(AUTH_ID, AUTH_TOKEN, base_url=base, timeout=timeout) as client:
-            with pytest.raises(TimeoutOutcomeUnknownError) as caught:
-                await send_prepared(client, prepare_run(client.phlo("p1"), content))
-        assert isinstance(caught.value.__cause__, httpx.WriteTimeout)
-    finally:
-        accepting.join(timeout=5)
-        for sock in held:
-            sock.close()
-        listener.close()
+    async with server.client(timeout=httpx.Timeout(5.0, write=0.2)) as client:
+        with pytest.raises(TimeoutOutcomeUnknownError) as caught:
+            await send_prepared(client, prepare_run(client.phlo("p1"), content))
+    assert isinstance(caught.value.__cause__, httpx.WriteTimeout)
 
 
 async def test_a_slow_trickle_within_the_read_timeout_is_not_a_timeout(
     serve: Callable[..., Server],
 ) -> None:
     answer = reply(201, POST_JSON)
-    pieces = Trickle([(0.15, answer[:20]), (0.15, answer[20:40]), (0.15, answer[40:])])
-    server = serve(lambda request, stop: pieces)  # 0.45 s in all, never 0.3 s silent
+
+    async def trickles(request: Request, conn: Conn) -> None:
+        for piece in (answer[:20], answer[20:40], answer[40:]):
+            # A slow server is the behaviour under test: 0.45 s in all, never 0.3 s silent.
+            await asyncio.sleep(0.15)
+            await conn.send(piece)
+
+    server = serve(trickles)
     async with server.client(timeout=httpx.Timeout(5.0, read=0.3)) as client:
         result = await client.phlo("p1").run()
     assert result.api_id == "p-1"
@@ -499,8 +408,8 @@ async def test_a_slow_trickle_within_the_read_timeout_is_not_a_timeout(
 async def test_pool_timeout_is_never_sent_so_it_is_retried(
     serve: Callable[..., Server], sleeps: list[float]
 ) -> None:
-    release = threading.Event()
-    server = serve(lambda request, stop: standard(request) if release.wait(5) else None)
+    release = asyncio.Event()
+    server = serve(when_released(release))
     timeout = httpx.Timeout(5.0, pool=0.1)
     async with server.client(max_connections=1, max_retries=1, timeout=timeout) as client:
         mpc = client.phlo("p1").multi_party_call("n1")
@@ -510,7 +419,7 @@ async def test_pool_timeout_is_never_sent_so_it_is_retried(
             await wait_until(lambda: len(server.received) == 1, what="the GET")
             with pytest.raises(APITimeoutError) as caught:
                 await mpc.call("+14155550100", "+14155550111")
-            release.set()
+            server.loop.call_soon_threadsafe(release.set)
     assert not caught.value.outcome_unknown
     assert isinstance(caught.value.__cause__, httpx.PoolTimeout)
     assert len(sleeps) == 1
@@ -536,15 +445,15 @@ async def test_requests_beyond_the_pool_wait_their_turn(server: Server) -> None:
 async def test_a_request_cancelled_while_queued_gives_its_turn_away(
     serve: Callable[..., Server],
 ) -> None:
-    release = threading.Event()
-    server = serve(lambda request, stop: standard(request) if release.wait(5) else None)
+    release = asyncio.Event()
+    server = serve(when_released(release))
     async with server.client(max_connections=1, timeout=httpx.Timeout(5.0, pool=2.0)) as client:
         async with anyio.create_task_group() as tg:
             tg.start_soon(client.phlo.get, "p1")  # holds the only connection
             await wait_until(lambda: len(server.received) == 1, what="the first GET")
             with anyio.move_on_after(0.05):
                 await client.phlo.get("p1")  # queued, then cancelled
-            release.set()
+            server.loop.call_soon_threadsafe(release.set)
         details = await client.phlo.get("p1")  # would wait out the pool timeout if a turn leaked
     assert details.phlo_id == "p1"
     assert len(server.received) == 2
@@ -557,10 +466,10 @@ async def test_connect_timeout_is_never_sent_so_a_post_is_retried(
         pool = fast_pool(client)
         assert pool is not None
 
-        async def hang(*args: Any, **kwargs: Any) -> Any:
-            await asyncio.sleep(10)  # a connect that never ends: the connect timeout ends it
+        async def never_connects(*args: Any, **kwargs: Any) -> Any:
+            await hang()  # a connect that never ends: the connect timeout ends it
 
-        monkeypatch.setattr(pool.loop, "create_connection", hang)
+        monkeypatch.setattr(pool.loop, "create_connection", never_connects)
         with pytest.raises(APITimeoutError) as caught:
             await client.phlo("p1").run()
     assert not caught.value.outcome_unknown
@@ -572,7 +481,7 @@ async def test_connect_timeout_is_never_sent_so_a_post_is_retried(
 async def test_a_malformed_answer_to_a_post_is_outcome_unknown(
     serve: Callable[..., Server],
 ) -> None:
-    server = serve(lambda request, stop: b"HTTP/1.1 20X Created\r\nContent-Length: 2\r\n\r\n{}")
+    server = serve(answers(b"HTTP/1.1 20X Created\r\nContent-Length: 2\r\n\r\n{}"))
     async with server.client() as client:
         with pytest.raises(ConnectionOutcomeUnknownError) as caught:
             await client.phlo("p1").run()
@@ -582,8 +491,13 @@ async def test_a_malformed_answer_to_a_post_is_outcome_unknown(
 
 async def test_error_statuses_carry_a_full_httpx_response(serve: Callable[..., Server]) -> None:
     server = serve(
-        lambda request, stop: reply(
-            429, b'{"api_id":"x","error":"slow down"}', {"Retry-After": "7"}, "Too Many Requests"
+        answers(
+            reply(
+                429,
+                b'{"api_id":"x","error":"slow down"}',
+                {"Retry-After": "7"},
+                "Too Many Requests",
+            )
         )
     )
     async with server.client(max_retries=0) as client:
@@ -601,15 +515,10 @@ async def test_error_statuses_carry_a_full_httpx_response(serve: Callable[..., S
 
 
 async def test_cancelled_request_frees_its_connection_slot(serve: Callable[..., Server]) -> None:
-    calls = 0
-
-    def first_hangs(request: Received, stop: threading.Event) -> bytes | None:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            stop.wait(5)
-            return None
-        return standard(request)
+    async def first_hangs(request: Request, conn: Conn) -> None:
+        if len(conn.server.received) == 1:
+            await hang()
+        await plivo(request, conn)
 
     server = serve(first_hangs)
     async with server.client(max_connections=1, timeout=httpx.Timeout(5.0, pool=1.0)) as client:
@@ -621,10 +530,6 @@ async def test_cancelled_request_frees_its_connection_slot(serve: Callable[..., 
 
 
 # --------------------------------------------------------------------------- HTTP details
-
-
-def _raw(data: bytes) -> Behaviour:
-    return lambda request, stop: data
 
 
 @pytest.mark.parametrize(
@@ -654,7 +559,7 @@ def _raw(data: bytes) -> Behaviour:
 async def test_answers_framed_every_valid_way_are_read(
     serve: Callable[..., Server], answer: bytes, reusable: bool
 ) -> None:
-    server = serve(_raw(answer))
+    server = serve(answers(answer))
     async with server.client() as client:
         first = await client.phlo("p1").run()
         second = await client.phlo("p1").run()
@@ -666,7 +571,7 @@ async def test_a_body_delimited_by_closing_the_connection_is_read(
     serve: Callable[..., Server],
 ) -> None:
     head = b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n\r\n"
-    server = serve(_raw(Close(head + POST_JSON)))
+    server = serve(answers(head + POST_JSON, close=True))
     async with server.client() as client:
         first = await client.phlo("p1").run()
         second = await client.phlo("p1").run()
@@ -677,12 +582,15 @@ async def test_a_body_delimited_by_closing_the_connection_is_read(
 async def test_a_kept_alive_connection_the_server_has_closed_is_not_written_to(
     serve: Callable[..., Server],
 ) -> None:
-    server = serve(lambda request, stop: CloseSoon(standard(request)))
+    server = serve()
     async with server.client() as client:
         await client.phlo("p1").run()
-        # Hold the loop while the server closes, as a busy service would: the
-        # close is in the socket but no callback has seen it yet.
-        wait_until_sync(lambda: server.closed == 1, what="the server's close")
+        # The server closes the kept-alive connection (a keep-alive timeout) while
+        # the loop is held, as a busy service's would be: the close is in the
+        # socket but no callback has seen it yet.
+        [conn] = server.tally.conns
+        server.loop.call_soon_threadsafe(conn.close)
+        wait_until_sync(lambda: conn.socket_closed, what="the server's close")
         result = await client.phlo("p1").run()  # a POST: must not land on the dead connection
     assert result.api_id == "p-1"
     assert server.connections == 2

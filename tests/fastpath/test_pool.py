@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from _servers import Conn, Request, Server, Tally, own_answer
 from _waiting import wait_until
 
 from plivo_phlo_async import PhloClient
 
-from ._server import Conn, Request, Server, Tally, own_answer
 from .conftest import settle
 
 

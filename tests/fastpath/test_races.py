@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+from _servers import Conn, Request, Server, own_answer, response
 
 from plivo_phlo_async import (
     APIConnectionError,
@@ -22,7 +23,6 @@ from plivo_phlo_async import (
 from plivo_phlo_async.resources._resource import send_prepared
 from plivo_phlo_async.resources.phlo import prepare_run
 
-from ._server import Conn, Request, Server, own_answer, response
 from .conftest import block_loop, outcome
 
 

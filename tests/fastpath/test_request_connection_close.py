@@ -12,10 +12,9 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+from _servers import Conn, Request, Server, own_answer
 
 from plivo_phlo_async import FastTransport
-
-from ._server import Conn, Request, Server, own_answer
 
 
 @pytest.fixture

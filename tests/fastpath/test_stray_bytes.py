@@ -19,12 +19,11 @@ import termios
 from collections.abc import Callable
 
 import pytest
+from _servers import Conn, Request, Server, answer_body, own_answer, response
 from _waiting import wait_until, wait_until_sync
 
 from plivo_phlo_async import PhloClient
 from plivo_phlo_async._fastpath import FastPool
-
-from ._server import Conn, Request, Server, answer_body, own_answer, response
 
 STRAYS: dict[str, bytes | None] = {
     "429-retry-after": response(

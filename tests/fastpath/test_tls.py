@@ -19,18 +19,17 @@ import asyncio
 import json
 import socket
 import ssl
-import threading
 import warnings
 from collections.abc import Callable
 
 import pytest
 import trustme
+from _servers import Conn, Request, Server, own_answer
 
 from plivo_phlo_async import APIConnectionError, ConnectionOutcomeUnknownError, PhloClient
 from plivo_phlo_async.resources._resource import send_prepared
 from plivo_phlo_async.resources.phlo import prepare_run
 
-from ._server import Conn, Request, Server, own_answer
 from .conftest import outcome
 
 
@@ -107,32 +106,17 @@ def _can_serve_tls_1_1(context: ssl.SSLContext) -> bool:
         probe.set_ciphers("DEFAULT:@SECLEVEL=0")
     except ssl.SSLError:
         return False
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
+    server = Server(tls=context)
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as raw:
-            accepted, _ = listener.accept()
-            accepted.settimeout(2)
-            outcome: list[bool] = []
-
-            def serve_side() -> None:
-                try:
-                    with context.wrap_socket(accepted, server_side=True):
-                        outcome.append(True)
-                except (ssl.SSLError, OSError):
-                    outcome.append(False)
-
-            thread = threading.Thread(target=serve_side)
-            thread.start()
-            try:
-                with probe.wrap_socket(raw) as tls:
-                    ok = tls.version() in ("TLSv1", "TLSv1.1")
-            except (ssl.SSLError, OSError):
-                ok = False
-            thread.join(5)
-            return ok and outcome == [True]
+        with (
+            socket.create_connection(("127.0.0.1", server.port), timeout=2) as raw,
+            probe.wrap_socket(raw) as tls,
+        ):
+            return tls.version() in ("TLSv1", "TLSv1.1")
+    except (ssl.SSLError, OSError):
+        return False
     finally:
-        listener.close()
+        server.stop()
 
 
 @pytest.mark.usefixtures("trust")

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import trustme
 from _descriptors import no_free_descriptor
+from _servers import Server
 
 from plivo_phlo_async import CannotConnectError, ConfigurationError, PhloClient
 from plivo_phlo_async.bulk import Outcome, OutcomeStatus
 
-from ._server import Server
 from .conftest import tls_context
 
 pytestmark = pytest.mark.usefixtures("trust")

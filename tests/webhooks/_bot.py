@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import uvicorn
+from _waiting import wait_until_sync
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -79,11 +79,12 @@ def serve(app: Starlette) -> Iterator[str]:
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the webhook server did not start")
-            time.sleep(0.01)
+
+        def started() -> bool:
+            assert thread.is_alive(), "the webhook server did not start"
+            return bool(server.started)
+
+        wait_until_sync(started, what="the webhook server to start", timeout=30)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

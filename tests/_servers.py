@@ -1,4 +1,18 @@
-"""Misbehaving HTTP/1.1 servers on 127.0.0.1 that count everything they receive.
+"""The scripted HTTP/1.1 server on 127.0.0.1 that counts everything it receives.
+
+Which fake Plivo to use:
+
+* **this server**, whenever a test needs real sockets: the wire format as it
+  reaches a server (the ``loopback`` and ``on_path`` fixtures of
+  tests/conftest.py: a :class:`Canned` answer to every request, on the fast
+  path and on httpx), and every misbehaviour (``serve(behaviour)``: stray
+  bytes, closes, drips, hangs, silence, TLS), where :meth:`Server.count`
+  and :meth:`Server.duplicates` tell whether a POST arrived twice;
+* **the emulator** (``plivo_phlo_async.emulator``, in-process or on a socket),
+  for Plivo's API behaviour: validation, rate limits, faults, calls;
+* **respx** (or ``httpx.MockTransport``, as tests/bulk/conftest.py's
+  ``FakePlivo``), for unit tests of what the SDK sends and how it reads an
+  answer, without a socket.
 
 Each server runs its own asyncio loop in a thread of its own, so that it keeps
 writing (stray bytes, closes, drips) while the client's loop is blocked by a
@@ -58,10 +72,18 @@ class Request:
     """One complete request, as the server read it."""
 
     method: str
-    path: str
-    headers: dict[str, str]
+    path: str  # the request target, query included, as sent
+    headers: dict[str, str]  # by lower-case name (the last value sent); Headers keeps all
     body: bytes
     connection: int  # 1 for the first connection the server accepted
+
+    def header(self, name: str) -> list[str]:
+        """Every value sent for ``name`` (names ignore case), in order."""
+        fields = getattr(self.headers, "fields", self.headers.items())
+        return [value for key, value in fields if key.lower() == name.lower()]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
     @property
     def tag(self) -> str:
@@ -115,6 +137,15 @@ def own_answer(request: Request, status: int | None = None, **kw: Any) -> bytes:
     if status is None:
         status = 200 if request.method == "GET" else 201
     return response(status, answer_body(request.tag), **kw)
+
+
+class Headers(dict[str, str]):
+    """A request's headers by lower-case name (the last value sent), with
+    :attr:`fields`: every one as sent, in order (value without its OWS)."""
+
+    def __init__(self, fields: Iterable[tuple[str, str]]) -> None:
+        self.fields = [(name, value.strip(" \t")) for name, value in fields]
+        super().__init__((name.strip().lower(), value) for name, value in self.fields)
 
 
 class Tally:
@@ -329,7 +360,7 @@ class Conn:
                 pass
         self.close()
 
-    async def read_head(self) -> tuple[str, str, dict[str, str]] | None:
+    async def read_head(self) -> tuple[str, str, Headers] | None:
         """The request line and headers, or None if the client closed first."""
         try:
             head = await self.reader.readuntil(b"\r\n\r\n")
@@ -337,12 +368,7 @@ class Conn:
             return None
         lines = head.decode("latin-1").split("\r\n")
         method, path, _ = lines[0].split(" ", 2)
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            if line:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-        return method, path, headers
+        return method, path, Headers(line.partition(":")[::2] for line in lines[1:] if line)
 
     async def read_request(self) -> Request | None:
         """The next complete request (recorded by the server), or None at EOF."""
@@ -372,6 +398,33 @@ async def answer_each(request: Request, conn: Conn) -> None:
     await conn.send(own_answer(request))
 
 
+PHLO_ID = "4c1a9f23-7f56-4879-bb80-db856e1e7701"
+NODE_ID = "b4b48fc2-f47a-4a93-97c3-749ed9a40fa8"
+#: One answer every result model accepts.
+BODY = {
+    "api_id": "a-1",
+    "phlo_id": PHLO_ID,
+    "node_id": NODE_ID,
+    "run_id": "r-1",
+    "error": "",
+    "message": "ok",
+    "request_uuid": "u-1",
+}
+
+
+@dataclass
+class Canned:
+    """The same answer to every request (by default one every result model
+    accepts), which a test may change between two requests."""
+
+    status: int = 201
+    body: bytes = json.dumps(BODY).encode()
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    async def __call__(self, request: Request, conn: Conn) -> None:
+        await conn.send(response(self.status, self.body, self.headers))
+
+
 @dataclass
 class Server:
     """A server in a thread of its own; see the module's docstring."""
@@ -389,6 +442,9 @@ class Server:
     #: instead of sending them at once.
     hold_tickets: bool = False
     on_accept: Callable[[Conn], None] | None = None
+    #: 0 for one the OS picks; a given one is bound with SO_REUSEADDR (to listen
+    #: again where an earlier server stopped).
+    port: int = 0
 
     def __post_init__(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -397,7 +453,7 @@ class Server:
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
         self._server = self.call(self._start())
-        self.port: int = self._server.sockets[0].getsockname()[1]
+        self.port = self._server.sockets[0].getsockname()[1]
 
     # --- from the test's thread ------------------------------------------------
     @property
@@ -451,6 +507,11 @@ class Server:
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
         return future.result(timeout=10)
 
+    def stop_listening(self) -> None:
+        """Close the listening socket (from the server's loop: a behaviour):
+        connects are refused from now on."""
+        self._server.close()
+
     def stop(self) -> None:
         with contextlib.suppress(Exception):
             self.call(self._stop())
@@ -461,7 +522,9 @@ class Server:
     # --- in the server's loop --------------------------------------------------
     async def _start(self) -> asyncio.Server:
         # TLS is done by each Conn itself (start_tls), over the plain TCP stream.
-        return await asyncio.start_server(self._accepted, self.host, 0, limit=8 * 1024 * 1024)
+        return await asyncio.start_server(
+            self._accepted, self.host, self.port, limit=8 * 1024 * 1024, reuse_address=True
+        )
 
     def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # Called synchronously by connection_made: counted in the order of events.

@@ -5,11 +5,12 @@ from __future__ import annotations
 import anyio
 import anyio.lowlevel
 import pytest
+from _redis_keys import max_in_window
 
 from plivo_phlo_async import DEFAULT_RATE_LIMIT, ConfigurationError, RateLimit
 from plivo_phlo_async._ratelimit import LocalLimiter
 
-from .conftest import FakeClock, max_in_window
+from .conftest import FakeClock
 
 
 async def _take(limiter: LocalLimiter, count: int, workers: int) -> list[float]:
