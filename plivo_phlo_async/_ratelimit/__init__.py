@@ -25,6 +25,7 @@ __all__ = [
     "LocalLimiter",
     "RateLimit",
     "RateLimiterUnavailableError",
+    "check_redis",
     "make_limiter",
     "redacted_redis",
 ]
@@ -56,3 +57,15 @@ def make_limiter(limit: RateLimit | None, auth_id: str) -> Limiter:
 
         return RedisLimiter(limit, auth_id)
     return LocalLimiter(limit)
+
+
+async def check_redis(limit: RateLimit, auth_id: str) -> None:
+    """Raise :class:`RateLimiterUnavailableError` unless the Redis holding
+    ``limit`` answers: a command checks before it sends anything."""
+    from ._redis import RedisLimiter
+
+    limiter = RedisLimiter(limit, auth_id)
+    try:
+        await limiter.check()
+    finally:
+        await limiter.aclose()

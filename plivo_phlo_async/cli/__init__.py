@@ -1,8 +1,4 @@
-"""``plivo-phlo``: the command-line tool (needs the ``cli`` extra).
-
-    pip install "plivo-phlo-async[cli]"
-    plivo-phlo demo                      # no account, no network: the emulator
-    plivo-phlo run PHLO_ID --from-csv numbers.csv --journal campaign.sqlite
+"""``plivo-phlo``: the command-line tool (needs the ``cli`` extra; docs/cli.md).
 
 This module imports neither typer nor rich at import time, so the entry
 point exists (and says what to install) even without the extra; the core

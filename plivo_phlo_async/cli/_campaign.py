@@ -1,13 +1,7 @@
-"""``plivo-phlo campaign``: write a CSV/JSONL campaign's manifest to its
-journal and queue it on a taskiq-redis broker as chunks; read every job's
-state from the journal; requeue what a broker lost.
-
-Workers (``taskiq worker plivo_phlo_async.integrations.taskiq_worker:broker``)
-run the chunks with their own credentials; nothing here needs the token.
-
-``campaign status`` exits 0 when every job succeeded, 1 when every job has
-its outcome but some failed or are unknown, 5 while jobs are still to run
-(not started, claimed or in flight), and 2 when the journal cannot be read.
+"""``plivo-phlo campaign``: queue a file's jobs on taskiq workers as chunks
+(the manifest in the journal), read every job's state, requeue what a broker
+lost. The workers hold the credentials; nothing here needs the token. See
+docs/campaigns.md.
 """
 
 from __future__ import annotations
@@ -27,13 +21,11 @@ from .._ratelimit import DEFAULT_RATE_LIMIT
 from .._validation import validate_path_id
 from ..bulk import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, JournalError, check_campaign_id
 from ..integrations.campaign import DEFAULT_CHUNK_SIZE, DEFAULT_QUEUE, MAX_CHUNK_SIZE
-from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
+from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, redis_option
 from ._help import HelpCommand, HelpGroup
-from ._io import InputChangedError, InputFormatError, Source, run_jobs, validate
+from ._io import InputChangedError, InputFormatError, run_jobs, validate
 from ._journal import StatusJournalOption, StatusPathArgument, status_journal
-from ._run import _report_validation, _shared, check_concurrency, parse_rate
-
-__all__ = ["campaign_app"]
+from ._run import check_concurrency, parse_rate, report_validation, shared_limit, source_of
 
 campaign_app = typer.Typer(
     cls=HelpGroup,
@@ -114,23 +106,17 @@ def submit(
     queue: QueueOption = DEFAULT_QUEUE,
     redis: Annotated[
         str | None,
-        typer.Option(
+        redis_option(
             "--redis",
-            metavar="URL",
-            envvar="PLIVO_PHLO_REDIS_URL",
-            show_envvar=True,
-            help="Redis holding the account's shared rate limit.",
+            "Redis holding the account's shared rate limit.",
             show_default="the --broker URL",
         ),
     ] = None,
     redis_key_prefix: Annotated[
         str,
-        typer.Option(
+        redis_option(
             "--redis-key-prefix",
-            metavar="PREFIX",
-            envvar="PLIVO_PHLO_REDIS_KEY_PREFIX",
-            show_envvar=True,
-            help="Prefix of the limit's Redis keys. One account has one limit: every "
+            "Prefix of the limit's Redis keys. One account has one limit: every "
             "process and campaign on the account must use the same prefix.",
         ),
     ] = "",
@@ -162,12 +148,7 @@ def submit(
     queued; 2 for bad usage, invalid rows or conflicting ids (nothing queued);
     1 when the journal or the broker failed (submit again).
     """
-    if from_csv is not None and from_jsonl is None:
-        source = Source(from_csv, "csv", job_id_column)
-    elif from_jsonl is not None and from_csv is None:
-        source = Source(from_jsonl, "jsonl", job_id_column)
-    else:
-        raise typer.BadParameter("give exactly one of --from-csv FILE or --from-jsonl FILE")
+    source = source_of(from_csv, from_jsonl, job_id_column)
     check_concurrency(concurrency)
     if not journal:
         raise typer.BadParameter("must not be empty", param_hint="--journal")
@@ -176,7 +157,7 @@ def submit(
         check_campaign_id(campaign)
     except InvalidParameterError as exc:
         fail(f"invalid {exc.field or 'argument'}: {exc.reason}")
-    rate_limit = _shared(
+    rate_limit = shared_limit(
         DEFAULT_RATE_LIMIT if rate is None else parse_rate(rate),
         broker if redis is None else redis,
         redis_key_prefix,
@@ -187,7 +168,7 @@ def submit(
     except InputFormatError as exc:
         fail(str(exc))
     if checked.invalid_count:
-        _report_validation(Console(stderr=True), checked, source)
+        report_validation(Console(stderr=True), checked, source)
         raise typer.Exit(EXIT_USAGE)
 
     async def go(task: Any) -> Any:

@@ -1,14 +1,7 @@
 """What every command shares: credentials, the client, errors and exit codes.
 
-Exit codes: 0 success; 1 a request failed or its outcome is unknown; 2 bad
-usage, bad input or bad configuration (nothing was sent); 3 a bulk run
-stopped, or a single request failed, because Plivo refused the credentials
-(401 or 403); 4 a bulk run
-stopped because what it sends to is not there: the API could not be reached
-(refused, DNS, TLS, timeouts: the circuit breaker gave up) or the PHLO does
-not exist (404 for a run, or ``run --check-phlo`` before any); 130
-interrupted. 3 and 4 mean the jobs not yet sent were skipped: fix the cause
-and run again (with the same ``--journal`` only what is left is sent).
+The exit codes are explained in docs/cli.md ("Exit status"); 3 and 4 mean
+the jobs not yet sent were skipped: fix the cause and run again.
 """
 
 from __future__ import annotations
@@ -18,7 +11,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from .._client import DEFAULT_BASE_URL, PhloClient
+from .._client import PhloClient
 from .._exceptions import (
     APIStatusError,
     AuthenticationError,
@@ -76,7 +69,21 @@ BaseUrlOption = Annotated[
         rich_help_panel=CREDENTIALS_PANEL,
     ),
 ]
-DEFAULT_BASE = DEFAULT_BASE_URL
+
+
+#: How ``run`` and ``campaign submit`` read the Redis of the shared rate limit.
+_REDIS_OPTIONS = {
+    "--redis": ("URL", "PLIVO_PHLO_REDIS_URL"),
+    "--redis-key-prefix": ("PREFIX", "PLIVO_PHLO_REDIS_KEY_PREFIX"),
+}
+
+
+def redis_option(flag: str, help: str, **extra: Any) -> Any:
+    """``--redis`` or ``--redis-key-prefix``: where the account's shared limit is kept."""
+    metavar, envvar = _REDIS_OPTIONS[flag]
+    return typer.Option(flag, metavar=metavar, envvar=envvar, show_envvar=True, help=help, **extra)
+
+
 #: What a 401 or 403 asks of the user, from ``run`` and single commands alike.
 CREDENTIALS_HINT = "Check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN (or --auth-id/--auth-token)"
 

@@ -1,16 +1,9 @@
-"""``plivo-phlo demo``: the bulk runner against the local emulator.
+"""``plivo-phlo demo``: the bulk runner against the local emulator (docs/cli.md).
 
-No account and no network: the emulator listens on a loopback socket, with
-an account limit tighter than the runner's (as if another application
-shared the account, so it answers 429 and the runner backs off) and seeded
-faults (503s, 500s after running, dropped connections before and after
-running). The demo fans out the runs with the progress bar, prints the
-report, then checks the emulator's records: one outcome per job, no trigger
-executed twice, every success executed exactly once, and every
-outcome-unknown job one that met a fault (reported, not retried).
-
-Everything runs 10x faster than Plivo's 300 requests per 5 s so that it
-finishes in seconds.
+The emulated account's limit is tighter than the runner's (it answers 429)
+and it injects faults; the demo then checks the emulator's records: one
+outcome per job, nothing executed twice, outcome unknown only where a fault hit.
+Everything runs 10x faster than Plivo's 300 requests per 5 s.
 """
 
 from __future__ import annotations
@@ -190,51 +183,44 @@ def _checks(
     faulted: dict[str, str],
 ) -> list[Check]:
     report = result.report
-    checks: list[Check] = []
     twice = [number for number, count in runs_per_number.items() if count > 1]
-    checks.append(
+    succeeded = [ref for ref, (status, _) in seen.items() if status is OutcomeStatus.SUCCEEDED]
+    mismatched = [ref for ref in succeeded if executed.get(_number(ref)) != seen[ref][1]]
+    checks = [
         Check(
             "no trigger executed twice",
             not twice,
             f"{len(runs_per_number)} runs executed, {len(twice)} more than once",
-        )
-    )
-    succeeded = [ref for ref, (status, _) in seen.items() if status is OutcomeStatus.SUCCEEDED]
-    mismatched = [ref for ref in succeeded if executed.get(_number(ref)) != seen[ref][1]]
-    checks.append(
+        ),
         Check(
             "every success executed once, with the run id the client got",
             not mismatched,
             f"{len(succeeded) - len(mismatched)} of {len(succeeded)}",
-        )
-    )
+        ),
+    ]
     if result.interrupted:
         return checks
-    checks.append(
+    unknown = {
+        _number(ref) for ref, (status, _) in seen.items() if status is OutcomeStatus.OUTCOME_UNKNOWN
+    }
+    return [
+        *checks,
         Check(
             "exactly one outcome per job",
             report.total == jobs and len(seen) == jobs,
             f"{report.total} outcomes for {jobs} jobs",
-        )
-    )
-    unknown = {
-        _number(ref) for ref, (status, _) in seen.items() if status is OutcomeStatus.OUTCOME_UNKNOWN
-    }
-    checks.append(
+        ),
         Check(
             "outcome unknown exactly where a fault hit, none retried",
             unknown == set(faulted),
             f"{len(unknown)} outcome unknown, {len(faulted)} faults injected",
-        )
-    )
-    checks.append(
+        ),
         Check(
             "no job failed (429s absorbed by backing off)",
             report.failed == 0,
             f"{report.failed} failed",
-        )
-    )
-    return checks
+        ),
+    ]
 
 
 def _print_checks(out: Console, checks: list[Check]) -> None:

@@ -1,18 +1,10 @@
 """Reading jobs from CSV or JSONL, checking them, and writing outcomes as JSONL.
 
-Every row is checked with the checks the bulk runner makes before sending
-it (``bulk.prepare``: the job id's, and the PHLO run resource's on the
-payload; the PHLO id is checked once by the command), so a dry run finds
-every problem a real run would. A row's ``ref`` is its line number in the
-file (the CSV header is line 1, so the first CSV row is line 2): what an
-editor shows, and what the outcome file and the journal report.
-
-Files are read as a stream of bounded lines (see ``_lines``), one row at a
-time, so a file of millions of rows, or with a 1 GB line, is read in flat
-memory. A row that cannot be read (too long, not UTF-8, not JSON, nested too
-deeply) is an invalid row like any other: reported with its line number, and
-nothing is sent. Explicit job ids are remembered to report duplicates, as a
-16-byte digest each, however long the id.
+Every row gets the checks the bulk runner makes before sending it
+(``bulk.prepare``), so a dry run finds every problem a real run would. A
+row's ``ref`` is its line number (the CSV header is line 1), as an editor
+shows it. Files are streamed as bounded lines (``_lines``), in flat memory;
+a row that cannot be read is an invalid row like any other.
 """
 
 from __future__ import annotations
@@ -27,32 +19,9 @@ from typing import IO, Any, BinaryIO, Literal
 
 from .._exceptions import InvalidParameterError, PlivoError
 from .._validation import MAX_PAYLOAD_DEPTH, SURROGATE
-from ..bulk import (
-    Outcome,
-    RunJob,
-    escape_surrogates,
-    job_id_of,
-    safe_repr,
-    safe_str,
-    unusable,
-)
+from ..bulk import Outcome, RunJob, escape_surrogates, job_id_of, safe_repr, safe_str, unusable
 from ..resources.phlo import encode_run_payload
 from ._lines import MAX_LINE_BYTES, LineReader, Overlong
-
-__all__ = [
-    "MAX_LINE_BYTES",
-    "InputChangedError",
-    "InputFormatError",
-    "InvalidRow",
-    "OutcomeWriter",
-    "Source",
-    "Validation",
-    "iter_jobs",
-    "outcome_line",
-    "outcome_record",
-    "run_jobs",
-    "validate",
-]
 
 Format = Literal["csv", "jsonl"]
 
@@ -179,17 +148,11 @@ _BOM = b"\xef\xbb\xbf"  # spreadsheets often save CSV with a byte-order mark
 
 
 def _rows(source: Source) -> Iterator[_Row]:
+    rows = _csv_rows if source.format == "csv" else _jsonl_rows
     try:
-        handle = source.path.open("rb")
-    except OSError as exc:
-        raise InputFormatError(f"cannot read {source.path}: {exc.strerror or exc}") from None
-    try:
-        with handle:
-            if source.format == "csv":
-                yield from _csv_rows(handle, source)
-            else:
-                yield from _jsonl_rows(handle, source)
-    except OSError as exc:  # a read error mid-file
+        with source.path.open("rb") as handle:
+            yield from rows(handle, source)
+    except OSError as exc:  # opening, or a read error mid-file
         raise InputFormatError(f"cannot read {source.path}: {exc.strerror or exc}") from None
 
 
@@ -221,17 +184,15 @@ class _RowTooLongError(Exception):
 
 class _CsvLines:
     """The lines ``csv.reader`` reads, bounded one by one and as a row (a
-    quoted value may span lines), and decoded one by one.
+    quoted value may span lines). Call :meth:`new_row` before each row.
 
-    Call :meth:`new_row` before each row. A row over the limit raises
-    :class:`_RowTooLongError` out of the reader after being skipped; a line that is
-    not UTF-8 is noted in :attr:`not_utf8` and read with replacement
-    characters, so the reader stays in step with the file.
+    A row over the limit is skipped, then raises :class:`_RowTooLongError` out
+    of the reader; a line that is not UTF-8 is noted in :attr:`not_utf8` and
+    read with replacement characters, so the reader stays in step with the file.
     """
 
-    def __init__(self, lines: LineReader, limit: int = MAX_LINE_BYTES) -> None:
+    def __init__(self, lines: LineReader) -> None:
         self._lines = lines
-        self._limit = limit
         self._size = 0
         self._quotes = 0
         #: The line where the current row starts.
@@ -261,7 +222,7 @@ class _CsvLines:
             raise _RowTooLongError(reason)
         self._size += len(line)
         self._quotes += line.count(b'"')
-        if self._size > self._limit:
+        if self._size > MAX_LINE_BYTES:
             self.skip_row()
             raise _RowTooLongError(
                 f"is a row longer than {MAX_LINE_BYTES:,} bytes (it passes the limit on line "
@@ -338,23 +299,18 @@ def _csv_rows(handle: BinaryIO, source: Source) -> Iterator[_Row]:
 
 
 def _read_header(reader: Any, lines: _CsvLines, source: Source) -> list[str]:
-    where = f"{source.path}, line 1 (the header)"
+    line_1 = f"{source.path}, line 1 (the header)"
     lines.new_row()
     try:
         header: list[str] = next(reader)
     except StopIteration:
         raise InputFormatError(f"{source.path} is empty: a CSV needs a header row") from None
     except _RowTooLongError as exc:
-        raise InputFormatError(f"{where} {exc}") from None
+        raise InputFormatError(f"{line_1} {exc}") from None
     except csv.Error as exc:
-        raise InputFormatError(f"{where}: {_csv_reason(exc)}") from None
+        raise InputFormatError(f"{line_1}: {_csv_reason(exc)}") from None
     if lines.not_utf8 is not None:
-        raise InputFormatError(f"{where} {lines.not_utf8}")
-    _check_header(header, source)
-    return header
-
-
-def _check_header(header: list[str], source: Source) -> None:
+        raise InputFormatError(f"{line_1} {lines.not_utf8}")
     where = f"{source.path}, header"
     for number, name in enumerate(header, 1):
         if not name:
@@ -365,6 +321,7 @@ def _check_header(header: list[str], source: Source) -> None:
     column = source.job_id_column
     if column is not None and column not in header:
         raise InputFormatError(f"{where}: no column {column!r} (for --job-id-column)")
+    return header
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -400,20 +357,15 @@ def _jsonl_rows(handle: BinaryIO, source: Source) -> Iterator[_Row]:
         try:
             data = _DECODER.decode(text)
         except RecursionError:
-            yield (
-                number,
-                (
-                    "is nested too deeply to read (a payload may be nested at most "
-                    f"{MAX_PAYLOAD_DEPTH} levels)"
-                ),
-                None,
-            )
+            depth = f"at most {MAX_PAYLOAD_DEPTH} levels"
+            yield number, f"is nested too deeply to read (a payload may be nested {depth})", None
             continue
         except ValueError as exc:
             yield number, f"not a valid JSON object: {exc}", None
             continue
         if not isinstance(data, dict):
-            yield number, f"must be a JSON object, not {_json_type(data)}", None
+            kind = _JSON_TYPES.get(type(data), "a number")
+            yield number, f"must be a JSON object, not {kind}", None
             continue
         job_id: str | None = None
         if column is not None:
@@ -428,16 +380,8 @@ def _jsonl_rows(handle: BinaryIO, source: Source) -> Iterator[_Row]:
         yield number, data, job_id
 
 
-def _json_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    return "a number"
+#: What a JSON value that is not an object is (else a number), as the decoder makes them.
+_JSON_TYPES = {list: "an array", str: "a string", type(None): "null", bool: "a boolean"}
 
 
 def outcome_record(outcome: Outcome) -> dict[str, Any]:

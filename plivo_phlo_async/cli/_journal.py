@@ -1,10 +1,8 @@
 """``plivo-phlo journal``: list a journal's unknown outcomes and resolve them.
 
-``unknown`` lists the jobs that may or may not have been executed, with the
-request each one sent; after checking them in Plivo's console, ``mark``
-records what happened and ``resend`` lets the next run send them again.
-No credentials needed: these commands only read and write the journal (a
-SQLite file or a ``postgresql://`` URL, shown without its password).
+``unknown`` lists them with their requests; after a check in Plivo's console,
+``mark`` records what happened or ``resend`` lets the next run send them again.
+Only the journal is read and written: no credentials needed.
 """
 
 from __future__ import annotations
@@ -32,17 +30,13 @@ from ..bulk import (
 from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
 from ._help import HelpCommand, HelpGroup
 
-__all__ = ["journal_app"]
-
 T = TypeVar("T")
 
 journal_app = typer.Typer(
     cls=HelpGroup,
-    name="journal",
     help="Resolve a bulk journal's unknown outcomes: list them with their requests, then "
     "after checking Plivo's console mark them succeeded or failed, or allow a re-send.",
     no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 _JOURNAL_HELP = (
@@ -77,12 +71,8 @@ RESEND_WARNING = (
 
 def _call(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a library call; a bad journal or bad ids are one line and exit 2."""
-
-    async def main() -> T:
-        return await coroutine
-
     try:
-        return anyio.run(main)
+        return anyio.run(lambda: coroutine)
     except JournalError as exc:
         fail(str(exc))
     except InvalidParameterError as exc:

@@ -1,12 +1,9 @@
 """Lines of a file, each one bounded, read in flat memory.
 
-A row of a CSV or JSONL file becomes one PHLO run, whose request body is at
-most :data:`~plivo_phlo_async._validation.MAX_BODY_BYTES` (1 MiB), so a line
-much longer than that can never be sent. Such a line is not kept: its first
-:data:`MAX_LINE_BYTES` bytes are read, the rest is skipped in blocks and only
-measured, so a file with a 1 GB line is read in the memory a short one needs.
-Lines are bytes: each one is decoded on its own, so a byte that is not UTF-8
-is blamed on the line that holds it.
+A row becomes one PHLO run, whose body is at most 1 MiB, so a much longer
+line can never be sent: it is skipped in blocks and only measured, never kept.
+Lines are bytes, each decoded on its own, so a byte that is not UTF-8 is
+blamed on the line that holds it.
 """
 
 from __future__ import annotations
@@ -15,8 +12,6 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from .._validation import MAX_BODY_BYTES
-
-__all__ = ["BLOCK_BYTES", "MAX_LINE_BYTES", "LineReader", "Overlong"]
 
 #: Longest line (or CSV row) read, in bytes, line end included: the 1 MiB a
 #: request body may hold, plus 64 KiB for what a line has and the body does

@@ -1,11 +1,8 @@
-"""Driving a bulk run in the terminal: progress bar, Ctrl-C, summary tables.
+"""Driving a bulk run in the terminal: progress bar (stderr), Ctrl-C, summary (stdout).
 
-The progress bar goes to stderr (the summary to stdout), shows jobs done of
-the total, jobs per second, elapsed time, ETA and counts by status. The
-first Ctrl-C (or SIGTERM) stops gracefully (``runner.stop()``: requests in
-flight finish and are recorded, nothing new starts); the second cancels the
-requests in flight (their journal rows stay ``in_flight`` and resume as
-outcome unknown).
+The first Ctrl-C (or SIGTERM) stops gracefully (``runner.stop()``: requests
+in flight finish and are recorded); the second cancels them (their journal
+rows stay ``in_flight`` and resume as outcome unknown).
 """
 
 from __future__ import annotations
@@ -14,7 +11,7 @@ import asyncio
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import anyio
 from rich.console import Console, Group
@@ -53,8 +50,6 @@ from ._common import (
     EXIT_UNREACHABLE,
     sentence,
 )
-
-__all__ = ["DriveResult", "drive", "exit_code", "print_summary", "stop_message"]
 
 #: Lines of outcome-unknown and failed jobs shown in the summary; the rest
 #: are in the ``--output`` file.
@@ -101,7 +96,6 @@ class DriveResult:
     duplicates: int = 0
     #: The input's own error (raised by the runner after the jobs already read).
     input_error: Exception | None = None
-    notes: list[str] = field(default_factory=list)
 
     @property
     def interrupted(self) -> bool:
@@ -219,33 +213,22 @@ def stop_message(report: BulkReport) -> str | None:
         return None
     reason = sentence(report.stop_reason or str(stopped_by))
     reason = reason[:1].upper() + reason[1:]
+    rerun = "with the same --journal, a re-run sends what was skipped"
+    refused = " (add --retry-failed for the jobs refused)"
     if isinstance(stopped_by, (AuthenticationError, PermissionDeniedError)):
-        check = (
-            f"{CREDENTIALS_HINT}; with the same --journal, a re-run sends what was skipped "
-            "(add --retry-failed for the jobs refused)."
-        )
+        check = f"{CREDENTIALS_HINT}; {rerun}{refused}"
     elif isinstance(stopped_by, NotFoundError):
         check = (
             "Check the PHLO id, and that the PHLO belongs to the account in PLIVO_AUTH_ID "
-            "at --base-url (plivo-phlo get PHLO_ID); with the same --journal, a re-run sends "
-            "what was skipped (add --retry-failed for the jobs refused)."
+            f"at --base-url (plivo-phlo get PHLO_ID); {rerun}{refused}"
         )
     elif isinstance(stopped_by, RateLimiterUnavailableError):
-        check = (
-            "Check --redis and that Redis is up; with the same --journal, a re-run "
-            "sends what was skipped."
-        )
+        check = f"Check --redis and that Redis is up; {rerun}"
     elif isinstance(stopped_by, NameResolutionError):
-        check = (
-            f"Check the host name in --base-url ({stopped_by.host}) and DNS; with the "
-            "same --journal, a re-run sends what was skipped."
-        )
+        check = f"Check the host name in --base-url ({stopped_by.host}) and DNS; {rerun}"
     else:
-        check = (
-            "Check --base-url, the network and any proxy; with the same --journal, "
-            "a re-run sends what was skipped."
-        )
-    return f"{reason} The jobs not sent are skipped. {check}"
+        check = f"Check --base-url, the network and any proxy; {rerun}"
+    return f"{reason} The jobs not sent are skipped. {check}."
 
 
 def _cell(value: object) -> Text:
@@ -293,8 +276,6 @@ def print_summary(
             "have no outcome here. With a --journal, a re-run reports them as outcome "
             "unknown instead of sending them again.[/]"
         )
-    for note in result.notes:
-        console.print(note, markup=False, highlight=False)
     more = f"; all are in {output_hint}" if output_hint else ""
     if report.outcome_unknown:
         console.print(

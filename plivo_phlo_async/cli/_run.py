@@ -1,10 +1,8 @@
 """``plivo-phlo run``: trigger a PHLO once per row of a CSV or JSONL file.
 
-The file is read twice, both times as a stream: first to check every row
-and count them (so the progress bar has a total and a broken row stops the
-command before anything is sent), then lazily by the bulk runner.
-``--check-phlo`` looks the PHLO up first (one GET), so a mistyped PHLO id
-sends no run at all.
+The file is streamed twice: once to check and count every row (a broken row
+stops the command before anything is sent; the progress bar has a total),
+then lazily by the bulk runner.
 """
 
 from __future__ import annotations
@@ -14,14 +12,14 @@ import dataclasses
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import anyio
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .._client import PhloClient
+from .._client import DEFAULT_BASE_URL, PhloClient
 from .._exceptions import (
     AuthenticationError,
     CannotConnectError,
@@ -31,7 +29,7 @@ from .._exceptions import (
     PermissionDeniedError,
     PlivoError,
 )
-from .._ratelimit import DEFAULT_RATE_LIMIT, RateLimit, RateLimiterUnavailableError
+from .._ratelimit import DEFAULT_RATE_LIMIT, RateLimit, RateLimiterUnavailableError, check_redis
 from .._validation import validate_path_id
 from ..bulk import (
     DEFAULT_CONCURRENCY,
@@ -43,7 +41,6 @@ from ..bulk import (
 )
 from ._common import (
     CREDENTIALS_HINT,
-    DEFAULT_BASE,
     EXIT_AUTH,
     EXIT_FAILED,
     EXIT_OK,
@@ -55,6 +52,7 @@ from ._common import (
     describe_error,
     fail,
     make_client,
+    redis_option,
     sentence,
 )
 from ._io import (
@@ -91,6 +89,19 @@ def parse_rate(text: str) -> RateLimit:
     return RateLimit(count, per=per)
 
 
+def _input_file(flag: str, help: str) -> Any:
+    """``--from-csv`` or ``--from-jsonl``: a readable file."""
+    return typer.Option(
+        flag,
+        metavar="FILE",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help=help,
+        rich_help_panel=INPUT,
+    )
+
+
 def check_concurrency(concurrency: int) -> None:
     """Exit 2 with one line unless 1 <= ``concurrency`` <= ``MAX_CONCURRENCY``
     (a typo such as 10000000 must not start millions of tasks)."""
@@ -104,27 +115,16 @@ def run(
     ],
     from_csv: Annotated[
         Path | None,
-        typer.Option(
+        _input_file(
             "--from-csv",
-            metavar="FILE",
-            exists=True,
-            dir_okay=False,
-            readable=True,
-            help="CSV with a header row: one run per row, the columns are the payload "
+            "CSV with a header row: one run per row, the columns are the payload "
             "(values are sent as strings, keys exactly as in the header).",
-            rich_help_panel=INPUT,
         ),
     ] = None,
     from_jsonl: Annotated[
         Path | None,
-        typer.Option(
-            "--from-jsonl",
-            metavar="FILE",
-            exists=True,
-            dir_okay=False,
-            readable=True,
-            help="JSON Lines: one JSON object per line, the payload of one run.",
-            rich_help_panel=INPUT,
+        _input_file(
+            "--from-jsonl", "JSON Lines: one JSON object per line, the payload of one run."
         ),
     ] = None,
     job_id_column: Annotated[
@@ -184,25 +184,18 @@ def run(
     ] = False,
     redis: Annotated[
         str | None,
-        typer.Option(
+        redis_option(
             "--redis",
-            metavar="URL",
-            envvar="PLIVO_PHLO_REDIS_URL",
-            show_envvar=True,
-            help="Share the rate limit through Redis (redis://host:port/db) with every "
+            "Share the rate limit through Redis (redis://host:port/db) with every "
             "process and machine on this account (needs the redis extra).",
             rich_help_panel=RUNNING,
         ),
     ] = None,
     redis_key_prefix: Annotated[
         str,
-        typer.Option(
+        redis_option(
             "--redis-key-prefix",
-            metavar="PREFIX",
-            envvar="PLIVO_PHLO_REDIS_KEY_PREFIX",
-            show_envvar=True,
-            help="With --redis: prefix of the limit's Redis keys (one limit per prefix "
-            "and account).",
+            "With --redis: prefix of the limit's Redis keys (one limit per prefix and account).",
             rich_help_panel=RUNNING,
         ),
     ] = "",
@@ -240,7 +233,7 @@ def run(
     ] = None,
     auth_id: AuthIdOption = None,
     auth_token: AuthTokenOption = None,
-    base_url: BaseUrlOption = DEFAULT_BASE,
+    base_url: BaseUrlOption = DEFAULT_BASE_URL,
 ) -> None:
     """Trigger PHLO_ID once per row of a CSV or JSONL file.
 
@@ -253,7 +246,9 @@ def run(
     """
     _escape_unencodable_output()
     check_concurrency(concurrency)
-    source = _source(from_csv, from_jsonl, job_id_column)
+    if job_id_column == "":
+        raise typer.BadParameter("must not be empty", param_hint="--job-id-column")
+    source = source_of(from_csv, from_jsonl, job_id_column)
     rate_limit = _rate_limit(rate, no_rate_limit, redis, redis_key_prefix)
     if retry_failed and journal is None:
         raise typer.BadParameter("--retry-failed needs --journal")
@@ -265,11 +260,7 @@ def run(
     out = Console()
     client = None if dry_run and not check_phlo else make_client(auth_id, auth_token, base_url)
     if journal is not None:
-        _check_journal(
-            journal,
-            None if client is None else client.auth_id,
-            None if client is None else client.base_url,
-        )
+        _check_journal(journal, client)
 
     try:
         checked = validate(source, phlo_id)
@@ -278,7 +269,7 @@ def run(
     if dry_run:
         _dry_run(out, checked, source, client, phlo_id)
     if checked.invalid_count:
-        _report_validation(err, checked, source)
+        report_validation(err, checked, source)
         raise typer.Exit(EXIT_USAGE)
     assert client is not None
 
@@ -293,7 +284,7 @@ def run(
         async with client:
             if rate_limit is not None and rate_limit.redis is not None:
                 try:
-                    await _check_redis(rate_limit, client.auth_id)
+                    await check_redis(rate_limit, client.auth_id)
                 except RateLimiterUnavailableError as exc:
                     typer.echo(f"plivo-phlo: --redis: {exc}", err=True)
                     return EXIT_USAGE
@@ -353,7 +344,7 @@ def _dry_run(
 ) -> NoReturn:
     """Report the rows; with a client (``--check-phlo``), look the PHLO up:
     the only request a dry run makes."""
-    _report_validation(out, checked, source)
+    report_validation(out, checked, source)
     if checked.invalid_count:
         raise typer.Exit(EXIT_USAGE)
     if client is not None:
@@ -378,7 +369,7 @@ def _summarise(
     if isinstance(result.input_error, JournalError):
         return _journal_failed(out, result, result.input_error, output)
     print_summary(out, result, output_hint=None if output is None else str(output))
-    unwritten = writer is not None and writer.error is not None
+    code = exit_code(result)
     if writer is not None and writer.error is not None:
         # The run went on; the summary above and the journal have every outcome.
         err.print(
@@ -386,18 +377,16 @@ def _summarise(
             f"{writer.written} outcomes: {escape(str(writer.error))}",
             soft_wrap=True,
         )
+        code = max(code, EXIT_FAILED)
     if result.input_error is not None:
         # The rows read before the error were sent: not a clean usage error.
         err.print(f"[red]Input error:[/] {escape(str(result.input_error))}", soft_wrap=True)
         return EXIT_FAILED
-    code = exit_code(result)
-    return max(code, EXIT_FAILED) if unwritten else code
+    return code
 
 
-def _source(from_csv: Path | None, from_jsonl: Path | None, job_id_column: str | None) -> Source:
+def source_of(from_csv: Path | None, from_jsonl: Path | None, job_id_column: str | None) -> Source:
     """The one input file given (``typer.BadParameter`` for none or both)."""
-    if job_id_column == "":
-        raise typer.BadParameter("must not be empty", param_hint="--job-id-column")
     if from_csv is not None and from_jsonl is None:
         return Source(from_csv, "csv", job_id_column)
     if from_jsonl is not None and from_csv is None:
@@ -411,15 +400,11 @@ def _rate_limit(
     """The limit the rate options ask for (``typer.BadParameter`` when they contradict)."""
     if no_rate_limit and rate is not None:
         raise typer.BadParameter("--rate and --no-rate-limit contradict each other")
-    rate_limit = (
-        None if no_rate_limit else DEFAULT_RATE_LIMIT if rate is None else (parse_rate(rate))
-    )
-    if redis is not None:
-        rate_limit = _shared(rate_limit, redis, redis_key_prefix)
-    return rate_limit
+    rate_limit = None if no_rate_limit else DEFAULT_RATE_LIMIT if rate is None else parse_rate(rate)
+    return rate_limit if redis is None else shared_limit(rate_limit, redis, redis_key_prefix)
 
 
-def _shared(rate_limit: RateLimit | None, url: str, key_prefix: str) -> RateLimit:
+def shared_limit(rate_limit: RateLimit | None, url: str, key_prefix: str) -> RateLimit:
     """The limit asked for (``--rate`` or the default), kept in Redis at ``url``."""
     if rate_limit is None:
         raise typer.BadParameter(
@@ -429,17 +414,6 @@ def _shared(rate_limit: RateLimit | None, url: str, key_prefix: str) -> RateLimi
         return dataclasses.replace(rate_limit, redis=url, key_prefix=key_prefix)
     except ConfigurationError as exc:
         raise typer.BadParameter(str(exc), param_hint="--redis") from None
-
-
-async def _check_redis(rate_limit: RateLimit, auth_id: str) -> None:
-    """Fail before anything is sent when the shared limit cannot be reached."""
-    from .._ratelimit._redis import RedisLimiter
-
-    limiter = RedisLimiter(rate_limit, auth_id)
-    try:
-        await limiter.check()
-    finally:
-        await limiter.aclose()
 
 
 def _escape_unencodable_output() -> None:
@@ -456,7 +430,7 @@ def _escape_unencodable_output() -> None:
                 reconfigure(errors="backslashreplace")
 
 
-def _check_journal(location: str, auth_id: str | None, base_url: str | None) -> None:
+def _check_journal(location: str, client: PhloClient | None) -> None:
     """Refuse, before anything is sent, a journal the runner would refuse:
     not a journal, damaged, missing its ``-wal`` file, unreachable, or
     written for another account or base URL. Reads only (the runner checks
@@ -473,8 +447,8 @@ def _check_journal(location: str, auth_id: str | None, base_url: str | None) -> 
     async def check() -> None:
         journal = await open_journal(
             location,
-            auth_id=auth_id,
-            base_url=base_url,
+            auth_id=None if client is None else client.auth_id,
+            base_url=None if client is None else client.base_url,
             create=not is_database_url(location),
             readonly=True,
         )
@@ -502,7 +476,8 @@ def _journal_failed(
     return code if code != EXIT_OK else EXIT_FAILED
 
 
-def _report_validation(console: Console, checked: Validation, source: Source) -> None:
+def report_validation(console: Console, checked: Validation, source: Source) -> None:
+    """Every invalid row (up to ``LISTED``) and the verdict; or that all are valid."""
     name = escape(str(source.path))
     if not checked.invalid_count:
         console.print(
@@ -515,15 +490,9 @@ def _report_validation(console: Console, checked: Validation, source: Source) ->
     hidden = checked.invalid_count - LISTED
     if hidden > 0:
         console.print(f"... and {hidden} more invalid rows", soft_wrap=True)
+    lines = ", ".join(str(row.ref) for row in checked.invalid[:LISTED])
     console.print(
         f"[red]{name}: {checked.invalid_count} of {checked.rows} rows are invalid[/] "
-        f"(lines {_lines(checked)}); nothing was sent.",
+        f"(lines {lines}{', ...' if hidden > 0 else ''}); nothing was sent.",
         soft_wrap=True,
     )
-
-
-def _lines(checked: Validation) -> str:
-    refs = [str(row.ref) for row in checked.invalid[:LISTED]]
-    if checked.invalid_count > LISTED:
-        refs.append("...")
-    return ", ".join(refs)

@@ -7,13 +7,18 @@ configuration by the same function (the emulator's ``config_from_options``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from ._common import EXIT_FAILED, fail
 
 FAULTS = "Fault injection (reproducible from --seed)"
+
+
+def _share(flag: str, help: str) -> Any:
+    """A fault's option: the share of requests it hits, from 0 to 1."""
+    return typer.Option(flag, min=0.0, max=1.0, help=help, rich_help_panel=FAULTS)
 
 
 def emulator(
@@ -64,34 +69,13 @@ def emulator(
         int, typer.Option("--seed", help="Fault generator seed.", rich_help_panel=FAULTS)
     ] = 0,
     error_rate: Annotated[
-        float,
-        typer.Option(
-            "--error-rate",
-            min=0.0,
-            max=1.0,
-            help="Share answered 500/503 (not processed).",
-            rich_help_panel=FAULTS,
-        ),
+        float, _share("--error-rate", "Share answered 500/503 (not processed).")
     ] = 0.0,
     drop_before_rate: Annotated[
-        float,
-        typer.Option(
-            "--drop-before-rate",
-            min=0.0,
-            max=1.0,
-            help="Share of connections closed before processing.",
-            rich_help_panel=FAULTS,
-        ),
+        float, _share("--drop-before-rate", "Share of connections closed before processing.")
     ] = 0.0,
     drop_after_rate: Annotated[
-        float,
-        typer.Option(
-            "--drop-after-rate",
-            min=0.0,
-            max=1.0,
-            help="Share of connections closed after processing.",
-            rich_help_panel=FAULTS,
-        ),
+        float, _share("--drop-after-rate", "Share of connections closed after processing.")
     ] = 0.0,
     latency: Annotated[
         float,

@@ -13,12 +13,11 @@ from typing import Annotated
 import anyio
 import typer
 
-from .._client import PhloClient
+from .._client import DEFAULT_BASE_URL, PhloClient
 from .._exceptions import PlivoError
 from ..types import PlivoObject
 from ..types._params import MEMBER_ACTIONS, NODE_ACTIONS, ROLES
 from ._common import (
-    DEFAULT_BASE,
     AuthIdOption,
     AuthTokenOption,
     BaseUrlOption,
@@ -81,7 +80,7 @@ def get(
     phlo_id: PhloIdArg,
     auth_id: AuthIdOption = None,
     auth_token: AuthTokenOption = None,
-    base_url: BaseUrlOption = DEFAULT_BASE,
+    base_url: BaseUrlOption = DEFAULT_BASE_URL,
 ) -> None:
     """Print a PHLO (name, creation time) as JSON."""
     _send(auth_id, auth_token, base_url, lambda client: client.phlo.get(phlo_id))
@@ -95,7 +94,7 @@ def get_run(
     ],
     auth_id: AuthIdOption = None,
     auth_token: AuthTokenOption = None,
-    base_url: BaseUrlOption = DEFAULT_BASE,
+    base_url: BaseUrlOption = DEFAULT_BASE_URL,
 ) -> None:
     """Print what one PHLO run started (call, message and recording ids) as JSON."""
     _send(auth_id, auth_token, base_url, lambda client: client.phlo(phlo_id).get_run(run_id))
@@ -118,7 +117,7 @@ def mpc(
     ] = DEFAULT_ROLE,
     auth_id: AuthIdOption = None,
     auth_token: AuthTokenOption = None,
-    base_url: BaseUrlOption = DEFAULT_BASE,
+    base_url: BaseUrlOption = DEFAULT_BASE_URL,
 ) -> None:
     """Run a multi-party-call node action: call, warm-transfer or cold-transfer.
 
@@ -153,7 +152,7 @@ def member(
     ],
     auth_id: AuthIdOption = None,
     auth_token: AuthTokenOption = None,
-    base_url: BaseUrlOption = DEFAULT_BASE,
+    base_url: BaseUrlOption = DEFAULT_BASE_URL,
 ) -> None:
     """Act on one member of a multi-party call."""
     method: str = action.value.replace("-", "_")

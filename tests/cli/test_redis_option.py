@@ -105,7 +105,7 @@ def test_redis_lost_after_the_check_stops_the_run_unsent_with_exit_1(
     async def reachable(*_: object) -> None:
         return None  # as if Redis answered the check, then went away
 
-    monkeypatch.setattr(_run, "_check_redis", reachable)
+    monkeypatch.setattr(_run, "check_redis", reachable)
     source = write(tmp_path / "in.csv", rows(0, 3))
     output = tmp_path / "out.jsonl"
 
