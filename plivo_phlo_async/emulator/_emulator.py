@@ -127,14 +127,7 @@ class PhloEmulator:
         come before random ones.
         """
         with self._lock:
-            self._faults.inject(
-                kind,
-                times=times,
-                method=method,
-                path=path,
-                status=status,
-                retry_after=retry_after,
-            )
+            self._faults.inject(kind, times, method, path, status, retry_after)
 
     @property
     def pending_faults(self) -> int:
