@@ -205,21 +205,20 @@ class PhloEmulator:
         ``"warm_transfer_initiator"``, ``"warm_transfer_recipient"`` or
         ``"waiting_on_transfer"``.
         """
-        with self._lock:
-            node = self._state.node(phlo_id, node_id)
-            return {address: m.state for address, m in node.members.items()}
+        return self._members(phlo_id, node_id, "state")
 
     def muted(self, phlo_id: str, node_id: str) -> dict[str, bool]:
         """``{address: muted}`` of a node's current members (any node type)."""
-        with self._lock:
-            node = self._state.node(phlo_id, node_id)
-            return {address: m.muted for address, m in node.members.items()}
+        return self._members(phlo_id, node_id, "muted")
 
     def roles(self, phlo_id: str, node_id: str) -> dict[str, str]:
         """``{address: role}`` of a multi-party call's current members."""
+        return self._members(phlo_id, node_id, "role")
+
+    def _members(self, phlo_id: str, node_id: str, attribute: str) -> dict[str, Any]:
         with self._lock:
             node = self._state.node(phlo_id, node_id)
-            return {address: m.role for address, m in node.members.items()}
+            return {address: getattr(m, attribute) for address, m in node.members.items()}
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state as plain data (what ``GET /_emulator/state`` answers)."""
@@ -299,11 +298,6 @@ class PhloEmulator:
         """A node found under its own type only (EmulatorError 404 otherwise)."""
         with self._lock:
             return self._state.node(phlo_id, node_id, node_type).describe()
-
-    def require_node(self, phlo_id: str, node_id: str, node_type: str) -> None:
-        """EmulatorError 404 unless the node exists under this type (checked before the body)."""
-        with self._lock:
-            self._state.node(phlo_id, node_id, node_type)
 
     def start_run(self, record: ReceivedRequest, phlo_id: str, payload: dict[str, Any]) -> Run:
         """Run a PHLO for ``record`` and record it as executed."""

@@ -23,6 +23,8 @@ silent:
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -41,8 +43,6 @@ from ._state import EmulatorError, is_address
 
 __all__ = ["MEMBER_ACTIONS", "NODE_ACTIONS", "ROLES", "phlo_routes"]
 
-# The vocabulary is the SDK's (types/_params.py), the one list of actions and
-# roles; tests/test_wire_format.py pins its strings.
 NODE_ACTIONS: tuple[str, ...] = sdk.NODE_ACTIONS
 #: The member actions of each node type that has members.
 MEMBER_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -87,14 +87,9 @@ async def node_action(request: Request) -> Response:
     emulator, record = context(request)
     phlo_id = request.path_params["phlo_id"]
     node_id = request.path_params["node_id"]
-    emulator.require_node(phlo_id, node_id, "multi_party_call")
+    emulator.describe_node(phlo_id, node_id, "multi_party_call")  # 404 before the body
     data = await json_object(request)
-    problems = check_keys(data, ("action", "to", "role", "trigger_source"))
-    action = data.get("action")
-    if action is None:
-        problems.append("action is required")
-    elif action not in NODE_ACTIONS:
-        problems.append(f"action must be one of {', '.join(NODE_ACTIONS)}, not {action!r}")
+    problems = _action_problems(data, ("action", "to", "role", "trigger_source"), NODE_ACTIONS)
     for key in ("to", "trigger_source"):
         if key not in data:
             problems.append(f"{key} is required")
@@ -104,7 +99,7 @@ async def node_action(request: Request) -> Response:
     if role not in ROLES:
         problems.append(f"role must be {ROLE_CHOICES}, not {role!r}")
     fail_if(problems)
-    emulator.act_on_node(record, phlo_id, node_id, str(action), data)
+    emulator.act_on_node(record, phlo_id, node_id, str(data["action"]), data)
     return ok(request, 201, {"error": ""})
 
 
@@ -115,19 +110,26 @@ async def member_action(request: Request) -> Response:
     allowed = MEMBER_ACTIONS.get(node_type)
     if allowed is None:
         raise EmulatorError(404, f"a {node_type} node has no members")
-    emulator.require_node(params["phlo_id"], params["node_id"], node_type)
+    emulator.describe_node(params["phlo_id"], params["node_id"], node_type)  # 404 first
     data = await json_object(request)
-    problems = check_keys(data, ("action",))
+    fail_if(_action_problems(data, ("action",), allowed))
+    emulator.act_on_member(
+        record, params["phlo_id"], params["node_id"], node_type, params["member_address"], data
+    )
+    return ok(request, 201, {"error": ""})
+
+
+def _action_problems(
+    data: dict[str, Any], keys: tuple[str, ...], allowed: tuple[str, ...]
+) -> list[str]:
+    """Unknown keys, and a missing or unknown ``action``."""
+    problems = check_keys(data, keys)
     action = data.get("action")
     if action is None:
         problems.append("action is required")
     elif action not in allowed:
         problems.append(f"action must be one of {', '.join(allowed)}, not {action!r}")
-    fail_if(problems)
-    emulator.act_on_member(
-        record, params["phlo_id"], params["node_id"], node_type, params["member_address"], data
-    )
-    return ok(request, 201, {"error": ""})
+    return problems
 
 
 def phlo_routes() -> list[BaseRoute]:
