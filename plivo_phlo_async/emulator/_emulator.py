@@ -404,10 +404,10 @@ class PhloEmulator:
         """The ASGI application (needs the ``emulator`` extra)."""
         if self._app is None:
             try:
-                from ._app import build_app
+                from ._app import EmulatorApp
             except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
                 raise ImportError(_MISSING_EXTRA) from exc
-            self._app = build_app(self)
+            self._app = EmulatorApp(self)
         return self._app
 
     def transport(self) -> httpx.ASGITransport:
