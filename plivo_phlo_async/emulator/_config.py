@@ -109,9 +109,7 @@ class NodeSeed:
                 f"(only {' and '.join(MEMBER_NODE_TYPES)} nodes do)"
             )
         object.__setattr__(self, "members", tuple(self.members))
-        addresses = [member.address for member in self.members]
-        if len(set(addresses)) != len(addresses):
-            raise ConfigError(f"node {self.node_id}: a member address is listed twice")
+        _unique([m.address for m in self.members], f"node {self.node_id}: a member address")
 
 
 @dataclass(frozen=True)
@@ -136,9 +134,7 @@ class PhloSeed:
         _check_time(self.created_on)
         for name in ("nodes", "dial_keys", "required_keys"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
-        node_ids = [node.node_id for node in self.nodes]
-        if len(set(node_ids)) != len(node_ids):
-            raise ConfigError(f"PHLO {self.phlo_id}: a node id is listed twice")
+        _unique([node.node_id for node in self.nodes], f"PHLO {self.phlo_id}: a node id")
 
 
 @dataclass(frozen=True)
@@ -162,9 +158,7 @@ class EmulatorConfig:
         if not isinstance(self.auth_token, str) or not self.auth_token:
             raise ConfigError("auth_token must be a non-empty string")
         object.__setattr__(self, "phlos", tuple(self.phlos))
-        phlo_ids = [phlo.phlo_id for phlo in self.phlos]
-        if len(set(phlo_ids)) != len(phlo_ids):
-            raise ConfigError("a PHLO id is listed twice")
+        _unique([phlo.phlo_id for phlo in self.phlos], "a PHLO id")
         if self.calls_per_second is not None and (
             not is_int(self.calls_per_second) or self.calls_per_second < 1
         ):
@@ -324,6 +318,11 @@ def _list(data: Any, where: str) -> Sequence[Any]:
     if isinstance(data, (str, bytes)) or not isinstance(data, Sequence):
         raise ConfigError(f"{where} must be a list, not {type(data).__name__}")
     return data
+
+
+def _unique(ids: list[str], what: str) -> None:
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{what} is listed twice")
 
 
 def _check_id(name: str, value: object) -> None:
