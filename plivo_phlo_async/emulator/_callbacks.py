@@ -9,7 +9,6 @@ never blocks it; every outcome is recorded in :class:`CallbackLog`, none raised.
 from __future__ import annotations
 
 import datetime as _dt
-import ipaddress
 import secrets
 import threading
 from collections.abc import Mapping, Sequence
@@ -18,6 +17,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
+from .._base_client import _is_loopback
 from ..webhooks._signature import NONCE_HEADER, SIGNATURE_HEADER, sign_v3
 from ._records import CallbackRecord
 
@@ -74,14 +74,8 @@ class CallbackLog:
 
 def is_loopback_url(url: str) -> bool:
     try:
-        host = (urlsplit(url).hostname or "").lower()
+        return _is_loopback((urlsplit(url).hostname or "").lower())
     except ValueError:  # e.g. an unclosed IPv6 bracket
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
         return False
 
 
