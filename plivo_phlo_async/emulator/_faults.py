@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import random
 import re
-import time
 import typing
 from collections import deque
 from collections.abc import Callable, Collection
@@ -227,9 +226,7 @@ class RateLimiter:
     under the limit even when the limit itself is switched off.
     """
 
-    def __init__(
-        self, limit: ServerRateLimit | None, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, limit: ServerRateLimit | None, clock: Callable[[], float]) -> None:
         self.clock = clock
         self.configure(limit)
 
