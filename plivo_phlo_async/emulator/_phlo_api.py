@@ -54,9 +54,17 @@ ROLES: tuple[str, ...] = sdk.ROLES
 ROLE_CHOICES = " or ".join(map(repr, ROLES))
 
 
-async def get_phlo(request: Request) -> Response:
+async def describe(request: Request) -> Response:
+    """Every ``GET``: a PHLO, one of its runs, or one of its nodes (under its own type only)."""
     emulator, _ = context(request)
-    return ok(request, 200, emulator.describe_phlo(request.path_params["phlo_id"]))
+    params = request.path_params
+    if "run_id" in params:
+        found = emulator.describe_run(params["phlo_id"], params["run_id"])
+    elif "node_id" in params:
+        found = emulator.describe_node(params["phlo_id"], params["node_id"], params["node_type"])
+    else:
+        found = emulator.describe_phlo(params["phlo_id"])
+    return ok(request, 200, found)
 
 
 async def run_phlo(request: Request) -> Response:
@@ -67,20 +75,6 @@ async def run_phlo(request: Request) -> Response:
     payload = await json_object(request, allow_empty=True)
     run = emulator.start_run(record, phlo_id, payload)
     return ok(request, 201, {"phlo_id": phlo_id, "message": run.message})
-
-
-async def get_run(request: Request) -> Response:
-    emulator, _ = context(request)
-    params = request.path_params
-    return ok(request, 200, emulator.describe_run(params["phlo_id"], params["run_id"]))
-
-
-async def get_node(request: Request) -> Response:
-    """Any node type: ``GET /phlo/{phlo_id}/{node_type}/{node_id}``."""
-    emulator, _ = context(request)
-    params = request.path_params
-    node = emulator.describe_node(params["phlo_id"], params["node_id"], params["node_type"])
-    return ok(request, 200, node)
 
 
 async def node_action(request: Request) -> Response:
@@ -134,11 +128,11 @@ def _action_problems(
 
 def phlo_routes() -> list[BaseRoute]:
     return [
-        *both_slashes("/v1/phlo/{phlo_id}", get_phlo, ["GET"]),
+        *both_slashes("/v1/phlo/{phlo_id}", describe, ["GET"]),
         *both_slashes("/v1/account/{auth_id}/phlo/{phlo_id}", run_phlo, ["POST"]),
-        *both_slashes("/v1/phlo/{phlo_id}/runs/{run_id}", get_run, ["GET"]),
+        *both_slashes("/v1/phlo/{phlo_id}/runs/{run_id}", describe, ["GET"]),
         *both_slashes("/v1/phlo/{phlo_id}/multi_party_call/{node_id}", node_action, ["POST"]),
-        *both_slashes("/v1/phlo/{phlo_id}/{node_type}/{node_id}", get_node, ["GET"]),
+        *both_slashes("/v1/phlo/{phlo_id}/{node_type}/{node_id}", describe, ["GET"]),
         *both_slashes(
             "/v1/phlo/{phlo_id}/{node_type}/{node_id}/members/{member_address}",
             member_action,
