@@ -299,6 +299,11 @@ class PhloEmulator:
         with self._lock:
             return self._state.node(phlo_id, node_id, node_type).describe()
 
+    def require_node(self, phlo_id: str, node_id: str, node_type: str) -> None:
+        """EmulatorError 404 unless the node exists under this type (checked before the body)."""
+        with self._lock:
+            self._state.node(phlo_id, node_id, node_type)
+
     def start_run(self, record: ReceivedRequest, phlo_id: str, payload: dict[str, Any]) -> Run:
         """Run a PHLO for ``record`` and record it as executed."""
         with self._lock:

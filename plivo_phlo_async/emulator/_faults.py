@@ -80,6 +80,9 @@ class FaultConfig:
         if self.path is not None:
             re.compile(self.path)
 
+    def matches(self, method: str, path: str) -> bool:
+        return _matches(self.methods, self.path, method, path)
+
 
 def _matches(methods: Collection[str] | None, pattern: str | None, method: str, path: str) -> bool:
     """Whether a request is eligible for a fault: its method listed, ``pattern`` in its path."""
@@ -160,7 +163,7 @@ class FaultInjector:
                     self._scripted.remove(item)
                 return item.fault
         config = self.config
-        if config is None or not _matches(config.methods, config.path, method, path):
+        if config is None or not config.matches(method, path):
             return NO_FAULT
         # Always two draws per eligible request, so the sequence of faults
         # depends only on the seed and the order of the requests.

@@ -81,7 +81,7 @@ async def node_action(request: Request) -> Response:
     emulator, record = context(request)
     phlo_id = request.path_params["phlo_id"]
     node_id = request.path_params["node_id"]
-    emulator.describe_node(phlo_id, node_id, "multi_party_call")  # 404 before the body
+    emulator.require_node(phlo_id, node_id, "multi_party_call")
     data = await json_object(request)
     problems = _action_problems(data, ("action", "to", "role", "trigger_source"), NODE_ACTIONS)
     for key in ("to", "trigger_source"):
@@ -104,7 +104,7 @@ async def member_action(request: Request) -> Response:
     allowed = MEMBER_ACTIONS.get(node_type)
     if allowed is None:
         raise EmulatorError(404, f"a {node_type} node has no members")
-    emulator.describe_node(params["phlo_id"], params["node_id"], node_type)  # 404 first
+    emulator.require_node(params["phlo_id"], params["node_id"], node_type)
     data = await json_object(request)
     fail_if(_action_problems(data, ("action",), allowed))
     emulator.act_on_member(
