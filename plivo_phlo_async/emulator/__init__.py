@@ -1,24 +1,7 @@
-"""A local, stateful emulator of Plivo's PHLO and Voice APIs, for tests.
-
-Like stripe-mock or moto, but for PHLOs: seeded PHLOs, multi-party-call and
-conference-bridge nodes, runs you can look up, members with real hold/transfer rules, Basic
-auth, the account's rate limit, and reproducible fault injection. Needs the
-``emulator`` extra (``pip install 'plivo-phlo-async[emulator]'``)::
-
-    from plivo_phlo_async.emulator import DEFAULT_PHLO_ID, PhloEmulator, run_emulator
-
-    emulator = PhloEmulator()                      # default seed
-    client = emulator.client()                     # in-process, no socket
-    run = await client.phlo(DEFAULT_PHLO_ID).run(to="+14155550100")
-    assert emulator.executions("run")[0].run_id == run.run_id
-
-    async with run_emulator() as server:           # real socket on 127.0.0.1
-        async with server.client() as client:
-            ...
-
-Default credentials: auth id ``MAEMULATORAUTHID0001``, token
-``emulator-auth-token``. pytest users get the ``phlo_emulator``,
-``phlo_client`` and ``phlo_emulator_server`` fixtures automatically.
+"""A local, stateful emulator of Plivo's PHLO and Voice APIs, for tests (like stripe-mock or
+moto): :class:`PhloEmulator` answers in-process, :func:`run_emulator` on a loopback socket, and
+pytest gets the ``phlo_emulator``, ``phlo_client`` and ``phlo_emulator_server`` fixtures.
+Needs the ``emulator`` extra. The guide: docs/emulator.md.
 """
 
 from __future__ import annotations

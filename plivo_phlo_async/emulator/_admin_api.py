@@ -3,8 +3,10 @@ emulator over HTTP (requests, executed actions, callbacks, state, reset, inject)
 
 from __future__ import annotations
 
-import dataclasses
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -14,57 +16,33 @@ from ._faults import FAULT_KINDS
 from ._http import check_keys, emulator_of, fail_if, json_object
 from ._state import EmulatorError
 
+if TYPE_CHECKING:
+    from ._emulator import PhloEmulator
+
 __all__ = ["ADMIN_PREFIX", "admin_routes"]
 
 #: Requests under this path skip the gate: never recorded, faulted, or limited.
 ADMIN_PREFIX = "/_emulator/"
 
 
-async def admin_requests(request: Request) -> Response:
-    return JSONResponse(
-        [
-            {
-                "seq": r.seq,
-                "method": r.method,
-                "path": r.path,
-                "query": r.query,
-                "json": r.json,
-                "auth_id": r.auth_id,
-                "api_id": r.api_id,
-                "status": r.status,
-                "fault": r.fault,
-                "latency": r.latency,
-            }
-            for r in emulator_of(request).requests
-        ]
-    )
+#: What each ``GET /_emulator/{name}`` answers (a request without its headers, raw body
+#: and clock reading).
+_VIEWS: dict[str, Callable[[PhloEmulator], Any]] = {
+    "requests": lambda emulator: [
+        {k: v for k, v in asdict(r).items() if k not in ("headers", "body", "received_at")}
+        for r in emulator.requests
+    ],
+    "executed": lambda emulator: [asdict(a) for a in emulator.executed],
+    "callbacks": lambda emulator: [asdict(r) for r in emulator.callbacks],
+    "state": lambda emulator: emulator.snapshot(),
+}
 
 
-async def admin_executed(request: Request) -> Response:
-    return JSONResponse(
-        [
-            {
-                "kind": a.kind,
-                "api_id": a.api_id,
-                "request_seq": a.request_seq,
-                "phlo_id": a.phlo_id,
-                "node_id": a.node_id,
-                "member": a.member,
-                "payload": a.payload,
-                "run_id": a.run_id,
-                "call_uuids": list(a.call_uuids),
-            }
-            for a in emulator_of(request).executed
-        ]
-    )
+def _view(name: str) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return JSONResponse(_VIEWS[name](emulator_of(request)))
 
-
-async def admin_callbacks(request: Request) -> Response:
-    return JSONResponse([dataclasses.asdict(r) for r in emulator_of(request).callbacks])
-
-
-async def admin_state(request: Request) -> Response:
-    return JSONResponse(emulator_of(request).snapshot())
+    return endpoint
 
 
 async def admin_reset(request: Request) -> Response:
@@ -95,10 +73,7 @@ async def admin_inject(request: Request) -> Response:
 
 def admin_routes() -> list[BaseRoute]:
     return [
-        Route(f"{ADMIN_PREFIX}requests", admin_requests, methods=["GET"]),
-        Route(f"{ADMIN_PREFIX}executed", admin_executed, methods=["GET"]),
-        Route(f"{ADMIN_PREFIX}callbacks", admin_callbacks, methods=["GET"]),
-        Route(f"{ADMIN_PREFIX}state", admin_state, methods=["GET"]),
+        *(Route(f"{ADMIN_PREFIX}{name}", _view(name), methods=["GET"]) for name in _VIEWS),
         Route(f"{ADMIN_PREFIX}reset", admin_reset, methods=["POST"]),
         Route(f"{ADMIN_PREFIX}inject", admin_inject, methods=["POST"]),
     ]

@@ -46,16 +46,12 @@ if TYPE_CHECKING:
     from ._emulator import PhloEmulator
     from ._records import ReceivedRequest
 
-__all__ = ["ABORT_EXTENSION", "ASGIApp", "ConnectionDropped", "EmulatorApp", "build_app"]
+__all__ = ["ABORT_EXTENSION", "ASGIApp", "EmulatorApp"]
 
 #: Key in ``scope["extensions"]`` of a callable that aborts the connection.
 #: The emulator's own uvicorn server provides it; without it (in-process),
 #: a dropped connection is raised as ``ConnectionDropped``.
 ABORT_EXTENSION = "plivo_emulator.abort"
-
-
-def build_app(emulator: PhloEmulator) -> EmulatorApp:
-    return EmulatorApp(emulator)
 
 
 class EmulatorApp:
@@ -98,8 +94,7 @@ class EmulatorApp:
             await _drop(scope, receive)
             return
         if fault.kind == "error":
-            status = fault.status or 503
-            await _answer(send, record, status, _fault_text(status))
+            await _server_error(send, record, fault.status or 503)
             return
         if fault.kind == "rate_limit":
             await _too_many(send, record, 1 if fault.retry_after is None else fault.retry_after)
@@ -113,8 +108,7 @@ class EmulatorApp:
             await _drop(scope, receive)
             return
         if fault.kind == "error_after":
-            status = fault.status or 500
-            await _answer(send, record, status, _fault_text(status))
+            await _server_error(send, record, fault.status or 500)
             return
         emulator.answered(record, captured.status)
         for message in captured.messages:
@@ -134,11 +128,7 @@ class EmulatorApp:
         emulator = self.emulator
         if not emulator.credentials_match(claimed_id, token):
             await _answer(
-                send,
-                record,
-                401,
-                UNAUTHORIZED,
-                headers={"www-authenticate": 'Basic realm="plivo"'},
+                send, record, 401, UNAUTHORIZED, {"www-authenticate": 'Basic realm="plivo"'}
             )
             return
         wait = emulator.admit(emulator.auth_id)  # the claimed id, now checked
@@ -206,32 +196,28 @@ async def _answer(
     record: ReceivedRequest,
     status: int,
     error: str,
-    *,
     headers: dict[str, str] | None = None,
 ) -> None:
     body = json.dumps({"api_id": record.api_id, "error": error}).encode()
-    raw_headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    raw_headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    headers = {
+        "content-type": "application/json",
+        "content-length": str(len(body)),
+        **(headers or {}),
+    }
+    raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     record.status = status
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
 
 
 async def _too_many(send: Send, record: ReceivedRequest, retry_after: int) -> None:
-    await _answer(
-        send,
-        record,
-        429,
-        "too many requests: the account's request limit was exceeded",
-        headers={"retry-after": str(retry_after)},
-    )
+    error = "too many requests: the account's request limit was exceeded"
+    await _answer(send, record, 429, error, {"retry-after": str(retry_after)})
 
 
-def _fault_text(status: int) -> str:
-    return "service unavailable" if status == 503 else "internal server error"
+async def _server_error(send: Send, record: ReceivedRequest, status: int) -> None:
+    error = "service unavailable" if status == 503 else "internal server error"
+    await _answer(send, record, status, error)
 
 
 def _basic_credentials(header: str | None) -> tuple[str | None, str | None]:

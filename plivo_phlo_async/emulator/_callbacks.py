@@ -1,26 +1,14 @@
-"""Signed callbacks: the requests Plivo would send to a call's ``ring_url``,
-``answer_url`` and ``hangup_url``, so a bot can be tested end to end.
+"""Signed callbacks: the ``ring``/``answer``/``hangup`` requests Plivo would send for a call
+(what they hold: docs/webhooks.md, "Testing a bot end to end").
 
-Each call created through the Voice API gets, in order, a ``ring`` callback
-(if ``ring_url`` was given), an ``answer`` callback and a ``hangup`` callback
-(if ``hangup_url`` was given), with Plivo's parameters (``CallUUID``,
-``From``, ``To``, ``CallStatus``, ``Direction``, ``Event``...), signed with the
-emulator's auth token exactly as Plivo signs them (``X-Plivo-Signature-V3``
-and ``X-Plivo-Signature-V3-Nonce``), sent with the method asked for (POST
-by default: a form body; GET: the parameters appended to the query).
-
-Only loopback URLs (``127.0.0.0/8``, ``::1``, ``localhost``) are requested:
-anything else is recorded as ``skipped`` and never leaves the machine. The
-requests go out from a short-lived background thread per API request, so
-the API answers at once and a slow or dead webhook never blocks it; every
-outcome (status, answer text, or the connection error) is recorded in
-:class:`CallbackLog`, and no error reaches the emulator.
+Only loopback URLs are requested, so nothing leaves the machine. They go out from a
+short-lived thread per API request, so the API answers at once and a slow or dead webhook
+never blocks it; every outcome is recorded in :class:`CallbackLog`, none raised.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import ipaddress
 import secrets
 import threading
 from collections.abc import Mapping, Sequence
@@ -29,6 +17,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
+from .._base_client import _is_loopback
 from ..webhooks._signature import NONCE_HEADER, SIGNATURE_HEADER, sign_v3
 from ._records import CallbackRecord
 
@@ -85,14 +74,8 @@ class CallbackLog:
 
 def is_loopback_url(url: str) -> bool:
     try:
-        host = (urlsplit(url).hostname or "").lower()
+        return _is_loopback((urlsplit(url).hostname or "").lower())
     except ValueError:  # e.g. an unclosed IPv6 bracket
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
         return False
 
 
@@ -261,11 +244,9 @@ def _deliver(http: httpx.Client, log: CallbackLog, record: CallbackRecord) -> No
         NONCE_HEADER: record.nonce,
         "User-Agent": _USER_AGENT,
     }
+    form = None if record.method == "GET" else record.params  # GET: already in the URL
     try:
-        if record.method == "GET":
-            response = http.get(record.url, headers=headers)
-        else:
-            response = http.post(record.url, headers=headers, data=record.params)
+        response = http.request(record.method, record.url, headers=headers, data=form)
     except Exception as exc:
         log.settle(record, state="failed", headers=headers, error=f"{type(exc).__name__}: {exc}")
         return

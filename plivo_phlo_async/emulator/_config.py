@@ -109,9 +109,7 @@ class NodeSeed:
                 f"(only {' and '.join(MEMBER_NODE_TYPES)} nodes do)"
             )
         object.__setattr__(self, "members", tuple(self.members))
-        addresses = [member.address for member in self.members]
-        if len(set(addresses)) != len(addresses):
-            raise ConfigError(f"node {self.node_id}: a member address is listed twice")
+        _unique([m.address for m in self.members], f"node {self.node_id}: a member address")
 
 
 @dataclass(frozen=True)
@@ -136,9 +134,7 @@ class PhloSeed:
         _check_time(self.created_on)
         for name in ("nodes", "dial_keys", "required_keys"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
-        node_ids = [node.node_id for node in self.nodes]
-        if len(set(node_ids)) != len(node_ids):
-            raise ConfigError(f"PHLO {self.phlo_id}: a node id is listed twice")
+        _unique([node.node_id for node in self.nodes], f"PHLO {self.phlo_id}: a node id")
 
 
 @dataclass(frozen=True)
@@ -162,9 +158,7 @@ class EmulatorConfig:
         if not isinstance(self.auth_token, str) or not self.auth_token:
             raise ConfigError("auth_token must be a non-empty string")
         object.__setattr__(self, "phlos", tuple(self.phlos))
-        phlo_ids = [phlo.phlo_id for phlo in self.phlos]
-        if len(set(phlo_ids)) != len(phlo_ids):
-            raise ConfigError("a PHLO id is listed twice")
+        _unique([phlo.phlo_id for phlo in self.phlos], "a PHLO id")
         if self.calls_per_second is not None and (
             not is_int(self.calls_per_second) or self.calls_per_second < 1
         ):
@@ -173,32 +167,8 @@ class EmulatorConfig:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> EmulatorConfig:
         """Build a config from plain data (what a JSON or TOML file holds)."""
-        values = _take(data, cls, "config")
-        if "phlos" in values:
-            values["phlos"] = tuple(
-                _phlo_from(item, f"phlos[{index}]")
-                for index, item in enumerate(_list(values["phlos"], "phlos"))
-            )
-        if "rate_limit" in values:
-            limit = values["rate_limit"]
-            if limit is False or limit is None:
-                values["rate_limit"] = None
-            else:
-                values["rate_limit"] = _build(ServerRateLimit, limit, "rate_limit")
-        if values.get("faults") is not None and not isinstance(values["faults"], FaultConfig):
-            faults = dict(_mapping(values["faults"], "faults"))
-            for key in ("error_statuses", "methods"):
-                if key in faults:
-                    faults[key] = tuple(_list(faults[key], f"faults.{key}"))
-            if isinstance(faults.get("latency"), list):
-                faults["latency"] = tuple(faults["latency"])
-            values["faults"] = _build(FaultConfig, faults, "faults")
-        try:
-            return cls(**values)
-        except ConfigError:
-            raise
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"config: {exc}") from exc
+        config: EmulatorConfig = _build(cls, data, "config")
+        return config
 
     @classmethod
     def load(cls, source: EmulatorConfig | Mapping[str, Any] | str | Path | None) -> EmulatorConfig:
@@ -300,48 +270,36 @@ def _read_file(path: Path) -> Mapping[str, Any]:
     return _mapping(data, str(path))
 
 
-def _phlo_from(data: Any, where: str) -> PhloSeed:
-    if isinstance(data, PhloSeed):
+#: The keys a file gives as a list: of seeds (each built in turn) or of plain values.
+_SEED_LISTS: dict[str, type] = {"phlos": PhloSeed, "nodes": NodeSeed, "members": MemberSeed}
+_PLAIN_LISTS = ("dial_keys", "required_keys", "error_statuses", "methods")
+_TABLES: dict[str, type] = {"rate_limit": ServerRateLimit, "faults": FaultConfig}
+
+
+def _build(cls: Any, data: Any, where: str) -> Any:
+    """``cls`` from a mapping whose keys are its fields, nested seeds included."""
+    if isinstance(data, cls):
         return data
-    values = _take(_mapping(data, where), PhloSeed, where)
-    if "nodes" in values:
-        values["nodes"] = tuple(
-            _node_from(item, f"{where}.nodes[{index}]")
-            for index, item in enumerate(_list(values["nodes"], f"{where}.nodes"))
-        )
-    for key in ("dial_keys", "required_keys"):
-        if key in values:
-            values[key] = tuple(_list(values[key], f"{where}.{key}"))
-    seed: PhloSeed = _build(PhloSeed, values, where)
-    return seed
-
-
-def _node_from(data: Any, where: str) -> NodeSeed:
-    if isinstance(data, NodeSeed):
-        return data
-    values = _take(_mapping(data, where), NodeSeed, where)
-    if "members" in values:
-        values["members"] = tuple(
-            _build(MemberSeed, item, f"{where}.members[{index}]")
-            for index, item in enumerate(_list(values["members"], f"{where}.members"))
-        )
-    node: NodeSeed = _build(NodeSeed, values, where)
-    return node
-
-
-def _take(data: Mapping[str, Any], cls: type, where: str) -> dict[str, Any]:
     data = _mapping(data, where)
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; expected some of {sorted(known)}")
-    return dict(data)
-
-
-def _build(cls: Any, data: Any, where: str) -> Any:
-    if isinstance(data, cls):
-        return data
-    values = _take(_mapping(data, where), cls, where)
+    values = dict(data)
+    for key, value in data.items():
+        # The top level's keys are named bare ("phlos[0]", "faults.methods").
+        inner = key if cls is EmulatorConfig else f"{where}.{key}"
+        if key in _SEED_LISTS:
+            items = enumerate(_list(value, inner))
+            values[key] = tuple(
+                _build(_SEED_LISTS[key], item, f"{inner}[{i}]") for i, item in items
+            )
+        elif key in _PLAIN_LISTS:
+            values[key] = tuple(_list(value, inner))
+        elif key == "rate_limit" and value is False:
+            values[key] = None
+        elif key in _TABLES and value is not None:
+            values[key] = _build(_TABLES[key], value, inner)
     try:
         return cls(**values)
     except ConfigError:
@@ -360,6 +318,11 @@ def _list(data: Any, where: str) -> Sequence[Any]:
     if isinstance(data, (str, bytes)) or not isinstance(data, Sequence):
         raise ConfigError(f"{where} must be a list, not {type(data).__name__}")
     return data
+
+
+def _unique(ids: list[str], what: str) -> None:
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{what} is listed twice")
 
 
 def _check_id(name: str, value: object) -> None:

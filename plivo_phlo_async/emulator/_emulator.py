@@ -127,14 +127,7 @@ class PhloEmulator:
         come before random ones.
         """
         with self._lock:
-            self._faults.inject(
-                kind,
-                times=times,
-                method=method,
-                path=path,
-                status=status,
-                retry_after=retry_after,
-            )
+            self._faults.inject(kind, times, method, path, status, retry_after)
 
     @property
     def pending_faults(self) -> int:
@@ -212,21 +205,20 @@ class PhloEmulator:
         ``"warm_transfer_initiator"``, ``"warm_transfer_recipient"`` or
         ``"waiting_on_transfer"``.
         """
-        with self._lock:
-            node = self._state.node(phlo_id, node_id)
-            return {address: m.state for address, m in node.members.items()}
+        return self._members(phlo_id, node_id, "state")
 
     def muted(self, phlo_id: str, node_id: str) -> dict[str, bool]:
         """``{address: muted}`` of a node's current members (any node type)."""
-        with self._lock:
-            node = self._state.node(phlo_id, node_id)
-            return {address: m.muted for address, m in node.members.items()}
+        return self._members(phlo_id, node_id, "muted")
 
     def roles(self, phlo_id: str, node_id: str) -> dict[str, str]:
         """``{address: role}`` of a multi-party call's current members."""
+        return self._members(phlo_id, node_id, "role")
+
+    def _members(self, phlo_id: str, node_id: str, attribute: str) -> dict[str, Any]:
         with self._lock:
             node = self._state.node(phlo_id, node_id)
-            return {address: m.role for address, m in node.members.items()}
+            return {address: getattr(m, attribute) for address, m in node.members.items()}
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state as plain data (what ``GET /_emulator/state`` answers)."""
@@ -417,10 +409,10 @@ class PhloEmulator:
         """The ASGI application (needs the ``emulator`` extra)."""
         if self._app is None:
             try:
-                from ._app import build_app
+                from ._app import EmulatorApp
             except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
                 raise ImportError(_MISSING_EXTRA) from exc
-            self._app = build_app(self)
+            self._app = EmulatorApp(self)
         return self._app
 
     def transport(self) -> httpx.ASGITransport:

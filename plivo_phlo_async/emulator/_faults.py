@@ -1,18 +1,8 @@
 """Reproducible fault injection and the account's rate limit.
 
-Faults come from two places. A :class:`FaultConfig` draws faults at random
-from its own seeded generator, so the same seed and the same sequence of
-matching requests give the same faults on every run. Scripted faults
-(``PhloEmulator.inject``) hit the next matching requests exactly, for tests
-that need one specific failure at one specific moment.
-
-Fault kinds:
-
-``error``        answer 500/503 without processing the request
-``error_after``  process the request (its action is executed), then answer 500
-``drop_before``  close the connection without processing or answering
-``drop_after``   process the request, then close the connection without answering
-``rate_limit``   answer 429 with ``Retry-After`` (not processed)
+A :class:`FaultConfig` draws faults from its own seeded generator, so the same seed and the
+same matching requests give the same faults on every run; scripted faults
+(``PhloEmulator.inject``) hit the next matching requests exactly. The kinds: docs/emulator.md.
 """
 
 from __future__ import annotations
@@ -20,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 import re
-import time
+import typing
 from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -30,13 +20,7 @@ from .._exceptions import ConfigurationError
 from .._validation import is_int, is_number
 
 FaultKind = Literal["error", "error_after", "drop_before", "drop_after", "rate_limit"]
-FAULT_KINDS: tuple[FaultKind, ...] = (
-    "error",
-    "error_after",
-    "drop_before",
-    "drop_after",
-    "rate_limit",
-)
+FAULT_KINDS: tuple[FaultKind, ...] = typing.get_args(FaultKind)
 
 
 def _rate(name: str, value: float) -> None:
@@ -97,9 +81,14 @@ class FaultConfig:
             re.compile(self.path)
 
     def matches(self, method: str, path: str) -> bool:
-        if self.methods is not None and method.upper() not in self.methods:
-            return False
-        return self.path is None or re.search(self.path, path) is not None
+        return _matches(self.methods, self.path, method, path)
+
+
+def _matches(methods: Collection[str] | None, pattern: str | None, method: str, path: str) -> bool:
+    """Whether a request is eligible for a fault: its method listed, ``pattern`` in its path."""
+    return (methods is None or method.upper() in methods) and (
+        pattern is None or re.search(pattern, path) is not None
+    )
 
 
 @dataclass(frozen=True)
@@ -110,7 +99,6 @@ class Fault:
     status: int | None = None
     latency: float = 0.0
     retry_after: int | None = None
-    scripted: bool = False
 
 
 NO_FAULT = Fault()
@@ -118,17 +106,10 @@ NO_FAULT = Fault()
 
 @dataclass
 class _Scripted:
-    kind: FaultKind
+    fault: Fault
     remaining: int
     methods: frozenset[str] | None
-    path: re.Pattern[str] | None
-    status: int
-    retry_after: int
-
-    def matches(self, method: str, path: str) -> bool:
-        if self.methods is not None and method.upper() not in self.methods:
-            return False
-        return self.path is None or self.path.search(path) is not None
+    path: str | None
 
 
 class FaultInjector:
@@ -146,12 +127,11 @@ class FaultInjector:
     def inject(
         self,
         kind: FaultKind,
-        *,
-        times: int = 1,
-        method: str | Collection[str] | None = None,
-        path: str | None = None,
-        status: int = 503,
-        retry_after: int = 1,
+        times: int,
+        method: str | Collection[str] | None,
+        path: str | None,
+        status: int,
+        retry_after: int,
     ) -> None:
         if kind not in FAULT_KINDS:
             raise ConfigurationError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
@@ -161,16 +141,14 @@ class FaultInjector:
             raise ConfigurationError("status must be a 5xx code")
         if not is_int(retry_after) or retry_after < 0:
             raise ConfigurationError("retry_after must be a whole number of seconds >= 0")
-        self._scripted.append(
-            _Scripted(
-                kind=kind,
-                remaining=times,
-                methods=_methods(method),
-                path=re.compile(path) if path is not None else None,
-                status=status if kind in ("error", "error_after") else 500,
-                retry_after=retry_after,
-            )
+        if path is not None:
+            re.compile(path)
+        fault = Fault(
+            kind=kind,
+            status=status if kind in ("error", "error_after") else None,
+            retry_after=retry_after if kind == "rate_limit" else None,
         )
+        self._scripted.append(_Scripted(fault, times, _methods(method), path))
 
     @property
     def pending(self) -> int:
@@ -179,16 +157,11 @@ class FaultInjector:
 
     def decide(self, method: str, path: str) -> Fault:
         for item in self._scripted:
-            if item.matches(method, path):
+            if _matches(item.methods, item.path, method, path):
                 item.remaining -= 1
                 if item.remaining == 0:
                     self._scripted.remove(item)
-                return Fault(
-                    kind=item.kind,
-                    status=item.status if item.kind in ("error", "error_after") else None,
-                    retry_after=item.retry_after if item.kind == "rate_limit" else None,
-                    scripted=True,
-                )
+                return item.fault
         config = self.config
         if config is None or not config.matches(method, path):
             return NO_FAULT
@@ -256,9 +229,7 @@ class RateLimiter:
     under the limit even when the limit itself is switched off.
     """
 
-    def __init__(
-        self, limit: ServerRateLimit | None, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, limit: ServerRateLimit | None, clock: Callable[[], float]) -> None:
         self.clock = clock
         self.configure(limit)
 
@@ -266,15 +237,12 @@ class RateLimiter:
         self.limit = limit
         self._accounts: dict[str, _Account] = {}
 
-    @property
-    def window(self) -> float:
-        return self.limit.window if self.limit is not None else ServerRateLimit().window
-
     def arrive(self, key: str) -> None:
         """Count a request towards the peak, whatever becomes of it."""
         now = self.clock()
         account = self._accounts.setdefault(key, _Account())
-        _expire(account.arrived, now - self.window)
+        window = self.limit.window if self.limit is not None else ServerRateLimit.window
+        _expire(account.arrived, now - window)
         account.arrived.append(now)
         account.peak = max(account.peak, len(account.arrived))
 
@@ -294,16 +262,16 @@ class RateLimiter:
         return None
 
     def peak(self, key: str | None = None) -> int:
-        if key is not None:
-            account = self._accounts.get(key)
-            return account.peak if account is not None else 0
-        return max((a.peak for a in self._accounts.values()), default=0)
+        return max((a.peak for a in self._of(key)), default=0)
 
     def rejected(self, key: str | None = None) -> int:
-        if key is not None:
-            account = self._accounts.get(key)
-            return account.rejected if account is not None else 0
-        return sum(a.rejected for a in self._accounts.values())
+        return sum(a.rejected for a in self._of(key))
+
+    def _of(self, key: str | None) -> list[_Account]:
+        """One account's figures (none if it never called), or every account's."""
+        if key is None:
+            return list(self._accounts.values())
+        return [self._accounts[key]] if key in self._accounts else []
 
 
 def _expire(stamps: deque[float], horizon: float) -> None:

@@ -23,6 +23,8 @@ silent:
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -41,8 +43,6 @@ from ._state import EmulatorError, is_address
 
 __all__ = ["MEMBER_ACTIONS", "NODE_ACTIONS", "ROLES", "phlo_routes"]
 
-# The vocabulary is the SDK's (types/_params.py), the one list of actions and
-# roles; tests/test_wire_format.py pins its strings.
 NODE_ACTIONS: tuple[str, ...] = sdk.NODE_ACTIONS
 #: The member actions of each node type that has members.
 MEMBER_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -54,9 +54,17 @@ ROLES: tuple[str, ...] = sdk.ROLES
 ROLE_CHOICES = " or ".join(map(repr, ROLES))
 
 
-async def get_phlo(request: Request) -> Response:
+async def describe(request: Request) -> Response:
+    """Every ``GET``: a PHLO, one of its runs, or one of its nodes (under its own type only)."""
     emulator, _ = context(request)
-    return ok(request, 200, emulator.describe_phlo(request.path_params["phlo_id"]))
+    params = request.path_params
+    if "run_id" in params:
+        found = emulator.describe_run(params["phlo_id"], params["run_id"])
+    elif "node_id" in params:
+        found = emulator.describe_node(params["phlo_id"], params["node_id"], params["node_type"])
+    else:
+        found = emulator.describe_phlo(params["phlo_id"])
+    return ok(request, 200, found)
 
 
 async def run_phlo(request: Request) -> Response:
@@ -69,32 +77,13 @@ async def run_phlo(request: Request) -> Response:
     return ok(request, 201, {"phlo_id": phlo_id, "message": run.message})
 
 
-async def get_run(request: Request) -> Response:
-    emulator, _ = context(request)
-    params = request.path_params
-    return ok(request, 200, emulator.describe_run(params["phlo_id"], params["run_id"]))
-
-
-async def get_node(request: Request) -> Response:
-    """Any node type: ``GET /phlo/{phlo_id}/{node_type}/{node_id}``."""
-    emulator, _ = context(request)
-    params = request.path_params
-    node = emulator.describe_node(params["phlo_id"], params["node_id"], params["node_type"])
-    return ok(request, 200, node)
-
-
 async def node_action(request: Request) -> Response:
     emulator, record = context(request)
     phlo_id = request.path_params["phlo_id"]
     node_id = request.path_params["node_id"]
     emulator.require_node(phlo_id, node_id, "multi_party_call")
     data = await json_object(request)
-    problems = check_keys(data, ("action", "to", "role", "trigger_source"))
-    action = data.get("action")
-    if action is None:
-        problems.append("action is required")
-    elif action not in NODE_ACTIONS:
-        problems.append(f"action must be one of {', '.join(NODE_ACTIONS)}, not {action!r}")
+    problems = _action_problems(data, ("action", "to", "role", "trigger_source"), NODE_ACTIONS)
     for key in ("to", "trigger_source"):
         if key not in data:
             problems.append(f"{key} is required")
@@ -104,7 +93,7 @@ async def node_action(request: Request) -> Response:
     if role not in ROLES:
         problems.append(f"role must be {ROLE_CHOICES}, not {role!r}")
     fail_if(problems)
-    emulator.act_on_node(record, phlo_id, node_id, str(action), data)
+    emulator.act_on_node(record, phlo_id, node_id, str(data["action"]), data)
     return ok(request, 201, {"error": ""})
 
 
@@ -117,26 +106,33 @@ async def member_action(request: Request) -> Response:
         raise EmulatorError(404, f"a {node_type} node has no members")
     emulator.require_node(params["phlo_id"], params["node_id"], node_type)
     data = await json_object(request)
-    problems = check_keys(data, ("action",))
-    action = data.get("action")
-    if action is None:
-        problems.append("action is required")
-    elif action not in allowed:
-        problems.append(f"action must be one of {', '.join(allowed)}, not {action!r}")
-    fail_if(problems)
+    fail_if(_action_problems(data, ("action",), allowed))
     emulator.act_on_member(
         record, params["phlo_id"], params["node_id"], node_type, params["member_address"], data
     )
     return ok(request, 201, {"error": ""})
 
 
+def _action_problems(
+    data: dict[str, Any], keys: tuple[str, ...], allowed: tuple[str, ...]
+) -> list[str]:
+    """Unknown keys, and a missing or unknown ``action``."""
+    problems = check_keys(data, keys)
+    action = data.get("action")
+    if action is None:
+        problems.append("action is required")
+    elif action not in allowed:
+        problems.append(f"action must be one of {', '.join(allowed)}, not {action!r}")
+    return problems
+
+
 def phlo_routes() -> list[BaseRoute]:
     return [
-        *both_slashes("/v1/phlo/{phlo_id}", get_phlo, ["GET"]),
+        *both_slashes("/v1/phlo/{phlo_id}", describe, ["GET"]),
         *both_slashes("/v1/account/{auth_id}/phlo/{phlo_id}", run_phlo, ["POST"]),
-        *both_slashes("/v1/phlo/{phlo_id}/runs/{run_id}", get_run, ["GET"]),
+        *both_slashes("/v1/phlo/{phlo_id}/runs/{run_id}", describe, ["GET"]),
         *both_slashes("/v1/phlo/{phlo_id}/multi_party_call/{node_id}", node_action, ["POST"]),
-        *both_slashes("/v1/phlo/{phlo_id}/{node_type}/{node_id}", get_node, ["GET"]),
+        *both_slashes("/v1/phlo/{phlo_id}/{node_type}/{node_id}", describe, ["GET"]),
         *both_slashes(
             "/v1/phlo/{phlo_id}/{node_type}/{node_id}/members/{member_address}",
             member_action,

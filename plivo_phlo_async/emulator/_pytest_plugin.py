@@ -1,14 +1,7 @@
-"""pytest fixtures for testing PHLO code against the emulator.
+"""pytest fixtures for testing PHLO code against the emulator (docs/emulator.md).
 
-Registered through the ``pytest11`` entry point, so it loads for everyone
-who installs the package: it imports nothing heavy at import time (the
-emulator's dependencies are imported inside the fixtures).
-
-* ``phlo_emulator``: a fresh :class:`PhloEmulator` per test.
-* ``phlo_client``: a ``PhloClient`` wired to it in-process (no socket).
-* ``phlo_emulator_server``: the same emulator on a real loopback socket.
-* ``phlo_emulator_config``: override it (or use the ``phlo_emulator``
-  marker) to seed the emulator with your own PHLOs.
+Registered through the ``pytest11`` entry point, so it loads for everyone who installs the
+package: it imports nothing heavy at import time (the emulator only inside the fixtures).
 """
 
 from __future__ import annotations

@@ -11,9 +11,6 @@ express: raising makes uvicorn answer 500. The server therefore uses a
 small subclass of uvicorn's h11 protocol that remembers each connection's
 transport, and hands the app a callable (``scope["extensions"]``) that
 aborts it: the client sees the connection closed without an answer.
-
-Idle connections stay open :data:`KEEP_ALIVE` seconds after an answer, and
-answers that leave the connection open say so (``Keep-Alive: timeout=N``).
 """
 
 from __future__ import annotations
@@ -79,13 +76,6 @@ def _announcing_keep_alive(send: Send, header: tuple[bytes, bytes]) -> Send:
     return announcing
 
 
-def _require_extra() -> None:
-    try:
-        import uvicorn  # noqa: F401
-    except ImportError as exc:
-        raise ImportError(_MISSING_EXTRA) from exc
-
-
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto must say TCP: asyncio only sets TCP_NODELAY on accepted sockets
@@ -99,6 +89,11 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host.strip('[]')}]" if ":" in host else host
+    return f"http://{shown}:{port}"
 
 
 def _emulator_for(config: ConfigSource, emulator: PhloEmulator | None) -> PhloEmulator:
@@ -117,9 +112,11 @@ def _uvicorn_config(
     embedded: bool,
     keep_alive: int,
 ) -> uvicorn.Config:
-    _require_extra()
-    import uvicorn
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+    try:
+        import uvicorn
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+    except ImportError as exc:
+        raise ImportError(_MISSING_EXTRA) from exc
 
     from ._app import ABORT_EXTENSION
 
@@ -213,8 +210,7 @@ class EmulatorServer:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host.strip('[]')}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return _url(self.host, self.port)
 
     @property
     def base_url(self) -> str:
@@ -236,16 +232,15 @@ class EmulatorServer:
         """Bind, start uvicorn in a thread, and return once it accepts connections."""
         if self._thread is not None:
             raise RuntimeError("the emulator server was already started")
-        _require_extra()
-        import uvicorn
-
         config = _uvicorn_config(
             self.emulator,
             log_level="warning",
             access_log=False,
             embedded=True,
             keep_alive=self.keep_alive,
-        )
+        )  # first: it says which extra is missing
+        import uvicorn
+
         sock = _bind(self.host, self._requested_port)
         self._port = sock.getsockname()[1]
         ready = self._ready
@@ -362,14 +357,15 @@ def banner(emulator: PhloEmulator, url: str) -> str:
     """What ``serve`` prints: where it listens, the credentials, the seeded ids.
 
     A custom token is never printed (a terminal or a CI log may be shared):
-    whoever configured it knows it. The default test token is public.
+    whoever configured it knows it. The default test token is public. The
+    exports end with ``PLIVO_API_BASE_URL`` (without it ``calls.create`` goes to
+    Plivo); a wildcard address is reached over loopback from this host.
     """
-    token = emulator.auth_token
+    public = emulator.auth_token == DEFAULT_AUTH_TOKEN
     shown_token = (
-        f"{token} (the default test token)"
-        if token == DEFAULT_AUTH_TOKEN
-        else "as configured (not shown)"
+        f"{emulator.auth_token} (the default test token)" if public else "as configured (not shown)"
     )
+    local = url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
     lines = [
         f"PHLO emulator listening on {url}",
         f"  base_url and voice_base_url: {url}/v1",
@@ -380,30 +376,16 @@ def banner(emulator: PhloEmulator, url: str) -> str:
     for phlo in emulator.config.phlos:
         lines.append(f"  PHLO {phlo.phlo_id} ({phlo.name})")
         for node in phlo.nodes:
-            node_type = getattr(node, "node_type", "multi_party_call")
-            lines.append(f"    {node_type} node {node.node_id} ({node.name})")
-    return "\n".join([*lines, *_exports(emulator, url)])
-
-
-def _exports(emulator: PhloEmulator, url: str) -> list[str]:
-    """The lines to paste so that ``PhloClient()`` (both APIs) uses this emulator.
-
-    ``PLIVO_API_BASE_URL`` too: without it ``calls.create`` goes to Plivo. A
-    wildcard address is reached over loopback from this host.
-    """
-    local = url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
-    token = (
-        f"export PLIVO_AUTH_TOKEN={emulator.auth_token}"
-        if emulator.auth_token == DEFAULT_AUTH_TOKEN
-        else "export PLIVO_AUTH_TOKEN=...  # as configured (not shown)"
-    )
-    return [
+            lines.append(f"    {node.node_type} node {node.node_id} ({node.name})")
+    token = emulator.auth_token if public else "...  # as configured (not shown)"
+    lines += [
         "  to use it from a shell, paste:",
         f"  export PLIVO_AUTH_ID={emulator.auth_id}",
-        f"  {token}",
+        f"  export PLIVO_AUTH_TOKEN={token}",
         f"  export PLIVO_PHLO_BASE_URL={local}/v1",
         f"  export PLIVO_API_BASE_URL={local}/v1",
     ]
+    return "\n".join(lines)
 
 
 def serve(
@@ -422,9 +404,6 @@ def serve(
     ``port=0``). This is what ``python -m plivo_phlo_async.emulator`` and the
     ``plivo-phlo emulator`` command run. ``keep_alive``: as for :func:`run_emulator`.
     """
-    _require_extra()
-    import uvicorn
-
     emulator = _emulator_for(config, emulator)
     uvicorn_config = _uvicorn_config(
         emulator,
@@ -433,11 +412,11 @@ def serve(
         embedded=False,
         keep_alive=_checked_keep_alive(keep_alive),
     )
+    import uvicorn
+
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
-    shown = f"[{host.strip('[]')}]" if ":" in host else host
-    url = f"http://{shown}:{bound}"
-    text = banner(emulator, url)
+    text = banner(emulator, _url(host, bound))
     if host.strip("[]") in ("0.0.0.0", "::", ""):  # noqa: S104 - serving other hosts, as asked
         text += (
             f"\n  serving every interface: clients on other hosts use http://<this host>:{bound}/v1"

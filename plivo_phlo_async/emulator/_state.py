@@ -47,7 +47,6 @@ ON_HOLD = "on_hold"
 TRANSFER_INITIATOR = "warm_transfer_initiator"
 TRANSFER_RECIPIENT = "warm_transfer_recipient"
 WAITING_ON_TRANSFER = "waiting_on_transfer"
-MEMBER_STATES = (ON_CALL, ON_HOLD, TRANSFER_INITIATOR, TRANSFER_RECIPIENT, WAITING_ON_TRANSFER)
 
 # Written independently of the SDK's rules on purpose: the emulator must
 # catch the SDK sending what Plivo would refuse, not mirror its mistakes.

@@ -56,10 +56,11 @@ def _integer(low: int, high: float = math.inf) -> Callable[[Any], str | None]:
             number = value
         elif isinstance(value, str) and value.isdigit():
             number = int(value)
-        if number is None or not low <= number <= high:
-            upper = "" if high == math.inf else f" and {int(high)}"
-            return f"an integer between {low}{upper}" if upper else f"an integer >= {low}"
-        return None
+        if number is not None and low <= number <= high:
+            return None
+        return (
+            f"an integer >= {low}" if high == math.inf else f"an integer between {low} and {high}"
+        )
 
     return check
 
