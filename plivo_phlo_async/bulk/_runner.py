@@ -1,23 +1,10 @@
 """``BulkRunner``: bounded, rate-limited, journaled fan-out of many jobs.
 
-Shape: one producer task reads the input lazily into a bounded stream; a
-pool of at most ``concurrency`` workers takes jobs from it, waits for the rate
-limiter, sends, and puts one :class:`Outcome` per job into a second bounded
-stream that the caller consumes. Workers are started as jobs wait for one, so
-two jobs start two workers whatever ``concurrency`` says. Memory is
-proportional to the jobs in flight, never to the number of jobs, and a slow
-consumer slows the producer down.
-
-Retries are the runner's own (the client it uses has ``max_retries=0``), so
-every attempt passes through the rate limiter: only what can never start a
-second call is retried (429, and connection failures before sending); an
-outcome-unknown failure is reported as such and never re-sent. How one job
-is sent, and retried, is :mod:`._sender`'s.
-
-It fails fast instead of flooding: a 401 or 403, or a 404 for the PHLO a run
-job names, stops the run at once (its state is :mod:`._state`'s), and failures
-to connect go through a circuit breaker shared by every worker
-(:mod:`._breaker`) instead of pushing every job through every retry.
+One producer reads the input lazily into a bounded stream, at most
+``concurrency`` workers (started as jobs wait for one) send through
+:mod:`._sender`, and one outcome per job goes to a second bounded stream the
+caller consumes: memory follows the jobs in flight, not the input. The
+guide: docs/bulk.md.
 """
 
 from __future__ import annotations
@@ -30,7 +17,6 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._base_client import BaseClient
@@ -41,7 +27,7 @@ from ._bookkeeping import Bookkeeper
 from ._breaker import DEFAULT_CIRCUIT_BREAKER, Breaker, CircuitBreaker
 from ._input import JobInput
 from ._jobs import JOB_TYPES, Handles, Job, RunJob, job_id_of
-from ._journal import DEFAULT_LEASE, journal_name, open_journal
+from ._journal import DEFAULT_LEASE, open_journal
 from ._options import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, OutcomeCallback, RunOptions
 from ._report import BulkReport, Outcome, OutcomeStatus
 from ._sender import Sender
@@ -103,18 +89,7 @@ class BulkRunner:
         lease: float = DEFAULT_LEASE,
     ) -> None:
         _check_target(client, jobs)
-        options = RunOptions(
-            phlo_id=phlo_id,
-            concurrency=concurrency,
-            rate_limit=rate_limit,
-            journal=journal,
-            max_retries=max_retries,
-            on_outcome=on_outcome,
-            retry_failed=retry_failed,
-            circuit_breaker=circuit_breaker,
-            lease=lease,
-        )
-        self._setup(client, jobs, options)
+        self._setup(client, jobs, RunOptions.of(locals()))
 
     @classmethod
     def _of(cls, client: PhloClient, jobs: JobSource, options: RunOptions) -> BulkRunner:
@@ -139,7 +114,13 @@ class BulkRunner:
             rate_limit = client.rate_limit
         max_retries = client.max_retries if options.max_retries is None else options.max_retries
         #: The options with the client's defaults filled in.
-        self._options = dataclasses.replace(options, rate_limit=rate_limit, max_retries=max_retries)
+        self._options = dataclasses.replace(
+            options,
+            rate_limit=rate_limit,
+            max_retries=max_retries,
+            retry_failed=bool(options.retry_failed),
+            lease=float(options.lease),
+        )
         self._jobs = jobs
         #: Filled in as outcomes are consumed; final once the stream is closed.
         self.report = BulkReport()
@@ -152,7 +133,7 @@ class BulkRunner:
         self._books: Bookkeeper | None = None
         self._limiter: Limiter | None = None
 
-    # -- settings ----------------------------------------------------------------
+    # -- settings (the rest are in ``_options``) -----------------------------------
     @property
     def concurrency(self) -> int:
         return self._options.concurrency
@@ -168,30 +149,6 @@ class BulkRunner:
         retries = self._options.max_retries
         assert retries is not None  # filled in by _setup
         return retries
-
-    @property
-    def retry_failed(self) -> bool:
-        return bool(self._options.retry_failed)
-
-    @property
-    def circuit_breaker(self) -> CircuitBreaker:
-        return self._options.circuit_breaker
-
-    @property
-    def lease(self) -> float:
-        return float(self._options.lease)
-
-    @property
-    def journal_path(self) -> str | None:
-        """The journal's file or URL (see :attr:`journal_name` for display)."""
-        journal = self._options.journal
-        return None if journal is None else os.fspath(journal)
-
-    @property
-    def journal_name(self) -> str | None:
-        """The journal's file or URL as it may be shown (no password)."""
-        journal = self._options.journal
-        return None if journal is None else journal_name(journal)
 
     # -- public ----------------------------------------------------------------
     @property
@@ -247,16 +204,17 @@ class BulkRunner:
         """
         self._state.advance(Phase.RUNNING)
         started = time.perf_counter()
-        if self.journal_path is not None:
+        options = self._options
+        if options.journal is not None:
             self._books = Bookkeeper(
                 await open_journal(
-                    self.journal_path,
+                    os.fspath(options.journal),
                     auth_id=self._client.auth_id,
                     base_url=self._client.base_url,
-                    lease=self.lease,
+                    lease=options.lease,
                 ),
-                retry_failed=self.retry_failed,
-                lease=self.lease,
+                retry_failed=options.retry_failed,
+                lease=options.lease,
                 stop=self.stop,
                 wait=self._state.wait,
                 stopped=self._state.skipped,
@@ -266,20 +224,20 @@ class BulkRunner:
             self._state,
             handles=Handles(self._client),
             limiter=self._limiter,
-            breaker=Breaker(self.circuit_breaker, _pause),
+            breaker=Breaker(options.circuit_breaker, _pause),
             policy=RetryPolicy(max_retries=self.max_retries),
             books=self._books,
             sleep=_pause,
         )
         job_send, job_recv = anyio.create_memory_object_stream[tuple[int, Any]](self.concurrency)
         out_send, out_recv = anyio.create_memory_object_stream[Outcome](self.concurrency)
-        view = OutcomeStream(out_recv, self.report, self._options.on_outcome, started)
+        view = OutcomeStream(out_recv, self.report, options.on_outcome, started)
         body_error: Exception | None = None
         drain_error: Exception | None = None
         try:
             async with anyio.create_task_group() as tg:
                 done = anyio.Event()
-                tg.start_soon(self._work_all, job_send, job_recv, out_send, sender, done)
+                tg.start_soon(self._produce, job_send, job_recv, out_send, sender, done)
                 if self._books is not None:
                     tg.start_soon(self._books.heartbeat, done)
                 try:
@@ -310,7 +268,7 @@ class BulkRunner:
             raise self._input_error
 
     # -- producer and workers ------------------------------------------------------
-    async def _work_all(
+    async def _produce(
         self,
         job_send: MemoryObjectSendStream[tuple[int, Any]],
         job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
@@ -318,38 +276,21 @@ class BulkRunner:
         sender: Sender,
         done: anyio.Event,
     ) -> None:
-        """The producer, in this task, and every worker it starts; ``done``
-        (which ends the journal's heartbeat) once all of them are."""
-        try:
-            async with anyio.create_task_group() as tg:
-                slots = anyio.Semaphore(self.concurrency)
-                await self._produce(job_send, job_recv, out_send, tg, slots, sender)
-        finally:
-            done.set()
-
-    async def _produce(
-        self,
-        job_send: MemoryObjectSendStream[tuple[int, Any]],
-        job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
-        out_send: MemoryObjectSendStream[Outcome],
-        tg: TaskGroup,
-        slots: anyio.Semaphore,
-        sender: Sender,
-    ) -> None:
         """Read the input one job at a time, only when the buffer has room.
 
         A worker is started when a job is left waiting for one (no idle
         worker took it), up to ``concurrency``: never more workers than jobs,
         so a huge ``concurrency`` costs nothing on a small input. The outcome
-        stream ends once the producer and every worker it started are done.
+        stream ends once the producer and every worker it started are done;
+        then ``done`` (which ends the journal's heartbeat) is set.
         """
         state = self._state
         source = JobInput(self._jobs)
-        started = 0
+        slots = anyio.Semaphore(self.concurrency)
+        started = index = 0
         try:
-            async with job_send:
+            async with anyio.create_task_group() as tg, job_send, job_recv, out_send:
                 with anyio.CancelScope() as self._producer_scope:
-                    index = 0
                     try:
                         while state.reading:
                             await _acquire(slots)  # room first: nothing read is ever held
@@ -369,18 +310,13 @@ class BulkRunner:
                                 tg.start_soon(
                                     self._work, job_recv.clone(), out_send.clone(), slots, sender
                                 )
-                    except Exception as exc:
-                        self._fail_input(exc)
+                    except Exception as exc:  # run the jobs already read, then raise it
+                        self._input_error = exc
+                        self.report.stopped_early = True
                     finally:
                         await source.close()
         finally:
-            job_recv.close()
-            out_send.close()
-
-    def _fail_input(self, exc: Exception) -> None:
-        """The input raised: run the jobs already read, then raise it to the caller."""
-        self._input_error = exc
-        self.report.stopped_early = True
+            done.set()
 
     async def _work(
         self,
@@ -477,18 +413,7 @@ async def run_chunk(
     stopped instead of repeating calls, even while that attempt still runs
     (it waits for the jobs the other one holds and reports their outcomes).
     """
-    options = RunOptions(
-        phlo_id=phlo_id,
-        concurrency=concurrency,
-        rate_limit=rate_limit,
-        journal=journal,
-        max_retries=max_retries,
-        on_outcome=on_outcome,
-        retry_failed=retry_failed,
-        circuit_breaker=circuit_breaker,
-        lease=lease,
-    )
-    return await BulkRunner._of(client, jobs, options).run()
+    return await BulkRunner._of(client, jobs, RunOptions.of(locals())).run()
 
 
 def _check_target(client: object, jobs: object) -> None:
