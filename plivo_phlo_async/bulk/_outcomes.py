@@ -1,32 +1,33 @@
-"""A job's :class:`Outcome` from what is known of it: the error of its last
-attempt, or the row an earlier run left in the journal.
-
-Both decide the one status a job ends in, so they live apart from the
-runner's sending loop and can be read (and tested) on their own.
-"""
+"""A job's :class:`Outcome` from what is known of it: the answer or error of its
+last attempt, or the row an earlier run left in the journal."""
 
 from __future__ import annotations
 
 import time
 
 from .._exceptions import APIResponseValidationError, APIStatusError, PlivoError
+from ..types import PlivoObject
 from ._jobs import Job
 from ._journal import IN_FLIGHT, JournalEntry
 from ._report import Outcome, OutcomeStatus
 
-__all__ = ["error_outcome", "from_journal"]
+__all__ = ["from_journal", "sent_outcome"]
 
 _SUCCEEDED = OutcomeStatus.SUCCEEDED
 _FAILED = OutcomeStatus.FAILED
 _UNKNOWN = OutcomeStatus.OUTCOME_UNKNOWN
 
 
-def error_outcome(job: Job, job_id: str, error: PlivoError, attempts: int) -> Outcome:
-    http_status = getattr(error, "status_code", None)
-    api_id = error.api_id if isinstance(error, APIStatusError) else None
-    if error.outcome_unknown:
+def sent_outcome(job: Job, job_id: str, attempts: int, answer: PlivoObject | PlivoError) -> Outcome:
+    """The outcome of a job that was sent: Plivo's answer, or its last attempt's error."""
+    if not isinstance(answer, PlivoError):
+        http_status, api_id = answer.http_status, answer.api_id  # Outcome's next two fields
+        return Outcome(
+            job, job.ref, job_id, _SUCCEEDED, http_status, api_id, attempts, result=answer
+        )
+    if answer.outcome_unknown:
         status = _UNKNOWN
-    elif isinstance(error, APIResponseValidationError):
+    elif isinstance(answer, APIResponseValidationError):
         # Plivo answered 2xx: the job ran, only its answer is unreadable.
         status = _SUCCEEDED
     else:
@@ -36,11 +37,11 @@ def error_outcome(job: Job, job_id: str, error: PlivoError, attempts: int) -> Ou
         job.ref,
         job_id,
         status,
-        http_status=http_status,
-        api_id=api_id,
+        http_status=getattr(answer, "status_code", None),
+        api_id=answer.api_id if isinstance(answer, APIStatusError) else None,
         attempts=attempts,
-        error=error,
-        reason=str(error),
+        error=answer,
+        reason=str(answer),
     )
 
 

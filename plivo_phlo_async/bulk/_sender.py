@@ -1,15 +1,7 @@
-"""Sending one job of a bulk run until it has its one outcome.
-
-Each attempt waits for the circuit breaker and the rate limit, is journaled
-before it leaves, and is retried only when it certainly did not reach
-Plivo (or was refused with a 429): an outcome-unknown failure is reported
-as such and never re-sent. A failure every other job would meet too (a 401
-or 403, a 404 for the PHLO a run job names, the client's set-up, the rate
-limiter or the circuit breaker giving up) halts the run (:mod:`._state`).
-
-Apart from the runner (:mod:`._runner`), which reads the input, runs the
-workers and hands out the outcomes, so that the rules for sending again can
-be read in one place.
+"""Sending one job of a bulk run until it has its one outcome (the rules for
+sending again, in one place; the runner, :mod:`._runner`, reads the input and
+hands out the outcomes). Retried only when it certainly did not reach Plivo,
+or was refused with a 429; a failure every job would meet halts the run.
 """
 
 from __future__ import annotations
@@ -40,15 +32,14 @@ from ._breaker import (
     refused_reason,
     unknown_phlo_reason,
 )
-from ._jobs import Handles, Job, PreparedJob, RunJob, prepare
-from ._outcomes import error_outcome
+from ._jobs import Handles, Job, RunJob, prepare
+from ._outcomes import sent_outcome
 from ._report import BulkReport, Outcome, OutcomeStatus
 from ._state import RunState
 from ._text import unusable
 
 __all__ = ["Sender"]
 
-_SUCCEEDED = OutcomeStatus.SUCCEEDED
 _FAILED = OutcomeStatus.FAILED
 _SKIPPED = OutcomeStatus.SKIPPED
 
@@ -146,9 +137,13 @@ class Sender:
                 return self._skip(job, job_id, tally.attempts, tally.last_error)
             if not tally.probe and not breaker.closed:
                 continue  # it opened while this job waited for the rate limit
-            not_sent = await self._journal_start(job, job_id, prepared, tally)
-            if not_sent is not None:
-                return not_sent
+            if self._books is not None:  # recorded in flight before it leaves
+                not_sent = await self._books.start(
+                    job, job_id, prepared.url, prepared.body, tally.attempts
+                )
+                if not_sent is not None:  # the journal failed, or another runner took it
+                    tally.released()
+                    return not_sent
             try:
                 result = await prepared.send()
             except CannotConnectError as exc:  # nothing was sent
@@ -163,32 +158,9 @@ class Sender:
             else:
                 tally.sent()
                 tally.reached()
-                return await self._settle(
-                    Outcome(
-                        job,
-                        job.ref,
-                        job_id,
-                        _SUCCEEDED,
-                        http_status=result.http_status,
-                        api_id=result.api_id,
-                        attempts=tally.attempts,
-                        result=result,
-                    )
-                )
+                return await self._settle(sent_outcome(job, job_id, tally.attempts, result))
             if outcome is not None:
                 return outcome
-
-    async def _journal_start(
-        self, job: Job, job_id: str, prepared: PreparedJob, tally: _Tally
-    ) -> Outcome | None:
-        """Record the job in flight before it leaves (no journal: nothing to do);
-        an outcome when the journal says it must not be sent (another runner's)."""
-        if self._books is None:
-            return None
-        not_sent = await self._books.start(job, job_id, prepared.url, prepared.body, tally.attempts)
-        if not_sent is not None:
-            tally.released()
-        return not_sent
 
     async def _unreached(
         self, job: Job, job_id: str, exc: CannotConnectError, tally: _Tally
@@ -210,7 +182,7 @@ class Sender:
             return None  # the breaker decides when it goes again: no retry used
         tally.tries += 1
         if tally.tries > self._policy.max_retries:
-            return await self._settle(error_outcome(job, job_id, exc, tally.attempts))
+            return await self._settle(sent_outcome(job, job_id, tally.attempts, exc))
         if not await self._state.wait(partial(self._sleep, self._policy.backoff(tally.tries))):
             return self._skip(job, job_id, tally.attempts, exc)
         return None
@@ -242,7 +214,7 @@ class Sender:
                 # POST /phlo/{id} names nothing else: no job for it can succeed.
                 # (A node or member action's 404 may be that node's or member's.)
                 self._state.halted(exc, unknown_phlo_reason(job.phlo_id, exc))
-            return await self._settle(error_outcome(job, job_id, exc, tally.attempts))
+            return await self._settle(sent_outcome(job, job_id, tally.attempts, exc))
         # Certainly not executed: the row must not say "maybe".
         if self._books is not None:
             not_sent = await self._books.unsent(job, job_id, tally.attempts)
@@ -264,7 +236,7 @@ class Sender:
             f"unexpected {type(exc).__name__} while sending: {exc}; outcome unknown, not retried"
         )
         error.__cause__ = exc
-        return await self._settle(error_outcome(job, job_id, error, tally.attempts))
+        return await self._settle(sent_outcome(job, job_id, tally.attempts, error))
 
     async def _admit(self, tally: _Tally) -> bool:
         """Wait for the circuit breaker (this attempt may be its probe); False
@@ -282,16 +254,9 @@ class Sender:
         return admitted
 
     def _skip(self, job: Job, job_id: str, attempts: int, error: PlivoError | None) -> Outcome:
+        reason = self._state.skip_reason
         return self._state.skipped(
-            Outcome(
-                job,
-                job.ref,
-                job_id,
-                _SKIPPED,
-                attempts=attempts,
-                error=error,
-                reason=self._state.skip_reason,
-            )
+            Outcome(job, job.ref, job_id, _SKIPPED, attempts=attempts, error=error, reason=reason)
         )
 
     def _retry_delay(self, error: PlivoError, tries: int) -> float | None:
