@@ -1,11 +1,7 @@
 """The runner's journal bookkeeping: claim a job before it waits for the
 rate limiter, record its outcome after, release what was not sent, renew
-the leases meanwhile, and stop the run at the first journal failure.
-
-Apart from the sending loop (:mod:`._runner`) so that the rules that keep a
-job from being sent twice can be read in one place; the runner lends it
-three of its own operations (stop, an interruptible wait, the count of
-jobs skipped because it stopped).
+the leases meanwhile, and stop the run at the first journal failure (the
+rules that keep a job from being sent twice, in one place).
 """
 
 from __future__ import annotations
@@ -122,8 +118,7 @@ class Bookkeeper:
         try:
             await self.journal.release(job_id)
         except JournalError as exc:
-            self.error = self.error or exc
-            self._stop()
+            self._fail(exc)
 
     async def settle(self, outcome: Outcome) -> Outcome:
         """Record a sent (or invalid) job's outcome."""
@@ -153,9 +148,7 @@ class Bookkeeper:
         """A journal operation failed: stop the run (the error is raised once
         every job has its outcome). A job not yet sent is not sent: it is
         skipped with the error as its reason."""
-        if self.error is None:
-            self.error = error
-        self._stop()
+        self._fail(error)
         if outcome.status is _SKIPPED:
             return self._stopped(
                 dataclasses.replace(
@@ -163,6 +156,11 @@ class Bookkeeper:
                 )
             )
         return outcome
+
+    def _fail(self, error: JournalError) -> None:
+        """Keep the first journal failure and stop the run."""
+        self.error = self.error or error
+        self._stop()
 
     async def heartbeat(self, done: anyio.Event) -> None:
         """Renew this run's claims every third of the lease until ``done``,
@@ -175,8 +173,7 @@ class Bookkeeper:
             try:
                 await self.journal.renew()
             except JournalError as exc:  # they will expire: stop before that matters
-                self.error = self.error or exc
-                self._stop()
+                self._fail(exc)
                 return
 
     async def aclose(self) -> None:

@@ -1,10 +1,6 @@
-"""The caller's jobs, read one at a time whether they come sync or async.
-
-The runner's producer has one loop for both kinds of source: a plain
-iterable is read in the event loop's thread (``next()`` between awaits), an
-async iterable is awaited. Closing an unfinished source matters: a generator
-left suspended holds its resources (an open file, a database cursor) until
-the garbage collector finds it.
+"""The caller's jobs, read one at a time whether they come sync or async, and
+closed if the run does not read them to the end (a suspended generator holds
+an open file or cursor until the garbage collector finds it).
 """
 
 from __future__ import annotations

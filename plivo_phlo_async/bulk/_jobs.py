@@ -1,10 +1,6 @@
-"""Jobs: what one bulk request does, how it is checked, and its job id.
-
-A job is a frozen description (no client, no I/O). :func:`prepare` checks it
-completely before anything is sent, so an invalid job becomes a ``failed``
-outcome without a request, and returns the coroutine function that sends it.
-The job id is either the caller's or a SHA-256 of the job's content, so the
-same input in another order resumes the same journal safely.
+"""Jobs: what one bulk request does, how it is checked (:func:`prepare`, before
+anything is sent) and its job id (the caller's, or a SHA-256 of the content,
+so the same input in another order resumes the same journal).
 """
 
 from __future__ import annotations
@@ -54,6 +50,7 @@ _ID_VERSION = "plivo-phlo-async/bulk-job/v1\n"
 _WALK_BUDGET = 100_000
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,37 +121,31 @@ class Handles:
     MAX_SIZE = 256
 
     def __init__(self, client: PhloClient) -> None:
-        self._client = client
+        self.client = client
         self._phlos: dict[str, Phlo] = {}
         self._nodes: dict[tuple[str, str], MultiPartyCall] = {}
 
-    @property
-    def client(self) -> PhloClient:
-        return self._client
-
     def phlo(self, phlo_id: str) -> Phlo:
         if not isinstance(phlo_id, str):
-            return self._client.phlo(phlo_id)  # raises InvalidParameterError
-        phlo = self._phlos.get(phlo_id)
-        if phlo is None:
-            phlo = self._client.phlo(phlo_id)
-            if len(self._phlos) >= self.MAX_SIZE:
-                self._phlos.clear()
-            self._phlos[phlo_id] = phlo
-        return phlo
+            return self.client.phlo(phlo_id)  # raises InvalidParameterError
+        return self._cached(self._phlos, phlo_id, lambda: self.client.phlo(phlo_id))
 
     def node(self, phlo_id: str, node_id: str) -> MultiPartyCall:
         if not isinstance(phlo_id, str) or not isinstance(node_id, str):
             # Never a cache key (a list is unhashable); this raises.
             return self.phlo(phlo_id).multi_party_call(node_id)
-        key = (phlo_id, node_id)
-        node = self._nodes.get(key)
-        if node is None:
-            node = self.phlo(phlo_id).multi_party_call(node_id)
-            if len(self._nodes) >= self.MAX_SIZE:
-                self._nodes.clear()
-            self._nodes[key] = node
-        return node
+        return self._cached(
+            self._nodes, (phlo_id, node_id), lambda: self.phlo(phlo_id).multi_party_call(node_id)
+        )
+
+    def _cached(self, cache: dict[K, T], key: K, make: Callable[[], T]) -> T:
+        value = cache.get(key)
+        if value is None:
+            value = make()
+            if len(cache) >= self.MAX_SIZE:
+                cache.clear()
+            cache[key] = value
+        return value
 
 
 def _content(job: Job) -> dict[str, Any]:

@@ -1,23 +1,10 @@
-"""A campaign's manifest: what was submitted, kept in the campaign's journal.
-
-Two tables beside the journal's rows (``campaigns`` and ``campaign_jobs``,
-prefixed like the others in PostgreSQL), written once when a campaign is
-submitted and before anything is queued: the campaign's PHLO and settings,
-and every job's id, chunk, payload and a digest of its content. From then on
-every job of the campaign is in exactly one state (:data:`STATES`), read by
-joining the manifest with the journal's rows, so a job that never ran is as
-visible as one that failed.
-
-A campaign's journal rows are keyed ``campaign_id/job_id`` (:func:`job_key`):
-two campaigns on one journal never share a row, so an id reused by a later
-campaign is sent for that campaign, never answered with an earlier call's
-outcome. Inside one campaign an id is bound to its digest: submitting it
-again with another payload is a :class:`ManifestConflictError`.
-
-The statements are written once here; each backend only runs them
-(:meth:`~._journal.Journal.transact`) with its own placeholder and clock.
-The tables are created by the first submit, so journals without campaigns
-are unchanged and older versions still read them.
+"""A campaign's manifest in its journal: what was submitted (tables
+``campaigns`` and ``campaign_jobs``), joined with the journal's rows so every
+job is in exactly one of :data:`STATES`. A campaign's rows are keyed
+``campaign_id/job_id`` (:func:`job_key`), so campaigns never share a row. The
+statements are written once here and run by each backend
+(:meth:`~._journal.Journal.transact`); the first submit creates the tables,
+so journals without campaigns are unchanged. The guide: docs/campaigns.md.
 """
 
 # Table names are interpolated into SQL: fixed names plus the journal's

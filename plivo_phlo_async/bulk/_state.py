@@ -1,12 +1,7 @@
-"""A bulk run's state: where it is in its life, and why it stops.
-
-A run is :attr:`Phase.NEW`, then :attr:`Phase.RUNNING` once ``stream()``
-starts it, then :attr:`Phase.FINISHED`. Apart from that, it may stop, and a
-:class:`Stop` says why: the caller's ``stop()`` (or the journal failing), or
-the runner's own halt (a 401 or 403, a 404 for the PHLO, the client's
-set-up, the rate limiter or the circuit breaker giving up). Every change
-goes through :class:`RunState`, which refuses the ones that cannot happen,
-so the rules are in one place (as h11's ``_state.py`` keeps a connection's).
+"""A bulk run's state: its :class:`Phase` (new, running, finished) and the
+:class:`Stop` that says why it stops (the caller's ``stop()``, or the runner's
+own halt). Every change goes through :class:`RunState`, which refuses the
+ones that cannot happen, so the rules are in one place.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
-"""Text of arbitrary values that can never fail: for messages and the journal.
-
-A job may hold anything (a lone surrogate, a 5,000-digit integer, a list
-nested 100,000 deep, an object whose ``__repr__`` raises). Whatever is shown
-in an error message or written to SQLite goes through these functions, so
-turning a bad value into text is never what aborts a run.
+"""Text of arbitrary values that can never fail, for messages and the journal:
+a job may hold anything (a lone surrogate, a 5,000-digit integer, deep
+nesting, a ``__repr__`` that raises), and turning it into text must never be
+what aborts a run.
 """
 
 from __future__ import annotations
