@@ -7,6 +7,7 @@ rules that keep a job from being sent twice, in one place).
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -14,8 +15,7 @@ from typing import Any
 import anyio
 
 from ._jobs import Job
-from ._journal import Journal, JournalError
-from ._outcomes import from_journal
+from ._journal import IN_FLIGHT, Journal, JournalEntry, JournalError
 from ._report import Outcome, OutcomeStatus
 from ._text import safe_str
 
@@ -34,6 +34,8 @@ LOST = (
 MAX_POLL = 0.5
 
 _SKIPPED = OutcomeStatus.SKIPPED
+_FAILED = OutcomeStatus.FAILED
+_UNKNOWN = OutcomeStatus.OUTCOME_UNKNOWN
 
 Wait = Callable[[Callable[[], Awaitable[Any]]], Awaitable[bool]]
 
@@ -182,3 +184,28 @@ class Bookkeeper:
                 await self.journal.aclose()
         except JournalError as exc:
             self.error = self.error or exc
+
+
+def from_journal(job: Job, job_id: str, row: JournalEntry, status: OutcomeStatus) -> Outcome:
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(row.updated_at))
+    if row.note is not None:  # the operator's resolution
+        reason = f"{row.note} ({when})"
+    elif row.status == IN_FLIGHT or (status is _UNKNOWN and row.error is None):
+        reason = f"in flight when an earlier run ended (sent {when}): it may have been executed"
+    elif status is _UNKNOWN:
+        reason = f"outcome unknown in an earlier run ({when}): {row.error}"
+    elif status is _FAILED:
+        reason = f"failed in an earlier run: {row.error}"
+    else:
+        reason = "succeeded in an earlier run"
+    return Outcome(
+        job,
+        job.ref,
+        job_id,
+        status,
+        http_status=row.http_status,
+        api_id=row.api_id,
+        attempts=row.attempts,
+        from_journal=True,
+        reason=reason,
+    )

@@ -188,15 +188,6 @@ def manifest_job(job: RunJob, job_id: str) -> ManifestJob:
     return ManifestJob(job_id, derive_job_id(RunJob(job.phlo_id, job.payload)), payload, ref)
 
 
-async def _ensure_tables(sql: Sql) -> None:
-    for statement in _CREATE:
-        await sql.execute(statement)
-
-
-async def _has_manifest(sql: Sql) -> bool:
-    return await sql.table_exists("campaign_jobs")
-
-
 async def add_jobs(
     sql: Sql,
     campaign_id: str,
@@ -212,7 +203,8 @@ async def add_jobs(
     Raises :class:`ManifestConflictError` (the caller's transaction is then
     rolled back) for an id already there with another digest.
     """
-    await _ensure_tables(sql)
+    for statement in _CREATE:
+        await sql.execute(statement)
     found = await sql.fetch("SELECT phlo_id FROM {campaigns} WHERE campaign_id = ?", (campaign_id,))
     if found and found[0][0] != phlo_id:
         raise ManifestConflictError(
@@ -294,7 +286,7 @@ async def _digests(sql: Sql, campaign_id: str, ids: list[str]) -> dict[str, tupl
 
 
 async def read_campaign(sql: Sql, campaign_id: str) -> CampaignRecord | None:
-    if not await _has_manifest(sql):
+    if not await sql.table_exists("campaign_jobs"):  # no campaign yet
         return None
     rows = await sql.fetch(
         "SELECT phlo_id, settings FROM {campaigns} WHERE campaign_id = ?", (campaign_id,)
@@ -305,7 +297,7 @@ async def read_campaign(sql: Sql, campaign_id: str) -> CampaignRecord | None:
 
 
 async def campaign_ids(sql: Sql) -> list[str]:
-    if not await _has_manifest(sql):
+    if not await sql.table_exists("campaign_jobs"):  # no campaign yet
         return []
     rows = await sql.fetch("SELECT campaign_id FROM {campaigns} ORDER BY created_at, campaign_id")
     return [str(row[0]) for row in rows]

@@ -258,14 +258,10 @@ class BulkRunner:
                     await self._limiter.aclose()
             if self._books is not None:
                 await self._books.aclose()
-        if body_error is not None:
-            raise body_error
-        if drain_error is not None:
-            raise drain_error
-        if self._books is not None and self._books.error is not None:
-            raise self._books.error
-        if self._input_error is not None:
-            raise self._input_error
+        journal_error = None if self._books is None else self._books.error
+        for error in (body_error, drain_error, journal_error, self._input_error):
+            if error is not None:  # the first, once every job has its outcome
+                raise error
 
     # -- producer and workers ------------------------------------------------------
     async def _produce(
@@ -330,12 +326,10 @@ class BulkRunner:
                 # The *_nowait calls first: a hand-off that need not wait costs
                 # no trip through the event loop (the request itself yields).
                 try:
-                    index, item = job_recv.receive_nowait()
-                except anyio.WouldBlock:
                     try:
+                        index, item = job_recv.receive_nowait()
+                    except anyio.WouldBlock:
                         index, item = await job_recv.receive()
-                    except anyio.EndOfStream:
-                        return
                 except anyio.EndOfStream:
                     return
                 slots.release()

@@ -11,6 +11,8 @@ from functools import partial
 
 from .._exceptions import (
     APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
     AuthenticationError,
     CannotConnectError,
     ConfigurationError,
@@ -23,6 +25,7 @@ from .._exceptions import (
 )
 from .._ratelimit import Limiter, RateLimiterUnavailableError
 from .._retry import RetryPolicy
+from ..types import PlivoObject
 from ._bookkeeping import Bookkeeper
 from ._breaker import (
     Breaker,
@@ -33,14 +36,15 @@ from ._breaker import (
     unknown_phlo_reason,
 )
 from ._jobs import Handles, Job, RunJob, prepare
-from ._outcomes import sent_outcome
 from ._report import BulkReport, Outcome, OutcomeStatus
 from ._state import RunState
 from ._text import unusable
 
 __all__ = ["Sender"]
 
+_SUCCEEDED = OutcomeStatus.SUCCEEDED
 _FAILED = OutcomeStatus.FAILED
+_UNKNOWN = OutcomeStatus.OUTCOME_UNKNOWN
 _SKIPPED = OutcomeStatus.SKIPPED
 
 
@@ -272,3 +276,30 @@ class Sender:
     async def _settle(self, outcome: Outcome) -> Outcome:
         """Record a sent (or invalid) job's outcome in the journal, if any."""
         return outcome if self._books is None else await self._books.settle(outcome)
+
+
+def sent_outcome(job: Job, job_id: str, attempts: int, answer: PlivoObject | PlivoError) -> Outcome:
+    """The outcome of a job that was sent: Plivo's answer, or its last attempt's error."""
+    if not isinstance(answer, PlivoError):
+        http_status, api_id = answer.http_status, answer.api_id  # Outcome's next two fields
+        return Outcome(
+            job, job.ref, job_id, _SUCCEEDED, http_status, api_id, attempts, result=answer
+        )
+    if answer.outcome_unknown:
+        status = _UNKNOWN
+    elif isinstance(answer, APIResponseValidationError):
+        # Plivo answered 2xx: the job ran, only its answer is unreadable.
+        status = _SUCCEEDED
+    else:
+        status = _FAILED
+    return Outcome(
+        job,
+        job.ref,
+        job_id,
+        status,
+        http_status=getattr(answer, "status_code", None),
+        api_id=answer.api_id if isinstance(answer, APIStatusError) else None,
+        attempts=attempts,
+        error=answer,
+        reason=str(answer),
+    )
