@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 from functools import partial
 from typing import Any
 
@@ -40,6 +41,7 @@ _UNKNOWN = OutcomeStatus.OUTCOME_UNKNOWN
 Wait = Callable[[Callable[[], Awaitable[Any]]], Awaitable[bool]]
 
 
+@dataclass(slots=True)
 class Bookkeeper:
     """One run's use of its journal.
 
@@ -48,23 +50,14 @@ class Bookkeeper:
     ``error`` is the first journal failure: the run raises it at the end.
     """
 
-    def __init__(
-        self,
-        journal: Journal,
-        *,
-        retry_failed: bool,
-        lease: float,
-        stop: Callable[[], None],
-        wait: Wait,
-        stopped: Callable[[Outcome], Outcome],
-    ) -> None:
-        self.journal = journal
-        self.retry_failed = retry_failed
-        self.lease = lease
-        self.error: JournalError | None = None
-        self._stop = stop
-        self._wait = wait
-        self._stopped = stopped
+    journal: Journal
+    _: KW_ONLY
+    retry_failed: bool
+    lease: float
+    stop: Callable[[], None]
+    wait: Wait
+    stopped: Callable[[Outcome], Outcome]
+    error: JournalError | None = field(default=None, init=False)
 
     async def claim(self, job: Job, job_id: str) -> Outcome | None:
         """Claim the job for this run (None: send it), or its outcome.
@@ -89,8 +82,8 @@ class Bookkeeper:
                 assert claim.row is not None
                 assert claim.status is not None
                 return from_journal(job, job_id, claim.row, OutcomeStatus(claim.status))
-            if not await self._wait(partial(anyio.sleep, poll)):
-                return self._stopped(Outcome(job, ref, job_id, _SKIPPED, reason=OWNED))
+            if not await self.wait(partial(anyio.sleep, poll)):
+                return self.stopped(Outcome(job, ref, job_id, _SKIPPED, reason=OWNED))
             poll = min(poll * 2, MAX_POLL, self.lease / 10)
 
     async def start(
@@ -152,7 +145,7 @@ class Bookkeeper:
         skipped with the error as its reason."""
         self._fail(error)
         if outcome.status is _SKIPPED:
-            return self._stopped(
+            return self.stopped(
                 dataclasses.replace(
                     outcome, error=error, reason=f"not sent: the journal failed: {error}"
                 )
@@ -162,7 +155,7 @@ class Bookkeeper:
     def _fail(self, error: JournalError) -> None:
         """Keep the first journal failure and stop the run."""
         self.error = self.error or error
-        self._stop()
+        self.stop()
 
     async def heartbeat(self, done: anyio.Event) -> None:
         """Renew this run's claims every third of the lease until ``done``,

@@ -27,17 +27,6 @@ from .._exceptions import (
 )
 from .._validation import is_int, is_number
 
-__all__ = [
-    "DEFAULT_CIRCUIT_BREAKER",
-    "Breaker",
-    "BreakerGaveUp",
-    "CircuitBreaker",
-    "cannot_connect_reason",
-    "may_have_reached",
-    "refused_reason",
-    "unknown_phlo_reason",
-]
-
 
 @dataclass(frozen=True, slots=True)
 class CircuitBreaker:

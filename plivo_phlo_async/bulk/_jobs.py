@@ -31,17 +31,6 @@ from ._text import escape_surrogates, safe_repr, unusable
 if TYPE_CHECKING:  # the client imports bulk lazily; bulk needs it only for types
     from .._client import PhloClient
 
-__all__ = [
-    "Handles",
-    "Job",
-    "MemberActionJob",
-    "NodeActionJob",
-    "PreparedJob",
-    "RunJob",
-    "derive_job_id",
-    "prepare",
-]
-
 #: Prefix of the hashed text: a future change of the derivation gets a new one,
 #: so it can never silently match ids derived the old way.
 _ID_VERSION = "plivo-phlo-async/bulk-job/v1\n"

@@ -25,24 +25,6 @@ from ..resources.phlo import encode_run_payload
 from ._jobs import RunJob, _checked, derive_job_id
 from ._journal import CLAIMED, IN_FLIGHT, RESEND
 
-__all__ = [
-    "NOT_STARTED",
-    "STATES",
-    "CampaignRecord",
-    "Dialect",
-    "ManifestConflictError",
-    "ManifestJob",
-    "Sql",
-    "add_jobs",
-    "campaign_ids",
-    "check_campaign_id",
-    "chunk_jobs",
-    "chunks_to_run",
-    "job_key",
-    "read_campaign",
-    "state_counts",
-]
-
 NOT_STARTED = "not_started"
 #: Every state a campaign's job is in, in the order a job goes through them.
 STATES = (NOT_STARTED, CLAIMED, IN_FLIGHT, "succeeded", "failed", "outcome_unknown")

@@ -36,16 +36,12 @@ _NEXT = {Phase.NEW: Phase.RUNNING, Phase.RUNNING: Phase.FINISHED}
 @dataclass(frozen=True, slots=True)
 class Stop:
     """Why a run stops: no job starts any more, and each one not started is
-    skipped with ``reason``.
-
-    ``error`` is what stopped it when the runner stopped itself (None: the
-    caller did). ``drain``: the rest of the input is still read, so that
-    every job gets its skipped outcome; only a halt drains, and a ``stop()``
-    during the drain ends it.
+    skipped with ``reason``. ``drain``: the rest of the input is still read,
+    so that every job gets its skipped outcome; only a halt drains (its error
+    is the report's ``stopped_by``), and a ``stop()`` during the drain ends it.
     """
 
     reason: str = STOPPED
-    error: PlivoError | None = None
     drain: bool = False
 
 
@@ -107,7 +103,7 @@ class RunState:
             raise RuntimeError(f"a bulk run cannot halt while {self.phase.value}")
         self.report.stopped_by = error
         self.report.stop_reason = reason
-        self._stop(Stop(reason, error, drain=True))
+        self._stop(Stop(reason, drain=True))
 
     def _stop(self, stop: Stop) -> None:
         """The run's first stop: start no new request; interrupt every wait."""
