@@ -190,7 +190,7 @@ def may_have_reached(error: PlivoError) -> bool:
 def refused_reason(error: APIStatusError) -> str:
     """Why a 401 or 403 stopped the run, in the words jobs are skipped with."""
     what = (
-        "authentication failed" if isinstance(error, AuthenticationError) else ("permission denied")
+        "authentication failed" if isinstance(error, AuthenticationError) else "permission denied"
     )
     detail = error.error or error.server_message or error.response.reason_phrase
     return f"stopped: {what} ({error.status_code}): {detail}".rstrip(": ")

@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, field, fields
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .._exceptions import InvalidParameterError
@@ -91,10 +92,9 @@ Send: TypeAlias = Callable[[], Awaitable[PhloRunResult | ActionResult]]
 
 @dataclass(frozen=True, slots=True)
 class PreparedJob:
-    """A job that passed every check: its id, how to send it, and the request
-    it sends (for the journal: what to check when its outcome is unknown)."""
+    """A job that passed every check: how to send it, and the request it sends
+    (for the journal: what to check when its outcome is unknown)."""
 
-    job_id: str
     send: Send
     url: str
     body: bytes
@@ -284,11 +284,11 @@ def prepare(job: Job, handles: Handles) -> PreparedJob:
     Raises :class:`InvalidParameterError` exactly where sending the job
     through the resources would, but without touching the network.
     """
-    job_id = job_id_of(job)
+    job_id_of(job)  # refused here as the runner refuses it
     if isinstance(job, RunJob):
         phlo = _checked("phlo_id", handles.phlo, job.phlo_id)
         content = _checked("payload", encode_run_payload, job.payload, {})
-        return _prepared(job_id, handles, prepare_run(phlo, content))
+        return _prepared(handles, prepare_run(phlo, content))
 
     if not isinstance(job, JOB_TYPES):
         raise InvalidParameterError(
@@ -310,19 +310,16 @@ def prepare(job: Job, handles: Handles) -> PreparedJob:
         except Exception as exc:
             raise unusable(_suspect(job, tuple(data)), exc) from None
 
-        return _prepared(job_id, handles, prepare_action(node, params))
+        return _prepared(handles, prepare_action(node, params))
 
     member = _checked("member_address", node.member, job.member_address)  # checks it
     member_params = _checked("action", validate_model, MemberActionParams, {"action": job.action})
-    return _prepared(job_id, handles, prepare_member_action(member, member_params))
+    return _prepared(handles, prepare_member_action(member, member_params))
 
 
-def _prepared(job_id: str, handles: Handles, request: PreparedRequest[Any]) -> PreparedJob:
+def _prepared(handles: Handles, request: PreparedRequest[Any]) -> PreparedJob:
     """A checked request, sent through the client's one send path when the runner says so."""
-    client = handles.client
-
-    def send() -> Awaitable[PhloRunResult | ActionResult]:
-        return send_prepared(client, request)
-
     assert request.content is not None  # every bulk request is a POST with a body
-    return PreparedJob(job_id, send, request.url, request.content)
+    return PreparedJob(
+        partial(send_prepared, handles.client, request), request.url, request.content
+    )

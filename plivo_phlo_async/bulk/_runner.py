@@ -10,10 +10,12 @@ guide: docs/bulk.md.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -32,7 +34,6 @@ from ._options import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, OutcomeCallback, Run
 from ._report import BulkReport, Outcome, OutcomeStatus
 from ._sender import Sender
 from ._state import Phase, RunState
-from ._stream import OutcomeStream
 from ._text import escape_surrogates, unusable
 
 if TYPE_CHECKING:  # the client imports this package lazily, in PhloClient.bulk
@@ -375,6 +376,56 @@ class BulkRunner:
         if outcome.status is _SKIPPED:  # certainly not sent since it was claimed
             await books.release(job_id)
         return outcome
+
+
+@dataclass(slots=True)
+class OutcomeStream:
+    """The caller's view of the outcome stream: counts each outcome in the
+    report and passes it to ``on_outcome`` before handing it over."""
+
+    receive: MemoryObjectReceiveStream[Outcome]
+    report: BulkReport
+    callback: OutcomeCallback | None
+    started: float
+    exhausted: bool = field(default=False, init=False)
+
+    def __aiter__(self) -> OutcomeStream:
+        return self
+
+    async def __anext__(self) -> Outcome:
+        try:
+            try:
+                outcome = self.receive.receive_nowait()
+            except anyio.WouldBlock:
+                outcome = await self.receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self.exhausted = True
+            raise StopAsyncIteration from None
+        report = self.report
+        report.add(outcome)
+        report.wall_time = time.perf_counter() - self.started
+        callback = self.callback
+        if callback is not None:
+            try:
+                result = callback(outcome)
+                if inspect.isawaitable(result):
+                    await result
+            except BaseException:
+                self.callback = None  # a broken callback is not called again
+                raise
+        return outcome
+
+    async def drain(self) -> Exception | None:
+        """Consume what is left (after a graceful stop); return the first
+        error ``on_outcome`` raised meanwhile, if any."""
+        first: Exception | None = None
+        while True:
+            try:
+                await self.__anext__()
+            except StopAsyncIteration:
+                return first
+            except Exception as exc:  # the callback's: it is not called again
+                first = first or exc
 
 
 async def _acquire(semaphore: anyio.Semaphore) -> None:
