@@ -49,6 +49,7 @@ _UNKNOWN = OutcomeStatus.OUTCOME_UNKNOWN
 _SKIPPED = OutcomeStatus.SKIPPED
 
 
+@dataclass(slots=True)
 class _Tally:
     """One job's attempts so far, shared by the steps of :meth:`Sender.send`.
 
@@ -57,15 +58,12 @@ class _Tally:
     :meth:`failed` or :meth:`released`), which also gives the probe back.
     """
 
-    __slots__ = ("attempts", "breaker", "last_error", "probe", "report", "tries")
-
-    def __init__(self, report: BulkReport, breaker: Breaker) -> None:
-        self.report = report
-        self.breaker = breaker
-        self.attempts = 0  # requests that may have reached the API
-        self.tries = 0  # attempts that count against max_retries
-        self.last_error: PlivoError | None = None
-        self.probe = False
+    report: BulkReport
+    breaker: Breaker
+    attempts: int = 0  # requests that may have reached the API
+    tries: int = 0  # attempts that count against max_retries
+    last_error: PlivoError | None = None
+    probe: bool = False
 
     def sent(self) -> None:
         """A request that may have reached the API: counted for the job and the run."""
