@@ -64,15 +64,11 @@ async def mark_jobs(
     already known, raises :class:`InvalidParameterError` and changes nothing.
     ``note`` is kept and shown as the reason in later runs. Returns the ids.
     """
-    try:
-        resolution = OutcomeStatus(status)
-    except (ValueError, TypeError):
-        resolution = None
-    if resolution not in (OutcomeStatus.SUCCEEDED, OutcomeStatus.FAILED):
+    if status not in ("succeeded", "failed"):  # OutcomeStatus members are equal to these
         raise InvalidParameterError(
             "status", f"must be 'succeeded' or 'failed', not {safe_str(status)!r}"
         )
-    assert resolution is not None
+    resolution = OutcomeStatus(status)
     if note is not None and not isinstance(note, str):
         raise InvalidParameterError("note", f"must be a string, not {type(note).__name__}")
     text = f"marked {resolution.value} by the operator" + (f": {note}" if note else "")
