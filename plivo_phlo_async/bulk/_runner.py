@@ -13,7 +13,7 @@ import dataclasses
 import inspect
 import os
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,6 @@ from .._ratelimit import DEFAULT_RATE_LIMIT, Limiter, RateLimit, make_limiter
 from .._retry import RetryPolicy
 from ._bookkeeping import Bookkeeper
 from ._breaker import DEFAULT_CIRCUIT_BREAKER, Breaker, CircuitBreaker
-from ._input import JobInput
 from ._jobs import JOB_TYPES, Handles, Job, RunJob, job_id_of
 from ._journal import DEFAULT_LEASE, open_journal
 from ._options import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, OutcomeCallback, RunOptions
@@ -52,6 +51,8 @@ async def _pause(seconds: float) -> None:
 
 
 JobSource = Iterable[Any] | AsyncIterable[Any]
+#: How long an async generator's cleanup may take when the run stops early.
+CLOSE_TIMEOUT = 5.0
 
 _FAILED = OutcomeStatus.FAILED
 _SKIPPED = OutcomeStatus.SKIPPED
@@ -376,6 +377,50 @@ class BulkRunner:
         if outcome.status is _SKIPPED:  # certainly not sent since it was claimed
             await books.release(job_id)
         return outcome
+
+
+class JobInput:
+    """One job at a time from ``jobs``, sync or async; :meth:`next` raises
+    ``StopAsyncIteration`` at the end. A generator the run did not read to its
+    end is closed (suspended, it holds an open file or cursor until the
+    garbage collector finds it)."""
+
+    def __init__(self, jobs: JobSource) -> None:
+        self._jobs = jobs
+        self._async: AsyncIterator[Any] | None = None
+        self._sync: Iterator[Any] | None = None
+        self.exhausted = False
+
+    async def next(self) -> Any:
+        """The next job; errors of the source (``iter()`` included) propagate."""
+        jobs = self._jobs
+        try:
+            if isinstance(jobs, AsyncIterable):
+                if self._async is None:
+                    self._async = jobs.__aiter__()
+                return await self._async.__anext__()
+            if self._sync is None:
+                self._sync = iter(jobs)
+            try:
+                return next(self._sync)
+            except StopIteration:
+                raise StopAsyncIteration from None
+        except StopAsyncIteration:
+            self.exhausted = True
+            raise
+
+    async def close(self) -> None:
+        """Close a generator the run did not read to its end (the caller's own
+        iterables are left alone: they may be read again)."""
+        if self.exhausted:
+            return
+        if self._async is not None:
+            aclose = getattr(self._async, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT):
+                    await aclose()
+        elif inspect.isgenerator(self._jobs):
+            self._jobs.close()
 
 
 @dataclass(slots=True)
