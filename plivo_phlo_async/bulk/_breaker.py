@@ -116,8 +116,7 @@ class Breaker:
                     return True
                 self._probing = False  # closed meanwhile by an answer: go as usual
                 continue
-            changed = self._changed
-            await changed.wait()
+            await self._changed.wait()
 
     def reached(self, *, probe: bool) -> None:
         """An attempt reached the API (any answer, or an unknown outcome): close."""
