@@ -316,18 +316,9 @@ class PhloClient(BaseClient):
         """
         from .bulk import DEFAULT_CIRCUIT_BREAKER, BulkRunner, RunOptions
 
-        options = RunOptions(
-            phlo_id=phlo_id,
-            concurrency=concurrency,
-            rate_limit=rate_limit,
-            journal=journal,
-            max_retries=max_retries,
-            on_outcome=on_outcome,
-            retry_failed=retry_failed,
-            circuit_breaker=DEFAULT_CIRCUIT_BREAKER if circuit_breaker is None else circuit_breaker,
-            lease=lease,
-        )
-        return BulkRunner._of(self, jobs, options)
+        if circuit_breaker is None:
+            circuit_breaker = DEFAULT_CIRCUIT_BREAKER
+        return BulkRunner._of(self, jobs, RunOptions.of(locals()))
 
     async def aclose(self) -> None:
         """Close the client for good (an ``http_client`` passed in is left open).

@@ -1,25 +1,22 @@
 """The runner's journal bookkeeping: claim a job before it waits for the
 rate limiter, record its outcome after, release what was not sent, renew
-the leases meanwhile, and stop the run at the first journal failure.
-
-Apart from the sending loop (:mod:`._runner`) so that the rules that keep a
-job from being sent twice can be read in one place; the runner lends it
-three of its own operations (stop, an interruptible wait, the count of
-jobs skipped because it stopped).
+the leases meanwhile, and stop the run at the first journal failure (the
+rules that keep a job from being sent twice, in one place).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 from functools import partial
 from typing import Any
 
 import anyio
 
 from ._jobs import Job
-from ._journal import Journal, JournalError
-from ._outcomes import from_journal
+from ._journal import IN_FLIGHT, Journal, JournalEntry, JournalError
 from ._report import Outcome, OutcomeStatus
 from ._text import safe_str
 
@@ -38,10 +35,13 @@ LOST = (
 MAX_POLL = 0.5
 
 _SKIPPED = OutcomeStatus.SKIPPED
+_FAILED = OutcomeStatus.FAILED
+_UNKNOWN = OutcomeStatus.OUTCOME_UNKNOWN
 
 Wait = Callable[[Callable[[], Awaitable[Any]]], Awaitable[bool]]
 
 
+@dataclass(slots=True)
 class Bookkeeper:
     """One run's use of its journal.
 
@@ -50,23 +50,14 @@ class Bookkeeper:
     ``error`` is the first journal failure: the run raises it at the end.
     """
 
-    def __init__(
-        self,
-        journal: Journal,
-        *,
-        retry_failed: bool,
-        lease: float,
-        stop: Callable[[], None],
-        wait: Wait,
-        stopped: Callable[[Outcome], Outcome],
-    ) -> None:
-        self.journal = journal
-        self.retry_failed = retry_failed
-        self.lease = lease
-        self.error: JournalError | None = None
-        self._stop = stop
-        self._wait = wait
-        self._stopped = stopped
+    journal: Journal
+    _: KW_ONLY
+    retry_failed: bool
+    lease: float
+    stop: Callable[[], None]
+    wait: Wait
+    stopped: Callable[[Outcome], Outcome]
+    error: JournalError | None = field(default=None, init=False)
 
     async def claim(self, job: Job, job_id: str) -> Outcome | None:
         """Claim the job for this run (None: send it), or its outcome.
@@ -91,8 +82,8 @@ class Bookkeeper:
                 assert claim.row is not None
                 assert claim.status is not None
                 return from_journal(job, job_id, claim.row, OutcomeStatus(claim.status))
-            if not await self._wait(partial(anyio.sleep, poll)):
-                return self._stopped(Outcome(job, ref, job_id, _SKIPPED, reason=OWNED))
+            if not await self.wait(partial(anyio.sleep, poll)):
+                return self.stopped(Outcome(job, ref, job_id, _SKIPPED, reason=OWNED))
             poll = min(poll * 2, MAX_POLL, self.lease / 10)
 
     async def start(
@@ -122,8 +113,7 @@ class Bookkeeper:
         try:
             await self.journal.release(job_id)
         except JournalError as exc:
-            self.error = self.error or exc
-            self._stop()
+            self._fail(exc)
 
     async def settle(self, outcome: Outcome) -> Outcome:
         """Record a sent (or invalid) job's outcome."""
@@ -153,16 +143,19 @@ class Bookkeeper:
         """A journal operation failed: stop the run (the error is raised once
         every job has its outcome). A job not yet sent is not sent: it is
         skipped with the error as its reason."""
-        if self.error is None:
-            self.error = error
-        self._stop()
+        self._fail(error)
         if outcome.status is _SKIPPED:
-            return self._stopped(
+            return self.stopped(
                 dataclasses.replace(
                     outcome, error=error, reason=f"not sent: the journal failed: {error}"
                 )
             )
         return outcome
+
+    def _fail(self, error: JournalError) -> None:
+        """Keep the first journal failure and stop the run."""
+        self.error = self.error or error
+        self.stop()
 
     async def heartbeat(self, done: anyio.Event) -> None:
         """Renew this run's claims every third of the lease until ``done``,
@@ -175,8 +168,7 @@ class Bookkeeper:
             try:
                 await self.journal.renew()
             except JournalError as exc:  # they will expire: stop before that matters
-                self.error = self.error or exc
-                self._stop()
+                self._fail(exc)
                 return
 
     async def aclose(self) -> None:
@@ -185,3 +177,28 @@ class Bookkeeper:
                 await self.journal.aclose()
         except JournalError as exc:
             self.error = self.error or exc
+
+
+def from_journal(job: Job, job_id: str, row: JournalEntry, status: OutcomeStatus) -> Outcome:
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(row.updated_at))
+    if row.note is not None:  # the operator's resolution
+        reason = f"{row.note} ({when})"
+    elif row.status == IN_FLIGHT or (status is _UNKNOWN and row.error is None):
+        reason = f"in flight when an earlier run ended (sent {when}): it may have been executed"
+    elif status is _UNKNOWN:
+        reason = f"outcome unknown in an earlier run ({when}): {row.error}"
+    elif status is _FAILED:
+        reason = f"failed in an earlier run: {row.error}"
+    else:
+        reason = "succeeded in an earlier run"
+    return Outcome(
+        job,
+        job.ref,
+        job_id,
+        status,
+        http_status=row.http_status,
+        api_id=row.api_id,
+        attempts=row.attempts,
+        from_journal=True,
+        reason=reason,
+    )

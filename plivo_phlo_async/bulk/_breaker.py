@@ -1,17 +1,8 @@
 """When a bulk run stops on its own: the circuit breaker that keeps it from
-grinding against an API it cannot reach, and the words it stops with (also
-after a 401 or 403, see :func:`refused_reason`, and after a 404 for the PHLO
-itself, see :func:`unknown_phlo_reason`).
-
-Only failures that certainly sent nothing count (:class:`CannotConnectError`:
-refused, unreachable, TLS, DNS, connect timeout). After ``failures`` of them
-in a row (one, for a host name that does not resolve) the breaker opens and
-every worker waits: nothing is sent, failed or retried meanwhile. After a
-cool-down one request goes as a probe (half-open). Any answer from the API
-closes the breaker again; after ``probes`` failed probes, the cool-down
-doubling each time, the runner stops and the jobs not yet sent are skipped.
-A failure that may have reached the API (outcome unknown) is evidence that
-it is reachable, never a reason to send anything again.
+grinding against an API it cannot reach (only failures that certainly sent
+nothing count), and the words it stops with after a 401 or 403
+(:func:`refused_reason`) or a 404 for the PHLO (:func:`unknown_phlo_reason`).
+The rules: docs/bulk.md, "Circuit breaker".
 """
 
 from __future__ import annotations
@@ -35,17 +26,6 @@ from .._exceptions import (
     PlivoError,
 )
 from .._validation import is_int, is_number
-
-__all__ = [
-    "DEFAULT_CIRCUIT_BREAKER",
-    "Breaker",
-    "BreakerGaveUp",
-    "CircuitBreaker",
-    "cannot_connect_reason",
-    "may_have_reached",
-    "refused_reason",
-    "unknown_phlo_reason",
-]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +83,6 @@ class Breaker:
         self._failed_probes = 0
         self._probing = False
         self._changed = anyio.Event()
-        #: The last failure counted (the reason the breaker opened or gave up).
-        self.last_failure: CannotConnectError | None = None
 
     @property
     def closed(self) -> bool:
@@ -138,8 +116,7 @@ class Breaker:
                     return True
                 self._probing = False  # closed meanwhile by an answer: go as usual
                 continue
-            changed = self._changed
-            await changed.wait()
+            await self._changed.wait()
 
     def reached(self, *, probe: bool) -> None:
         """An attempt reached the API (any answer, or an unknown outcome): close."""
@@ -153,7 +130,6 @@ class Breaker:
 
     def failed(self, error: CannotConnectError, *, probe: bool) -> None:
         """An attempt could not connect; open or give up when it is time to."""
-        self.last_failure = error
         was_probing = probe and self._probing
         if probe:
             self._probing = False  # (closed meanwhile: the next opening needs a prober)
@@ -213,7 +189,7 @@ def may_have_reached(error: PlivoError) -> bool:
 def refused_reason(error: APIStatusError) -> str:
     """Why a 401 or 403 stopped the run, in the words jobs are skipped with."""
     what = (
-        "authentication failed" if isinstance(error, AuthenticationError) else ("permission denied")
+        "authentication failed" if isinstance(error, AuthenticationError) else "permission denied"
     )
     detail = error.error or error.server_message or error.response.reason_phrase
     return f"stopped: {what} ({error.status_code}): {detail}".rstrip(": ")

@@ -1,10 +1,6 @@
-"""Jobs: what one bulk request does, how it is checked, and its job id.
-
-A job is a frozen description (no client, no I/O). :func:`prepare` checks it
-completely before anything is sent, so an invalid job becomes a ``failed``
-outcome without a request, and returns the coroutine function that sends it.
-The job id is either the caller's or a SHA-256 of the job's content, so the
-same input in another order resumes the same journal safely.
+"""Jobs: what one bulk request does, how it is checked (:func:`prepare`, before
+anything is sent) and its job id (the caller's, or a SHA-256 of the content,
+so the same input in another order resumes the same journal).
 """
 
 from __future__ import annotations
@@ -14,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, field, fields
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .._exceptions import InvalidParameterError
@@ -35,17 +32,6 @@ from ._text import escape_surrogates, safe_repr, unusable
 if TYPE_CHECKING:  # the client imports bulk lazily; bulk needs it only for types
     from .._client import PhloClient
 
-__all__ = [
-    "Handles",
-    "Job",
-    "MemberActionJob",
-    "NodeActionJob",
-    "PreparedJob",
-    "RunJob",
-    "derive_job_id",
-    "prepare",
-]
-
 #: Prefix of the hashed text: a future change of the derivation gets a new one,
 #: so it can never silently match ids derived the old way.
 _ID_VERSION = "plivo-phlo-async/bulk-job/v1\n"
@@ -54,6 +40,7 @@ _ID_VERSION = "plivo-phlo-async/bulk-job/v1\n"
 _WALK_BUDGET = 100_000
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +92,9 @@ Send: TypeAlias = Callable[[], Awaitable[PhloRunResult | ActionResult]]
 
 @dataclass(frozen=True, slots=True)
 class PreparedJob:
-    """A job that passed every check: its id, how to send it, and the request
-    it sends (for the journal: what to check when its outcome is unknown)."""
+    """A job that passed every check: how to send it, and the request it sends
+    (for the journal: what to check when its outcome is unknown)."""
 
-    job_id: str
     send: Send
     url: str
     body: bytes
@@ -124,37 +110,31 @@ class Handles:
     MAX_SIZE = 256
 
     def __init__(self, client: PhloClient) -> None:
-        self._client = client
+        self.client = client
         self._phlos: dict[str, Phlo] = {}
         self._nodes: dict[tuple[str, str], MultiPartyCall] = {}
 
-    @property
-    def client(self) -> PhloClient:
-        return self._client
-
     def phlo(self, phlo_id: str) -> Phlo:
         if not isinstance(phlo_id, str):
-            return self._client.phlo(phlo_id)  # raises InvalidParameterError
-        phlo = self._phlos.get(phlo_id)
-        if phlo is None:
-            phlo = self._client.phlo(phlo_id)
-            if len(self._phlos) >= self.MAX_SIZE:
-                self._phlos.clear()
-            self._phlos[phlo_id] = phlo
-        return phlo
+            return self.client.phlo(phlo_id)  # raises InvalidParameterError
+        return self._cached(self._phlos, phlo_id, lambda: self.client.phlo(phlo_id))
 
     def node(self, phlo_id: str, node_id: str) -> MultiPartyCall:
         if not isinstance(phlo_id, str) or not isinstance(node_id, str):
             # Never a cache key (a list is unhashable); this raises.
             return self.phlo(phlo_id).multi_party_call(node_id)
-        key = (phlo_id, node_id)
-        node = self._nodes.get(key)
-        if node is None:
-            node = self.phlo(phlo_id).multi_party_call(node_id)
-            if len(self._nodes) >= self.MAX_SIZE:
-                self._nodes.clear()
-            self._nodes[key] = node
-        return node
+        return self._cached(
+            self._nodes, (phlo_id, node_id), lambda: self.phlo(phlo_id).multi_party_call(node_id)
+        )
+
+    def _cached(self, cache: dict[K, T], key: K, make: Callable[[], T]) -> T:
+        value = cache.get(key)
+        if value is None:
+            value = make()
+            if len(cache) >= self.MAX_SIZE:
+                cache.clear()
+            cache[key] = value
+        return value
 
 
 def _content(job: Job) -> dict[str, Any]:
@@ -304,11 +284,11 @@ def prepare(job: Job, handles: Handles) -> PreparedJob:
     Raises :class:`InvalidParameterError` exactly where sending the job
     through the resources would, but without touching the network.
     """
-    job_id = job_id_of(job)
+    job_id_of(job)  # refused here as the runner refuses it
     if isinstance(job, RunJob):
         phlo = _checked("phlo_id", handles.phlo, job.phlo_id)
         content = _checked("payload", encode_run_payload, job.payload, {})
-        return _prepared(job_id, handles, prepare_run(phlo, content))
+        return _prepared(handles, prepare_run(phlo, content))
 
     if not isinstance(job, JOB_TYPES):
         raise InvalidParameterError(
@@ -330,19 +310,16 @@ def prepare(job: Job, handles: Handles) -> PreparedJob:
         except Exception as exc:
             raise unusable(_suspect(job, tuple(data)), exc) from None
 
-        return _prepared(job_id, handles, prepare_action(node, params))
+        return _prepared(handles, prepare_action(node, params))
 
     member = _checked("member_address", node.member, job.member_address)  # checks it
     member_params = _checked("action", validate_model, MemberActionParams, {"action": job.action})
-    return _prepared(job_id, handles, prepare_member_action(member, member_params))
+    return _prepared(handles, prepare_member_action(member, member_params))
 
 
-def _prepared(job_id: str, handles: Handles, request: PreparedRequest[Any]) -> PreparedJob:
+def _prepared(handles: Handles, request: PreparedRequest[Any]) -> PreparedJob:
     """A checked request, sent through the client's one send path when the runner says so."""
-    client = handles.client
-
-    def send() -> Awaitable[PhloRunResult | ActionResult]:
-        return send_prepared(client, request)
-
     assert request.content is not None  # every bulk request is a POST with a body
-    return PreparedJob(job_id, send, request.url, request.content)
+    return PreparedJob(
+        partial(send_prepared, handles.client, request), request.url, request.content
+    )

@@ -1,23 +1,10 @@
-"""A campaign's manifest: what was submitted, kept in the campaign's journal.
-
-Two tables beside the journal's rows (``campaigns`` and ``campaign_jobs``,
-prefixed like the others in PostgreSQL), written once when a campaign is
-submitted and before anything is queued: the campaign's PHLO and settings,
-and every job's id, chunk, payload and a digest of its content. From then on
-every job of the campaign is in exactly one state (:data:`STATES`), read by
-joining the manifest with the journal's rows, so a job that never ran is as
-visible as one that failed.
-
-A campaign's journal rows are keyed ``campaign_id/job_id`` (:func:`job_key`):
-two campaigns on one journal never share a row, so an id reused by a later
-campaign is sent for that campaign, never answered with an earlier call's
-outcome. Inside one campaign an id is bound to its digest: submitting it
-again with another payload is a :class:`ManifestConflictError`.
-
-The statements are written once here; each backend only runs them
-(:meth:`~._journal.Journal.transact`) with its own placeholder and clock.
-The tables are created by the first submit, so journals without campaigns
-are unchanged and older versions still read them.
+"""A campaign's manifest in its journal: what was submitted (tables
+``campaigns`` and ``campaign_jobs``), joined with the journal's rows so every
+job is in exactly one of :data:`STATES`. A campaign's rows are keyed
+``campaign_id/job_id`` (:func:`job_key`), so campaigns never share a row. The
+statements are written once here and run by each backend
+(:meth:`~._journal.Journal.transact`); the first submit creates the tables,
+so journals without campaigns are unchanged. The guide: docs/campaigns.md.
 """
 
 # Table names are interpolated into SQL: fixed names plus the journal's
@@ -37,24 +24,6 @@ from .._validation import describe
 from ..resources.phlo import encode_run_payload
 from ._jobs import RunJob, _checked, derive_job_id
 from ._journal import CLAIMED, IN_FLIGHT, RESEND
-
-__all__ = [
-    "NOT_STARTED",
-    "STATES",
-    "CampaignRecord",
-    "Dialect",
-    "ManifestConflictError",
-    "ManifestJob",
-    "Sql",
-    "add_jobs",
-    "campaign_ids",
-    "check_campaign_id",
-    "chunk_jobs",
-    "chunks_to_run",
-    "job_key",
-    "read_campaign",
-    "state_counts",
-]
 
 NOT_STARTED = "not_started"
 #: Every state a campaign's job is in, in the order a job goes through them.
@@ -201,15 +170,6 @@ def manifest_job(job: RunJob, job_id: str) -> ManifestJob:
     return ManifestJob(job_id, derive_job_id(RunJob(job.phlo_id, job.payload)), payload, ref)
 
 
-async def _ensure_tables(sql: Sql) -> None:
-    for statement in _CREATE:
-        await sql.execute(statement)
-
-
-async def _has_manifest(sql: Sql) -> bool:
-    return await sql.table_exists("campaign_jobs")
-
-
 async def add_jobs(
     sql: Sql,
     campaign_id: str,
@@ -225,7 +185,8 @@ async def add_jobs(
     Raises :class:`ManifestConflictError` (the caller's transaction is then
     rolled back) for an id already there with another digest.
     """
-    await _ensure_tables(sql)
+    for statement in _CREATE:
+        await sql.execute(statement)
     found = await sql.fetch("SELECT phlo_id FROM {campaigns} WHERE campaign_id = ?", (campaign_id,))
     if found and found[0][0] != phlo_id:
         raise ManifestConflictError(
@@ -307,7 +268,7 @@ async def _digests(sql: Sql, campaign_id: str, ids: list[str]) -> dict[str, tupl
 
 
 async def read_campaign(sql: Sql, campaign_id: str) -> CampaignRecord | None:
-    if not await _has_manifest(sql):
+    if not await sql.table_exists("campaign_jobs"):  # no campaign yet
         return None
     rows = await sql.fetch(
         "SELECT phlo_id, settings FROM {campaigns} WHERE campaign_id = ?", (campaign_id,)
@@ -318,7 +279,7 @@ async def read_campaign(sql: Sql, campaign_id: str) -> CampaignRecord | None:
 
 
 async def campaign_ids(sql: Sql) -> list[str]:
-    if not await _has_manifest(sql):
+    if not await sql.table_exists("campaign_jobs"):  # no campaign yet
         return []
     rows = await sql.fetch("SELECT campaign_id FROM {campaigns} ORDER BY created_at, campaign_id")
     return [str(row[0]) for row in rows]

@@ -1,15 +1,11 @@
-"""One bulk run's settings, checked once.
-
-``client.bulk(...)``, ``BulkRunner(...)`` and ``run_chunk(...)`` take the same
-keywords; each builds one :class:`RunOptions` from them, so the defaults and
-the checks live here and nowhere else.
-"""
+"""One bulk run's settings, checked once: ``client.bulk(...)``, ``BulkRunner(...)``
+and ``run_chunk(...)`` take the same keywords and build one :class:`RunOptions`."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
 from .._exceptions import ConfigurationError
@@ -47,6 +43,11 @@ class RunOptions:
     retry_failed: bool = False
     circuit_breaker: CircuitBreaker = DEFAULT_CIRCUIT_BREAKER
     lease: float = DEFAULT_LEASE
+
+    @classmethod
+    def of(cls, keywords: Mapping[str, Any]) -> RunOptions:
+        """The options among an entry point's ``locals()`` (one list of names, here)."""
+        return cls(**{spec.name: keywords[spec.name] for spec in fields(cls)})
 
     def __post_init__(self) -> None:
         if self.phlo_id is not None:

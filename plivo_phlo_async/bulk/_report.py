@@ -144,11 +144,8 @@ class BulkReport:
     def summary(self) -> str:
         """One line for logs: counts, wall time and rate."""
         parts = ", ".join(f"{status.value} {n}" for status, n in self.counts.items())
-        extra = (
-            f"; {self.stop_reason}"
-            if self.stop_reason
-            else ("; stopped early" if self.stopped_early else "")
-        )
+        stopped = self.stop_reason or ("stopped early" if self.stopped_early else "")
+        extra = f"; {stopped}" if stopped else ""
         return (
             f"{self.total} jobs: {parts}; {self.requests_sent} requests in "
             f"{self.wall_time:.2f} s ({self.rate:.1f}/s){extra}"

@@ -1,15 +1,8 @@
-"""Resolving unknown outcomes in a journal, after checking Plivo's console.
-
-A job whose request may have been executed (``outcome_unknown``, or in
-flight when a run ended) is never sent again by the runner, so a campaign
-with such jobs never finishes cleanly on its own. The operator looks each
-one up (the journal keeps its request) and either records what happened
-(:func:`mark_jobs`) or lets the next run send it again (:func:`allow_resend`,
-which may place a second call if the first did happen).
-
-Each function opens the journal (a SQLite file or a ``postgresql://`` URL),
-does its work in one transaction and closes it. Resolve jobs while no run
-is using the journal; :func:`journal_counts` may be called at any time.
+"""Resolving unknown outcomes in a journal, after checking Plivo's console:
+record what happened (:func:`mark_jobs`) or let the next run send it again
+(:func:`allow_resend`). Each function opens the journal, works in one
+transaction and closes it; resolve jobs while no run uses the journal
+(:func:`journal_counts` may be called at any time). The guide: docs/bulk.md.
 """
 
 from __future__ import annotations
@@ -32,7 +25,11 @@ async def unknown_jobs(journal: str | os.PathLike[str]) -> list[JournalEntry]:
     """The jobs that may or may not have been executed (``outcome_unknown``
     or ``in_flight``), oldest first, each with its request (``url``,
     ``payload``) to look up. Reads without changing the journal."""
-    return await _unknown(journal)
+    opened = await open_journal(journal, create=False, readonly=True)
+    try:
+        return await opened.rows(UNRESOLVED)
+    finally:
+        await opened.aclose()
 
 
 async def journal_counts(journal: str | os.PathLike[str]) -> dict[str, int]:
@@ -67,15 +64,11 @@ async def mark_jobs(
     already known, raises :class:`InvalidParameterError` and changes nothing.
     ``note`` is kept and shown as the reason in later runs. Returns the ids.
     """
-    try:
-        resolution = OutcomeStatus(status)
-    except (ValueError, TypeError):
-        resolution = None
-    if resolution not in (OutcomeStatus.SUCCEEDED, OutcomeStatus.FAILED):
+    if status not in ("succeeded", "failed"):  # OutcomeStatus members are equal to these
         raise InvalidParameterError(
             "status", f"must be 'succeeded' or 'failed', not {safe_str(status)!r}"
         )
-    assert resolution is not None
+    resolution = OutcomeStatus(status)
     if note is not None and not isinstance(note, str):
         raise InvalidParameterError("note", f"must be a string, not {type(note).__name__}")
     text = f"marked {resolution.value} by the operator" + (f": {note}" if note else "")
@@ -112,14 +105,6 @@ def _ids(job_ids: Iterable[str]) -> list[str]:
     if not ids:
         raise InvalidParameterError("job_ids", "no job ids given")
     return ids
-
-
-async def _unknown(location: str | os.PathLike[str]) -> list[JournalEntry]:
-    journal = await open_journal(location, create=False, readonly=True)
-    try:
-        return await journal.rows(UNRESOLVED)
-    finally:
-        await journal.aclose()
 
 
 async def _resolve(

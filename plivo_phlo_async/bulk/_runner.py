@@ -1,36 +1,24 @@
 """``BulkRunner``: bounded, rate-limited, journaled fan-out of many jobs.
 
-Shape: one producer task reads the input lazily into a bounded stream; a
-pool of at most ``concurrency`` workers takes jobs from it, waits for the rate
-limiter, sends, and puts one :class:`Outcome` per job into a second bounded
-stream that the caller consumes. Workers are started as jobs wait for one, so
-two jobs start two workers whatever ``concurrency`` says. Memory is
-proportional to the jobs in flight, never to the number of jobs, and a slow
-consumer slows the producer down.
-
-Retries are the runner's own (the client it uses has ``max_retries=0``), so
-every attempt passes through the rate limiter: only what can never start a
-second call is retried (429, and connection failures before sending); an
-outcome-unknown failure is reported as such and never re-sent. How one job
-is sent, and retried, is :mod:`._sender`'s.
-
-It fails fast instead of flooding: a 401 or 403, or a 404 for the PHLO a run
-job names, stops the run at once (its state is :mod:`._state`'s), and failures
-to connect go through a circuit breaker shared by every worker
-(:mod:`._breaker`) instead of pushing every job through every retry.
+One producer reads the input lazily into a bounded stream, at most
+``concurrency`` workers (started as jobs wait for one) send through
+:mod:`._sender`, and one outcome per job goes to a second bounded stream the
+caller consumes: memory follows the jobs in flight, not the input. The
+guide: docs/bulk.md.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._base_client import BaseClient
@@ -39,14 +27,12 @@ from .._ratelimit import DEFAULT_RATE_LIMIT, Limiter, RateLimit, make_limiter
 from .._retry import RetryPolicy
 from ._bookkeeping import Bookkeeper
 from ._breaker import DEFAULT_CIRCUIT_BREAKER, Breaker, CircuitBreaker
-from ._input import JobInput
 from ._jobs import JOB_TYPES, Handles, Job, RunJob, job_id_of
-from ._journal import DEFAULT_LEASE, journal_name, open_journal
+from ._journal import DEFAULT_LEASE, open_journal
 from ._options import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, OutcomeCallback, RunOptions
 from ._report import BulkReport, Outcome, OutcomeStatus
 from ._sender import Sender
 from ._state import Phase, RunState
-from ._stream import OutcomeStream
 from ._text import escape_surrogates, unusable
 
 if TYPE_CHECKING:  # the client imports this package lazily, in PhloClient.bulk
@@ -65,6 +51,8 @@ async def _pause(seconds: float) -> None:
 
 
 JobSource = Iterable[Any] | AsyncIterable[Any]
+#: How long an async generator's cleanup may take when the run stops early.
+CLOSE_TIMEOUT = 5.0
 
 _FAILED = OutcomeStatus.FAILED
 _SKIPPED = OutcomeStatus.SKIPPED
@@ -103,18 +91,7 @@ class BulkRunner:
         lease: float = DEFAULT_LEASE,
     ) -> None:
         _check_target(client, jobs)
-        options = RunOptions(
-            phlo_id=phlo_id,
-            concurrency=concurrency,
-            rate_limit=rate_limit,
-            journal=journal,
-            max_retries=max_retries,
-            on_outcome=on_outcome,
-            retry_failed=retry_failed,
-            circuit_breaker=circuit_breaker,
-            lease=lease,
-        )
-        self._setup(client, jobs, options)
+        self._setup(client, jobs, RunOptions.of(locals()))
 
     @classmethod
     def _of(cls, client: PhloClient, jobs: JobSource, options: RunOptions) -> BulkRunner:
@@ -139,7 +116,13 @@ class BulkRunner:
             rate_limit = client.rate_limit
         max_retries = client.max_retries if options.max_retries is None else options.max_retries
         #: The options with the client's defaults filled in.
-        self._options = dataclasses.replace(options, rate_limit=rate_limit, max_retries=max_retries)
+        self._options = dataclasses.replace(
+            options,
+            rate_limit=rate_limit,
+            max_retries=max_retries,
+            retry_failed=bool(options.retry_failed),
+            lease=float(options.lease),
+        )
         self._jobs = jobs
         #: Filled in as outcomes are consumed; final once the stream is closed.
         self.report = BulkReport()
@@ -152,7 +135,7 @@ class BulkRunner:
         self._books: Bookkeeper | None = None
         self._limiter: Limiter | None = None
 
-    # -- settings ----------------------------------------------------------------
+    # -- settings (the rest are in ``_options``) -----------------------------------
     @property
     def concurrency(self) -> int:
         return self._options.concurrency
@@ -168,30 +151,6 @@ class BulkRunner:
         retries = self._options.max_retries
         assert retries is not None  # filled in by _setup
         return retries
-
-    @property
-    def retry_failed(self) -> bool:
-        return bool(self._options.retry_failed)
-
-    @property
-    def circuit_breaker(self) -> CircuitBreaker:
-        return self._options.circuit_breaker
-
-    @property
-    def lease(self) -> float:
-        return float(self._options.lease)
-
-    @property
-    def journal_path(self) -> str | None:
-        """The journal's file or URL (see :attr:`journal_name` for display)."""
-        journal = self._options.journal
-        return None if journal is None else os.fspath(journal)
-
-    @property
-    def journal_name(self) -> str | None:
-        """The journal's file or URL as it may be shown (no password)."""
-        journal = self._options.journal
-        return None if journal is None else journal_name(journal)
 
     # -- public ----------------------------------------------------------------
     @property
@@ -247,16 +206,17 @@ class BulkRunner:
         """
         self._state.advance(Phase.RUNNING)
         started = time.perf_counter()
-        if self.journal_path is not None:
+        options = self._options
+        if options.journal is not None:
             self._books = Bookkeeper(
                 await open_journal(
-                    self.journal_path,
+                    os.fspath(options.journal),
                     auth_id=self._client.auth_id,
                     base_url=self._client.base_url,
-                    lease=self.lease,
+                    lease=options.lease,
                 ),
-                retry_failed=self.retry_failed,
-                lease=self.lease,
+                retry_failed=options.retry_failed,
+                lease=options.lease,
                 stop=self.stop,
                 wait=self._state.wait,
                 stopped=self._state.skipped,
@@ -266,20 +226,20 @@ class BulkRunner:
             self._state,
             handles=Handles(self._client),
             limiter=self._limiter,
-            breaker=Breaker(self.circuit_breaker, _pause),
+            breaker=Breaker(options.circuit_breaker, _pause),
             policy=RetryPolicy(max_retries=self.max_retries),
             books=self._books,
             sleep=_pause,
         )
         job_send, job_recv = anyio.create_memory_object_stream[tuple[int, Any]](self.concurrency)
         out_send, out_recv = anyio.create_memory_object_stream[Outcome](self.concurrency)
-        view = OutcomeStream(out_recv, self.report, self._options.on_outcome, started)
+        view = OutcomeStream(out_recv, self.report, options.on_outcome, started)
         body_error: Exception | None = None
         drain_error: Exception | None = None
         try:
             async with anyio.create_task_group() as tg:
                 done = anyio.Event()
-                tg.start_soon(self._work_all, job_send, job_recv, out_send, sender, done)
+                tg.start_soon(self._produce, job_send, job_recv, out_send, sender, done)
                 if self._books is not None:
                     tg.start_soon(self._books.heartbeat, done)
                 try:
@@ -300,17 +260,13 @@ class BulkRunner:
                     await self._limiter.aclose()
             if self._books is not None:
                 await self._books.aclose()
-        if body_error is not None:
-            raise body_error
-        if drain_error is not None:
-            raise drain_error
-        if self._books is not None and self._books.error is not None:
-            raise self._books.error
-        if self._input_error is not None:
-            raise self._input_error
+        journal_error = None if self._books is None else self._books.error
+        for error in (body_error, drain_error, journal_error, self._input_error):
+            if error is not None:  # the first, once every job has its outcome
+                raise error
 
     # -- producer and workers ------------------------------------------------------
-    async def _work_all(
+    async def _produce(
         self,
         job_send: MemoryObjectSendStream[tuple[int, Any]],
         job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
@@ -318,38 +274,21 @@ class BulkRunner:
         sender: Sender,
         done: anyio.Event,
     ) -> None:
-        """The producer, in this task, and every worker it starts; ``done``
-        (which ends the journal's heartbeat) once all of them are."""
-        try:
-            async with anyio.create_task_group() as tg:
-                slots = anyio.Semaphore(self.concurrency)
-                await self._produce(job_send, job_recv, out_send, tg, slots, sender)
-        finally:
-            done.set()
-
-    async def _produce(
-        self,
-        job_send: MemoryObjectSendStream[tuple[int, Any]],
-        job_recv: MemoryObjectReceiveStream[tuple[int, Any]],
-        out_send: MemoryObjectSendStream[Outcome],
-        tg: TaskGroup,
-        slots: anyio.Semaphore,
-        sender: Sender,
-    ) -> None:
         """Read the input one job at a time, only when the buffer has room.
 
         A worker is started when a job is left waiting for one (no idle
         worker took it), up to ``concurrency``: never more workers than jobs,
         so a huge ``concurrency`` costs nothing on a small input. The outcome
-        stream ends once the producer and every worker it started are done.
+        stream ends once the producer and every worker it started are done;
+        then ``done`` (which ends the journal's heartbeat) is set.
         """
         state = self._state
         source = JobInput(self._jobs)
-        started = 0
+        slots = anyio.Semaphore(self.concurrency)
+        started = index = 0
         try:
-            async with job_send:
+            async with anyio.create_task_group() as tg, job_send, job_recv, out_send:
                 with anyio.CancelScope() as self._producer_scope:
-                    index = 0
                     try:
                         while state.reading:
                             await _acquire(slots)  # room first: nothing read is ever held
@@ -369,18 +308,13 @@ class BulkRunner:
                                 tg.start_soon(
                                     self._work, job_recv.clone(), out_send.clone(), slots, sender
                                 )
-                    except Exception as exc:
-                        self._fail_input(exc)
+                    except Exception as exc:  # run the jobs already read, then raise it
+                        self._input_error = exc
+                        self.report.stopped_early = True
                     finally:
                         await source.close()
         finally:
-            job_recv.close()
-            out_send.close()
-
-    def _fail_input(self, exc: Exception) -> None:
-        """The input raised: run the jobs already read, then raise it to the caller."""
-        self._input_error = exc
-        self.report.stopped_early = True
+            done.set()
 
     async def _work(
         self,
@@ -394,12 +328,10 @@ class BulkRunner:
                 # The *_nowait calls first: a hand-off that need not wait costs
                 # no trip through the event loop (the request itself yields).
                 try:
-                    index, item = job_recv.receive_nowait()
-                except anyio.WouldBlock:
                     try:
+                        index, item = job_recv.receive_nowait()
+                    except anyio.WouldBlock:
                         index, item = await job_recv.receive()
-                    except anyio.EndOfStream:
-                        return
                 except anyio.EndOfStream:
                     return
                 slots.release()
@@ -447,6 +379,100 @@ class BulkRunner:
         return outcome
 
 
+class JobInput:
+    """One job at a time from ``jobs``, sync or async; :meth:`next` raises
+    ``StopAsyncIteration`` at the end. A generator the run did not read to its
+    end is closed (suspended, it holds an open file or cursor until the
+    garbage collector finds it)."""
+
+    def __init__(self, jobs: JobSource) -> None:
+        self._jobs = jobs
+        self._async: AsyncIterator[Any] | None = None
+        self._sync: Iterator[Any] | None = None
+        self.exhausted = False
+
+    async def next(self) -> Any:
+        """The next job; errors of the source (``iter()`` included) propagate."""
+        jobs = self._jobs
+        try:
+            if isinstance(jobs, AsyncIterable):
+                if self._async is None:
+                    self._async = jobs.__aiter__()
+                return await self._async.__anext__()
+            if self._sync is None:
+                self._sync = iter(jobs)
+            try:
+                return next(self._sync)
+            except StopIteration:
+                raise StopAsyncIteration from None
+        except StopAsyncIteration:
+            self.exhausted = True
+            raise
+
+    async def close(self) -> None:
+        """Close a generator the run did not read to its end (the caller's own
+        iterables are left alone: they may be read again)."""
+        if self.exhausted:
+            return
+        if self._async is not None:
+            aclose = getattr(self._async, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT):
+                    await aclose()
+        elif inspect.isgenerator(self._jobs):
+            self._jobs.close()
+
+
+@dataclass(slots=True)
+class OutcomeStream:
+    """The caller's view of the outcome stream: counts each outcome in the
+    report and passes it to ``on_outcome`` before handing it over."""
+
+    receive: MemoryObjectReceiveStream[Outcome]
+    report: BulkReport
+    callback: OutcomeCallback | None
+    started: float
+    exhausted: bool = field(default=False, init=False)
+
+    def __aiter__(self) -> OutcomeStream:
+        return self
+
+    async def __anext__(self) -> Outcome:
+        try:
+            try:
+                outcome = self.receive.receive_nowait()
+            except anyio.WouldBlock:
+                outcome = await self.receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self.exhausted = True
+            raise StopAsyncIteration from None
+        report = self.report
+        report.add(outcome)
+        report.wall_time = time.perf_counter() - self.started
+        callback = self.callback
+        if callback is not None:
+            try:
+                result = callback(outcome)
+                if inspect.isawaitable(result):
+                    await result
+            except BaseException:
+                self.callback = None  # a broken callback is not called again
+                raise
+        return outcome
+
+    async def drain(self) -> Exception | None:
+        """Consume what is left (after a graceful stop); return the first
+        error ``on_outcome`` raised meanwhile, if any."""
+        first: Exception | None = None
+        while True:
+            try:
+                await self.__anext__()
+            except StopAsyncIteration:
+                return first
+            except Exception as exc:  # the callback's: it is not called again
+                first = first or exc
+
+
 async def _acquire(semaphore: anyio.Semaphore) -> None:
     """Take a token, going through the event loop only when there is none."""
     try:
@@ -477,18 +503,7 @@ async def run_chunk(
     stopped instead of repeating calls, even while that attempt still runs
     (it waits for the jobs the other one holds and reports their outcomes).
     """
-    options = RunOptions(
-        phlo_id=phlo_id,
-        concurrency=concurrency,
-        rate_limit=rate_limit,
-        journal=journal,
-        max_retries=max_retries,
-        on_outcome=on_outcome,
-        retry_failed=retry_failed,
-        circuit_breaker=circuit_breaker,
-        lease=lease,
-    )
-    return await BulkRunner._of(client, jobs, options).run()
+    return await BulkRunner._of(client, jobs, RunOptions.of(locals())).run()
 
 
 def _check_target(client: object, jobs: object) -> None:

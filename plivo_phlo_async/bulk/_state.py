@@ -1,12 +1,7 @@
-"""A bulk run's state: where it is in its life, and why it stops.
-
-A run is :attr:`Phase.NEW`, then :attr:`Phase.RUNNING` once ``stream()``
-starts it, then :attr:`Phase.FINISHED`. Apart from that, it may stop, and a
-:class:`Stop` says why: the caller's ``stop()`` (or the journal failing), or
-the runner's own halt (a 401 or 403, a 404 for the PHLO, the client's
-set-up, the rate limiter or the circuit breaker giving up). Every change
-goes through :class:`RunState`, which refuses the ones that cannot happen,
-so the rules are in one place (as h11's ``_state.py`` keeps a connection's).
+"""A bulk run's state: its :class:`Phase` (new, running, finished) and the
+:class:`Stop` that says why it stops (the caller's ``stop()``, or the runner's
+own halt). Every change goes through :class:`RunState`, which refuses the
+ones that cannot happen, so the rules are in one place.
 """
 
 from __future__ import annotations
@@ -41,16 +36,12 @@ _NEXT = {Phase.NEW: Phase.RUNNING, Phase.RUNNING: Phase.FINISHED}
 @dataclass(frozen=True, slots=True)
 class Stop:
     """Why a run stops: no job starts any more, and each one not started is
-    skipped with ``reason``.
-
-    ``error`` is what stopped it when the runner stopped itself (None: the
-    caller did). ``drain``: the rest of the input is still read, so that
-    every job gets its skipped outcome; only a halt drains, and a ``stop()``
-    during the drain ends it.
+    skipped with ``reason``. ``drain``: the rest of the input is still read,
+    so that every job gets its skipped outcome; only a halt drains (its error
+    is the report's ``stopped_by``), and a ``stop()`` during the drain ends it.
     """
 
     reason: str = STOPPED
-    error: PlivoError | None = None
     drain: bool = False
 
 
@@ -112,7 +103,7 @@ class RunState:
             raise RuntimeError(f"a bulk run cannot halt while {self.phase.value}")
         self.report.stopped_by = error
         self.report.stop_reason = reason
-        self._stop(Stop(reason, error, drain=True))
+        self._stop(Stop(reason, drain=True))
 
     def _stop(self, stop: Stop) -> None:
         """The run's first stop: start no new request; interrupt every wait."""

@@ -1,9 +1,7 @@
-"""Text of arbitrary values that can never fail: for messages and the journal.
-
-A job may hold anything (a lone surrogate, a 5,000-digit integer, a list
-nested 100,000 deep, an object whose ``__repr__`` raises). Whatever is shown
-in an error message or written to SQLite goes through these functions, so
-turning a bad value into text is never what aborts a run.
+"""Text of arbitrary values that can never fail, for messages and the journal:
+a job may hold anything (a lone surrogate, a 5,000-digit integer, deep
+nesting, a ``__repr__`` that raises), and turning it into text must never be
+what aborts a run.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ from typing import Any
 from .._exceptions import InvalidParameterError
 from .._validation import is_int
 
-__all__ = ["escape_surrogates", "safe_repr", "safe_str", "unusable", "unusable_reason"]
+__all__ = ["escape_surrogates", "safe_repr", "safe_str", "unusable"]
 
 #: Longest text :func:`safe_repr` returns.
 REPR_LIMIT = 200
@@ -71,26 +69,23 @@ def safe_str(value: Any) -> str:
     return escape_surrogates(text)
 
 
-def unusable_reason(error: BaseException) -> str:
-    """Why a value could not be checked or encoded, in words."""
-    if isinstance(error, RecursionError):
-        return "is nested too deeply"
-    try:
-        detail = escape_surrogates(str.__str__(str(error)))
-    except Exception:
-        detail = ""
-    if len(detail) > REPR_LIMIT:
-        detail = detail[: REPR_LIMIT - 3] + "..."
-    name = _type_name(error)
-    return f"cannot be used ({name}: {detail})" if detail else f"cannot be used ({name})"
-
-
 def unusable(field: str, error: BaseException) -> InvalidParameterError:
     """An ``InvalidParameterError`` for ``field`` from an unexpected ``error``.
 
     The cause is kept without its traceback: a ``RecursionError``'s holds a
     thousand frames, and a failed outcome may be kept in the report.
     """
-    result = InvalidParameterError(field, unusable_reason(error))
+    if isinstance(error, RecursionError):
+        reason = "is nested too deeply"
+    else:
+        try:
+            detail = escape_surrogates(str.__str__(str(error)))
+        except Exception:
+            detail = ""
+        if len(detail) > REPR_LIMIT:
+            detail = detail[: REPR_LIMIT - 3] + "..."
+        name = _type_name(error)
+        reason = f"cannot be used ({name}: {detail})" if detail else f"cannot be used ({name})"
+    result = InvalidParameterError(field, reason)
     result.__cause__ = error.with_traceback(None)
     return result
