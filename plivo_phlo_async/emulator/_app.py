@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._admin_api import ADMIN_PREFIX, admin_routes
 from ._emulator import ConnectionDropped
-from ._http import CONTEXT, UNAUTHORIZED, emulator_error, http_exception
+from ._http import CONTEXT, UNAUTHORIZED, emulator_error, http_exception, strict_json
 from ._phlo_api import phlo_routes
 from ._state import EmulatorError
 from ._voice_api import voice_routes
@@ -240,6 +240,6 @@ def _try_json(body: bytes) -> Any:
     if not body:
         return None
     try:
-        return json.loads(body)
+        return strict_json(body)
     except ValueError:
         return None

@@ -10,6 +10,7 @@ the ASGI scope under :data:`CONTEXT`; endpoints read them back with
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -76,16 +77,29 @@ async def json_object(request: Request, *, allow_empty: bool = False) -> dict[st
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise EmulatorError(400, "Content-Type must be application/json")
     try:
-        data = json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = strict_json(body)
+    except ValueError as exc:  # UnicodeDecodeError included
         raise EmulatorError(400, f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise EmulatorError(400, "the body must be a JSON object")
     return data
 
 
+def strict_json(body: bytes) -> Any:
+    """JSON as RFC 8259 has it: no NaN or Infinity, no number too big for a float
+    (``1e999``), which Python's reader accepts and no JSON writer can answer back."""
+    return json.loads(body, parse_constant=_reject_constant, parse_float=_finite)
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def check_keys(data: dict[str, Any], allowed: tuple[str, ...]) -> list[str]:

@@ -206,3 +206,19 @@ async def test_every_answer_has_a_distinct_api_id(raw: Any, emulator: PhloEmulat
     ids = [r.json()["api_id"] for r in responses]
     assert len(set(ids)) == len(ids)
     assert ids == [request.api_id for request in emulator.requests]
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"action": NaN}', b'{"action": "call", "to": 1e999}', b'{"x": -Infinity}']
+)
+async def test_non_standard_json_is_400_and_the_admin_api_still_answers(
+    raw: Any, emulator: PhloEmulator, body: bytes
+) -> None:
+    response = await raw.post(NODE, content=body, headers={"content-type": "application/json"})
+
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["error"]
+    recorded = await raw.get("/_emulator/requests")
+    assert recorded.status_code == 200
+    assert recorded.json()[-1]["json"] is None  # recorded, but not as a JSON value
+    assert emulator.executed == []
